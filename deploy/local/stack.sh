@@ -434,7 +434,7 @@ cmd_reset() {
 }
 
 cmd_status() {
-  local rc=0 svc pid state ready rss out
+  local rc=0 svc pid state ready rss out total_kib=0
   printf '%-10s %-9s %-8s %-22s %-10s %-9s %s\n' SERVICE STATE PID ADDRESS READY_S RSS DETAIL
   for svc in kafka cassandra; do
     pid="-" ready="-" rss="-"
@@ -444,6 +444,7 @@ cmd_status() {
       out="external ($out)"
     elif pid="$(svc_pid "$svc")"; then
       rss="$(rss_of "$pid")"
+      total_kib=$(( total_kib + $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0) ))
       ready="$(cat "$(svc_dir "$svc")/ready_seconds" 2>/dev/null || echo -)"
       [[ "$state" == stopped ]] && state=starting
     else
@@ -453,7 +454,8 @@ cmd_status() {
     printf '%-10s %-9s %-8s %-22s %-10s %-9s %s\n' "$svc" "$state" "$pid" "$(svc_addr "$svc")" \
       "$ready" "$rss" "$out"
   done
-  echo "state: $STATE"
+  echo "stack resident memory: $(( total_kib / 1024 )) MiB (processes started by this script)"
+  echo "state: $STATE (logs: <service>/logs/<service>.out)"
   return "$rc"
 }
 
