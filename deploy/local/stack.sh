@@ -6,6 +6,7 @@
 #   deploy/local/stack.sh down     stop what this script started (by pid file)
 #   deploy/local/stack.sh status   state, pid, address, start-to-ready, RSS; exit 0 iff both answer
 #   deploy/local/stack.sh reset    down + wipe data (jars stay cached)
+#   deploy/local/stack.sh fetch    only resolve and cache the jars (setup / CI warm-up)
 #
 # Environment:
 #   DOCFLOW_STATE_DIR      data, logs, pids, generated configs (default <repo>/.state)
@@ -105,6 +106,18 @@ resolve_jars() {
   touch "$dir.tmp/.complete"
   rm -rf "$dir"
   mv "$dir.tmp" "$dir"
+}
+
+# Resolve several services' jars at once (first run on a fresh machine: about
+# a minute each, mostly network), failing if any fails.
+resolve_all() {
+  local s pids=() rc=0
+  for s in "$@"; do
+    resolve_jars "$s" &
+    pids+=("$!")
+  done
+  for s in "${pids[@]}"; do wait "$s" || rc=1; done
+  [[ "$rc" == 0 ]] || die "jar resolution failed (see above)"
 }
 
 # --------------------------------------------------------------- Kafka ----
@@ -385,6 +398,11 @@ cmd_up() {
   local s
   check_external kafka
   check_external cassandra
+  local fetch=()
+  for s in cassandra kafka; do
+    if ! svc_external "$s" && ! svc_pid "$s" >/dev/null; then fetch+=("$s"); fi
+  done
+  if ((${#fetch[@]})); then resolve_all "${fetch[@]}"; fi
   # Cassandra starts slowest, so launch it first and let both boot in parallel.
   start_service cassandra
   start_service kafka
@@ -460,7 +478,7 @@ cmd_status() {
 }
 
 usage() {
-  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
 }
 
 # up/down/reset change state: serialise them (two helpers running `up` at
@@ -475,6 +493,7 @@ with_lock() {
 command -v python3 >/dev/null || die "python3 not found (needed for the readiness probes)"
 case "${1:-}" in
   up) with_lock cmd_up ;;
+  fetch) resolve_all kafka cassandra; log "jars cached under $JAR_CACHE" ;;
   down) with_lock cmd_down ;;
   status) cmd_status ;;
   reset) with_lock cmd_reset ;;
