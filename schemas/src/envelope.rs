@@ -1,0 +1,223 @@
+//! Message envelopes, one per topic. Field meanings are documented here and
+//! in `schemas/README.md`; a producer in any language follows that file.
+//! Money is `rust_decimal::Decimal`, serialised as a string ("1234.56"),
+//! never a float.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+mod raw_wire;
+
+/// `docs.raw.{critical,high,normal,low}`: a document as a producer publishes it.
+///
+/// Serde is hand-written (`envelope/raw_wire.rs`) only so that JSON producers
+/// can send `body` as a UTF-8 string or `body_base64`; on MessagePack the
+/// fields and their encoding are exactly what `derive` would give (`body` is
+/// `bin`; a `str` body is accepted too).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "raw_wire::RawDocumentWire")]
+pub struct RawDocument {
+    /// Document id, also the Kafka key. Unique per document.
+    pub id: String,
+    /// MIME type (`text/plain`, `text/html`, `application/json`,
+    /// `message/rfc822`, `application/pdf`); sniffed from the body when absent.
+    pub content_type: Option<String>,
+    /// The document bytes.
+    pub body: Vec<u8>,
+    /// Producer-side metadata (source system, locale hint such as `en-US`, …).
+    pub metadata: std::collections::BTreeMap<String, String>,
+    /// Milliseconds since the Unix epoch when the producer created the event.
+    pub created_at_ms: i64,
+}
+
+/// One line of an invoice or receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LineItem {
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Decimal>,
+}
+
+/// Business fields extracted by the parse stage; every field is optional and
+/// absent when not found (never guessed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct BusinessFields {
+    /// `invoice | receipt | email | contract | other`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc_type_hint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_number: Option<String>,
+    /// ISO 8601 `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<Decimal>,
+    /// ISO 4217 code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line_items: Vec<LineItem>,
+    /// Mod-97 valid IBAN, normalised (no spaces, upper case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iban: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invalid_ibans: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phones: Vec<String>,
+    /// Contract parties.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parties: Vec<String>,
+    /// Email subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+/// `docs.parsed`: normalised text plus fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParsedDocument {
+    pub id: String,
+    /// The content type actually used to parse (after sniffing).
+    pub content_type: String,
+    /// Normalised visible text.
+    pub text: String,
+    pub fields: BusinessFields,
+    /// Non-fatal findings (`invalid_utf8`, `truncated_pages`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Copied from [`RawDocument::created_at_ms`] so end-to-end latency is measurable.
+    pub created_at_ms: i64,
+    /// The raw lane it came from (`critical`, `high`, `normal`, `low`).
+    pub priority: String,
+}
+
+/// `docs.embedded`: the parsed document plus its embedding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddedDocument {
+    pub parsed: ParsedDocument,
+    /// L2-normalised sentence embedding, little-endian f32 bytes
+    /// (384 × 4 = 1,536 bytes for MiniLM): compact in MessagePack.
+    #[serde(with = "serde_bytes")]
+    pub embedding_f32le: Vec<u8>,
+    /// Encoder model name and version (`all-MiniLM-L6-v2@<sha256 prefix>`).
+    pub encoder_version: String,
+}
+
+/// One reason behind an anomaly score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyReason {
+    /// `amount_outlier | total_mismatch | duplicate_invoice_number | duplicate_content | unusual_for_class`.
+    pub reason: String,
+    /// The measured value (distance, z-score, difference…).
+    pub value: f64,
+    /// Its contribution to the score, in [0, 1].
+    pub contribution: f64,
+}
+
+/// `docs.scored`: class and anomaly score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredDocument {
+    pub embedded: EmbeddedDocument,
+    pub class: String,
+    pub class_confidence: f64,
+    /// In [0, 1]; > 0.7 opens an audit.
+    pub anomaly_score: f64,
+    #[serde(default)]
+    pub anomaly_reasons: Vec<AnomalyReason>,
+    /// Version of the classifier/anomaly model that produced this record.
+    pub model_version: u64,
+}
+
+/// `docs.results`: published only after the row is durable in the database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRecord {
+    pub id: String,
+    pub class: String,
+    pub class_confidence: f64,
+    pub fields: BusinessFields,
+    pub anomaly_score: f64,
+    #[serde(default)]
+    pub anomaly_reasons: Vec<AnomalyReason>,
+    /// `ok | pending_audit`.
+    pub status: String,
+    pub model_version: u64,
+    pub created_at_ms: i64,
+    /// When the row was durable (ms since epoch).
+    pub persisted_at_ms: i64,
+}
+
+/// `docs.dlq`: a record a stage could not process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// Stage that gave up (`parse`, `infer`, …).
+    pub stage: String,
+    /// `user_input | external | internal`.
+    pub error_domain: String,
+    /// Short snake_case kind (`decode`, `too_large`, `pdf_no_text`, …).
+    pub error_kind: String,
+    pub error_message: String,
+    pub original_topic: String,
+    pub original_partition: i32,
+    pub original_offset: i64,
+    /// Original key, if any.
+    #[serde(default, with = "serde_bytes")]
+    pub original_key: Option<Vec<u8>>,
+    /// Original value bytes, exactly as consumed.
+    #[serde(with = "serde_bytes")]
+    pub original_value: Vec<u8>,
+    pub failed_at_ms: i64,
+}
+
+/// `docs.feedback`: a label or correction from a human or another system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    pub id: String,
+    /// Class label (any string; a new one creates a class).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Correction of the anomaly verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_anomaly: Option<bool>,
+    /// The document's embedding when the sender has it (lets learn skip a lookup).
+    #[serde(default, with = "serde_bytes", skip_serializing_if = "Option::is_none")]
+    pub embedding_f32le: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub created_at_ms: i64,
+}
+
+/// `model.updates` (compacted, key = model name): a full model state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelUpdate {
+    /// Monotonic version.
+    pub version: u64,
+    /// Fraction of documents (by id hash) that use this version while rolling out, in [0, 1].
+    pub rollout_fraction: f64,
+    /// Version to use for the other documents during a rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<u64>,
+    /// Opaque model state (MessagePack of the scorer's state type).
+    #[serde(with = "serde_bytes")]
+    pub state: Vec<u8>,
+    pub created_at_ms: i64,
+}
+
+/// Little-endian f32 bytes → floats (the embedding encoding of [`EmbeddedDocument`]).
+pub fn embedding_from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
+    if bytes.len() % 4 != 0 {
+        return None;
+    }
+    Some(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+/// Floats → little-endian f32 bytes.
+pub fn embedding_to_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every docflow test on this machine: installs what is missing, starts
+# the local Kafka + Cassandra stack (unless DOCFLOW_KAFKA_BROKERS /
+# DOCFLOW_SCYLLA_NODES point elsewhere), runs `cargo test --workspace`, and
+# stops what it started, even when tests fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+started_stack=0
+cleanup() {
+  if [ "$started_stack" = 1 ]; then
+    echo "test: stopping the local stack this run started"
+    deploy/local/stack.sh down || true
+  fi
+}
+trap cleanup EXIT
+
+if deploy/local/stack.sh status >/dev/null 2>&1; then
+  echo "test: local stack already running; using it and leaving it up"
+else
+  started_stack=1
+  deploy/local/stack.sh up
+fi
+
+echo "test: building"
+cargo build --workspace --all-targets --quiet
+docflow="$CARGO_TARGET_DIR/debug/docflow"
+"$docflow" model fetch
+"$docflow" topics apply
+
+# Kernels compile with NVRTC from the pip packages (no GPU needed).
+nvidia_root="$(python3 -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')"
+export DOCFLOW_CUDA_INCLUDE="$nvidia_root/include"
+export LD_LIBRARY_PATH="$nvidia_root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+echo "test: local stack probes"
+python3 deploy/local/test_probe.py
+
+echo "test: running cargo test --workspace"
+cargo test --workspace --no-fail-fast -- --nocapture
