@@ -1,0 +1,140 @@
+//! Calibration: what a contribution means and how contributions combine.
+//!
+//! **Combination: noisy-OR.** `score = 1 − Π (1 − cᵢ)`. Each reason is read
+//! as an independent chance that the document needs a human; the score is the
+//! chance that at least one does. It stays in [0, 1], never decreases when a
+//! reason is added, and one clear reason is enough on its own.
+//!
+//! **What 0.7 means.** Every reason is calibrated so that
+//! - a *clear* case contributes ≥ 0.8 on its own (so the score is ≥ 0.8 > 0.7
+//!   whatever else is true): a duplicate claimed by the database (0.95), a
+//!   stated total off by more than ~0.25 % beyond rounding, an amount or a
+//!   class distance ≥ 1 scale unit past the midpoint;
+//! - *normal noise* contributes ≪ 0.7: values at 3–4 robust standard
+//!   deviations give ≤ 0.1, and contributions under [`AnomalyParams::report_floor`]
+//!   are dropped entirely. Two borderline reasons at 0.4 give 0.64, three give
+//!   0.78: only a pile-up of independent oddities crosses the line.
+//!
+//! So `score > 0.7` reads "at least one reason is clearly abnormal, or several
+//! are strange at once: worth a human look", and the pending audit opens there.
+//!
+//! Statistical reasons use a logistic curve `c(v) = 1 / (1 + e^{−(v − m)/s})`
+//! with midpoint `m` (where c = 0.5) and scale `s`; `m + 0.6·s` gives 0.65,
+//! `m + 1.4·s` gives 0.8, `m − 2·s` gives 0.12. Human `is_anomaly` corrections
+//! move the midpoints (see `learn`), bounded to `[min_midpoint, max_midpoint]`.
+
+use serde::{Deserialize, Serialize};
+
+/// A logistic value → contribution curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub midpoint: f64,
+    pub scale: f64,
+    pub min_midpoint: f64,
+    pub max_midpoint: f64,
+}
+
+impl Calibration {
+    pub const fn new(midpoint: f64, scale: f64, min_midpoint: f64, max_midpoint: f64) -> Self {
+        Self { midpoint, scale, min_midpoint, max_midpoint }
+    }
+
+    pub fn contribution(&self, value: f64) -> f64 {
+        if !value.is_finite() {
+            return if value > 0.0 { 1.0 } else { 0.0 };
+        }
+        1.0 / (1.0 + (-(value - self.midpoint) / self.scale.max(1e-9)).exp())
+    }
+
+    /// Moves the midpoint by `delta`, kept inside its bounds.
+    pub fn shift(&mut self, delta: f64) {
+        self.midpoint = (self.midpoint + delta).clamp(self.min_midpoint, self.max_midpoint);
+    }
+}
+
+/// Every anomaly knob (serialised with the model, so a version pins them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyParams {
+    /// Score above which a document opens a pending audit.
+    pub audit_threshold: f64,
+    /// Contributions below this are not reported (and do not count).
+    pub report_floor: f64,
+    /// `amount_outlier`: value = robust z of ln(total) against the vendor's window.
+    pub amount: Calibration,
+    /// Vendors with fewer amounts than this get no `amount_outlier`.
+    pub amount_min_history: usize,
+    /// Floor of the MAD in ln units (0.05 ≈ 5 %): a vendor that always bills
+    /// the same amount still tolerates small changes.
+    pub amount_mad_floor: f64,
+    /// Amounts kept per vendor and currency (most recent first out).
+    pub amount_window: usize,
+    /// `total_mismatch`: value = |stated − Σ lines|; calibrated on log10 of
+    /// the relative difference.
+    pub total_mismatch: Calibration,
+    /// `unusual_for_class`: value = z of the cosine distance to the class
+    /// prototype against the class's member distances.
+    pub unusual_for_class: Calibration,
+    /// Prior spread of member distances, and its weight in pseudo-examples.
+    pub class_distance_prior_std: f64,
+    pub class_distance_prior_weight: f64,
+    /// Contribution of a duplicate the registry confirmed.
+    pub duplicate_contribution: f64,
+    /// Normalised texts shorter than this are not checked for duplicate
+    /// content ("Thanks!" twice is not an anomaly).
+    pub duplicate_content_min_chars: usize,
+}
+
+impl Default for AnomalyParams {
+    fn default() -> Self {
+        Self {
+            audit_threshold: 0.7,
+            report_floor: 0.05,
+            amount: Calibration::new(5.0, 0.5, 3.5, 12.0),
+            amount_min_history: 8,
+            amount_mad_floor: 0.05,
+            amount_window: 64,
+            // log10(relative difference): midpoint 0.1 %, 0.25 % → 0.98.
+            total_mismatch: Calibration::new(-3.0, 0.1, -3.0, -3.0),
+            unusual_for_class: Calibration::new(6.0, 0.6, 4.0, 15.0),
+            class_distance_prior_std: 0.05,
+            class_distance_prior_weight: 5.0,
+            duplicate_contribution: 0.95,
+            duplicate_content_min_chars: 80,
+        }
+    }
+}
+
+/// Noisy-OR of contributions, in [0, 1].
+pub fn combine(contributions: impl IntoIterator<Item = f64>) -> f64 {
+    let keep: f64 = contributions.into_iter().map(|c| 1.0 - c.clamp(0.0, 1.0)).product();
+    (1.0 - keep).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noisy_or_properties() {
+        assert_eq!(combine([]), 0.0);
+        assert!((combine([0.8]) - 0.8).abs() < 1e-12);
+        assert!(combine([0.4, 0.4]) < 0.7);
+        assert!(combine([0.4, 0.4, 0.4]) > 0.7);
+        assert!(combine([0.95, 0.1]) >= 0.95);
+    }
+
+    #[test]
+    fn calibration_marks() {
+        let p = AnomalyParams::default();
+        assert!(p.amount.contribution(4.0) < 0.15);
+        assert!(p.amount.contribution(3.0) < 0.05);
+        assert!(p.amount.contribution(6.0) >= 0.8);
+        assert!(p.unusual_for_class.contribution(4.0) < 0.05);
+        assert!(p.unusual_for_class.contribution(7.0) >= 0.8);
+        assert!(p.total_mismatch.contribution((0.0025f64).log10()) > 0.95);
+        assert!(p.total_mismatch.contribution((0.0002f64).log10()) < 0.01);
+        let mut c = p.amount.clone();
+        c.shift(100.0);
+        assert_eq!(c.midpoint, c.max_midpoint);
+    }
+}

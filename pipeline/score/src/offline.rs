@@ -1,0 +1,368 @@
+//! Offline mode: `docflow process --offline --input IN.jsonl [--train LABELED.jsonl] --output OUT.jsonl`.
+//!
+//! Runs parse → embed → score over a file in input order with no Kafka and no
+//! database: in-memory registries stand behind the same traits, and the
+//! [`Scorer`] and [`Learner`] are the ones the streaming stages run. Parse and
+//! embed come from the caller ([`OfflineStages`]) so the CLI plugs in the
+//! stage functions of `docflow-parse` and the encoder.
+//!
+//! Order of work:
+//! 1. `--train`: every line must carry a `label`; each is parsed, embedded and
+//!    folded in as a labeled example; then the training documents are scored
+//!    (outputs not written) and folded in as processed history (vendor amounts,
+//!    invoice numbers and content seen), and version 1.. is published.
+//! 2. `--input`: in batches, each document is scored with the model version
+//!    in service, written, folded into history, and, if it has a `label`,
+//!    learned from after its own scoring. New versions are published by count
+//!    only ([`PublishPolicy`] without `max_interval`), so a rerun gives the same output.
+//!
+//! Lines that cannot be read, parsed or embedded go to `<output>.dlq` with the reason.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use docflow_core::StageError;
+use docflow_schemas::{AnomalyReason, BusinessFields, EmbeddedDocument, ParsedDocument, RawDocument};
+use futures::executor::block_on;
+use serde::{Deserialize, Serialize};
+
+use crate::anomaly::{MemoryContentRegistry, MemoryInvoiceRegistry};
+use crate::learn::{Learner, PublishPolicy};
+use crate::model::{ModelHandle, ScoringModel};
+use crate::score::Scorer;
+
+/// Arguments of `docflow process --offline`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct OfflineArgs {
+    /// Documents to process, one JSON object per line:
+    /// `{"id", "content_type"?, "text" | "body_base64", "label"?}`.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Labeled documents to learn from first (same format, `label` required).
+    #[arg(long)]
+    pub train: Option<PathBuf>,
+    /// Where to write one result per line.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Documents parsed and embedded together.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Publish a new model version after this many labels.
+    #[arg(long, default_value_t = 10)]
+    pub publish_every_labels: u64,
+    /// Publish a new model version after this many processed documents.
+    #[arg(long, default_value_t = 500)]
+    pub publish_every_results: u64,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// One input line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputLine {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+impl InputLine {
+    /// The raw document a producer would have published for this line.
+    pub fn to_raw(&self) -> Result<RawDocument, StageError> {
+        if self.id.trim().is_empty() {
+            return Err(StageError::user_input("missing_id", "input line has an empty id"));
+        }
+        let body = match (&self.text, &self.body_base64) {
+            (Some(t), None) => t.clone().into_bytes(),
+            (None, Some(b)) => base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .map_err(|e| StageError::user_input("base64", format!("body_base64 does not decode: {e}")))?,
+            _ => {
+                return Err(StageError::user_input("body", "exactly one of \"text\" and \"body_base64\" is required"))
+            }
+        };
+        let content_type = self.content_type.clone().or_else(|| self.text.as_ref().map(|_| "text/plain".to_string()));
+        Ok(RawDocument { id: self.id.clone(), content_type, body, metadata: Default::default(), created_at_ms: 0 })
+    }
+}
+
+/// One output line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputLine {
+    pub id: String,
+    pub class: String,
+    pub class_confidence: f64,
+    pub fields: BusinessFields,
+    pub anomaly_score: f64,
+    pub anomaly_reasons: Vec<AnomalyReason>,
+    pub model_version: u64,
+}
+
+/// The parse and embed stages, as the streaming path runs them.
+pub trait OfflineStages {
+    fn parse(&mut self, raw: RawDocument) -> Result<ParsedDocument, StageError>;
+    /// Embeds a batch; returns one result per input, in order.
+    fn embed(&mut self, docs: Vec<ParsedDocument>) -> Vec<Result<EmbeddedDocument, StageError>>;
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OfflineSummary {
+    pub documents: u64,
+    pub dead_letters: u64,
+    pub anomalies: u64,
+    pub trained_labels: u64,
+    pub model_version: u64,
+}
+
+/// The offline pipeline: one scorer, one learner, in-memory registries.
+pub struct OfflinePipeline {
+    pub scorer: Scorer,
+    pub learner: Learner,
+    pub handle: Arc<ModelHandle>,
+}
+
+impl OfflinePipeline {
+    pub fn new(policy: PublishPolicy) -> Self {
+        let model = ScoringModel::empty(0);
+        let handle = Arc::new(ModelHandle::new(&model));
+        let scorer = Scorer::new(
+            Arc::clone(&handle),
+            Arc::new(MemoryInvoiceRegistry::default()),
+            Arc::new(MemoryContentRegistry::default()),
+        );
+        Self { scorer, learner: Learner::new(model, policy), handle }
+    }
+
+    /// Publishes the learner's working model and swaps it in.
+    pub fn publish(&mut self) -> Result<(), StageError> {
+        let update = self.learner.publish(now_ms())?;
+        self.handle.install(&update)?;
+        Ok(())
+    }
+
+    fn maybe_publish(&mut self) -> Result<(), StageError> {
+        if let Some(update) = self.learner.maybe_publish(Instant::now(), now_ms())? {
+            self.handle.install(&update)?;
+        }
+        Ok(())
+    }
+
+    /// Scores one embedded document, folds it into history, then learns its label if any.
+    pub fn process(&mut self, doc: EmbeddedDocument, label: Option<&str>) -> Result<OutputLine, StageError> {
+        let scored = block_on(self.scorer.score(doc))?;
+        let now = Instant::now();
+        self.learner.observe_result(&scored, now)?;
+        if let Some(label) = label {
+            let emb = crate::vector::decode_embedding(&scored.embedded.embedding_f32le, None)?;
+            self.learner.add_label(label, &emb, now)?;
+        }
+        self.maybe_publish()?;
+        Ok(OutputLine {
+            id: scored.embedded.parsed.id,
+            class: scored.class,
+            class_confidence: scored.class_confidence,
+            fields: scored.embedded.parsed.fields,
+            anomaly_score: scored.anomaly_score,
+            anomaly_reasons: scored.anomaly_reasons,
+            model_version: scored.model_version,
+        })
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A dead letter of the offline mode.
+#[derive(Debug, Serialize)]
+struct OfflineDeadLetter<'a> {
+    line: usize,
+    id: Option<&'a str>,
+    stage: &'a str,
+    error_domain: &'a str,
+    error_kind: &'a str,
+    error_message: &'a str,
+}
+
+struct Dlq {
+    out: BufWriter<File>,
+    count: u64,
+}
+
+impl Dlq {
+    fn push(&mut self, line: usize, id: Option<&str>, stage: &str, e: &StageError) -> anyhow::Result<()> {
+        let rec = OfflineDeadLetter {
+            line,
+            id,
+            stage,
+            error_domain: e.domain.as_str(),
+            error_kind: &e.kind,
+            error_message: &e.message,
+        };
+        serde_json::to_writer(&mut self.out, &rec)?;
+        self.out.write_all(b"\n")?;
+        self.count += 1;
+        Ok(())
+    }
+}
+
+fn read_lines(path: &Path) -> anyhow::Result<Vec<String>> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    BufReader::new(f)
+        .lines()
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Parses and embeds one batch of lines; failures go to the DLQ.
+fn prepare(
+    stages: &mut dyn OfflineStages,
+    batch: &[(usize, &str)],
+    dlq: &mut Dlq,
+    need_label: bool,
+) -> anyhow::Result<Vec<(EmbeddedDocument, Option<String>)>> {
+    let mut parsed = Vec::new();
+    let mut labels = Vec::new();
+    let mut line_nos = Vec::new();
+    for (no, text) in batch {
+        let line: InputLine = match serde_json::from_str(text) {
+            Ok(l) => l,
+            Err(e) => {
+                dlq.push(*no, None, "read", &StageError::user_input("json", e.to_string()))?;
+                continue;
+            }
+        };
+        if need_label && line.label.as_deref().is_none_or(|l| l.trim().is_empty()) {
+            dlq.push(*no, Some(&line.id), "read", &StageError::user_input("missing_label", "training lines need a label"))?;
+            continue;
+        }
+        match line.to_raw().and_then(|raw| stages.parse(raw)) {
+            Ok(p) => {
+                parsed.push(p);
+                labels.push(line.label);
+                line_nos.push(*no);
+            }
+            Err(e) => dlq.push(*no, Some(&line.id), "parse", &e)?,
+        }
+    }
+    let ids: Vec<String> = parsed.iter().map(|p| p.id.clone()).collect();
+    let embedded = stages.embed(parsed);
+    anyhow::ensure!(embedded.len() == ids.len(), "embed returned {} results for {} documents", embedded.len(), ids.len());
+    let mut out = Vec::new();
+    for (((res, label), id), no) in embedded.into_iter().zip(labels).zip(&ids).zip(line_nos) {
+        match res {
+            Ok(doc) => out.push((doc, label)),
+            Err(e) => dlq.push(no, Some(id), "embed", &e)?,
+        }
+    }
+    Ok(out)
+}
+
+fn progress(len: usize, hidden: bool, what: &str) -> indicatif::ProgressBar {
+    if hidden {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(Some(len as u64), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg:>8} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, eta {eta})")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Runs the offline mode.
+pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result<OfflineSummary> {
+    let policy = PublishPolicy {
+        every_labels: args.publish_every_labels,
+        every_results: args.publish_every_results,
+        max_interval: None,
+        ..PublishPolicy::default()
+    };
+    let mut pipeline = OfflinePipeline::new(policy);
+    let mut summary = OfflineSummary::default();
+    let mut dlq_path = args.output.clone().into_os_string();
+    dlq_path.push(".dlq");
+    let mut dlq = Dlq {
+        out: BufWriter::new(File::create(&dlq_path).with_context(|| format!("cannot create {dlq_path:?}"))?),
+        count: 0,
+    };
+    let batch_size = args.batch_size.max(1);
+
+    if let Some(train) = &args.train {
+        let lines = read_lines(train)?;
+        let bar = progress(lines.len(), args.no_progress, "train");
+        let numbered: Vec<(usize, &str)> =
+            lines.iter().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l.as_str())).collect();
+        let mut history = Vec::new();
+        for chunk in numbered.chunks(batch_size) {
+            for (doc, label) in prepare(stages, chunk, &mut dlq, true)? {
+                let emb = crate::vector::decode_embedding(&doc.embedding_f32le, None)?;
+                pipeline.learner.add_label(label.as_deref().unwrap_or_default(), &emb, Instant::now())?;
+                summary.trained_labels += 1;
+                history.push(doc);
+            }
+            bar.inc(chunk.len() as u64);
+        }
+        pipeline.publish()?;
+        for doc in history {
+            let scored = block_on(pipeline.scorer.score(doc))?;
+            pipeline.learner.observe_result(&scored, Instant::now())?;
+        }
+        pipeline.publish()?;
+        bar.finish_and_clear();
+    }
+
+    let lines = read_lines(&args.input)?;
+    let out = File::create(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
+    let mut out = BufWriter::new(out);
+    let bar = progress(lines.len(), args.no_progress, "score");
+    let numbered: Vec<(usize, &str)> =
+        lines.iter().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l.as_str())).collect();
+    for chunk in numbered.chunks(batch_size) {
+        for (doc, label) in prepare(stages, chunk, &mut dlq, false)? {
+            let id = doc.parsed.id.clone();
+            match pipeline.process(doc, label.as_deref()) {
+                Ok(line) => {
+                    summary.documents += 1;
+                    if line.anomaly_score > pipeline.learner.model().thresholds.anomaly.audit_threshold {
+                        summary.anomalies += 1;
+                    }
+                    serde_json::to_writer(&mut out, &line)?;
+                    out.write_all(b"\n")?;
+                }
+                Err(e) => dlq.push(0, Some(&id), "score", &e)?,
+            }
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    out.flush()?;
+    dlq.out.flush()?;
+    summary.dead_letters = dlq.count;
+    summary.model_version = pipeline.handle.version();
+    eprintln!(
+        "offline: {} documents, {} anomalies (> audit threshold), {} dead letters ({}), {} training labels, model version {}",
+        summary.documents,
+        summary.anomalies,
+        summary.dead_letters,
+        Path::new(&dlq_path).display(),
+        summary.trained_labels,
+        summary.model_version
+    );
+    Ok(summary)
+}
