@@ -1,0 +1,302 @@
+//! The thread that owns the CUDA context. Callers send [`Command`]s with a
+//! reply channel; the thread keeps up to [`SLOTS`] batches in flight so the
+//! GPU never waits for the host:
+//!
+//! ```text
+//! upload stream:   H2D ids(i)   H2D ids(i+1)            ...
+//! compute stream:        [forward(i)        ][forward(i+1)      ]
+//! download stream:                           D2H emb(i)           D2H emb(i+1)
+//! ```
+//!
+//! Each slot has its own pinned host buffers, device input/output buffers
+//! and events; activations are shared (the compute stream serialises them).
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cudarc::driver::{result as cu, sys, CudaContext, CudaEvent, CudaSlice, CudaStream, PinnedHostSlice};
+use docflow_model::{BertWeights, EncoderError, PackedBatch};
+
+use crate::model::{addr, GpuModel, InputLayout};
+
+/// Batches in flight at once.
+pub const SLOTS: usize = 2;
+
+/// Embeddings of one batch, or why not.
+pub type EncodeResult = Result<Vec<f32>, EncoderError>;
+
+/// What the GPU thread is asked to do.
+pub enum Command {
+    /// Embed a batch; the reply comes when its embeddings are on the host.
+    Encode { batch: PackedBatch, reply: Sender<EncodeResult> },
+    /// Counters since start (or the last reset).
+    Stats { reset: bool, reply: Sender<GpuStats> },
+}
+
+/// Counters kept by the GPU thread.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct GpuStats {
+    pub device: String,
+    pub compute_capability: String,
+    /// Sum of the forward passes' durations measured with CUDA events.
+    pub busy_ms: f64,
+    pub batches: u64,
+    pub sequences: u64,
+    pub tokens: u64,
+    pub device_mem_used_bytes: u64,
+    pub device_mem_total_bytes: u64,
+    pub weight_bytes: u64,
+    /// Kernel modules read from the on-disk PTX cache at start.
+    pub cached_modules: usize,
+}
+
+/// Start-up facts reported back to the caller.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub device: String,
+    pub hidden: usize,
+    pub max_tokens: usize,
+}
+
+struct Slot {
+    host_in: PinnedHostSlice<u32>,
+    dev_in: CudaSlice<u32>,
+    dev_out: CudaSlice<f32>,
+    host_out: PinnedHostSlice<f32>,
+    up_done: CudaEvent,
+    start: CudaEvent,
+    done: CudaEvent,
+    down_done: CudaEvent,
+}
+
+struct Gpu {
+    ctx: Arc<CudaContext>,
+    compute: Arc<CudaStream>,
+    up: Arc<CudaStream>,
+    down: Arc<CudaStream>,
+    model: GpuModel,
+    slots: Vec<Slot>,
+    staging: Vec<u32>,
+    stats: GpuStats,
+}
+
+fn internal(e: impl std::fmt::Display) -> EncoderError {
+    EncoderError::Internal(e.to_string())
+}
+
+impl Gpu {
+    fn new(ordinal: usize, weights: &BertWeights) -> Result<Self, EncoderError> {
+        let count = CudaContext::device_count().map_err(|e| EncoderError::DeviceUnavailable(format!("CUDA driver: {e}")))?;
+        if count <= 0 {
+            return Err(EncoderError::DeviceUnavailable("the CUDA driver reports no GPU".into()));
+        }
+        if ordinal >= count as usize {
+            return Err(EncoderError::DeviceUnavailable(format!("GPU {ordinal} requested; {count} present")));
+        }
+        let ctx = CudaContext::new(ordinal).map_err(|e| EncoderError::DeviceUnavailable(format!("GPU {ordinal}: {e}")))?;
+        // SAFETY: this thread is the only user of the context and orders every
+        // use of every buffer through its streams and events itself.
+        unsafe { ctx.disable_event_tracking() };
+        let compute = ctx.new_stream().map_err(internal)?;
+        let up = ctx.new_stream().map_err(internal)?;
+        let down = ctx.new_stream().map_err(internal)?;
+        let model = GpuModel::new(ctx.clone(), &compute, weights)?;
+        let (major, minor) = ctx.compute_capability().map_err(internal)?;
+        let stats = GpuStats {
+            device: ctx.name().unwrap_or_else(|_| "unknown GPU".into()),
+            compute_capability: format!("{major}.{minor}"),
+            weight_bytes: model.weight_bytes as u64,
+            cached_modules: model.kernels.cached_modules,
+            ..GpuStats::default()
+        };
+        let mut gpu = Gpu { ctx, compute, up, down, model, slots: Vec::new(), staging: Vec::new(), stats };
+        for _ in 0..SLOTS {
+            let s = gpu.new_slot(1024, 64)?;
+            gpu.slots.push(s);
+        }
+        Ok(gpu)
+    }
+
+    fn new_slot(&self, in_words: usize, out_floats: usize) -> Result<Slot, EncoderError> {
+        let timing = Some(sys::CUevent_flags::CU_EVENT_DEFAULT);
+        let sync_only = Some(sys::CUevent_flags::CU_EVENT_DISABLE_TIMING);
+        Ok(Slot {
+            // SAFETY: pinned buffers are only read/written by this thread, and only
+            // after the copies that use them completed (their events were waited on).
+            host_in: unsafe { self.ctx.alloc_pinned::<u32>(in_words) }.map_err(internal)?,
+            dev_in: self.compute.alloc_zeros::<u32>(in_words).map_err(internal)?,
+            dev_out: self.compute.alloc_zeros::<f32>(out_floats).map_err(internal)?,
+            // Not write-combined: the host reads this one.
+            // SAFETY: as above.
+            host_out: unsafe { self.ctx.alloc_pinned_with_flags::<f32>(out_floats, 0) }.map_err(internal)?,
+            up_done: self.ctx.new_event(sync_only).map_err(internal)?,
+            start: self.ctx.new_event(timing).map_err(internal)?,
+            done: self.ctx.new_event(timing).map_err(internal)?,
+            down_done: self.ctx.new_event(sync_only).map_err(internal)?,
+        })
+    }
+
+    /// Queues one batch on slot `i` (free: its previous batch was finished).
+    fn enqueue(&mut self, i: usize, batch: &PackedBatch) -> Result<usize, EncoderError> {
+        self.model.validate(batch)?;
+        let lay = InputLayout::pack(batch, &mut self.staging);
+        let out_len = lay.seqs * self.model.shape.hidden;
+        if self.slots[i].host_in.len() < lay.words || self.slots[i].host_out.len() < out_len {
+            // Grow with headroom so a slowly growing stream of batches does not reallocate each time.
+            let words = lay.words.max(self.slots[i].host_in.len()).next_power_of_two();
+            let outs = out_len.max(self.slots[i].host_out.len()).next_power_of_two();
+            self.ctx.synchronize().map_err(internal)?;
+            self.slots[i] = self.new_slot(words, outs)?;
+        }
+        self.model.reserve(&self.compute, lay.tokens)?;
+        let slot = &mut self.slots[i];
+        slot.host_in.as_mut_slice().map_err(internal)?[..lay.words].copy_from_slice(&self.staging);
+        let dev_in = addr(&slot.dev_in, &self.up);
+        let dev_out = addr(&slot.dev_out, &self.compute);
+        // SAFETY: both buffers hold at least lay.words u32; the pinned source is not
+        // touched again until down_done of this slot has been waited on.
+        unsafe { cu::memcpy_htod_async(dev_in, &slot.host_in.as_slice().map_err(internal)?[..lay.words], self.up.cu_stream()) }
+            .map_err(internal)?;
+        slot.up_done.record(&self.up).map_err(internal)?;
+        self.compute.wait(&slot.up_done).map_err(internal)?;
+        slot.start.record(&self.compute).map_err(internal)?;
+        self.model.enqueue_forward(&self.compute, dev_in, &lay, dev_out)?;
+        slot.done.record(&self.compute).map_err(internal)?;
+        self.down.wait(&slot.done).map_err(internal)?;
+        // SAFETY: dev_out holds out_len floats written by the forward pass this
+        // stream just waited for; host_out holds at least out_len floats.
+        unsafe {
+            let dst = &mut slot.host_out.as_mut_slice().map_err(internal)?[..out_len];
+            cu::memcpy_dtoh_async(dst, dev_out, self.down.cu_stream())
+        }
+        .map_err(internal)?;
+        slot.down_done.record(&self.down).map_err(internal)?;
+        self.stats.batches += 1;
+        self.stats.sequences += lay.seqs as u64;
+        self.stats.tokens += lay.tokens as u64;
+        Ok(out_len)
+    }
+
+    /// Waits for slot `i`'s batch and returns its embeddings.
+    fn finish(&mut self, i: usize, out_len: usize) -> EncodeResult {
+        let slot = &mut self.slots[i];
+        slot.down_done.synchronize().map_err(internal)?;
+        self.stats.busy_ms += slot.start.elapsed_ms(&slot.done).map_err(internal)? as f64;
+        Ok(slot.host_out.as_slice().map_err(internal)?[..out_len].to_vec())
+    }
+
+    fn is_done(&self, i: usize) -> bool {
+        self.slots[i].down_done.is_complete()
+    }
+
+    fn stats(&mut self, reset: bool) -> GpuStats {
+        if let Ok((free, total)) = self.ctx.mem_get_info() {
+            self.stats.device_mem_used_bytes = (total - free) as u64;
+            self.stats.device_mem_total_bytes = total as u64;
+        }
+        let s = self.stats.clone();
+        if reset {
+            self.stats.busy_ms = 0.0;
+            self.stats.batches = 0;
+            self.stats.sequences = 0;
+            self.stats.tokens = 0;
+        }
+        s
+    }
+}
+
+/// Starts the GPU thread for device `ordinal`; returns once the model is
+/// resident (or with the reason it could not be).
+pub fn spawn(ordinal: usize, weights: BertWeights) -> Result<(Sender<Command>, Started), EncoderError> {
+    crate::libs::driver_available().map_err(EncoderError::DeviceUnavailable)?;
+    crate::libs::ensure_nvrtc().map_err(EncoderError::DeviceUnavailable)?;
+    let (tx, rx) = mpsc::channel::<Command>();
+    let (init_tx, init_rx) = mpsc::channel::<Result<Started, EncoderError>>();
+    std::thread::Builder::new()
+        .name(format!("docflow-cuda:{ordinal}"))
+        .spawn(move || {
+            // cudarc panics where a library or symbol is missing; turn that into an error.
+            let gpu = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Gpu::new(ordinal, &weights)))
+                .unwrap_or_else(|p| Err(EncoderError::DeviceUnavailable(panic_text(&p))));
+            drop(weights);
+            match gpu {
+                Ok(gpu) => {
+                    let started = Started {
+                        device: format!("cuda:{ordinal}"),
+                        hidden: gpu.model.shape.hidden,
+                        max_tokens: gpu.model.max_tokens(),
+                    };
+                    let _ = init_tx.send(Ok(started));
+                    run(gpu, rx);
+                }
+                Err(e) => {
+                    let _ = init_tx.send(Err(e));
+                }
+            }
+        })
+        .map_err(internal)?;
+    let started = init_rx.recv().map_err(|_| internal("the GPU thread died during start-up"))??;
+    Ok((tx, started))
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "CUDA start-up panicked".into())
+}
+
+/// The command loop: fill free slots from the queue, hand back finished batches in order.
+fn run(mut gpu: Gpu, rx: Receiver<Command>) {
+    let mut inflight: VecDeque<(usize, Sender<EncodeResult>, usize)> = VecDeque::new();
+    let mut free: Vec<usize> = (0..SLOTS).rev().collect();
+    let mut open = true;
+    loop {
+        let cmd = if inflight.is_empty() {
+            if !open {
+                return;
+            }
+            match rx.recv() {
+                Ok(c) => Some(c),
+                Err(_) => return,
+            }
+        } else if open && !free.is_empty() {
+            // Something is running: take more work if it arrives soon, else check the oldest batch.
+            match rx.recv_timeout(Duration::from_micros(100)) {
+                Ok(c) => Some(c),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    open = false;
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        match cmd {
+            Some(Command::Encode { batch, reply }) => {
+                let slot = free.pop().expect("a free slot");
+                match gpu.enqueue(slot, &batch) {
+                    Ok(n) => inflight.push_back((slot, reply, n)),
+                    Err(e) => {
+                        free.push(slot);
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            Some(Command::Stats { reset, reply }) => {
+                let _ = reply.send(gpu.stats(reset));
+            }
+            None => {
+                let Some(&(slot, _, _)) = inflight.front() else { continue };
+                // With a free slot and an open queue, only finish what is already done.
+                if open && !free.is_empty() && !gpu.is_done(slot) {
+                    continue;
+                }
+                let (slot, reply, n) = inflight.pop_front().expect("checked above");
+                let r = gpu.finish(slot, n);
+                free.push(slot);
+                let _ = reply.send(r);
+            }
+        }
+    }
+}
