@@ -1,0 +1,82 @@
+//! The one interface every encoder implements: packed, unpadded batches in,
+//! L2-normalised sentence embeddings out.
+
+/// Token ids of several sequences laid end to end, with no padding.
+///
+/// Sequence `i` is `token_ids[cu_seqlens[i] .. cu_seqlens[i + 1]]`
+/// (cumulative offsets, `cu_seqlens[0] == 0`, length = sequences + 1).
+/// Each sequence already includes `[CLS]` and `[SEP]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackedBatch {
+    pub token_ids: Vec<u32>,
+    pub cu_seqlens: Vec<u32>,
+}
+
+impl PackedBatch {
+    /// Packs tokenised sequences end to end.
+    pub fn from_sequences<S: AsRef<[u32]>>(sequences: &[S]) -> Self {
+        let mut batch = PackedBatch { token_ids: Vec::new(), cu_seqlens: vec![0] };
+        for seq in sequences {
+            batch.push(seq.as_ref());
+        }
+        batch
+    }
+
+    /// Appends one sequence.
+    pub fn push(&mut self, seq: &[u32]) {
+        if self.cu_seqlens.is_empty() {
+            self.cu_seqlens.push(0);
+        }
+        self.token_ids.extend_from_slice(seq);
+        self.cu_seqlens.push(self.token_ids.len() as u32);
+    }
+
+    /// Number of sequences.
+    pub fn len(&self) -> usize {
+        self.cu_seqlens.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Total tokens over all sequences.
+    pub fn total_tokens(&self) -> usize {
+        self.token_ids.len()
+    }
+
+    /// Tokens of sequence `i`.
+    pub fn sequence(&self, i: usize) -> &[u32] {
+        &self.token_ids[self.cu_seqlens[i] as usize..self.cu_seqlens[i + 1] as usize]
+    }
+}
+
+/// Why an encoder could not produce embeddings.
+#[derive(Debug, thiserror::Error)]
+pub enum EncoderError {
+    /// Model files missing, wrong or truncated.
+    #[error("model: {0}")]
+    Model(String),
+    /// The requested device is not usable here (no GPU, no driver).
+    #[error("device unavailable: {0}")]
+    DeviceUnavailable(String),
+    /// The input batch breaks a limit (empty sequence, too long, bad token id).
+    #[error("invalid batch: {0}")]
+    InvalidBatch(String),
+    /// A failure inside the encoder (kernel launch, out of memory).
+    #[error("encoder internal error: {0}")]
+    Internal(String),
+}
+
+/// A sentence encoder: packed token ids in, one L2-normalised embedding per
+/// sequence out (row-major, `batch.len() * dim()` floats).
+pub trait Encoder: Send {
+    /// Embedding width (384 for MiniLM).
+    fn dim(&self) -> usize;
+    /// Longest sequence accepted, in tokens including `[CLS]`/`[SEP]`.
+    fn max_tokens(&self) -> usize;
+    /// Short name for logs and metrics (`"cpu"`, `"cuda:0"`).
+    fn device_name(&self) -> String;
+    /// Embeds every sequence of the batch.
+    fn encode_packed(&mut self, batch: &PackedBatch) -> Result<Vec<f32>, EncoderError>;
+}
