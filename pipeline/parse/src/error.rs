@@ -1,0 +1,76 @@
+//! [`ParseError`]: every way a document can fail to parse, each with a
+//! stable snake_case [`ParseError::kind`] that becomes the DLQ reason.
+
+use docflow_core::StageError;
+
+/// Why a document could not be parsed. All variants are properties of the
+/// record itself (retrying never helps) except [`ParseError::Busy`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The body is larger than [`crate::ParseLimits::max_document_bytes`].
+    #[error("document is {size} bytes, above the limit of {limit} bytes (raise parse.max_document_bytes or split the document)")]
+    TooLarge { size: usize, limit: usize },
+    /// The body is empty.
+    #[error("document body is empty")]
+    Empty,
+    /// A content type docflow cannot parse.
+    #[error("unsupported content type {0:?} (supported: text/plain, text/html, application/json, message/rfc822, application/pdf)")]
+    UnsupportedContentType(String),
+    /// JSON that does not parse.
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// JSON nested deeper than [`crate::ParseLimits::max_json_depth`].
+    #[error("JSON nesting exceeds the limit of {limit} levels")]
+    JsonTooDeep { limit: usize },
+    /// An e-mail that mail-parser cannot read.
+    #[error("invalid e-mail message: {0}")]
+    Email(String),
+    /// A PDF that cannot be read (broken structure, encrypted, crashed the reader).
+    #[error("invalid PDF: {0}")]
+    Pdf(String),
+    /// A PDF with more pages than [`crate::ParseLimits::max_pdf_pages`].
+    #[error("PDF has {pages} pages, above the limit of {limit}")]
+    PdfTooManyPages { pages: usize, limit: usize },
+    /// A PDF whose pages carry no text layer (scanned images): needs OCR, which docflow does not do.
+    #[error("PDF has no text layer ({pages} pages, no extractable text); it needs OCR upstream")]
+    PdfNoText { pages: usize },
+    /// Extracted text above [`crate::ParseLimits::max_text_bytes`] (a decompression bomb or a huge file).
+    #[error("extracted text exceeds the limit of {limit} bytes")]
+    TextTooLarge { limit: usize },
+    /// Parsing did not finish within [`crate::ParseLimits::deadline_ms`].
+    #[error("parsing did not finish within {ms} ms and was abandoned")]
+    Deadline { ms: u64 },
+    /// Too many abandoned PDF workers are still running; try again later.
+    #[error("{0} abandoned PDF parser threads are still running; retry later")]
+    Busy(usize),
+}
+
+impl ParseError {
+    /// Short snake_case kind: the DLQ `error_kind` and a metric label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ParseError::TooLarge { .. } => "too_large",
+            ParseError::Empty => "empty",
+            ParseError::UnsupportedContentType(_) => "unsupported_content_type",
+            ParseError::Json(_) => "invalid_json",
+            ParseError::JsonTooDeep { .. } => "json_too_deep",
+            ParseError::Email(_) => "invalid_email",
+            ParseError::Pdf(_) => "invalid_pdf",
+            ParseError::PdfTooManyPages { .. } => "pdf_too_many_pages",
+            ParseError::PdfNoText { .. } => "pdf_no_text",
+            ParseError::TextTooLarge { .. } => "text_too_large",
+            ParseError::Deadline { .. } => "deadline",
+            ParseError::Busy(_) => "busy",
+        }
+    }
+}
+
+impl From<ParseError> for StageError {
+    fn from(e: ParseError) -> Self {
+        match e {
+            // Capacity, not the record's fault: retry with backoff.
+            ParseError::Busy(_) => StageError::external(e.kind(), e.to_string()),
+            _ => StageError::user_input(e.kind(), e.to_string()),
+        }
+    }
+}

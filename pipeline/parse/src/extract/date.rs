@@ -1,0 +1,204 @@
+//! Dates: ISO, `DD.MM.YYYY`, `DD/MM/YYYY` vs `MM/DD/YYYY` (resolved by the
+//! document's own unambiguous dates, then the locale hint, else not
+//! guessed), `12 March 2026`, `March 12, 2026`, `12-Mar-2026`, `2026/03/12`.
+
+use chrono::NaiveDate;
+use regex::Regex;
+use std::sync::LazyLock;
+
+const MONTHS: &str = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
+
+/// Every supported date shape, one named alternative each.
+pub static DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?ix)
+        \b(?P<iy>\d{{4}})[-/](?P<im>\d{{1,2}})[-/](?P<id>\d{{1,2}})(?:T\d|\b)
+      | \b(?P<dd>\d{{1,2}})\.\s?(?P<dm>\d{{1,2}})\.\s?(?P<dy>\d{{4}})\b
+      | \b(?P<sa>\d{{1,2}})[/-](?P<sb>\d{{1,2}})[/-](?P<sy>\d{{4}})\b
+      | \b(?P<td>\d{{1,2}})(?:st|nd|rd|th)?\.?[\s-]+(?:of\s+)?(?P<tm>{MONTHS})\.?,?[\s-]+(?P<ty>\d{{4}})\b
+      | \b(?P<um>{MONTHS})\.?\s+(?P<ud>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<uy>\d{{4}})\b
+    "
+    ))
+    .unwrap()
+});
+
+/// Day-month order for `a/b/yyyy` dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlashOrder {
+    DayFirst,
+    MonthFirst,
+    /// No evidence: an ambiguous date (both parts ≤ 12 and different) is not guessed.
+    Unknown,
+}
+
+/// Decides the slash order: unambiguous dates in the document win, then the
+/// locale hint (`en-US`, `en_US` → month first; any other locale → day first).
+pub fn slash_order(text: &str, locale: Option<&str>) -> SlashOrder {
+    let (mut day_first, mut month_first) = (false, false);
+    for c in DATE_RE.captures_iter(text) {
+        if let (Some(a), Some(b)) = (c.name("sa"), c.name("sb")) {
+            let (a, b): (u32, u32) = (a.as_str().parse().unwrap_or(0), b.as_str().parse().unwrap_or(0));
+            day_first |= a > 12 && b <= 12;
+            month_first |= b > 12 && a <= 12;
+        }
+    }
+    match (day_first, month_first) {
+        (true, false) => return SlashOrder::DayFirst,
+        (false, true) => return SlashOrder::MonthFirst,
+        _ => {}
+    }
+    match locale {
+        Some(l) => {
+            let l = l.to_ascii_lowercase().replace('_', "-");
+            let region = l.split('-').nth(1).unwrap_or("");
+            if region == "us" || l == "us" { SlashOrder::MonthFirst } else { SlashOrder::DayFirst }
+        }
+        None => SlashOrder::Unknown,
+    }
+}
+
+fn month_num(m: &str) -> Option<u32> {
+    let m = m.to_ascii_lowercase();
+    let idx = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+        .iter()
+        .position(|p| m.starts_with(p))?;
+    Some(idx as u32 + 1)
+}
+
+fn ymd(y: &str, m: u32, d: &str) -> Option<NaiveDate> {
+    let y: i32 = y.parse().ok()?;
+    if !(1900..=2200).contains(&y) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y, m, d.parse().ok()?)
+}
+
+/// Parses one regex match into a date, or `None` when invalid or ambiguous.
+pub fn to_date(c: &regex::Captures, order: SlashOrder) -> Option<NaiveDate> {
+    if let Some(y) = c.name("iy") {
+        return ymd(y.as_str(), c["im"].parse().ok()?, &c["id"]);
+    }
+    if let Some(y) = c.name("dy") {
+        return ymd(y.as_str(), c["dm"].parse().ok()?, &c["dd"]);
+    }
+    if let Some(y) = c.name("sy") {
+        let (a, b): (u32, u32) = (c["sa"].parse().ok()?, c["sb"].parse().ok()?);
+        let (d, m) = if a > 12 {
+            (a, b)
+        } else if b > 12 || a == b {
+            (b, a)
+        } else {
+            match order {
+                SlashOrder::DayFirst => (a, b),
+                SlashOrder::MonthFirst => (b, a),
+                SlashOrder::Unknown => return None,
+            }
+        };
+        return ymd(y.as_str(), m, &d.to_string());
+    }
+    if let Some(y) = c.name("ty") {
+        return ymd(y.as_str(), month_num(&c["tm"])?, &c["td"]);
+    }
+    if let Some(y) = c.name("uy") {
+        return ymd(y.as_str(), month_num(&c["um"])?, &c["ud"]);
+    }
+    None
+}
+
+/// All dates in `text` with their byte offsets.
+pub fn dates_in(text: &str, order: SlashOrder) -> Vec<(usize, NaiveDate)> {
+    DATE_RE.captures_iter(text).filter_map(|c| Some((c.get(0)?.start(), to_date(&c, order)?))).collect()
+}
+
+/// Labels that introduce the document date, most specific first; a label
+/// must be followed (after `:`, `|`, spaces or a line break) by the date.
+static LABELED_RE: LazyLock<[Regex; 2]> = LazyLock::new(|| {
+    let tail = r"[\s:|.,#\-]{0,12}(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?";
+    [
+        Regex::new(&format!(
+            r"(?i)\b(?:invoice[\s_.]*date|date[\s_]+of[\s_]+(?:issue|invoice)|issue[\s_.]*date|issued(?:[\s_]+on)?|receipt[\s_.]*date|document[\s_.]*date|effective[\s_.]*date|dated|made[\s_]+on|entered[\s_]+into[\s_]+(?:on|as[\s_]+of)|as[\s_]+of|invoiceDate|issueDate){tail}"
+        ))
+        .unwrap(),
+        Regex::new(&format!(r"(?im)(?:^|[\s|.])(?:date|datum|sent){tail}")).unwrap(),
+    ]
+});
+
+/// Words in the 40 bytes before a plain `date` label that make it some other date.
+const OTHER_DATES: [&str; 7] = ["due", "delivery", "service", "birth", "expiry", "ship", "payment"];
+
+/// The document date: a labelled date (most specific label first, earliest
+/// occurrence), else the only distinct date in the text, else `None`.
+pub fn document_date(text: &str, locale: Option<&str>) -> Option<String> {
+    let order = slash_order(text, locale);
+    for (rank, re) in LABELED_RE.iter().enumerate() {
+        for m in re.find_iter(text) {
+            if rank == 1 {
+                let before = text[..m.start()].to_ascii_lowercase();
+                let window = &before[before.len().saturating_sub(16)..];
+                if OTHER_DATES.iter().any(|w| window.contains(w)) {
+                    continue;
+                }
+            }
+            let rest = &text[m.end()..];
+            let rest = &rest[..floor_char(rest, 48)];
+            if let Some(c) = DATE_RE.captures(rest) {
+                if c.get(0).unwrap().start() == 0 {
+                    if let Some(d) = to_date(&c, order) {
+                        return Some(d.format("%Y-%m-%d").to_string());
+                    }
+                }
+            }
+        }
+    }
+    let mut all: Vec<NaiveDate> = dates_in(text, order).into_iter().map(|(_, d)| d).collect();
+    all.sort();
+    all.dedup();
+    match all.as_slice() {
+        [only] => Some(only.format("%Y-%m-%d").to_string()),
+        _ => None,
+    }
+}
+
+/// Largest char boundary ≤ `n`.
+pub fn floor_char(s: &str, n: usize) -> usize {
+    let mut n = n.min(s.len());
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        for (t, want) in [
+            ("Date: 2026-03-12", "2026-03-12"),
+            ("Date: 12.03.2026", "2026-03-12"),
+            ("Invoice date: 12 March 2026", "2026-03-12"),
+            ("Dated March 12th, 2026", "2026-03-12"),
+            ("Date 12-Mar-2026", "2026-03-12"),
+            ("Date: 2026/03/12", "2026-03-12"),
+            ("Date: 25/03/2026", "2026-03-25"),
+        ] {
+            assert_eq!(document_date(t, None).as_deref(), Some(want), "{t}");
+        }
+    }
+
+    #[test]
+    fn ambiguity_needs_evidence() {
+        assert_eq!(document_date("Date: 03/04/2026", None), None);
+        assert_eq!(document_date("Date: 03/04/2026", Some("en-US")).as_deref(), Some("2026-03-04"));
+        assert_eq!(document_date("Date: 03/04/2026", Some("de-DE")).as_deref(), Some("2026-04-03"));
+        assert_eq!(document_date("Date: 03/04/2026\nDue date: 03/25/2026", None).as_deref(), Some("2026-03-04"));
+    }
+
+    #[test]
+    fn due_date_is_not_the_document_date() {
+        assert_eq!(document_date("Due date: 2026-04-01\nInvoice date: 2026-03-01", None).as_deref(), Some("2026-03-01"));
+        assert_eq!(document_date("Due date: 2026-04-01\nDate: 2026-03-01", None).as_deref(), Some("2026-03-01"));
+        assert_eq!(document_date("Due date: 2026-04-01\nShip by 2026-04-03", None), None);
+    }
+}

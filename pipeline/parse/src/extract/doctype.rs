@@ -1,0 +1,89 @@
+//! Rule-based document type: `invoice | receipt | email | contract | other`.
+//! Title words near the top weigh most; mail headers make an `email` unless
+//! the body is clearly an invoice, receipt or contract.
+
+use regex::Regex;
+use std::sync::LazyLock;
+
+struct Rules {
+    title: Regex,
+    cues: Regex,
+}
+
+static RULES: LazyLock<[(&str, Rules); 3]> = LazyLock::new(|| {
+    let r = |t: &str, c: &str| Rules { title: Regex::new(t).unwrap(), cues: Regex::new(c).unwrap() };
+    [
+        (
+            "invoice",
+            r(
+                r"(?i)\b(?:(?:tax |commercial |proforma )?invoice|rechnung|facture|bill)\b",
+                r"(?i)\b(?:invoice[\s_.\-]*(?:number|no|#|date)|bill(?:ed)? to|amount due|total due|balance due|due date|payment terms|please pay)\b",
+            ),
+        ),
+        (
+            "receipt",
+            r(
+                r"(?i)\b(?:(?:sales |payment |cash )?receipt|kassenbon|quittung)\b",
+                r"(?i)\b(?:thank you for (?:your purchase|shopping|your visit)|cashier|change due|cash|card payment|paid by|visa|mastercard|till|register|receipt (?:no|number|#))\b",
+            ),
+        ),
+        (
+            "contract",
+            r(
+                r"(?i)\b(?:agreement|contract|memorandum of understanding|terms of service|lease)\b",
+                r"(?i)\b(?:hereinafter|whereas|witness whereof|governing law|terminat(?:e|ion)|the parties|party|parties|shall|obligations|effective date|signature)\b",
+            ),
+        ),
+    ]
+});
+
+/// Classifies `body` (the text after any mail headers); `mail` says the
+/// document came with mail headers.
+pub fn classify(body: &str, mail: bool) -> &'static str {
+    // The head: the first six non-empty lines, where titles sit.
+    let mut head_end = body.len();
+    let mut seen = 0;
+    for (i, line) in body.split('\n').scan(0usize, |pos, l| { let start = *pos; *pos += l.len() + 1; Some((start, l)) }) {
+        if !line.trim().is_empty() {
+            seen += 1;
+            if seen > 6 {
+                head_end = i;
+                break;
+            }
+        }
+    }
+    let head = &body[..head_end];
+    let mut best = ("other", 0usize);
+    for (name, rules) in RULES.iter() {
+        let mut score = 0;
+        if rules.title.is_match(head) {
+            score += 3;
+        } else if rules.title.is_match(body) {
+            score += 1;
+        }
+        score += rules.cues.find_iter(body).take(4).count();
+        if score > best.1 {
+            best = (name, score);
+        }
+    }
+    match best {
+        (name, s) if s >= 5 => name,
+        (name, s) if s >= 3 && !mail => name,
+        _ if mail => "email",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::classify;
+
+    #[test]
+    fn kinds() {
+        assert_eq!(classify("INVOICE\nInvoice No: 1\nBill to: X\nTotal due: 5", false), "invoice");
+        assert_eq!(classify("Corner Shop\nRECEIPT\n2 x Tea 3.00\nTOTAL 3.00\nCash 5.00", false), "receipt");
+        assert_eq!(classify("SERVICE AGREEMENT\nbetween A and B\nThe parties agree", false), "contract");
+        assert_eq!(classify("Hi Bob,\nplease find the invoice attached.\nRegards", true), "email");
+        assert_eq!(classify("Meeting notes", false), "other");
+    }
+}

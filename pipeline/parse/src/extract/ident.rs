@@ -1,0 +1,183 @@
+//! Identifiers: invoice number, IBAN (mod-97), e-mail addresses, phone
+//! numbers, e-mail subject.
+
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// `Invoice No. X`, `Invoice #X`, `invoice_number: X`, `Invoice: X`
+/// (the bare form only with `:`), value possibly on the next line.
+static INVOICE_NO_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:invoice|inv|rechnung)(?:[\s_.\-]*(?:number|nummer|num|no|nr|id|ref)\b\.?|[\s_]*#|[\s_]*:)[\s:#|.]*(?-i:(?P<v>[A-Za-z0-9][A-Za-z0-9\-/._]*))",
+    )
+    .unwrap()
+});
+
+/// The invoice number: the first labelled token that contains a digit and is not a date.
+pub fn invoice_number(text: &str) -> Option<String> {
+    for c in INVOICE_NO_RE.captures_iter(text) {
+        let v = c["v"].trim_end_matches(['.', '/', '-', '_']);
+        let is_date = super::date::DATE_RE.find(v).is_some_and(|m| m.start() == 0 && m.end() == v.len());
+        if v.len() >= 2 && v.len() <= 40 && v.chars().any(|c| c.is_ascii_digit()) && !is_date {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
+
+static IBAN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?P<iban>[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b").unwrap()
+});
+
+static IBAN_LABEL_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\biban\b").unwrap());
+
+/// IBAN lengths by country (ISO 13616 registry, common countries).
+fn iban_len(country: &str) -> Option<usize> {
+    Some(match country {
+        "NO" => 15,
+        "BE" => 16,
+        "DK" | "FI" | "NL" => 18,
+        "AT" | "LU" | "EE" | "LT" => 20,
+        "CH" | "LI" | "LV" => 21,
+        "DE" | "GB" | "IE" | "BG" => 22,
+        "ES" | "SE" | "CZ" | "SK" | "RO" => 24,
+        "PT" => 25,
+        "FR" | "IT" | "MC" => 27,
+        "PL" | "HU" | "CY" => 28,
+        _ => return None,
+    })
+}
+
+/// Mod-97 check (ISO 7064) of a normalised IBAN.
+pub fn iban_valid(iban: &str) -> bool {
+    if iban.len() < 15 || iban.len() > 34 || !iban.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return false;
+    }
+    let (head, tail) = iban.split_at(4);
+    let mut rem: u32 = 0;
+    for c in tail.chars().chain(head.chars()) {
+        let v = c.to_digit(36).unwrap_or(0);
+        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+    }
+    rem == 1
+}
+
+/// Valid IBANs and invalid IBAN-shaped candidates (those with the right
+/// length for their country, or written right after an `IBAN` label).
+pub fn ibans(text: &str) -> (Vec<String>, Vec<String>) {
+    let (mut valid, mut invalid) = (Vec::new(), Vec::new());
+    for c in IBAN_RE.captures_iter(text) {
+        let m = c.name("iban").unwrap();
+        let mut norm: String = m.as_str().chars().filter(|c| !c.is_whitespace()).collect();
+        let expected = iban_len(&norm[..2]);
+        if let Some(n) = expected {
+            if norm.len() > n {
+                norm.truncate(n); // a word glued after a spaced IBAN
+            }
+        }
+        let before = &text[m.start().saturating_sub(24)..m.start()];
+        let labelled = text.is_char_boundary(m.start().saturating_sub(24)) && IBAN_LABEL_RE.is_match(before);
+        if iban_valid(&norm) && expected.is_none_or(|n| n == norm.len()) {
+            if !valid.contains(&norm) {
+                valid.push(norm);
+            }
+        } else if (labelled || expected == Some(norm.len())) && !invalid.contains(&norm) {
+            invalid.push(norm);
+        }
+    }
+    (valid, invalid)
+}
+
+static EMAIL_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b").unwrap());
+
+/// E-mail addresses, lower-cased, in order of first appearance.
+pub fn emails(text: &str, out: &mut Vec<String>) {
+    for m in EMAIL_RE.find_iter(text) {
+        let e = m.as_str().to_ascii_lowercase();
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+}
+
+/// A labelled phone number, or any number written in international form.
+static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(?P<label>\b(?:tel|phone|telephone|telefon|mobile|mob|cell|fax|call(?:\s+us)?(?:\s+at|\s+on)?)\b\.?(?:[\s_.]*(?:no|number)\b\.?)?\s*[:|]?\s*)?(?P<num>\+?\(?\d[\d \t().\-/]{5,22}\d)",
+    )
+    .unwrap()
+});
+
+/// Phone numbers, normalised to `+` and digits (national numbers: digits only).
+/// Unlabelled numbers count only in international `+` form; fax numbers are not phones.
+pub fn phones(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in PHONE_RE.captures_iter(text) {
+        let num = c.name("num").unwrap();
+        let label = c.name("label").map(|l| l.as_str().to_ascii_lowercase());
+        if label.as_deref().is_some_and(|l| l.starts_with("fax")) {
+            continue;
+        }
+        let raw = num.as_str().trim();
+        if label.is_none() && !raw.starts_with('+') {
+            continue;
+        }
+        // Reject dates and amounts captured by the loose pattern.
+        if raw.contains('.') && !raw.contains(' ') || super::date::DATE_RE.is_match(raw) {
+            continue;
+        }
+        let digits: String = raw.chars().filter(|c| c.is_ascii_digit()).collect();
+        if !(7..=15).contains(&digits.len()) {
+            continue;
+        }
+        let norm = if raw.starts_with('+') { format!("+{digits}") } else { digits };
+        if !out.contains(&norm) {
+            out.push(norm);
+        }
+    }
+    out
+}
+
+static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^\s*subject\s*:[ \t]*(?P<s>\S.*?)\s*$").unwrap());
+
+/// A `Subject:` line.
+pub fn subject(text: &str) -> Option<String> {
+    SUBJECT_RE.captures(text).map(|c| c["s"].split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invoice_numbers() {
+        for (t, want) in [
+            ("Invoice No. INV-2026-0042", Some("INV-2026-0042")),
+            ("INVOICE #10023", Some("10023")),
+            ("invoice_number: A/77", Some("A/77")),
+            ("Invoice number\nX-12", Some("X-12")),
+            ("Invoice: 2026-03-12", None),
+            ("Invoice Date: 2026-03-12", None),
+        ] {
+            assert_eq!(invoice_number(t).as_deref(), want, "{t}");
+        }
+    }
+
+    #[test]
+    fn iban_checks() {
+        let (v, i) = ibans("IBAN: DE89 3704 0044 0532 0130 00 BIC COBADEFFXXX\nIBAN GB82 WEST 1234 5698 7654 31");
+        assert_eq!(v, vec!["DE89370400440532013000"]);
+        assert_eq!(i, vec!["GB82WEST12345698765431"]);
+        assert!(iban_valid("GB82WEST12345698765432"));
+    }
+
+    #[test]
+    fn phones_and_emails() {
+        let t = "Tel: 030 1234567\nFax: +49 30 7654321\nCall +1 (555) 123-4567 or write to Info@Acme.example.com.\nDate 12.03.2026";
+        assert_eq!(phones(t), vec!["0301234567", "+15551234567"]);
+        let mut e = Vec::new();
+        emails(t, &mut e);
+        assert_eq!(e, vec!["info@acme.example.com"]);
+    }
+}

@@ -1,0 +1,230 @@
+//! Line items: rows of a table introduced by a header row (`Description |
+//! Qty | Unit price | Amount`, from HTML/JSON tables, or columns separated by
+//! two or more spaces in plain text and PDF), read until the totals block.
+//! Without a header only the unmistakable receipt shapes `2 x Coffee 7.00`
+//! and `Coffee 2 @ 3.50 7.00` are read.
+
+use super::money::{parse_number, CURRENCY_RE};
+use docflow_schemas::LineItem;
+use regex::Regex;
+use rust_decimal::Decimal;
+use std::sync::LazyLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Desc,
+    Qty,
+    Unit,
+    Amount,
+    Other,
+}
+
+fn role(cell: &str) -> Role {
+    let c = cell.to_lowercase().replace(['_', '-'], " ");
+    let c = c.trim();
+    if c.contains("unit price") || c.contains("unit cost") || c == "price" || c == "rate" || c == "each" || c.starts_with("price") || c == "unit" {
+        Role::Unit
+    } else if c == "qty" || c.starts_with("qty") || c.starts_with("quantity") || c == "hours" || c == "units" || c == "count" {
+        Role::Qty
+    } else if c.starts_with("amount") || c == "total" || c == "line total" || c == "sum" || c.starts_with("total (") || c == "net amount" {
+        Role::Amount
+    } else if c.starts_with("desc") || c.starts_with("item") || c.starts_with("product") || c.starts_with("service") || c == "article" || c == "particulars" {
+        Role::Desc
+    } else {
+        Role::Other
+    }
+}
+
+static STOP_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:sub[\s-]?total|total|tax|vat|sales[\s_]tax|gst|balance|amount[\s_]due|grand[\s_]total|net[\s_]total|shipping|thank|payment|paid|cash|change|iban|please)\b").unwrap()
+});
+
+static LABEL_LINE_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*[A-Za-z_][\w.\- ]{0,40}:\s").unwrap());
+
+static QTY_FIRST_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"^\s*(?P<q>\d+(?:[.,]\d+)?)\s*[x×]\s+(?P<d>\S.*?)\s+(?P<a>{})\s*$", money_cell())).unwrap()
+});
+
+static AT_PRICE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"^\s*(?P<d>\S.*?)\s+(?P<q>\d+(?:[.,]\d+)?)\s*[x×@]\s*(?P<u>{m})\s+(?P<a>{m})\s*$", m = money_cell())).unwrap()
+});
+
+fn money_cell() -> String {
+    format!(r"(?:[€$£¥]\s?|[A-Z]{{3}}\s)?-?{}(?:\s?[€$£¥]|\s[A-Z]{{3}})?", super::money::NUM)
+}
+
+/// Splits a row into cells: ` | ` (tables), else runs of 2+ spaces.
+fn cells(line: &str) -> Vec<&str> {
+    let line = line.trim();
+    if line.contains(" | ") || line.starts_with("| ") || line.ends_with(" |") {
+        return line.trim_matches('|').split('|').map(str::trim).collect();
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b' ' && i + 1 < b.len() && b[i + 1] == b' ' {
+            out.push(line[start..i].trim());
+            while i < b.len() && b[i] == b' ' {
+                i += 1;
+            }
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(line[start..].trim());
+    out
+}
+
+/// A numeric cell: currency markers removed, then any number convention.
+fn number(cell: &str) -> Option<Decimal> {
+    let stripped = CURRENCY_RE.replace_all(cell, "");
+    let s = stripped.trim();
+    if s.is_empty() {
+        return None;
+    }
+    parse_number(&s.replace(' ', ""))
+}
+
+fn clean_desc(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Finds the header row: a description column plus a unit-price or amount column.
+fn header(line: &str) -> Option<Vec<Role>> {
+    let cs = cells(line);
+    if cs.len() < 2 {
+        return None;
+    }
+    let roles: Vec<Role> = cs.iter().map(|c| role(c)).collect();
+    let has = |r| roles.contains(&r);
+    (has(Role::Desc) && (has(Role::Amount) || has(Role::Unit))).then_some(roles)
+}
+
+fn item_from(roles: &[Role], values: &[&str]) -> Option<LineItem> {
+    let mut item = LineItem::default();
+    for (r, v) in roles.iter().zip(values) {
+        let v = v.trim();
+        match r {
+            Role::Desc => item.description = clean_desc(v),
+            Role::Other => {}
+            numeric => {
+                if v.is_empty() {
+                    continue;
+                }
+                let n = number(v)?; // a non-numeric value in a numeric column: not an item row
+                match numeric {
+                    Role::Qty => item.quantity = Some(n),
+                    Role::Unit => item.unit_price = Some(n),
+                    _ => item.amount = Some(n),
+                }
+            }
+        }
+    }
+    let any_number = item.quantity.is_some() || item.unit_price.is_some() || item.amount.is_some();
+    (any_number && item.description.chars().any(char::is_alphabetic)).then_some(item)
+}
+
+/// Reads a row whose cells did not line up with the header (PDF text with
+/// single spaces): numbers are taken from the end, the rest is the description.
+fn item_from_tail(roles: &[Role], line: &str) -> Option<LineItem> {
+    let numeric: Vec<Role> = roles.iter().copied().filter(|r| !matches!(r, Role::Desc | Role::Other)).collect();
+    let tokens: Vec<&str> = line
+        .split_whitespace()
+        .filter(|t| super::money::currency_of(t).is_none())
+        .collect();
+    if tokens.len() <= numeric.len() {
+        return None;
+    }
+    let split = tokens.len() - numeric.len();
+    let desc = tokens[..split].join(" ");
+    let mut r = vec![Role::Desc];
+    r.extend(&numeric);
+    let mut values = vec![desc.as_str()];
+    values.extend(&tokens[split..]);
+    item_from(&r, &values)
+}
+
+/// Extracts line items from normalised text.
+pub fn line_items(text: &str) -> Vec<LineItem> {
+    let mut items = Vec::new();
+    let mut roles: Option<Vec<Role>> = None;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(h) = header(line) {
+            if roles.is_none() || items.is_empty() || roles.as_ref() == Some(&h) {
+                roles = Some(h); // first header, or a header repeated on the next page
+                continue;
+            }
+        }
+        let Some(r) = &roles else { continue };
+        if STOP_RE.is_match(line) || LABEL_LINE_RE.is_match(line) {
+            break; // the totals block, or `key: value` lines after the table
+        }
+        let cs = cells(line);
+        let item = if cs.len() == r.len() { item_from(r, &cs) } else { item_from_tail(r, line) };
+        if let Some(i) = item {
+            items.push(i);
+        }
+    }
+    if roles.is_some() {
+        return items;
+    }
+    // No header: only the unmistakable receipt shapes, before the totals.
+    for line in text.lines() {
+        if STOP_RE.is_match(line) && !items.is_empty() {
+            break;
+        }
+        let line = line.replace(" | ", "   "); // table cells of an HTML receipt
+        let line = line.as_str();
+        if let Some(c) = QTY_FIRST_RE.captures(line) {
+            items.push(LineItem {
+                description: clean_desc(&c["d"]),
+                quantity: parse_number(&c["q"]),
+                unit_price: None,
+                amount: number(&c["a"]),
+            });
+        } else if let Some(c) = AT_PRICE_RE.captures(line) {
+            items.push(LineItem {
+                description: clean_desc(&c["d"]),
+                quantity: parse_number(&c["q"]),
+                unit_price: number(&c["u"]),
+                amount: number(&c["a"]),
+            });
+        }
+    }
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Option<Decimal> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn table_rows_until_totals() {
+        let t = "ACME\nDescription | Qty | Unit price | Amount\nWidget pro | 2 | €1.000,00 | €2.000,00\n\
+                 Cable | 1 | 5,00 € | 5,00 €\nSubtotal | | | 2.005,00\nNot | 1 | 2 | 3";
+        let items = line_items(t);
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0], LineItem { description: "Widget pro".into(), quantity: d("2"), unit_price: d("1000.00"), amount: d("2000.00") });
+    }
+
+    #[test]
+    fn pdf_rows_and_receipts() {
+        let t = "Item  Qty  Price  Amount\nBlue pen 3 1.50 4.50\nPaper A4  1  3.00  3.00\nTOTAL 7.50";
+        assert_eq!(line_items(t).len(), 2);
+        assert_eq!(line_items(t)[0].description, "Blue pen");
+        let r = "BAKERY LTD\n2 x Croissant   5.00\nTea 2 @ 1.50 3.00\nTOTAL 8.00";
+        let items = line_items(r);
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].unit_price, d("1.50"));
+    }
+}

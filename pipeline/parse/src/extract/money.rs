@@ -1,0 +1,181 @@
+//! Amounts and currencies: locale-tolerant number parsing (`1.234,56`,
+//! `1,234.56`, `1'234.56`), currency symbols/codes/names, and the stated
+//! total due.
+
+use rust_decimal::Decimal;
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// ISO 4217 codes recognised as currency markers in running text.
+pub const CODES: [&str; 18] = [
+    "EUR", "USD", "GBP", "CHF", "JPY", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "INR", "CNY",
+    "NZD", "SGD", "HKD",
+];
+
+/// A currency marker (symbol, code or name) → ISO 4217.
+pub fn currency_of(marker: &str) -> Option<&'static str> {
+    let m = marker.trim().trim_end_matches('.');
+    let up = m.to_ascii_uppercase();
+    if let Some(c) = CODES.iter().find(|c| **c == up) {
+        return Some(c);
+    }
+    Some(match m {
+        "€" => "EUR",
+        "£" => "GBP",
+        "¥" => "JPY",
+        "$" | "US$" => "USD",
+        "CA$" | "C$" => "CAD",
+        "A$" | "AU$" => "AUD",
+        _ => match m.to_lowercase().as_str() {
+            "euro" | "euros" => "EUR",
+            "dollar" | "dollars" | "us dollars" | "us dollar" => "USD",
+            "pound" | "pounds" | "pounds sterling" | "pound sterling" | "sterling" => "GBP",
+            "swiss franc" | "swiss francs" | "chf" => "CHF",
+            "yen" => "JPY",
+            _ => return None,
+        },
+    })
+}
+
+/// Currency markers in text: symbols, ISO codes (whole words), names.
+pub static CURRENCY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i:\b(?:us dollars?|dollars?|euros?|pounds? sterling|pounds?|swiss francs?|yen)\b)|(?:US|CA|AU|[CA])?\$|€|£|¥|\b(?:{})\b",
+        CODES.join("|")
+    ))
+    .unwrap()
+});
+
+/// A number as written in a document: digits with optional grouping and a
+/// decimal part. Grouped forms come first so `1.234,56` is one match.
+pub const NUM: &str = r"(?:\d{1,3}(?:[.,'’]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)";
+
+/// An amount with an optional currency marker before or after.
+pub static AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?P<pre>(?:US|CA|AU|[CA])?\$|€|£|¥|\b(?:{codes})\b)?\s?(?P<sign>-)?(?P<num>{NUM})(?:\s?(?P<post>€|£|\$|¥|\b(?:{codes})\b|(?i:euros?|dollars?|pounds?)\b))?",
+        codes = CODES.join("|")
+    ))
+    .unwrap()
+});
+
+/// Parses a number written with any common grouping/decimal convention.
+/// A single separator followed by exactly three digits is a thousands
+/// separator (`1.234` = 1234, `1,234` = 1234); otherwise the last `.` or `,`
+/// is the decimal separator.
+pub fn parse_number(s: &str) -> Option<Decimal> {
+    let s = s.trim();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r.trim_start()),
+        None => (false, s),
+    };
+    if s.is_empty() || !s.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut digits = String::with_capacity(s.len());
+    let seps: Vec<(usize, char)> = s.char_indices().filter(|(_, c)| matches!(c, '.' | ',' | '\'' | '’')).collect();
+    let decimal_at = match seps.last() {
+        None => None,
+        Some(&(i, c)) if c == '.' || c == ',' => {
+            let after = s.len() - i - 1;
+            let same_kind = seps.iter().filter(|(_, d)| *d == c).count();
+            let mixed = seps.iter().any(|(_, d)| *d != c);
+            if mixed || (same_kind == 1 && after != 3) {
+                Some(i)
+            } else {
+                None
+            }
+        }
+        Some(_) => None,
+    };
+    for (i, c) in s.char_indices() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else if Some(i) == decimal_at {
+            digits.push('.');
+        } else if matches!(c, '.' | ',' | '\'' | '’') {
+            continue;
+        } else {
+            return None;
+        }
+    }
+    let d = Decimal::from_str(&digits).ok()?;
+    Some(if neg { -d } else { d })
+}
+
+/// An amount found in a line: value, currency if marked, byte span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Amount {
+    pub value: Decimal,
+    pub currency: Option<&'static str>,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Amounts in a piece of text, skipping numbers glued to letters (`A4`, `INV-12`).
+pub fn amounts(text: &str) -> Vec<Amount> {
+    let mut out = Vec::new();
+    for c in AMOUNT_RE.captures_iter(text) {
+        let m = c.get(0).unwrap();
+        let num = c.name("num").unwrap();
+        let before = text[..num.start()].chars().next_back();
+        let after = text[num.end()..].chars().next();
+        if before.is_some_and(|b| b.is_alphanumeric() || b == '-' && c.name("sign").is_none() || b == '/' || b == '#')
+            || after.is_some_and(|a| a.is_alphanumeric() && c.name("post").is_none() || a == '/' || a == '-' || a == '%')
+            || glued_digits(&text[num.end()..])
+        {
+            continue;
+        }
+        if let Some(sign) = c.name("sign") {
+            if text[..sign.start()].chars().next_back().is_some_and(|b| b.is_alphanumeric()) {
+                continue; // `INV-12`: a hyphen, not a minus
+            }
+        }
+        let Some(mut value) = parse_number(num.as_str()) else { continue };
+        if c.name("sign").is_some() {
+            value = -value;
+        }
+        let currency = c.name("pre").or(c.name("post")).and_then(|m| currency_of(m.as_str()));
+        out.push(Amount { value, currency, start: m.start(), end: m.end() });
+    }
+    out
+}
+
+/// `.5` or `,5` right after a number: it is part of something longer (a date, a version).
+fn glued_digits(rest: &str) -> bool {
+    let b = rest.as_bytes();
+    b.len() >= 2 && matches!(b[0], b'.' | b',') && b[1].is_ascii_digit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros_free::d;
+
+    mod rust_decimal_macros_free {
+        pub fn d(s: &str) -> rust_decimal::Decimal {
+            s.parse().unwrap()
+        }
+    }
+
+    #[test]
+    fn number_conventions() {
+        assert_eq!(parse_number("1.234,56"), Some(d("1234.56")));
+        assert_eq!(parse_number("1,234.56"), Some(d("1234.56")));
+        assert_eq!(parse_number("1'234.5"), Some(d("1234.5")));
+        assert_eq!(parse_number("1234,5"), Some(d("1234.5")));
+        assert_eq!(parse_number("1.234"), Some(d("1234")));
+        assert_eq!(parse_number("12.34"), Some(d("12.34")));
+        assert_eq!(parse_number("1.234.567,00"), Some(d("1234567.00")));
+        assert_eq!(parse_number("abc"), None);
+    }
+
+    #[test]
+    fn amounts_with_markers() {
+        let a = amounts("Total: 1.234,56 € and $ 12.00 and EUR 3 but not INV-12 or A4");
+        let v: Vec<_> = a.iter().map(|a| (a.value, a.currency)).collect();
+        assert_eq!(v, vec![(d("1234.56"), Some("EUR")), (d("12.00"), Some("USD")), (d("3"), Some("EUR"))]);
+    }
+}

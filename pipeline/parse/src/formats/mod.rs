@@ -1,0 +1,79 @@
+//! One module per input format; each turns bytes into normalised text plus
+//! [`Hints`] for the field extractor. No format parser is written by hand:
+//! html5ever (via scraper), serde_json, mail-parser and pdf-extract do the work.
+
+pub mod email;
+pub mod html;
+pub mod json;
+pub mod pdf;
+pub mod text;
+
+/// What a format knows beyond its text (e-mail headers), passed to the extractor.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hints {
+    /// `Subject` header.
+    pub subject: Option<String>,
+    /// Addresses from `From`, `To`, `Cc`, in that order.
+    pub addresses: Vec<String>,
+    /// `Date` header as ISO `YYYY-MM-DD`; used only when the body states no date.
+    pub header_date: Option<String>,
+    /// Byte offset in the text where the body starts (after rendered headers).
+    pub body_offset: usize,
+}
+
+/// A format parser's result.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extracted {
+    pub text: String,
+    pub warnings: Vec<String>,
+    pub hints: Hints,
+}
+
+/// Normalises line endings and whitespace the same way for every format:
+/// `\r\n`/`\r` → `\n`, NBSP → space, trailing spaces removed, runs of blank
+/// lines collapsed to one, leading/trailing blank lines dropped. Interior
+/// runs of spaces are kept: they separate table columns in plain text.
+pub fn normalize(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut blank_run = 0usize;
+    let raw = raw.strip_prefix('\u{feff}').unwrap_or(raw);
+    for line in raw.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let has_odd = line.contains(['\r', '\u{a0}', '\t', '\u{200b}']);
+        let cleaned;
+        let line = if has_odd {
+            cleaned = line
+                .replace('\r', "\n")
+                .replace(['\u{a0}'], " ")
+                .replace('\u{200b}', "")
+                .replace('\t', "  ");
+            cleaned.as_str()
+        } else {
+            line
+        };
+        for sub in line.split('\n') {
+            let sub = sub.trim_end();
+            if sub.trim_start().is_empty() {
+                blank_run += 1;
+                continue;
+            }
+            if !out.is_empty() {
+                out.push('\n');
+                if blank_run > 0 {
+                    out.push('\n');
+                }
+            }
+            blank_run = 0;
+            out.push_str(sub);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn normalize_collapses_blank_lines_and_trailing_space() {
+        assert_eq!(super::normalize("\r\n\n a  b \r\n\r\n\r\n\tc\u{a0}d\n\n"), " a  b\n\n  c d");
+    }
+}

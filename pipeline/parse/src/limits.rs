@@ -1,0 +1,60 @@
+//! [`ParseLimits`]: the bounds that keep a parse worker's time and memory
+//! finite whatever a producer sends.
+
+use serde::{Deserialize, Serialize};
+
+/// Parse limits (config section `parse`). Every violation is a typed
+/// [`crate::ParseError`]; nothing is silently truncated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ParseLimits {
+    /// Largest accepted document body in bytes (default 10 MiB).
+    pub max_document_bytes: usize,
+    /// Largest accepted PDF page count (default 500).
+    pub max_pdf_pages: usize,
+    /// Deepest accepted JSON nesting, counting each object or array as one level (default 64).
+    pub max_json_depth: usize,
+    /// Largest extracted text in bytes; guards against compressed PDF streams
+    /// that expand enormously (default 16 MiB).
+    pub max_text_bytes: usize,
+    /// Per-document parse deadline in milliseconds (default 10 000). PDFs are
+    /// parsed on a dedicated thread that is abandoned at the deadline.
+    pub deadline_ms: u64,
+    /// How many abandoned (timed-out) PDF threads may still be running before
+    /// new PDFs are refused with a retryable `busy` error (default 4): bounds
+    /// the CPU and memory a hostile PDF stream can pin.
+    pub max_abandoned_pdf_threads: usize,
+}
+
+impl ParseLimits {
+    /// The defaults, usable in `const` context.
+    pub const fn new() -> Self {
+        Self {
+            max_document_bytes: 10 * 1024 * 1024,
+            max_pdf_pages: 500,
+            max_json_depth: 64,
+            max_text_bytes: 16 * 1024 * 1024,
+            deadline_ms: 10_000,
+            max_abandoned_pdf_threads: 4,
+        }
+    }
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_unknown_fields() {
+        let l: ParseLimits = serde_json::from_str(r#"{"max_pdf_pages": 3}"#).unwrap();
+        assert_eq!(l.max_pdf_pages, 3);
+        assert_eq!(l.max_document_bytes, 10 * 1024 * 1024);
+        assert!(serde_json::from_str::<ParseLimits>(r#"{"max_pages": 3}"#).is_err());
+    }
+}
