@@ -1,0 +1,215 @@
+//! [`StageConfig`]: everything one stage process needs to know, with
+//! defaults. Every field is documented; this file is the user reference
+//! (one `[stage.<name>]` table of the docflow TOML config deserialises into it).
+
+use crate::backpressure::BackpressureConfig;
+use crate::priority::PriorityConfig;
+use crate::retry::RetryPolicy;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Settings of one stage runner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StageConfig {
+    /// Kafka bootstrap servers, comma separated.
+    pub brokers: String,
+    /// Topics consumed. With priority lanes enabled and more than one topic,
+    /// they are lanes, highest priority first (`docs.raw.critical`, …).
+    pub input_topics: Vec<String>,
+    /// Topic of outputs that name none. May be unset for a stage whose
+    /// outputs always name their topic (or that produces nothing).
+    pub output_topic: Option<String>,
+    /// Consumer group; every process running this stage shares it.
+    pub group_id: String,
+    /// Dead-letter topic for records that cannot be processed.
+    pub dlq_topic: String,
+    /// Most records handed to one `Stage::process` call.
+    pub batch_size: usize,
+    /// Longest a partial batch waits for more records (ms).
+    pub batch_linger_ms: u64,
+    /// Batches processed concurrently (worker tasks). Each partition is
+    /// always handled by the same worker, which keeps it in order.
+    pub concurrency: usize,
+    /// Most records between consumption and acknowledgement of all their
+    /// outputs; above it the stage stops fetching (bounded memory).
+    pub max_in_flight: usize,
+    /// Most payload bytes in flight, same meaning as `max_in_flight`.
+    pub max_in_flight_bytes: usize,
+    /// Input records larger than this are dead-lettered unread (`too_large`).
+    pub max_record_bytes: usize,
+    /// Retries of errors whose hint is `Retry`.
+    pub retry: RetryPolicy,
+    /// Pause while the next stage lags.
+    pub backpressure: BackpressureConfig,
+    /// Priority lanes over `input_topics`.
+    pub priority: PriorityConfig,
+    /// On shutdown, how long to wait for in-flight records to finish before
+    /// committing what is done and exiting (ms).
+    pub drain_timeout_ms: u64,
+    /// On partition revoke, how long to wait for the revoked partitions'
+    /// in-flight records before committing what is done (ms).
+    pub rebalance_drain_timeout_ms: u64,
+    /// How often stored offsets are committed (ms).
+    pub commit_interval_ms: u64,
+    /// How long the producer keeps retrying one output before the stage stops
+    /// with an error (ms); the input is then not committed and is replayed.
+    pub delivery_timeout_ms: u64,
+    /// Producer linger (ms): trades a little latency for larger requests.
+    pub linger_ms: u64,
+    /// Extra librdkafka properties applied to the consumer and the producer
+    /// (e.g. `"security.protocol" = "ssl"`); they override the runtime's.
+    pub kafka: BTreeMap<String, String>,
+}
+
+impl Default for StageConfig {
+    fn default() -> Self {
+        Self {
+            brokers: default_brokers(),
+            input_topics: Vec::new(),
+            output_topic: None,
+            group_id: String::new(),
+            dlq_topic: "docs.dlq".to_owned(),
+            batch_size: 256,
+            batch_linger_ms: 5,
+            concurrency: 2,
+            max_in_flight: 20_000,
+            max_in_flight_bytes: 64 << 20,
+            max_record_bytes: 8 << 20,
+            retry: RetryPolicy::default(),
+            backpressure: BackpressureConfig::default(),
+            priority: PriorityConfig::default(),
+            drain_timeout_ms: 15_000,
+            rebalance_drain_timeout_ms: 5_000,
+            commit_interval_ms: 1_000,
+            delivery_timeout_ms: 120_000,
+            linger_ms: 5,
+            kafka: BTreeMap::new(),
+        }
+    }
+}
+
+/// `DOCFLOW_KAFKA_BROKERS`, else `127.0.0.1:9092`.
+pub fn default_brokers() -> String {
+    std::env::var("DOCFLOW_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
+}
+
+/// A configuration that cannot run.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid stage config: {0}")]
+pub struct ConfigError(pub String);
+
+impl StageConfig {
+    /// Minimal config for a stage; everything else defaulted.
+    pub fn new(group_id: impl Into<String>, input_topics: Vec<String>, output_topic: Option<String>) -> Self {
+        Self { group_id: group_id.into(), input_topics, output_topic, ..Self::default() }
+    }
+
+    /// Parse from TOML text (unknown keys are errors).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// Check invariants the runner relies on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |m: &str| Err(ConfigError(m.to_owned()));
+        if self.brokers.trim().is_empty() {
+            return err("brokers is empty");
+        }
+        if self.group_id.trim().is_empty() {
+            return err("group_id is empty");
+        }
+        if self.input_topics.is_empty() {
+            return err("input_topics is empty");
+        }
+        if self.input_topics.len() > 64 {
+            return err("at most 64 input topics");
+        }
+        if self.batch_size == 0 || self.concurrency == 0 || self.max_in_flight == 0 {
+            return err("batch_size, concurrency and max_in_flight must be > 0");
+        }
+        if self.max_in_flight < self.batch_size {
+            return err("max_in_flight must be >= batch_size");
+        }
+        if self.backpressure.low_water > self.backpressure.high_water {
+            return err("backpressure.low_water must be <= high_water");
+        }
+        if self.backpressure.downstream_group.is_some() && self.downstream_topic().is_none() {
+            return err("backpressure needs downstream_topic or output_topic");
+        }
+        Ok(())
+    }
+
+    /// Topic whose downstream lag drives backpressure.
+    pub fn downstream_topic(&self) -> Option<&str> {
+        self.backpressure.downstream_topic.as_deref().or(self.output_topic.as_deref())
+    }
+
+    /// Whether input topics are treated as priority lanes.
+    pub fn lanes_enabled(&self) -> bool {
+        self.priority.enabled && self.input_topics.len() > 1
+    }
+
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.drain_timeout_ms)
+    }
+
+    pub fn rebalance_drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.rebalance_drain_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_with_defaults_and_nested_tables() {
+        let cfg = StageConfig::from_toml(
+            r#"
+            group_id = "docflow-parse"
+            input_topics = ["docs.raw.critical", "docs.raw.normal"]
+            output_topic = "docs.parsed"
+            batch_size = 64
+            [backpressure]
+            downstream_group = "docflow-infer"
+            high_water = 5000
+            low_water = 1000
+            [kafka]
+            "fetch.min.bytes" = "1"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(cfg.batch_size, 64);
+        assert_eq!(cfg.dlq_topic, "docs.dlq");
+        assert_eq!(cfg.backpressure.high_water, 5000);
+        assert_eq!(cfg.backpressure.min_pause_ms, BackpressureConfig::default().min_pause_ms);
+        assert_eq!(cfg.downstream_topic(), Some("docs.parsed"));
+        assert!(cfg.lanes_enabled());
+        cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let e = StageConfig::from_toml("group_id = \"g\"\nbatchsize = 3\n").unwrap_err();
+        assert!(e.0.contains("batchsize"), "{e}");
+        let e = StageConfig::from_toml("[retry]\nmax_attempt = 3\n").unwrap_err();
+        assert!(e.0.contains("max_attempt"), "{e}");
+    }
+
+    #[test]
+    fn validation_catches_unrunnable_configs() {
+        let ok = StageConfig::new("g", vec!["in".into()], Some("out".into()));
+        ok.validate().unwrap();
+        assert!(StageConfig { group_id: String::new(), ..ok.clone() }.validate().is_err());
+        assert!(StageConfig { input_topics: vec![], ..ok.clone() }.validate().is_err());
+        assert!(StageConfig { max_in_flight: 10, batch_size: 100, ..ok.clone() }.validate().is_err());
+        let mut bp = ok.clone();
+        bp.backpressure.low_water = bp.backpressure.high_water + 1;
+        assert!(bp.validate().is_err());
+        let mut no_topic = StageConfig { output_topic: None, ..ok };
+        no_topic.backpressure.downstream_group = Some("next".into());
+        assert!(no_topic.validate().is_err());
+    }
+}

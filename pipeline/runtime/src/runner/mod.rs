@@ -1,0 +1,188 @@
+//! The stage runner: wires a [`Stage`] to Kafka.
+//!
+//! ```text
+//!  poll thread ──batches──► workers (tokio tasks) ──► producer ──acks──► InFlight
+//!   │  ▲ pauses                decode/process/retry                      │
+//!   │  └── lag monitor thread (backpressure, lanes)                      ▼
+//!   └── store offsets ◄──────────────────────────────── OffsetBook (contiguous done)
+//! ```
+//!
+//! Files: `poll` (the consumer loop, drain), `dispatch` (batching),
+//! `worker` (processing, retries, DLQ, producing), `clients` (librdkafka
+//! settings, delivery and rebalance callbacks), `pauses` (why a partition is
+//! paused), `monitor` (lag measurements), `shared` (state and per-record acks).
+
+mod clients;
+mod dispatch;
+mod monitor;
+mod pauses;
+mod poll;
+mod shared;
+mod worker;
+
+use crate::config::StageConfig;
+use crate::metrics::StageMetrics;
+use crate::shutdown::ShutdownSignal;
+use crate::stage::Stage;
+use anyhow::Context as _;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{Producer, ThreadedProducer};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Longest wait for the producer's last acknowledgements at exit.
+const FINAL_FLUSH: Duration = Duration::from_secs(10);
+
+/// Run `stage` until `shutdown` fires (or a fatal error), then drain, commit
+/// and flush. Returns an error for invalid configuration or a fatal failure
+/// (the producer could not deliver, the consumer failed for good); poison
+/// records never cause one.
+pub async fn run_stage<S: Stage>(stage: S, config: StageConfig, shutdown: ShutdownSignal) -> anyhow::Result<()> {
+    run_stage_with_metrics(stage, config, shutdown, Arc::new(StageMetrics::default())).await
+}
+
+/// [`run_stage`], with counters the caller can read while it runs.
+pub async fn run_stage_with_metrics<S: Stage>(
+    stage: S,
+    config: StageConfig,
+    shutdown: ShutdownSignal,
+    metrics: Arc<StageMetrics>,
+) -> anyhow::Result<()> {
+    config.validate()?;
+    let cfg = Arc::new(config);
+    let name = stage.name().to_owned();
+    let stage = Arc::new(stage);
+    let topics: Vec<Arc<str>> = cfg.input_topics.iter().map(|t| Arc::from(t.as_str())).collect();
+    let (dlq_tx, mut dlq_rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(shared::Shared::new(name.clone(), topics, shutdown.clone(), dlq_tx, metrics));
+
+    let producer: Arc<ThreadedProducer<clients::ProducerCtx>> = Arc::new(
+        clients::producer_config(&cfg, &name)
+            .create_with_context(clients::ProducerCtx)
+            .context("creating the Kafka producer")?,
+    );
+
+    // Workers and their channels.
+    let lanes = if cfg.lanes_enabled() { cfg.input_topics.len() } else { 1 };
+    let wctx = Arc::new(worker::WorkerCtx {
+        stage,
+        shared: shared.clone(),
+        producer: producer.clone(),
+        cfg: cfg.clone(),
+        limits: docflow_schemas::Limits { max_encoded_bytes: cfg.max_record_bytes, ..docflow_schemas::Limits::DEFAULT },
+        schema_header: docflow_schemas::schema_header_value(),
+    });
+    let mut senders = Vec::new();
+    let mut workers = Vec::new();
+    for _ in 0..cfg.concurrency {
+        let (tx, rx) = mpsc::unbounded_channel();
+        senders.push(tx);
+        workers.push(tokio::spawn(worker::worker_loop(wctx.clone(), rx, lanes)));
+    }
+    // Outputs the broker rejected for good are dead-lettered by this task.
+    let dlq_task = {
+        let (producer, cfg) = (producer.clone(), cfg.clone());
+        tokio::spawn(async move {
+            while let Some((record, err)) = dlq_rx.recv().await {
+                worker::send_dead_letter(&producer, &cfg, &record, err).await;
+            }
+        })
+    };
+
+    let ctx = clients::ConsumerCtx {
+        shared: shared.clone(),
+        dispatch: Mutex::new(dispatch::Dispatch::new(senders, lanes, cfg.batch_size, Duration::from_millis(cfg.batch_linger_ms))),
+        pauses: Mutex::new(pauses::PauseState::new(cfg.lanes_enabled())),
+        rebalance_drain_timeout: cfg.rebalance_drain_timeout(),
+    };
+    let consumer: Arc<BaseConsumer<clients::ConsumerCtx>> =
+        Arc::new(clients::consumer_config(&cfg, &name).create_with_context(ctx).context("creating the Kafka consumer")?);
+    let topic_refs: Vec<&str> = cfg.input_topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topic_refs).context("subscribing to the input topics")?;
+    tracing::info!(stage = %name, group = %cfg.group_id, topics = ?cfg.input_topics, output = ?cfg.output_topic, "stage started");
+
+    let monitor = monitor::spawn(shared.clone(), cfg.clone())?;
+    let poller = {
+        let (consumer, cfg) = (consumer.clone(), cfg.clone());
+        tokio::task::spawn_blocking(move || poll::PollLoop::new(consumer, cfg).run())
+    };
+    if let Err(e) = poller.await {
+        shared.set_fatal(format!("poll thread panicked: {e}"));
+    }
+
+    // The dispatcher closed the channels: workers end once their queues are
+    // done (the drain already waited for that, bounded by drain_timeout).
+    for w in workers {
+        if tokio::time::timeout(Duration::from_secs(1), w).await.is_err() {
+            tracing::warn!(stage = %name, "a worker did not finish in time");
+        }
+    }
+    shared.closing.store(true, Ordering::Release);
+    {
+        let producer = producer.clone();
+        let flushed = tokio::task::spawn_blocking(move || producer.flush(FINAL_FLUSH)).await;
+        if let Ok(Err(e)) = flushed {
+            tracing::warn!(stage = %name, "producer flush: {e}");
+        }
+    }
+    dlq_task.abort();
+    // Leave the group now (the revoke callback commits what is stored).
+    tokio::task::spawn_blocking(move || {
+        consumer.unsubscribe();
+        drop(consumer);
+        if let Some(m) = monitor {
+            let _ = m.join();
+        }
+    })
+    .await
+    .ok();
+    match shared.fatal() {
+        Some(message) => Err(anyhow::anyhow!("stage {name} stopped: {message}")),
+        None => {
+            tracing::info!(stage = %name, "stage stopped cleanly");
+            Ok(())
+        }
+    }
+}
+
+/// A type-erased stage run, so stages of different types can run together.
+pub type StageTask = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// Wrap a stage into a [`StageTask`] for [`run_stages`].
+pub fn stage_task<S: Stage>(stage: S, config: StageConfig, shutdown: ShutdownSignal) -> StageTask {
+    Box::pin(run_stage(stage, config, shutdown))
+}
+
+/// Run several stages in one process (`docflow run`). They share
+/// `shutdown`: when one fails fatally the others are stopped too, and the
+/// first error is returned after all have drained.
+pub async fn run_stages(tasks: Vec<StageTask>, shutdown: ShutdownSignal) -> anyhow::Result<()> {
+    let handles: Vec<_> = tasks
+        .into_iter()
+        .map(|task| {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let result = task.await;
+                if result.is_err() {
+                    shutdown.trigger();
+                }
+                result
+            })
+        })
+        .collect();
+    let mut first_err = None;
+    for result in futures::future::join_all(handles).await {
+        let result = result.unwrap_or_else(|e| {
+            shutdown.trigger();
+            Err(anyhow::anyhow!("stage task panicked: {e}"))
+        });
+        if let Err(e) = result {
+            first_err.get_or_insert(e);
+        }
+    }
+    first_err.map_or(Ok(()), Err)
+}

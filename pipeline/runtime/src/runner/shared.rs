@@ -1,0 +1,222 @@
+//! State shared by the poll thread, the workers, the producer's delivery
+//! callback and the lag monitor of one stage; and [`InFlight`], one consumed
+//! record on its way from poll to "all outputs acknowledged".
+
+use crate::metrics::StageMetrics;
+use crate::offsets::{OffsetBook, TpKey};
+use crate::shutdown::ShutdownSignal;
+use crate::stage::RawRecord;
+use docflow_core::StageError;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::mpsc;
+
+/// Lag figure "not measured (yet)".
+pub(crate) const LAG_UNKNOWN: u64 = u64::MAX;
+
+pub(crate) struct Shared {
+    pub stage_name: String,
+    /// Input topics by index (the `u16` of a [`TpKey`]).
+    pub topics: Vec<Arc<str>>,
+    pub book: Mutex<OffsetBook>,
+    /// Records consumed and not yet resolved (done or abandoned).
+    pub in_flight: AtomicUsize,
+    pub in_flight_bytes: AtomicUsize,
+    /// Outputs handed to the producer so far (backpressure estimate).
+    pub outputs_sent: AtomicU64,
+    /// Last measured downstream lag, or [`LAG_UNKNOWN`].
+    pub downstream_lag: AtomicU64,
+    /// `outputs_sent` when `downstream_lag` was measured.
+    pub sent_at_measure: AtomicU64,
+    /// Bit `i` set: lane (input topic) `i` paused by the priority policy.
+    pub lanes_paused: AtomicU64,
+    /// The first fatal error; set once, stops the stage.
+    fatal: Mutex<Option<String>>,
+    pub shutdown: ShutdownSignal,
+    /// Set when the runner is tearing down (monitor exits, revoke skips waits).
+    pub closing: AtomicBool,
+    /// Records whose output the broker rejected for good: dead-letter them.
+    pub dlq_tx: mpsc::UnboundedSender<(Arc<InFlight>, StageError)>,
+    pub metrics: Arc<StageMetrics>,
+}
+
+impl Shared {
+    pub fn new(
+        stage_name: String,
+        topics: Vec<Arc<str>>,
+        shutdown: ShutdownSignal,
+        dlq_tx: mpsc::UnboundedSender<(Arc<InFlight>, StageError)>,
+        metrics: Arc<StageMetrics>,
+    ) -> Self {
+        Self {
+            stage_name,
+            topics,
+            book: Mutex::new(OffsetBook::default()),
+            in_flight: AtomicUsize::new(0),
+            in_flight_bytes: AtomicUsize::new(0),
+            outputs_sent: AtomicU64::new(0),
+            downstream_lag: AtomicU64::new(LAG_UNKNOWN),
+            sent_at_measure: AtomicU64::new(0),
+            lanes_paused: AtomicU64::new(0),
+            fatal: Mutex::new(None),
+            shutdown,
+            closing: AtomicBool::new(false),
+            dlq_tx,
+            metrics,
+        }
+    }
+
+    /// The offset book. A poisoned lock only means another thread panicked
+    /// mid-update of plain counters; the data is still usable.
+    pub fn book(&self) -> MutexGuard<'_, OffsetBook> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn topic_index(&self, topic: &str) -> Option<u16> {
+        self.topics.iter().position(|t| &**t == topic).map(|i| i as u16)
+    }
+
+    /// Record a fatal error (first one wins) and stop the process's stages.
+    pub fn set_fatal(&self, message: String) {
+        let mut fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        if fatal.is_none() {
+            tracing::error!(stage = %self.stage_name, "fatal: {message}");
+            *fatal = Some(message);
+        }
+        drop(fatal);
+        self.shutdown.trigger();
+    }
+
+    pub fn fatal(&self) -> Option<String> {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// How a delivery (or an immediate produce attempt) ended.
+pub(crate) enum Delivery {
+    Acked,
+    /// The broker will never take this output (too large, invalid): the
+    /// input goes to the dead-letter topic instead.
+    Rejected(StageError),
+    /// The producer gave up (timeout, fatal producer error): stop the stage;
+    /// the input is not committed and is replayed after restart.
+    Failed(String),
+}
+
+/// One consumed record until all its outputs are acknowledged.
+///
+/// `remaining` counts outstanding holds: 1 for the worker while it decides
+/// the outputs, plus one per output handed to the producer. When it drops to
+/// zero the record is done — unless an output was rejected, in which case
+/// the record is dead-lettered first (one more hold) and done after that.
+pub(crate) struct InFlight {
+    pub raw: RawRecord,
+    pub tp: TpKey,
+    pub generation: u64,
+    /// Priority lane (input topic index when lanes are enabled, else 0).
+    pub lane: usize,
+    remaining: AtomicU32,
+    failure: Mutex<Option<StageError>>,
+    dead_lettered: AtomicBool,
+    resolved: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl InFlight {
+    pub fn new(raw: RawRecord, tp: TpKey, generation: u64, lane: usize, shared: Arc<Shared>) -> Self {
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        shared.in_flight_bytes.fetch_add(raw.payload_len(), Ordering::Relaxed);
+        Self {
+            raw,
+            tp,
+            generation,
+            lane,
+            remaining: AtomicU32::new(1),
+            failure: Mutex::new(None),
+            dead_lettered: AtomicBool::new(false),
+            resolved: AtomicBool::new(false),
+            shared,
+        }
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Add `n` holds (outputs about to be produced).
+    pub fn hold(&self, n: u32) {
+        self.remaining.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// Drop the worker's hold.
+    pub fn release(self: &Arc<Self>) {
+        self.settle(Delivery::Acked);
+    }
+
+    /// Mark this record as being dead-lettered (its DLQ output is next).
+    pub fn mark_dead_lettered(&self) -> bool {
+        !self.dead_lettered.swap(true, Ordering::AcqRel)
+    }
+
+    /// One hold ends with `outcome`.
+    pub fn settle(self: &Arc<Self>, outcome: Delivery) {
+        match outcome {
+            Delivery::Acked => {}
+            Delivery::Rejected(err) => {
+                let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+                failure.get_or_insert(err);
+            }
+            Delivery::Failed(message) => {
+                self.shared.set_fatal(format!(
+                    "output of {}[{}]@{} not delivered: {message}",
+                    self.raw.meta.topic, self.raw.meta.partition, self.raw.meta.offset
+                ));
+                self.abandon();
+            }
+        }
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.finish();
+        }
+    }
+
+    fn finish(self: &Arc<Self>) {
+        let failure = self.failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match failure {
+            None => self.complete(),
+            Some(err) if !self.dead_lettered.load(Ordering::Acquire) => {
+                // Hand over to the DLQ task; if it is gone we are shutting down.
+                if self.shared.dlq_tx.send((self.clone(), err)).is_err() {
+                    self.abandon();
+                }
+            }
+            Some(err) => {
+                self.shared.set_fatal(format!("dead letter rejected by the broker: {err}"));
+                self.abandon();
+            }
+        }
+    }
+
+    /// All outputs acknowledged: the offset may be committed.
+    fn complete(&self) {
+        if self.resolve() {
+            self.shared.book().complete(self.tp, self.generation, self.raw.meta.offset);
+            self.shared.metrics.completed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Stop waiting for this record; its offset is never committed (replay).
+    pub fn abandon(&self) {
+        if self.resolve() {
+            self.shared.book().abandon(self.tp, self.generation, self.raw.meta.offset);
+        }
+    }
+
+    fn resolve(&self) -> bool {
+        if self.resolved.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.shared.in_flight_bytes.fetch_sub(self.raw.payload_len(), Ordering::Relaxed);
+        true
+    }
+}

@@ -1,0 +1,202 @@
+//! Helpers for tests and benchmarks that talk to a real broker: topic
+//! creation, fast producing of test documents, reading a topic back, unique
+//! names, and the "Kafka unreachable → fail, unless DOCFLOW_SKIP_INTEGRATION=1"
+//! rule. Used by `tests/`, the test process and the benchmark binary.
+
+use crate::passthrough::TestDoc;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
+use std::time::{Duration, Instant};
+
+/// Brokers from `DOCFLOW_KAFKA_BROKERS` (default `127.0.0.1:9092`).
+pub fn brokers() -> String {
+    crate::config::default_brokers()
+}
+
+/// `Ok` when a broker answers; otherwise why not.
+pub fn kafka_reachable(brokers: &str) -> Result<(), String> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .map_err(|e| e.to_string())?;
+    c.fetch_metadata(None, Duration::from_secs(5)).map(|_| ()).map_err(|e| format!("Kafka at {brokers} unreachable: {e}"))
+}
+
+/// For integration tests: `true` = go on. When Kafka is unreachable, prints
+/// `skipped: <reason>` and returns `false` if `DOCFLOW_SKIP_INTEGRATION=1`,
+/// else panics (a test that cannot reach its broker fails).
+pub fn require_kafka() -> bool {
+    match kafka_reachable(&brokers()) {
+        Ok(()) => true,
+        Err(reason) if std::env::var("DOCFLOW_SKIP_INTEGRATION").as_deref() == Ok("1") => {
+            println!("skipped: {reason}");
+            false
+        }
+        Err(reason) => panic!("{reason} (start it with deploy/local/stack.sh up, or set DOCFLOW_SKIP_INTEGRATION=1)"),
+    }
+}
+
+/// A name unique to this run: `<prefix>-<8 hex>`.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// Create topics (replication 1) and wait until their metadata is visible.
+pub async fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let new: Vec<NewTopic<'_>> = topics.iter().map(|(t, p)| NewTopic::new(t, *p, TopicReplication::Fixed(1))).collect();
+    for r in admin.create_topics(&new, &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))).await? {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, e)) => anyhow::bail!("creating topic {t}: {e}"),
+        }
+    }
+    let probe: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for (t, p) in topics {
+        loop {
+            let ok = probe
+                .fetch_metadata(Some(t), Duration::from_secs(5))
+                .ok()
+                .and_then(|md| md.topics().first().map(|m| m.error().is_none() && m.partitions().len() == *p as usize && m.partitions().iter().all(|p| p.leader() >= 0)))
+                .unwrap_or(false);
+            if ok {
+                break;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "topic {t} not ready in time");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+/// A fast producer for test data (acks=all, lz4).
+pub fn producer(brokers: &str) -> anyhow::Result<ThreadedProducer<DefaultProducerContext>> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?)
+}
+
+/// Produce one raw record, retrying while the local queue is full.
+pub fn send_raw(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+    headers: &[(&str, &[u8])],
+) -> anyhow::Result<()> {
+    let mut h = OwnedHeaders::new_with_capacity(headers.len());
+    for (k, v) in headers {
+        h = h.insert(Header { key: k, value: Some(*v) });
+    }
+    let mut record = BaseRecord::to(topic).key(key).payload(payload).headers(h);
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err((e, _)) => return Err(e.into()),
+        }
+    }
+}
+
+/// Produce a [`TestDoc`] with the docflow codec headers.
+pub fn send_doc(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str, doc: &TestDoc) -> anyhow::Result<()> {
+    let enc = docflow_schemas::encode(doc, &docflow_schemas::Limits::DEFAULT)?;
+    let schema = docflow_schemas::schema_header_value();
+    send_raw(
+        producer,
+        topic,
+        doc.id.as_bytes(),
+        &enc.bytes,
+        &[(docflow_schemas::HEADER_CODEC, enc.codec.header_value().as_bytes()), (docflow_schemas::HEADER_SCHEMA, schema.as_bytes())],
+    )
+}
+
+/// Wait until everything produced is acknowledged.
+pub fn flush(producer: &ThreadedProducer<DefaultProducerContext>) -> anyhow::Result<()> {
+    producer.flush(Duration::from_secs(60))?;
+    Ok(())
+}
+
+/// A test document with a `size`-byte body.
+pub fn test_doc(seq: u64, size: usize) -> TestDoc {
+    let mut body = vec![0u8; size];
+    // Text-like, mildly compressible content (not all zeros: lz4 would hide costs).
+    for (i, b) in body.iter_mut().enumerate() {
+        *b = b"abcdefghijklmnopqrstuvwxyz0123456789 "[(i * 7 + seq as usize * 13) % 37];
+    }
+    TestDoc { id: format!("doc-{seq:08}"), seq, created_at_ms: crate::dlq::now_ms(), body }
+}
+
+/// A record read back from a topic.
+#[derive(Debug, Clone)]
+pub struct Consumed {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub timestamp_ms: Option<i64>,
+}
+
+impl Consumed {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().rev().find(|(k, _)| k == name).and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+}
+
+/// Read `topic` from the beginning (no group) until `done(records)` holds
+/// or `timeout` passes; returns what was read.
+pub fn read_topic(brokers: &str, topic: &str, timeout: Duration, mut done: impl FnMut(&[Consumed]) -> bool) -> anyhow::Result<Vec<Consumed>> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("docflow-reader"))
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let parts = crate::lag::partitions_of(&c, topic, Duration::from_secs(10))?;
+    let mut tpl = TopicPartitionList::new();
+    for p in parts {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    c.assign(&tpl)?;
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while Instant::now() < deadline && !done(&out) {
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => out.push(Consumed {
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().map(<[u8]>::to_vec),
+                payload: m.payload().map(<[u8]>::to_vec),
+                headers: m
+                    .headers()
+                    .map(|h| h.iter().map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec())).collect())
+                    .unwrap_or_default(),
+                timestamp_ms: m.timestamp().to_millis(),
+            }),
+            Some(Err(e)) => tracing::debug!("read_topic: {e}"),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Resident set size of a process in KiB (Linux `/proc`), if readable.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
