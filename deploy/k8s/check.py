@@ -18,7 +18,9 @@ Built-in kinds are schema-checked by `kubernetes-validate --strict`; here:
   consumerGroup docflow-<stage>, the stage's own input topic (or none, for
   the multi-lane parse stage), an integer lagThreshold, bootstrapServers equal
   to the ConfigMap's DOCFLOW_KAFKA_BROKERS, and maxReplicaCount no larger than
-  the input topics' partitions (topics/topics.toml);
+  the input topics' partitions (topics/topics.toml), and, where the upstream
+  stage applies backpressure, lagThreshold x maxReplicaCount within its
+  high_water (pipeline/runtime/src/backpressure.rs);
 - the learn stage: one replica, Recreate, never autoscaled;
 - a GPU infer (`--device cuda`) asks for nvidia.com/gpu and GPU nodes;
 - every ConfigMap reference resolves; the setup Job applies topics and schema.
@@ -46,6 +48,7 @@ SCHEMAS = os.path.join(HERE, "schemas")
 ALERTS = os.path.join(ROOT, "deploy", "observability", "prometheus", "alerts.yml")
 PROMETHEUSRULE = os.path.join(HERE, "components", "servicemonitor", "prometheusrule.yaml")
 RUNTIME_CONFIG = os.path.join(ROOT, "pipeline", "runtime", "src", "config.rs")
+RUNTIME_BACKPRESSURE = os.path.join(ROOT, "pipeline", "runtime", "src", "backpressure.rs")
 TOPICS = os.path.join(ROOT, "topics", "topics.toml")
 
 METRICS_PORT = 9464
@@ -58,6 +61,10 @@ STAGE_INPUTS = {
     "learn": ["docs.feedback"],
 }
 SINGLE_INSTANCE = {"learn"}
+# Stages whose input is produced by an upstream stage that pauses itself when
+# this stage's lag passes its backpressure high_water (topology.rs): their lag
+# is capped near high_water, so lagThreshold x maxReplicaCount must fit under it.
+BACKPRESSURED = {"infer", "score", "persist"}
 BUILTIN_GROUPS = {"v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v2", "rbac.authorization.k8s.io/v1", "networking.k8s.io/v1"}
 
 
@@ -71,6 +78,15 @@ def drain_budget_s():
         return max(drain, 30_000) / 1000, rebalance / 1000
     except (OSError, AttributeError):
         return 30.0, 5.0
+
+
+def high_water():
+    """Default backpressure high_water of the runtime (fallback 100,000)."""
+    try:
+        with open(RUNTIME_BACKPRESSURE, encoding="utf-8") as f:
+            return int(re.search(r"high_water:\s*([\d_]+)", f.read()).group(1).replace("_", ""))
+    except (OSError, AttributeError):
+        return 100_000
 
 
 def topic_partitions():
@@ -240,6 +256,12 @@ def check_scaledobject(tag, so, stage, configmaps, container, partitions, proble
         problems.append(f"{where}: topic {topic!r} is not an input of {stage} ({', '.join(inputs)})")
     if not re.fullmatch(r"[1-9][0-9]*", md.get("lagThreshold", "")):
         problems.append(f"{where}: lagThreshold must be a positive integer string")
+    elif stage in BACKPRESSURED:
+        hw = high_water()
+        reach = int(md["lagThreshold"]) * spec.get("maxReplicaCount", 100)
+        if reach > hw:
+            problems.append(f"{where}: lagThreshold {md['lagThreshold']} x maxReplicaCount {spec.get('maxReplicaCount')} = {reach} "
+                            f"exceeds the upstream backpressure high_water {hw}: the lag never gets there, so KEDA could never reach max")
     brokers = {data.get("DOCFLOW_KAFKA_BROKERS") for data in configmaps.values()} - {None}
     if md.get("bootstrapServers") not in brokers:
         problems.append(f"{where}: bootstrapServers {md.get('bootstrapServers')!r} differs from DOCFLOW_KAFKA_BROKERS {sorted(brokers)}")

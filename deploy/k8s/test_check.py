@@ -62,6 +62,10 @@ class BreakOneThing(unittest.TestCase):
         self.expect(copy.deepcopy(self.docs), "is not docflow-infer")
         self.expect(self.docs, "is not an input of infer")
 
+    def test_threshold_unreachable_under_backpressure(self):
+        find(self.docs, "ScaledObject", "docflow-score")["spec"]["triggers"][0]["metadata"]["lagThreshold"] = "25000"
+        self.expect(self.docs, "exceeds the upstream backpressure high_water")
+
     def test_grace_period_shorter_than_drain(self):
         find(self.docs, "Deployment", "docflow-parse")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 20
         self.expect(self.docs, "must exceed the drain budget")
