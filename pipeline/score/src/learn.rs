@@ -34,8 +34,7 @@
 use std::time::{Duration, Instant};
 
 use docflow_core::StageError;
-use docflow_schemas::{AnomalyReason, Feedback, ModelUpdate, ScoredDocument};
-use rust_decimal::Decimal;
+use docflow_schemas::{AnomalyReason, BusinessFields, Feedback, ModelUpdate, ScoredDocument};
 
 use crate::anomaly::reasons;
 use crate::bounded::BoundedMap;
@@ -85,9 +84,7 @@ struct Recent {
     embedding: Vec<f32>,
     anomaly_score: f64,
     reasons: Vec<AnomalyReason>,
-    vendor: Option<String>,
-    currency: Option<String>,
-    total: Option<Decimal>,
+    fields: BusinessFields,
 }
 
 /// What became of one feedback record.
@@ -196,10 +193,8 @@ impl Learner {
         let normal = scored.anomaly_score < params.audit_threshold;
         let amount_ok = contribution(reasons::AMOUNT_OUTLIER) < 0.5 && contribution(reasons::DUPLICATE_CONTENT) == 0.0;
         if normal && amount_ok {
-            if let (Some(vendor), Some(total)) = (&fields.vendor, &fields.total) {
-                let window = params.amount_window;
-                self.model.vendors.observe(vendor, fields.currency.as_deref(), total, window);
-            }
+            let window = params.amount_window;
+            self.model.vendors.observe(fields, window);
         }
         if normal && scored.class != OTHER && scored.class_confidence >= self.policy.member_min_confidence {
             if let Some(class) = self.model.classifier.classes.get(&scored.class) {
@@ -220,9 +215,7 @@ impl Learner {
                 embedding,
                 anomaly_score: scored.anomaly_score,
                 reasons: scored.anomaly_reasons.clone(),
-                vendor: fields.vendor.clone(),
-                currency: fields.currency.clone(),
-                total: fields.total,
+                fields: fields.clone(),
             },
         );
         if let Some(fb) = self.pending.remove(&id) {
@@ -285,10 +278,8 @@ impl Learner {
                     }
                 }
                 if fired.iter().any(|r| r.reason == reasons::AMOUNT_OUTLIER) {
-                    if let (Some(v), Some(t)) = (&doc.vendor, &doc.total) {
-                        let window = p.amount_window;
-                        self.model.vendors.observe(v, doc.currency.as_deref(), t, window);
-                    }
+                    let window = p.amount_window;
+                    self.model.vendors.observe(&doc.fields, window);
                 }
                 !fired.is_empty()
             }

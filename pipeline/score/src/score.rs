@@ -77,10 +77,8 @@ impl Scorer {
                 push(reasons::UNUSUAL_FOR_CLASS, z, p.unusual_for_class.contribution(z));
             }
         }
-        if let (Some(vendor), Some(total)) = (&fields.vendor, &fields.total) {
-            if let Some(z) = model.vendors.robust_z(vendor, fields.currency.as_deref(), total, p) {
-                push(reasons::AMOUNT_OUTLIER, z, p.amount.contribution(z.abs()));
-            }
+        if let Some(z) = model.vendors.robust_z(fields, p) {
+            push(reasons::AMOUNT_OUTLIER, z, p.amount.contribution(z.abs()));
         }
         if let Some(m) = totals::check(fields) {
             use rust_decimal::prelude::ToPrimitive;

@@ -17,12 +17,22 @@
 //! (≈ 260 bytes serialised). The number of vendors is capped too; the vendor
 //! not seen for the longest time is evicted first.
 //!
+//! **Two windows per vendor: totals and unit prices.** A total mixes the
+//! basket size (how many lines, what quantities) with the price level, so a
+//! vendor's totals easily spread over two orders of magnitude and a price
+//! that is 20× too high can hide among big orders. Unit prices (a line's
+//! `unit_price`, else `amount / quantity`) carry the price level alone and
+//! are far tighter. Each document contributes its total and the median of
+//! its unit prices; the reason's value is whichever robust z is larger in
+//! magnitude, so either view can raise it.
+//!
 //! Only totals the learner considered normal are added (see `learn`), so a
 //! burst of outliers does not become the vendor's profile.
 
 use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::prelude::ToPrimitive;
+use docflow_schemas::BusinessFields;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -57,10 +67,24 @@ impl AmountWindow {
     }
 }
 
+/// One vendor in one currency: its totals and its documents' median unit prices.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VendorProfile {
+    pub totals: AmountWindow,
+    #[serde(default)]
+    pub unit_prices: AmountWindow,
+}
+
+impl VendorProfile {
+    fn last_seq(&self) -> u64 {
+        self.totals.last_seq.max(self.unit_prices.last_seq)
+    }
+}
+
 /// All vendor windows (serialised in the model).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VendorProfiles {
-    pub windows: BTreeMap<String, AmountWindow>,
+    pub windows: BTreeMap<String, VendorProfile>,
     /// Most vendor/currency pairs kept.
     pub max_vendors: usize,
     seq: u64,
@@ -72,10 +96,25 @@ pub fn vendor_key(vendor: &str, currency: Option<&str>) -> String {
     format!("{}\u{1f}{}", normalize_vendor(vendor), cur)
 }
 
-/// ln of a positive, finite total; None for zero, negative (credit notes) or huge values.
+/// ln of a positive, finite amount; None for zero, negative (credit notes) or huge values.
 pub fn ln_amount(total: &Decimal) -> Option<f64> {
     let x = total.to_f64()?;
     (x > 0.0 && x.is_finite()).then(|| x.ln())
+}
+
+/// Median of the document's positive unit prices (`unit_price`, else `amount / quantity`).
+pub fn median_unit_price(fields: &BusinessFields) -> Option<f64> {
+    let prices: Vec<f64> = fields
+        .line_items
+        .iter()
+        .filter_map(|i| match (i.unit_price, i.amount, i.quantity) {
+            (Some(p), _, _) => p.to_f64(),
+            (None, Some(a), Some(q)) if q > Decimal::ZERO => (a / q).to_f64(),
+            _ => None,
+        })
+        .filter(|p| *p > 0.0 && p.is_finite())
+        .collect();
+    median(&prices)
 }
 
 impl VendorProfiles {
@@ -83,17 +122,25 @@ impl VendorProfiles {
         Self { windows: BTreeMap::new(), max_vendors, seq: 0 }
     }
 
-    /// Folds one normal total into the vendor's window.
-    pub fn observe(&mut self, vendor: &str, currency: Option<&str>, total: &Decimal, window: usize) {
-        let Some(ln) = ln_amount(total) else { return };
-        if normalize_vendor(vendor).is_empty() {
+    /// Folds one normal document's amounts into its vendor's windows.
+    pub fn observe(&mut self, fields: &BusinessFields, window: usize) {
+        let Some(vendor) = fields.vendor.as_deref().filter(|v| !normalize_vendor(v).is_empty()) else { return };
+        let ln_total = fields.total.as_ref().and_then(ln_amount);
+        let ln_unit = median_unit_price(fields).map(f64::ln);
+        if ln_total.is_none() && ln_unit.is_none() {
             return;
         }
         self.seq += 1;
         let seq = self.seq;
-        self.windows.entry(vendor_key(vendor, currency)).or_default().push(ln as f32, window, seq);
+        let profile = self.windows.entry(vendor_key(vendor, fields.currency.as_deref())).or_default();
+        if let Some(t) = ln_total {
+            profile.totals.push(t as f32, window, seq);
+        }
+        if let Some(u) = ln_unit {
+            profile.unit_prices.push(u as f32, window, seq);
+        }
         if self.max_vendors > 0 && self.windows.len() > self.max_vendors {
-            if let Some(stalest) = self.windows.iter().min_by_key(|(_, w)| w.last_seq).map(|(k, _)| k.clone()) {
+            if let Some(stalest) = self.windows.iter().min_by_key(|(_, w)| w.last_seq()).map(|(k, _)| k.clone()) {
                 self.windows.remove(&stalest);
             }
         }
@@ -108,10 +155,23 @@ pub struct VendorStat {
     pub n: usize,
 }
 
-/// Read-only vendor statistics for the scoring path.
+impl VendorStat {
+    fn of(w: &AmountWindow) -> Option<Self> {
+        let values: Vec<f64> = w.ln_amounts.iter().map(|x| f64::from(*x)).collect();
+        let m = median(&values)?;
+        let d = mad(&values, m)?;
+        Some(VendorStat { median: m, mad: d, n: values.len() })
+    }
+
+    fn z(&self, ln: f64, p: &AnomalyParams) -> Option<f64> {
+        (self.n >= p.amount_min_history).then(|| (ln - self.median) / (1.4826 * self.mad.max(p.amount_mad_floor)))
+    }
+}
+
+/// Read-only vendor statistics for the scoring path: (totals, unit prices).
 #[derive(Debug, Clone, Default)]
 pub struct CompiledVendors {
-    stats: HashMap<String, VendorStat>,
+    stats: HashMap<String, (Option<VendorStat>, Option<VendorStat>)>,
 }
 
 impl CompiledVendors {
@@ -119,38 +179,46 @@ impl CompiledVendors {
         let stats = profiles
             .windows
             .iter()
-            .filter_map(|(k, w)| {
-                let values: Vec<f64> = w.ln_amounts.iter().map(|x| f64::from(*x)).collect();
-                let m = median(&values)?;
-                let d = mad(&values, m)?;
-                Some((k.clone(), VendorStat { median: m, mad: d, n: values.len() }))
-            })
+            .map(|(k, w)| (k.clone(), (VendorStat::of(&w.totals), VendorStat::of(&w.unit_prices))))
             .collect();
         Self { stats }
     }
 
-    pub fn get(&self, vendor: &str, currency: Option<&str>) -> Option<&VendorStat> {
-        self.stats.get(&vendor_key(vendor, currency))
-    }
-
-    /// Robust z of `total` for the vendor, when the vendor has enough history.
-    pub fn robust_z(&self, vendor: &str, currency: Option<&str>, total: &Decimal, p: &AnomalyParams) -> Option<f64> {
-        let stat = self.get(vendor, currency)?;
-        if stat.n < p.amount_min_history {
-            return None;
+    /// Robust z of the document's amounts against its vendor: the larger in
+    /// magnitude of the total's and the median unit price's. None when the
+    /// vendor has too little history or the document states no amount.
+    pub fn robust_z(&self, fields: &BusinessFields, p: &AnomalyParams) -> Option<f64> {
+        let vendor = fields.vendor.as_deref()?;
+        let (totals, units) = self.stats.get(&vendor_key(vendor, fields.currency.as_deref()))?;
+        let zt = totals.as_ref().zip(fields.total.as_ref().and_then(ln_amount)).and_then(|(s, ln)| s.z(ln, p));
+        let zu = units.as_ref().zip(median_unit_price(fields).map(f64::ln)).and_then(|(s, ln)| s.z(ln, p));
+        match (zt, zu) {
+            (Some(a), Some(b)) => Some(if a.abs() >= b.abs() { a } else { b }),
+            (a, b) => a.or(b),
         }
-        let ln = ln_amount(total)?;
-        Some((ln - stat.median) / (1.4826 * stat.mad.max(p.amount_mad_floor)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use docflow_schemas::LineItem;
     use std::str::FromStr;
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    fn doc(vendor: &str, currency: Option<&str>, total: &str, unit: Option<&str>) -> BusinessFields {
+        BusinessFields {
+            vendor: Some(vendor.into()),
+            currency: currency.map(Into::into),
+            total: Some(d(total)),
+            line_items: unit
+                .map(|u| vec![LineItem { description: "x".into(), quantity: Some(d("1")), unit_price: Some(d(u)), amount: Some(d(u)) }])
+                .unwrap_or_default(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -158,21 +226,38 @@ mod tests {
         let p = AnomalyParams::default();
         let mut v = VendorProfiles::new(10);
         for i in 0..200 {
-            v.observe("ACME  Corp", Some("eur"), &d(&format!("{}.00", 100 + (i % 21) - 10)), p.amount_window);
+            v.observe(&doc("ACME  Corp", Some("eur"), &format!("{}.00", 100 + (i % 21) - 10), None), p.amount_window);
         }
         let w = &v.windows[&vendor_key("acme corp", Some("EUR"))];
-        assert_eq!(w.ln_amounts.len(), p.amount_window);
-        assert_eq!(w.seen, 200);
+        assert_eq!(w.totals.ln_amounts.len(), p.amount_window);
+        assert_eq!(w.totals.seen, 200);
         let c = CompiledVendors::new(&v);
-        let normal = c.robust_z("Acme Corp", Some("EUR"), &d("104.50"), &p).unwrap();
-        let outlier = c.robust_z("Acme Corp", Some("EUR"), &d("1000"), &p).unwrap();
+        let normal = c.robust_z(&doc("Acme Corp", Some("EUR"), "104.50", None), &p).unwrap();
+        let outlier = c.robust_z(&doc("Acme Corp", Some("EUR"), "1000", None), &p).unwrap();
         assert!(normal.abs() < 2.0, "{normal}");
         assert!(outlier > 10.0, "{outlier}");
         assert!(p.amount.contribution(outlier) > 0.99);
         // Another currency is another profile.
-        assert!(c.robust_z("Acme Corp", Some("USD"), &d("100"), &p).is_none());
+        assert!(c.robust_z(&doc("Acme Corp", Some("USD"), "100", None), &p).is_none());
         // Credit notes are not scored.
-        assert!(c.robust_z("Acme Corp", Some("EUR"), &d("-100"), &p).is_none());
+        assert!(c.robust_z(&doc("Acme Corp", Some("EUR"), "-100", None), &p).is_none());
+    }
+
+    #[test]
+    fn unit_prices_expose_what_totals_hide() {
+        let p = AnomalyParams::default();
+        let mut v = VendorProfiles::new(10);
+        // Totals spread over 100× (basket sizes), unit prices stay near 10.
+        for i in 0..64 {
+            let total = format!("{}", 10 * (1 + (i * 37) % 100));
+            let unit = format!("{}", 9 + i % 3);
+            v.observe(&doc("Shop", None, &total, Some(&unit)), 64);
+        }
+        let c = CompiledVendors::new(&v);
+        // A usual total, but every unit price 30× too high.
+        let z = c.robust_z(&doc("Shop", None, "300", Some("300")), &p).unwrap();
+        assert!(z > 8.0, "{z}");
+        assert!(c.robust_z(&doc("Shop", None, "300", Some("10")), &p).unwrap().abs() < 3.0);
     }
 
     #[test]
@@ -180,11 +265,11 @@ mod tests {
         let p = AnomalyParams::default();
         let mut v = VendorProfiles::new(3);
         for i in 0..5 {
-            v.observe(&format!("vendor {i}"), None, &d("10"), 64);
+            v.observe(&doc(&format!("vendor {i}"), None, "10", None), 64);
         }
         assert_eq!(v.windows.len(), 3);
         assert!(!v.windows.contains_key(&vendor_key("vendor 0", None)));
         let c = CompiledVendors::new(&v);
-        assert!(c.robust_z("vendor 4", None, &d("1000"), &p).is_none());
+        assert!(c.robust_z(&doc("vendor 4", None, "1000", None), &p).is_none());
     }
 }
