@@ -50,3 +50,24 @@ pub fn run_check(gpu: usize) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Prints the token-length statistics of a documents file (what the GPU sees).
+pub fn run_tokens(model: &std::path::Path, docs: &std::path::Path) -> anyhow::Result<()> {
+    let texts = docflow_model::cli::read_docs(docs)?;
+    let tok = docflow_model::BertTokenizer::from_file(&model.join("tokenizer.json"), docflow_model::DEFAULT_MAX_TOKENS)?;
+    let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+    let t = std::time::Instant::now();
+    let seqs = tok.encode_batch(&refs)?;
+    let dt = t.elapsed().as_secs_f64();
+    let mut lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+    lens.sort_unstable();
+    let total: usize = lens.iter().sum();
+    println!(
+        "{}",
+        serde_json::json!({"docs": lens.len(), "tokens_mean": total as f64 / lens.len().max(1) as f64,
+                           "tokens_p50": lens.get(lens.len() / 2), "tokens_max": lens.last(),
+                           "at_limit": lens.iter().filter(|&&l| l >= docflow_model::DEFAULT_MAX_TOKENS).count(),
+                           "tokenize_docs_per_s": lens.len() as f64 / dt})
+    );
+    Ok(())
+}

@@ -116,6 +116,8 @@ impl Gpu {
             let s = gpu.new_slot(1024, 64)?;
             gpu.slots.push(s);
         }
+        // Allocations are stream-ordered on `compute`; the copy streams use them next.
+        gpu.compute.synchronize().map_err(internal)?;
         Ok(gpu)
     }
 
@@ -149,6 +151,8 @@ impl Gpu {
             let outs = out_len.max(self.slots[i].host_out.len()).next_power_of_two();
             self.ctx.synchronize().map_err(internal)?;
             self.slots[i] = self.new_slot(words, outs)?;
+            // Stream-ordered allocation on `compute`: finish it before `up`/`down` touch the buffers.
+            self.compute.synchronize().map_err(internal)?;
         }
         self.model.reserve(&self.compute, lay.tokens)?;
         let slot = &mut self.slots[i];

@@ -4,6 +4,7 @@
 //! - `encode --model DIR --docs DOCS.jsonl [--dump 64 --dump-file F]`
 //! - `gemm [--tokens N]`
 //! - `check`
+//! - `tokens --model DIR --docs DOCS.jsonl`
 
 use clap::{Parser, Subcommand};
 use docflow_cuda::bench::EncodeBenchArgs;
@@ -22,6 +23,13 @@ enum Cmd {
     Encode(EncodeBenchArgs),
     /// Hand-written GEMM vs cuBLAS on the model's shapes.
     Gemm(GemmBenchArgs),
+    /// Token statistics of a documents file (no GPU needed).
+    Tokens {
+        #[arg(long)]
+        model: std::path::PathBuf,
+        #[arg(long)]
+        docs: std::path::PathBuf,
+    },
     /// GPU present and every kernel compiles for it.
     Check {
         #[arg(long, default_value_t = 0)]
@@ -34,5 +42,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Encode(a) => cli::run_encode_bench(&a),
         Cmd::Gemm(a) => cli::run_gemm_bench(&a),
         Cmd::Check { gpu } => cli::run_check(gpu),
+        Cmd::Tokens { model, docs } => cli::run_tokens(&model, &docs),
     }
 }
