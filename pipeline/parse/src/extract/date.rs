@@ -113,7 +113,7 @@ pub fn dates_in(text: &str, order: SlashOrder) -> Vec<(usize, NaiveDate)> {
 /// Labels that introduce the document date, most specific first; a label
 /// must be followed (after `:`, `|`, spaces or a line break) by the date.
 static LABELED_RE: LazyLock<[Regex; 2]> = LazyLock::new(|| {
-    let tail = r"[\s:|.,#\-]{0,12}(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?";
+    let tail = r"[\s:|.,#\-]{0,40}(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?";
     [
         Regex::new(&format!(
             r"(?i)\b(?:invoice[\s_.]*date|date[\s_]+of[\s_]+(?:issue|invoice)|issue[\s_.]*date|issued(?:[\s_]+on)?|receipt[\s_.]*date|document[\s_.]*date|effective[\s_.]*date|dated|made[\s_]+on|entered[\s_]+into[\s_]+(?:on|as[\s_]+of)|as[\s_]+of|invoiceDate|issueDate){tail}"
@@ -133,8 +133,7 @@ pub fn document_date(text: &str, locale: Option<&str>) -> Option<String> {
     for (rank, re) in LABELED_RE.iter().enumerate() {
         for m in re.find_iter(text) {
             if rank == 1 {
-                let before = text[..m.start()].to_ascii_lowercase();
-                let window = &before[before.len().saturating_sub(16)..];
+                let window = text[ceil_char(text, m.start().saturating_sub(16))..m.start()].to_ascii_lowercase();
                 if OTHER_DATES.iter().any(|w| window.contains(w)) {
                     continue;
                 }
@@ -157,6 +156,15 @@ pub fn document_date(text: &str, locale: Option<&str>) -> Option<String> {
         [only] => Some(only.format("%Y-%m-%d").to_string()),
         _ => None,
     }
+}
+
+/// Smallest char boundary ≥ `n`.
+pub fn ceil_char(s: &str, n: usize) -> usize {
+    let mut n = n.min(s.len());
+    while !s.is_char_boundary(n) {
+        n += 1;
+    }
+    n
 }
 
 /// Largest char boundary ≤ `n`.

@@ -39,7 +39,7 @@ static RULES: LazyLock<[(&str, Rules); 3]> = LazyLock::new(|| {
 
 /// Classifies `body` (the text after any mail headers); `mail` says the
 /// document came with mail headers.
-pub fn classify(body: &str, mail: bool) -> &'static str {
+pub fn classify(body: &str, mail: bool, has_invoice_number: bool) -> &'static str {
     // The head: the first six non-empty lines, where titles sit.
     let mut head_end = body.len();
     let mut seen = 0;
@@ -56,10 +56,18 @@ pub fn classify(body: &str, mail: bool) -> &'static str {
     let mut best = ("other", 0usize);
     for (name, rules) in RULES.iter() {
         let mut score = 0;
-        if rules.title.is_match(head) {
+        // A title is a short line of the head; a mention in prose counts little.
+        let is_title = |l: &str| {
+            let l = l.trim().trim_end_matches([':', '.']);
+            l.len() <= 48 && rules.title.find_iter(l).any(|m| m.start() == 0 || m.end() == l.len())
+        };
+        if head.lines().any(is_title) {
             score += 3;
         } else if rules.title.is_match(body) {
             score += 1;
+        }
+        if *name == "invoice" && has_invoice_number {
+            score += 3;
         }
         score += rules.cues.find_iter(body).take(4).count();
         if score > best.1 {
@@ -80,10 +88,11 @@ mod tests {
 
     #[test]
     fn kinds() {
-        assert_eq!(classify("INVOICE\nInvoice No: 1\nBill to: X\nTotal due: 5", false), "invoice");
-        assert_eq!(classify("Corner Shop\nRECEIPT\n2 x Tea 3.00\nTOTAL 3.00\nCash 5.00", false), "receipt");
-        assert_eq!(classify("SERVICE AGREEMENT\nbetween A and B\nThe parties agree", false), "contract");
-        assert_eq!(classify("Hi Bob,\nplease find the invoice attached.\nRegards", true), "email");
-        assert_eq!(classify("Meeting notes", false), "other");
+        assert_eq!(classify("INVOICE\nInvoice No: 1\nBill to: X\nTotal due: 5", false, true), "invoice");
+        assert_eq!(classify("Corner Shop\nRECEIPT\n2 x Tea 3.00\nTOTAL 3.00\nCash 5.00", false, false), "receipt");
+        assert_eq!(classify("SERVICE AGREEMENT\nbetween A and B\nThe parties agree", false, false), "contract");
+        assert_eq!(classify("Hi Bob,\nplease find the invoice attached.\nRegards", true, false), "email");
+        assert_eq!(classify("Meeting notes", false, false), "other");
+        assert_eq!(classify("Hello,\nno invoice here, just a note.", false, false), "other");
     }
 }

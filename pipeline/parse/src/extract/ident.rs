@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 /// (the bare form only with `:`), value possibly on the next line.
 static INVOICE_NO_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:invoice|inv|rechnung)(?:[\s_.\-]*(?:number|nummer|num|no|nr|id|ref)\b\.?|[\s_]*#|[\s_]*:)[\s:#|.]*(?-i:(?P<v>[A-Za-z0-9][A-Za-z0-9\-/._]*))",
+        r"(?i)\b(?:invoice|inv|rechnungs?)(?:[\s_.\-]*(?:number|nummer|num|no|nr|id|ref)\b\.?|[\s_]*#|[\s_]*:)[\s:#|.]*(?-i:(?P<v>[A-Za-z0-9][A-Za-z0-9\-/._]*))",
     )
     .unwrap()
 });
@@ -75,8 +75,8 @@ pub fn ibans(text: &str) -> (Vec<String>, Vec<String>) {
                 norm.truncate(n); // a word glued after a spaced IBAN
             }
         }
-        let before = &text[m.start().saturating_sub(24)..m.start()];
-        let labelled = text.is_char_boundary(m.start().saturating_sub(24)) && IBAN_LABEL_RE.is_match(before);
+        let before = &text[super::date::ceil_char(text, m.start().saturating_sub(24))..m.start()];
+        let labelled = IBAN_LABEL_RE.is_match(before);
         if iban_valid(&norm) && expected.is_none_or(|n| n == norm.len()) {
             if !valid.contains(&norm) {
                 valid.push(norm);

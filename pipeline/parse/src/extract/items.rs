@@ -131,20 +131,26 @@ fn item_from(roles: &[Role], values: &[&str]) -> Option<LineItem> {
 /// single spaces): numbers are taken from the end, the rest is the description.
 fn item_from_tail(roles: &[Role], line: &str) -> Option<LineItem> {
     let numeric: Vec<Role> = roles.iter().copied().filter(|r| !matches!(r, Role::Desc | Role::Other)).collect();
-    let tokens: Vec<&str> = line
-        .split_whitespace()
-        .filter(|t| super::money::currency_of(t).is_none())
-        .collect();
-    if tokens.len() <= numeric.len() {
+    let amounts = super::money::amounts(line);
+    if amounts.len() < numeric.len() || numeric.is_empty() {
         return None;
     }
-    let split = tokens.len() - numeric.len();
-    let desc = tokens[..split].join(" ");
-    let mut r = vec![Role::Desc];
-    r.extend(&numeric);
-    let mut values = vec![desc.as_str()];
-    values.extend(&tokens[split..]);
-    item_from(&r, &values)
+    let tail = &amounts[amounts.len() - numeric.len()..];
+    // Only separators and currency markers may sit between and after the numbers.
+    let rest_ok = tail.windows(2).all(|w| line[w[0].end..w[1].start].trim().is_empty())
+        && line[tail[tail.len() - 1].end..].trim().is_empty();
+    if !rest_ok {
+        return None;
+    }
+    let mut item = LineItem { description: clean_desc(line[..tail[0].start].trim_end_matches(['|', ' '])), ..Default::default() };
+    for (r, a) in numeric.iter().zip(tail) {
+        match r {
+            Role::Qty => item.quantity = Some(a.value),
+            Role::Unit => item.unit_price = Some(a.value),
+            _ => item.amount = Some(a.value),
+        }
+    }
+    item.description.chars().any(char::is_alphabetic).then_some(item)
 }
 
 /// Extracts line items from normalised text.

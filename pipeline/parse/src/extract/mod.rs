@@ -26,6 +26,7 @@ static TOTAL_RES: LazyLock<[Regex; 2]> = LazyLock::new(|| {
 
 /// Printed or mapped mail headers (`From:`, `from.email:` and `Subject:`) near the top.
 static MAIL_FROM_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^\s*(?:from|sender)(?:[._][a-z_]+)?\s*[:|]").unwrap());
+static MAIL_TO_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^\s*to(?:[._][a-z_]+)?\s*[:|]").unwrap());
 static MAIL_SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^\s*subject\s*[:|]").unwrap());
 
 /// Words after `total` that make it some other total.
@@ -94,8 +95,9 @@ pub fn currency(text: &str, on_total: Option<&'static str>) -> Option<String> {
 /// headers; `locale` (e.g. `en-US`) resolves `03/04/2026`.
 pub fn extract_fields(text: &str, hints: &Hints, locale: Option<&str>) -> BusinessFields {
     let body = text.get(hints.body_offset..).unwrap_or(text);
-    let mail = hints.body_offset > 0 || hints.subject.is_some() || (MAIL_FROM_RE.is_match(text) && MAIL_SUBJECT_RE.is_match(text));
-    let kind = doctype::classify(body, mail);
+    let mail = hints.body_offset > 0 || hints.subject.is_some() || (MAIL_FROM_RE.is_match(text) && MAIL_TO_RE.is_match(text) && MAIL_SUBJECT_RE.is_match(text));
+    let invoice_number = ident::invoice_number(text);
+    let kind = doctype::classify(body, mail, invoice_number.is_some());
     let mut f = BusinessFields { doc_type_hint: Some(kind.to_string()), ..Default::default() };
 
     f.date = date::document_date(body, locale)
@@ -104,7 +106,7 @@ pub fn extract_fields(text: &str, hints: &Hints, locale: Option<&str>) -> Busine
     let tot = total(body);
     f.total = tot.map(|t| t.0);
     f.currency = currency(body, tot.and_then(|t| t.1));
-    f.invoice_number = ident::invoice_number(text);
+    f.invoice_number = invoice_number;
     if matches!(kind, "invoice" | "receipt") {
         f.vendor = vendor::vendor(body);
         f.line_items = items::line_items(body);

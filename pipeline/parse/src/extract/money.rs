@@ -50,7 +50,14 @@ pub static CURRENCY_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A number as written in a document: digits with optional grouping and a
 /// decimal part. Grouped forms come first so `1.234,56` is one match.
-pub const NUM: &str = r"(?:\d{1,3}(?:[.,'’]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)";
+/// Space-grouped numbers (`12 000,00`) need their decimals, and count only
+/// next to a currency marker (see [`amounts`]).
+pub const NUM: &str = r"(?:\d{1,3}(?:[ \u{a0}\u{202f}]\d{3})+[.,]\d{2}|\d{1,3}(?:[.,'’]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)";
+
+/// [`NUM`] without the space-grouped form.
+const NUM_PLAIN: &str = r"(?:\d{1,3}(?:[.,'’]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)";
+
+static PLAIN_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(NUM_PLAIN).unwrap());
 
 /// An amount with an optional currency marker before or after.
 pub static AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -75,7 +82,8 @@ pub fn parse_number(s: &str) -> Option<Decimal> {
         return None;
     }
     let mut digits = String::with_capacity(s.len());
-    let seps: Vec<(usize, char)> = s.char_indices().filter(|(_, c)| matches!(c, '.' | ',' | '\'' | '’')).collect();
+    let seps: Vec<(usize, char)> =
+        s.char_indices().filter(|(_, c)| matches!(c, '.' | ',' | '\'' | '’' | ' ' | '\u{a0}' | '\u{202f}')).collect();
     let decimal_at = match seps.last() {
         None => None,
         Some(&(i, c)) if c == '.' || c == ',' => {
@@ -95,7 +103,7 @@ pub fn parse_number(s: &str) -> Option<Decimal> {
             digits.push(c);
         } else if Some(i) == decimal_at {
             digits.push('.');
-        } else if matches!(c, '.' | ',' | '\'' | '’') {
+        } else if matches!(c, '.' | ',' | '\'' | '’' | ' ' | '\u{a0}' | '\u{202f}') {
             continue;
         } else {
             return None;
@@ -117,9 +125,36 @@ pub struct Amount {
 /// Amounts in a piece of text, skipping numbers glued to letters (`A4`, `INV-12`).
 pub fn amounts(text: &str) -> Vec<Amount> {
     let mut out = Vec::new();
-    for c in AMOUNT_RE.captures_iter(text) {
+    let mut pos = 0;
+    while let Some(c) = AMOUNT_RE.captures_at(text, pos) {
+        let m = c.get(0).unwrap();
+        // `NOK 1 200,00 NOK 12 000,00`: a code after an amount that already
+        // has one belongs to the next amount.
+        pos = match (c.name("pre"), c.name("post")) {
+            (Some(_), Some(post)) => post.start(),
+            _ => m.end(), // matches are never empty: progress guaranteed
+        };
+        let c = if c.name("pre").is_some() && c.name("post").is_some() {
+            // Re-match the span without the trailing code.
+            match AMOUNT_RE.captures_at(&text[..pos], m.start()).filter(|x| x.get(0).unwrap().start() == m.start()) {
+                Some(x) => x,
+                None => c,
+            }
+        } else {
+            c
+        };
         let m = c.get(0).unwrap();
         let num = c.name("num").unwrap();
+        if num.as_str().contains([' ', '\u{a0}', '\u{202f}']) && c.name("pre").is_none() && c.name("post").is_none() {
+            // `2 149.00` without a currency: two numbers, not one.
+            for p in PLAIN_RE.find_iter(num.as_str()) {
+                if let Some(value) = parse_number(p.as_str()) {
+                    let (start, end) = (num.start() + p.start(), num.start() + p.end());
+                    out.push(Amount { value, currency: None, start, end });
+                }
+            }
+            continue;
+        }
         let before = text[..num.start()].chars().next_back();
         let after = text[num.end()..].chars().next();
         if before.is_some_and(|b| b.is_alphanumeric() || b == '-' && c.name("sign").is_none() || b == '/' || b == '#')
@@ -170,6 +205,7 @@ mod tests {
         assert_eq!(parse_number("12.34"), Some(d("12.34")));
         assert_eq!(parse_number("1.234.567,00"), Some(d("1234567.00")));
         assert_eq!(parse_number("abc"), None);
+        assert_eq!(parse_number("12 000,00"), Some(d("12000.00")));
     }
 
     #[test]
@@ -177,5 +213,9 @@ mod tests {
         let a = amounts("Total: 1.234,56 € and $ 12.00 and EUR 3 but not INV-12 or A4");
         let v: Vec<_> = a.iter().map(|a| (a.value, a.currency)).collect();
         assert_eq!(v, vec![(d("1234.56"), Some("EUR")), (d("12.00"), Some("USD")), (d("3"), Some("EUR"))]);
+        let v: Vec<_> = amounts("NOK 12 000,00 and 2 149.00").iter().map(|a| a.value).collect();
+        assert_eq!(v, vec![d("12000.00"), d("2"), d("149.00")]);
+        let v: Vec<_> = amounts("10  NOK 1 200,00 NOK 12 000,00").iter().map(|a| (a.value, a.currency)).collect();
+        assert_eq!(v, vec![(d("10"), None), (d("1200.00"), Some("NOK")), (d("12000.00"), Some("NOK"))]);
     }
 }

@@ -82,7 +82,8 @@ pub fn parties(text: &str) -> Vec<String> {
     };
     if let Some(m) = BETWEEN_RE.find(text) {
         let rest = &text[m.end()..];
-        let rest = &rest[..super::date::floor_char(rest, 400)];
+        let rest = rest[..super::date::floor_char(rest, 400)].replace('\n', " ");
+        let rest = rest.as_str();
         if let Some((a, b)) = split_and(rest) {
             // B ends at the end of its clause.
             let b = &b[..sentence_end(b)];
