@@ -1,0 +1,54 @@
+//! docflow-store: ScyllaDB/Cassandra storage for docflow.
+//!
+//! Where things are:
+//! - `schemas/cql/*.cql` (repository root): the query-first CQL schema, one
+//!   table per query, each commented with the query it serves; embedded
+//!   here and applied by [`schema::apply_schema`] (`docflow schema apply`).
+//! - [`store`]: the [`DocumentStore`] trait (persist, invoice claims, reads,
+//!   audit resolution, breaker state) and [`AnyStore`].
+//! - [`cassandra`]: [`CassandraStore`], the trait on the `scylla` driver
+//!   (prepared statements, token-aware routing, semaphore-bounded
+//!   concurrency, retries with backoff, circuit breaker).
+//! - [`memory`]: [`MemoryStore`], the same semantics in memory (offline mode).
+//! - [`plan`]: the persist decision (what to write on a new, replayed or
+//!   re-scored record) as pure functions both stores share; [`validate`]:
+//!   the limits a record must meet before anything is written.
+//! - [`model`], [`error`], [`config`]: types, [`StoreError`] (→
+//!   `docflow_core::StageError`), [`StoreConfig`].
+//! - [`breaker`], [`retry`], [`paging`]: circuit breaker, backoff, keyset
+//!   paging cursors.
+//! - [`cli`]: clap arguments and functions for `docflow get`, `anomalies`,
+//!   `audits`, `audit resolve`, `schema apply`; [`bench`]: the persist
+//!   benchmark and the synthetic scored documents tests use.
+
+pub mod bench;
+pub mod breaker;
+pub mod cassandra;
+pub mod cli;
+pub mod config;
+mod convert;
+pub mod error;
+pub mod memory;
+pub mod model;
+pub mod paging;
+pub mod plan;
+pub mod retry;
+pub mod schema;
+pub mod store;
+pub mod validate;
+
+pub use cassandra::{connect_session, CassandraStore};
+pub use config::{StoreConfig, TlsConfig};
+pub use error::StoreError;
+pub use memory::MemoryStore;
+pub use model::{
+    AuditEvent, ClaimResult, DocStatus, DocumentRow, DocumentView, IndexEntry, Page, PageRequest, PersistOutcome, Resolution,
+    Verdict,
+};
+pub use schema::{apply_schema, Replication, SchemaReport};
+pub use store::{AnyStore, DocumentStore};
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
