@@ -2,8 +2,10 @@
 //!
 //! The lag monitor measures `Σ (high watermark − committed offset)` of the
 //! downstream group on our output topic every `check_interval_ms`. Between
-//! two measurements the poll loop keeps the figure honest by adding what this
-//! process produced since the measurement and what it still holds in flight,
+//! two measurements the poll loop keeps the figure honest by adding every
+//! output this process sent that the measurement may have missed (sent
+//! minus acknowledged-before-the-measurement) and the records it still
+//! holds in flight,
 //! so the estimate only ever over-states the lag: the stage pauses before the
 //! real lag can pass `high_water` by more than about one batch.
 //!
@@ -22,7 +24,11 @@ pub struct BackpressureConfig {
     pub downstream_group: Option<String>,
     /// Topic whose lag is watched; defaults to the stage's `output_topic`.
     pub downstream_topic: Option<String>,
-    /// Pause all input partitions once the downstream lag (records) exceeds this.
+    /// Pause all input partitions once the downstream lag (records) exceeds
+    /// this. Lag is read from committed offsets, so it includes up to one
+    /// commit interval of the downstream's throughput: keep `high_water`
+    /// well above `downstream rate × its commit_interval_ms`, or the
+    /// downstream's commit cadence, not its speed, caps this stage.
     pub high_water: u64,
     /// Resume once the downstream lag falls below this (must be ≤ `high_water`).
     pub low_water: u64,

@@ -6,6 +6,9 @@ use crate::stage::{Input, Output, ProcessResult, Stage};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// Header naming the process that handled a record (see [`PassThrough::with_tag`]).
+pub const PROCESSED_BY: &str = "x-docflow-processed-by";
+
 /// A test document: an id, a sequence number, a creation time, a body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestDoc {
@@ -22,11 +25,19 @@ pub struct TestDoc {
 pub struct PassThrough {
     name: String,
     per_record_delay: Duration,
+    tag: Option<String>,
 }
 
 impl PassThrough {
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), per_record_delay: Duration::ZERO }
+        Self { name: name.into(), per_record_delay: Duration::ZERO, tag: None }
+    }
+
+    /// Add header [`PROCESSED_BY`] = `tag` to every output (tests use it to
+    /// see which process handled which record).
+    pub fn with_tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
     }
 
     /// Simulate a slow stage: each batch takes `delay × batch length`
@@ -49,6 +60,15 @@ impl Stage for PassThrough {
         if !self.per_record_delay.is_zero() {
             tokio::time::sleep(self.per_record_delay * batch.len() as u32).await;
         }
-        batch.into_iter().map(|input| Ok(vec![Output::new(input.value.id.clone(), input.value)])).collect()
+        batch
+            .into_iter()
+            .map(|input| {
+                let out = Output::new(input.value.id.clone(), input.value);
+                Ok(vec![match &self.tag {
+                    Some(tag) => out.with_header(PROCESSED_BY, tag.as_bytes()),
+                    None => out,
+                }])
+            })
+            .collect()
     }
 }

@@ -23,6 +23,9 @@ struct Cli {
     /// Simulated work per record, microseconds (asleep).
     #[arg(long, default_value_t = 0)]
     delay_us: u64,
+    /// Tag outputs with this process name (header x-docflow-processed-by).
+    #[arg(long)]
+    tag: Option<String>,
     /// Extra StageConfig keys as TOML (e.g. "batch_size = 50").
     #[arg(long, default_value = "")]
     config: String,
@@ -35,7 +38,10 @@ async fn main() -> anyhow::Result<()> {
     let mut base = StageConfig::new(cli.group, cli.input, Some(cli.output));
     base.brokers = cli.brokers;
     let cfg = docflow_runtime::cli::merge_toml(&base, &cli.config)?;
-    let stage = PassThrough::new(cli.name).with_delay(Duration::from_micros(cli.delay_us));
+    let mut stage = PassThrough::new(cli.name).with_delay(Duration::from_micros(cli.delay_us));
+    if let Some(tag) = cli.tag {
+        stage = stage.with_tag(tag);
+    }
     let shutdown = ShutdownSignal::on_os_signals()?;
     run_stage(stage, cfg, shutdown).await
 }

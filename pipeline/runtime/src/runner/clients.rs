@@ -72,7 +72,10 @@ impl ProducerContext for ProducerCtx {
 
     fn delivery(&self, result: &DeliveryResult<'_>, record: Arc<InFlight>) {
         let outcome = match result {
-            Ok(_) => Delivery::Acked,
+            Ok(_) => {
+                record.shared().outputs_acked.fetch_add(1, Ordering::Relaxed);
+                Delivery::Acked
+            }
             Err((e, _)) => classify_produce_error(e),
         };
         record.settle(outcome);

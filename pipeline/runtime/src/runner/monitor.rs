@@ -75,13 +75,13 @@ fn run(shared: Arc<Shared>, cfg: Arc<StageConfig>, downstream: Option<(BaseConsu
         if let Some((probe, topic)) = &downstream {
             if now >= next_bp {
                 next_bp = now + bp_every;
-                let sent = shared.outputs_sent.load(Ordering::Relaxed);
+                let acked = shared.outputs_acked.load(Ordering::Relaxed);
                 let lag = down_parts
                     .get(probe, topic)
                     .and_then(|parts| topic_lag(probe, topic, parts, &HashMap::new(), TIMEOUT).map_err(|e| tracing::debug!("downstream lag: {e}")).ok());
                 match lag {
                     Some(lag) => {
-                        shared.sent_at_measure.store(sent, Ordering::Relaxed);
+                        shared.acked_at_measure.store(acked, Ordering::Relaxed);
                         shared.downstream_lag.store(lag.total(), Ordering::Relaxed);
                     }
                     // Unknown: the gate keeps its current state.

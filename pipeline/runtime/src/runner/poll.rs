@@ -131,7 +131,7 @@ impl PollLoop {
         if cfg.backpressure.downstream_group.is_some() {
             let measured = shared.downstream_lag.load(Ordering::Relaxed);
             let estimate = (measured != LAG_UNKNOWN).then(|| {
-                let since = shared.outputs_sent.load(Ordering::Relaxed).saturating_sub(shared.sent_at_measure.load(Ordering::Relaxed));
+                let since = shared.outputs_sent.load(Ordering::Relaxed).saturating_sub(shared.acked_at_measure.load(Ordering::Relaxed));
                 measured + since + records as u64
             });
             let bp = &cfg.backpressure;

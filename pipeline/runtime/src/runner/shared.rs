@@ -22,12 +22,16 @@ pub(crate) struct Shared {
     /// Records consumed and not yet resolved (done or abandoned).
     pub in_flight: AtomicUsize,
     pub in_flight_bytes: AtomicUsize,
-    /// Outputs handed to the producer so far (backpressure estimate).
+    /// Outputs and dead letters handed to the producer so far (backpressure estimate).
     pub outputs_sent: AtomicU64,
+    /// Outputs (and dead letters) acknowledged by the broker so far.
+    pub outputs_acked: AtomicU64,
     /// Last measured downstream lag, or [`LAG_UNKNOWN`].
     pub downstream_lag: AtomicU64,
-    /// `outputs_sent` when `downstream_lag` was measured.
-    pub sent_at_measure: AtomicU64,
+    /// `outputs_acked` just before `downstream_lag` was measured: every
+    /// output sent since then, or sent earlier but acked later, may be
+    /// missing from the measurement.
+    pub acked_at_measure: AtomicU64,
     /// Bit `i` set: lane (input topic) `i` paused by the priority policy.
     pub lanes_paused: AtomicU64,
     /// The first fatal error; set once, stops the stage.
@@ -55,8 +59,9 @@ impl Shared {
             in_flight: AtomicUsize::new(0),
             in_flight_bytes: AtomicUsize::new(0),
             outputs_sent: AtomicU64::new(0),
+            outputs_acked: AtomicU64::new(0),
             downstream_lag: AtomicU64::new(LAG_UNKNOWN),
-            sent_at_measure: AtomicU64::new(0),
+            acked_at_measure: AtomicU64::new(0),
             lanes_paused: AtomicU64::new(0),
             fatal: Mutex::new(None),
             shutdown,

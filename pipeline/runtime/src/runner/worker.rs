@@ -251,6 +251,7 @@ pub(crate) async fn send_dead_letter(
         headers = headers.insert(Header { key: k, value: Some(v.as_slice()) });
     }
     record.hold(1);
+    shared.outputs_sent.fetch_add(1, Ordering::Relaxed);
     if let Err(e) = send(producer, &cfg.dlq_topic, record.raw.key.as_deref(), &enc.bytes, headers, record.clone()).await {
         record.settle(classify_produce_error(&e));
     }

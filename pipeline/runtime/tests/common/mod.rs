@@ -1,0 +1,130 @@
+//! Shared helpers of the runtime's integration tests: stage processes
+//! (`docflow-runtime-testproc`) that can be SIGTERMed or `kill -9`ed, and
+//! checks over what a topic holds.
+
+#![allow(dead_code)]
+
+use docflow_runtime::passthrough::TestDoc;
+use docflow_runtime::testkit::{self, Consumed};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running stage process; killed on drop.
+pub struct StageProc {
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl StageProc {
+    /// Start `docflow-runtime-testproc` with the given args (plus brokers).
+    pub fn spawn(name: &str, args: &[String]) -> StageProc {
+        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.log", testkit::unique(name)));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_docflow-runtime-testproc"))
+            .args(["--brokers", &testkit::brokers(), "--name", name])
+            .args(args)
+            .env("RUST_LOG", "info,librdkafka=warn")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn testproc");
+        StageProc { name: name.to_owned(), child, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no drain, no commit, no goodbye.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for the clean drain; returns the exit status.
+    pub fn stop(&mut self, timeout: Duration) -> ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.kill9();
+                panic!("{} did not stop within {timeout:?}; log tail:\n{}", self.name, self.log_tail());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for StageProc {
+    fn drop(&mut self) {
+        if self.is_running() {
+            self.kill9();
+        }
+    }
+}
+
+/// Decode a consumed TestDoc.
+pub fn doc(c: &Consumed) -> TestDoc {
+    let codec = docflow_schemas::codec_from_headers(c.headers.iter().map(|(k, v)| (k.as_str(), Some(v.as_slice())))).expect("codec header");
+    docflow_schemas::decode(c.payload.as_deref().expect("payload"), codec, &docflow_schemas::Limits::DEFAULT).expect("decodable output")
+}
+
+/// Count of each id in `records`.
+pub fn id_counts(records: &[Consumed]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for r in records {
+        *m.entry(String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Read `topic` until it holds `expected` distinct keys (or timeout).
+pub fn read_until_ids(topic: &str, expected: usize, timeout: Duration) -> Vec<Consumed> {
+    let mut seen = std::collections::HashSet::new();
+    let mut scanned = 0;
+    testkit::read_topic(&testkit::brokers(), topic, timeout, |recs| {
+        for r in &recs[scanned..] {
+            seen.insert(r.key.clone());
+        }
+        scanned = recs.len();
+        seen.len() >= expected
+    })
+    .expect("read topic")
+}
+
+/// Wait until `group` has no lag on `topic` (committed = high watermark).
+pub fn wait_lag_zero(group: &str, topic: &str, timeout: Duration) -> u64 {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let lag = docflow_runtime::lag::group_lag(&testkit::brokers(), group, topic, Duration::from_secs(5)).map(|l| l.total()).unwrap_or(u64::MAX);
+        if lag == 0 || Instant::now() > deadline {
+            return lag;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// TOML for `--config` with a short session timeout (fast failover in tests).
+pub fn fast_failover(extra: &str) -> String {
+    format!("{extra}\n[kafka]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n")
+}
+
+pub fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
