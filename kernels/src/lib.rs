@@ -5,7 +5,9 @@
 //! - `common.cuh`: shared helpers (warp reductions, `ldmatrix` / `mma.sync` /
 //!   `cp.async` wrappers, GELU, warp LayerNorm);
 //! - `embeddings.cu`: word + position + type gather fused with LayerNorm;
-//! - `gemm.cu`: tensor-core GEMM with bias / bias+GELU / bias+residual epilogues;
+//! - `gemm.cu`: tensor-core GEMM (`mma.sync`, sm_80+) with bias / bias+GELU /
+//!   bias+residual epilogues;
+//! - `gemm_sm90.cu`: the same GEMM on Hopper's warpgroup MMA (`wgmma`, sm_90a only);
 //! - `attention.cu`: fused attention over packed variable-length sequences;
 //! - `layernorm.cu`: row LayerNorm;
 //! - `pooling.cu`: mean pooling + L2 normalisation.
@@ -23,6 +25,10 @@ pub struct Module {
     pub raw_source: &'static str,
     /// `extern "C"` kernel names defined by the module.
     pub kernels: &'static [&'static str],
+    /// `Some("compute_90a")` for a module that uses architecture-specific
+    /// instructions and is compiled only for that target; `None` for
+    /// modules that compile for every supported architecture.
+    pub only_arch: Option<&'static str>,
 }
 
 /// Shared headers, by the name used in `#include "..."`.
@@ -30,15 +36,22 @@ pub const HEADERS: &[(&str, &str)] = &[("common.cuh", include_str!("../common.cu
 
 /// Every kernel module.
 pub const MODULES: &[Module] = &[
-    Module { name: "embeddings", raw_source: include_str!("../embeddings.cu"), kernels: &["embed_layernorm"] },
+    Module { name: "embeddings", raw_source: include_str!("../embeddings.cu"), kernels: &["embed_layernorm"], only_arch: None },
     Module {
         name: "gemm",
         raw_source: include_str!("../gemm.cu"),
         kernels: &["gemm_bias", "gemm_bias_gelu", "gemm_bias_residual"],
+        only_arch: None,
     },
-    Module { name: "attention", raw_source: include_str!("../attention.cu"), kernels: &["attention_varlen"] },
-    Module { name: "layernorm", raw_source: include_str!("../layernorm.cu"), kernels: &["layernorm"] },
-    Module { name: "pooling", raw_source: include_str!("../pooling.cu"), kernels: &["mean_pool_l2norm"] },
+    Module {
+        name: "gemm_sm90",
+        raw_source: include_str!("../gemm_sm90.cu"),
+        kernels: &["gemm_wg_bias", "gemm_wg_bias_gelu", "gemm_wg_bias_residual"],
+        only_arch: Some("compute_90a"),
+    },
+    Module { name: "attention", raw_source: include_str!("../attention.cu"), kernels: &["attention_varlen"], only_arch: None },
+    Module { name: "layernorm", raw_source: include_str!("../layernorm.cu"), kernels: &["layernorm"], only_arch: None },
+    Module { name: "pooling", raw_source: include_str!("../pooling.cu"), kernels: &["mean_pool_l2norm"], only_arch: None },
 ];
 
 impl Module {

@@ -55,7 +55,11 @@ def main():
     g = jsonl(gemm_log)
     s["gemm_ratio_vs_cublas"] = {f'{r["name"]} {r["m"]}x{r["n"]}x{r["k"]}': {"ratio": round(r["ratio"], 3),
                                   "docflow_tflops": round(r["docflow_tflops"], 1), "cublas_tflops": round(r["cublas_tflops"], 1),
-                                  "max_abs_diff": r["max_abs_diff"]} for r in g}
+                                  "mma_sync_tflops": round(r.get("mma_sync_tflops", 0), 1),
+                                  "wgmma_tflops": r.get("wgmma_tflops") and round(r["wgmma_tflops"], 1),
+                                  "max_abs_diff": r["max_abs_diff"], "max_abs_diff_wgmma": r.get("max_abs_diff_wgmma")} for r in g}
+    if g:
+        s["gemm_encoder_uses"] = g[0].get("encoder_uses")
     print(json.dumps(s, indent=1))
 
 

@@ -37,12 +37,34 @@ pub enum Epilogue {
     BiasResidual(u64),
 }
 
+/// Which GEMM implementation runs the linear layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum GemmImpl {
+    /// `mma.sync` m16n8k16 (gemm.cu), any sm_80+ GPU.
+    MmaSync,
+    /// Hopper warpgroup MMA (gemm_sm90.cu), sm_90 only.
+    Wgmma,
+}
+
+/// The three epilogue variants of one GEMM implementation.
+struct GemmFns {
+    bias: CudaFunction,
+    gelu: CudaFunction,
+    residual: CudaFunction,
+}
+
+/// Dynamic shared memory of the wgmma GEMM (3 stages x 32 KiB + 1 KiB alignment slack).
+const WG_SMEM_BYTES: u32 = 3 * 32768 + 1024;
+
 /// Every kernel of the encoder, loaded into one context.
 pub struct Kernels {
     embed_layernorm: CudaFunction,
-    gemm_bias: CudaFunction,
-    gemm_bias_gelu: CudaFunction,
-    gemm_bias_residual: CudaFunction,
+    mma: GemmFns,
+    wgmma: Option<GemmFns>,
+    /// The implementation [`Kernels::gemm`] uses (chosen at load, see [`Kernels::load`]).
+    pub gemm_impl: GemmImpl,
+    /// Why that implementation was chosen (self-test and timing at start-up).
+    pub gemm_choice: String,
     attention_varlen: CudaFunction,
     layernorm: CudaFunction,
     mean_pool_l2norm: CudaFunction,
@@ -55,7 +77,10 @@ pub type KResult<T> = Result<T, String>;
 
 impl Kernels {
     /// Compiles (or reads from the cache) every module for the context's
-    /// compute capability and loads it.
+    /// compute capability and loads it. On sm_90 the wgmma GEMM is loaded
+    /// too, checked against the mma.sync GEMM on a random problem and timed
+    /// against it; the faster of the two (if it agrees) serves
+    /// [`Kernels::gemm`]. Env `DOCFLOW_GEMM=mma|wgmma` forces a choice.
     pub fn load(ctx: &Arc<CudaContext>) -> KResult<Self> {
         let (major, minor) = ctx.compute_capability().map_err(|e| format!("compute capability: {e}"))?;
         if major < 8 {
@@ -68,27 +93,59 @@ impl Kernels {
         let mut cached = 0;
         let mut funcs = std::collections::HashMap::new();
         for m in docflow_kernels::MODULES {
-            let (ptx, hit) = nvrtc::cached_ptx(m, &arch, driver).map_err(|e| e.to_string())?;
+            let target = match m.only_arch {
+                None => arch.clone(),
+                // Architecture-specific modules load only on exactly that architecture.
+                Some(a) if a.trim_end_matches('a') == arch => a.to_string(),
+                Some(_) => continue,
+            };
+            let (ptx, hit) = nvrtc::cached_ptx(m, &target, driver).map_err(|e| e.to_string())?;
             cached += hit as usize;
             let module = ctx
                 .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
-                .map_err(|e| format!("loading module {} ({arch}): {e}", m.name))?;
+                .map_err(|e| format!("loading module {} ({target}): {e}", m.name))?;
             for k in m.kernels {
                 let f = module.load_function(k).map_err(|e| format!("kernel {k}: {e}"))?;
                 funcs.insert(*k, f);
             }
         }
         let mut take = |k: &str| funcs.remove(k).ok_or_else(|| format!("kernel {k} missing"));
-        Ok(Kernels {
+        let mma = GemmFns { bias: take("gemm_bias")?, gelu: take("gemm_bias_gelu")?, residual: take("gemm_bias_residual")? };
+        let wgmma = match (take("gemm_wg_bias"), take("gemm_wg_bias_gelu"), take("gemm_wg_bias_residual")) {
+            (Ok(bias), Ok(gelu), Ok(residual)) => {
+                for f in [&bias, &gelu, &residual] {
+                    f.set_attribute(
+                        cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                        WG_SMEM_BYTES as i32,
+                    )
+                    .map_err(|e| format!("wgmma GEMM shared memory: {e}"))?;
+                }
+                Some(GemmFns { bias, gelu, residual })
+            }
+            _ => None,
+        };
+        let mut k = Kernels {
             embed_layernorm: take("embed_layernorm")?,
-            gemm_bias: take("gemm_bias")?,
-            gemm_bias_gelu: take("gemm_bias_gelu")?,
-            gemm_bias_residual: take("gemm_bias_residual")?,
+            mma,
+            wgmma,
+            gemm_impl: GemmImpl::MmaSync,
+            gemm_choice: "mma.sync (no wgmma on this GPU)".into(),
             attention_varlen: take("attention_varlen")?,
             layernorm: take("layernorm")?,
             mean_pool_l2norm: take("mean_pool_l2norm")?,
             cached_modules: cached,
-        })
+        };
+        if k.wgmma.is_some() {
+            let (choice, why) = crate::autotune::choose_gemm(ctx, &k)?;
+            k.gemm_impl = choice;
+            k.gemm_choice = why;
+        }
+        Ok(k)
+    }
+
+    /// Whether the wgmma GEMM is loaded (sm_90).
+    pub fn has_wgmma(&self) -> bool {
+        self.wgmma.is_some()
     }
 
     /// `out[t] = LN(word[ids[t]] + pos[t - start] + type0)` for every packed token.
@@ -125,10 +182,17 @@ impl Kernels {
         unsafe { b.launch(cfg) }.map(|_| ()).map_err(|e| format!("embed_layernorm: {e}"))
     }
 
-    /// `Y[M,N] = epilogue(X[M,K] W[N,K]^T + bias)`.
+    /// `Y[M,N] = epilogue(X[M,K] W[N,K]^T + bias)` with the chosen implementation.
     #[allow(clippy::too_many_arguments)]
-    pub fn gemm(
+    pub fn gemm(&self, s: &CudaStream, x: u64, w: u64, bias: u64, y: u64, m: usize, n: usize, k: usize, epi: Epilogue) -> KResult<()> {
+        self.gemm_with(self.gemm_impl, s, x, w, bias, y, m, n, k, epi)
+    }
+
+    /// [`Kernels::gemm`] with an explicit implementation (benchmarks, self-test).
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm_with(
         &self,
+        imp: GemmImpl,
         s: &CudaStream,
         x: u64,
         w: u64,
@@ -139,9 +203,14 @@ impl Kernels {
         k: usize,
         epi: Epilogue,
     ) -> KResult<()> {
-        if n % GEMM_BN != 0 || k % GEMM_BK != 0 || k == 0 {
-            return Err(format!("gemm: N = {n} must be a multiple of {GEMM_BN} and K = {k} of {GEMM_BK}"));
+        let bk = if imp == GemmImpl::Wgmma { 64 } else { GEMM_BK };
+        if n % GEMM_BN != 0 || k % bk != 0 || k == 0 {
+            return Err(format!("gemm: N = {n} must be a multiple of {GEMM_BN} and K = {k} of {bk}"));
         }
+        let fns = match imp {
+            GemmImpl::MmaSync => &self.mma,
+            GemmImpl::Wgmma => self.wgmma.as_ref().ok_or("gemm: wgmma is not available on this GPU")?,
+        };
         if m == 0 {
             return Ok(());
         }
@@ -149,12 +218,12 @@ impl Kernels {
         let cfg = LaunchConfig {
             grid_dim: ((n / GEMM_BN) as u32, m.div_ceil(GEMM_BM) as u32, 1),
             block_dim: (256, 1, 1),
-            shared_mem_bytes: 0,
+            shared_mem_bytes: if imp == GemmImpl::Wgmma { WG_SMEM_BYTES } else { 0 },
         };
         let f = match epi {
-            Epilogue::Bias => &self.gemm_bias,
-            Epilogue::BiasGelu => &self.gemm_bias_gelu,
-            Epilogue::BiasResidual(_) => &self.gemm_bias_residual,
+            Epilogue::Bias => &fns.bias,
+            Epilogue::BiasGelu => &fns.gelu,
+            Epilogue::BiasResidual(_) => &fns.residual,
         };
         let r = match epi {
             Epilogue::BiasResidual(r) => r,
@@ -167,7 +236,8 @@ impl Kernels {
         }
         b.arg(&y).arg(&mi).arg(&ni).arg(&ki);
         // SAFETY: x is M x K, w is N x K, bias N, y (and the residual) M x N, all
-        // fp16, 16-byte aligned allocations; N % 128 == 0 and K % 32 == 0 were
+        // fp16, 16-byte aligned allocations; N % 128 == 0 and K % 32 (mma.sync) or
+        // % 64 (wgmma, whose 97 KiB dynamic shared memory was allowed at load) were
         // checked above, rows >= M are neither read (zero-filled) nor written.
         // The residual may alias y: each element is read then written by one thread.
         unsafe { b.launch(cfg) }.map(|_| ()).map_err(|e| format!("gemm: {e}"))

@@ -6,6 +6,7 @@
 //!   machine without them gets an error, not a panic;
 //! - [`nvrtc`]: compiling the kernel modules, with the on-disk PTX cache;
 //! - [`kernels`]: the loaded kernels, one checked launcher each;
+//! - [`autotune`]: start-up choice between the mma.sync and wgmma GEMMs;
 //! - [`model`]: fp16 weights on the device and the forward pass;
 //! - [`worker`]: the thread that owns the CUDA context (command loop,
 //!   pinned buffers, upload/compute/download streams);
@@ -16,6 +17,7 @@
 //! Building needs no CUDA (cudarc loads it dynamically). Tests that need a
 //! GPU print `skipped: no CUDA device (...)` where there is none.
 
+pub mod autotune;
 pub mod bench;
 pub mod cli;
 pub mod encoder;

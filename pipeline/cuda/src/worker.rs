@@ -50,6 +50,8 @@ pub struct GpuStats {
     pub weight_bytes: u64,
     /// Kernel modules read from the on-disk PTX cache at start.
     pub cached_modules: usize,
+    /// GEMM implementation in use and why (start-up check and timing).
+    pub gemm: String,
 }
 
 /// Start-up facts reported back to the caller.
@@ -109,6 +111,7 @@ impl Gpu {
             compute_capability: format!("{major}.{minor}"),
             weight_bytes: model.weight_bytes as u64,
             cached_modules: model.kernels.cached_modules,
+            gemm: model.kernels.gemm_choice.clone(),
             ..GpuStats::default()
         };
         let mut gpu = Gpu { ctx, compute, up, down, model, slots: Vec::new(), staging: Vec::new(), stats };

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use cudarc::driver::{CudaContext, CudaStream};
-use docflow_cuda::kernels::{Epilogue, Kernels};
+use docflow_cuda::kernels::{Epilogue, GemmImpl, Kernels};
 use docflow_cuda::model::addr;
 use docflow_cuda::CudaEncoder;
 use docflow_model::tiny::{TinyModelDir, TinySpec};
@@ -84,8 +84,16 @@ fn gemm_matches_cpu_for_every_epilogue() {
             base[i * n + j] = acc + b[j];
         }
     }
+    let mut imps = vec![GemmImpl::MmaSync];
+    if k.has_wgmma() {
+        imps.push(GemmImpl::Wgmma);
+    }
+    println!("GEMM in use: {}", k.gemm_choice);
+    for imp in imps {
     for (name, epi) in [("bias", Epilogue::Bias), ("bias_gelu", Epilogue::BiasGelu), ("bias_residual", Epilogue::BiasResidual(addr(&dr, &s)))] {
-        k.gemm(&s, addr(&dx, &s), addr(&dw, &s), addr(&db, &s), addr(&dy, &s), m, n, kk, epi).unwrap();
+        let name = format!("{imp:?} {name}");
+        let name = name.as_str();
+        k.gemm_with(imp, &s, addr(&dx, &s), addr(&dw, &s), addr(&db, &s), addr(&dy, &s), m, n, kk, epi).unwrap();
         s.synchronize().unwrap();
         let got = to_f32(&s.clone_dtoh(&dy).unwrap());
         let want: Vec<f32> = base
@@ -98,6 +106,7 @@ fn gemm_matches_cpu_for_every_epilogue() {
             })
             .collect();
         assert_close(name, &got, &want, 2e-2, 1e-2);
+    }
     }
     // Shapes the kernel does not support are refused, not launched.
     assert!(k.gemm(&s, 0, 0, 0, 0, 8, 100, 64, Epilogue::Bias).is_err());
