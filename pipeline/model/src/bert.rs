@@ -327,8 +327,13 @@ impl BertModel {
         Ok(())
     }
 
-    /// Last hidden states, `[total_tokens, hidden]`, of a validated batch.
-    pub fn hidden_states(&self, batch: &PackedBatch) -> Vec<f32> {
+    /// Last hidden states, `[total_tokens, hidden]` (checks the batch).
+    pub fn hidden_states(&self, batch: &PackedBatch) -> Result<Vec<f32>, EncoderError> {
+        self.validate(batch, self.config.max_position_embeddings)?;
+        Ok(self.hidden_states_unchecked(batch))
+    }
+
+    fn hidden_states_unchecked(&self, batch: &PackedBatch) -> Vec<f32> {
         let mut x = self.embeddings.forward(batch);
         let mut scratch = Scratch::default();
         for layer in &self.layers {
@@ -337,12 +342,20 @@ impl BertModel {
         x
     }
 
-    /// Sentence embeddings of a validated batch: the mean of each sequence's
-    /// token vectors (every token counts: packing has no padding to mask),
-    /// L2-normalised. Row-major `[sequences, hidden]`.
-    pub fn embed(&self, batch: &PackedBatch) -> Vec<f32> {
+    /// Sentence embeddings: the mean of each sequence's token vectors
+    /// (every token counts: packing has no padding to mask), L2-normalised.
+    /// Row-major `[sequences, hidden]`. Checks the batch first.
+    pub fn embed(&self, batch: &PackedBatch) -> Result<Vec<f32>, EncoderError> {
+        self.validate(batch, self.config.max_position_embeddings)?;
+        Ok(self.embed_unchecked(batch))
+    }
+
+    /// [`embed`](Self::embed) of a batch already checked by
+    /// [`validate`](Self::validate) (out-of-range ids would index out of
+    /// bounds).
+    pub(crate) fn embed_unchecked(&self, batch: &PackedBatch) -> Vec<f32> {
         let h = self.config.hidden_size;
-        let states = self.hidden_states(batch);
+        let states = self.hidden_states_unchecked(batch);
         let mut out = vec![0.0f32; batch.len() * h];
         out.par_chunks_mut(h).enumerate().for_each(|(i, emb)| {
             let (start, end) = (batch.cu_seqlens[i] as usize, batch.cu_seqlens[i + 1] as usize);

@@ -149,7 +149,7 @@ impl TextEncoder {
         for doc in docs {
             let n = doc.len();
             let rows = &flat[row * dim..(row + n) * dim];
-            result.push(if n == 1 { rows.to_vec() } else { combine_chunks(rows, dim) });
+            result.push(if n == 1 { rows.to_vec() } else { combine_chunks(rows, dim)? });
             row += n;
         }
         Ok(result)

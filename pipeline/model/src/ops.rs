@@ -12,6 +12,23 @@ use rayon::prelude::*;
 
 use crate::weights::{LayerNormWeights, LinearWeights};
 
+/// Runs an element-wise loop compiled for AVX2+FMA when the CPU has them
+/// (the crate is built for baseline x86-64, i.e. SSE2). `$avx2` is a
+/// `#[target_feature]` wrapper around the `#[inline(always)]` `$plain`, so
+/// its body is compiled 8 wide. The GEMM crate does its own dispatch.
+macro_rules! dispatch {
+    ($avx2:ident, $plain:ident, $($arg:expr),*) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports the features just checked.
+                return unsafe { $avx2($($arg),*) };
+            }
+        }
+        $plain($($arg),*)
+    }};
+}
+
 /// Rows per rayon task in element-wise passes: big enough to amortise task
 /// overhead, small enough to balance two to a few dozen threads.
 const ROWS_PER_TASK: usize = 32;
@@ -145,38 +162,114 @@ impl LayerNorm {
 
     /// One row; also used directly by the embedding layer.
     pub fn row(&self, row: &mut [f32]) {
-        let n = row.len() as f32;
-        let mean = row.iter().sum::<f32>() / n;
-        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-        let inv = 1.0 / (var + self.eps).sqrt();
-        for ((v, g), b) in row.iter_mut().zip(&self.gamma).zip(&self.beta) {
-            *v = (*v - mean) * inv * g + b;
+        dispatch!(layer_norm_row_avx2, layer_norm_row, self, row)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn layer_norm_row_avx2(ln: &LayerNorm, row: &mut [f32]) {
+    layer_norm_row(ln, row)
+}
+
+#[inline(always)]
+fn layer_norm_row(ln: &LayerNorm, row: &mut [f32]) {
+    let n = row.len() as f32;
+    let mean = lanes_sum(row) / n;
+    // Centre in place, then the variance is a plain sum of squares.
+    for v in row.iter_mut() {
+        *v -= mean;
+    }
+    let mut sq = [0.0f32; 8];
+    let chunks = row.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().map(|v| v * v).sum();
+    for c in chunks {
+        for i in 0..8 {
+            sq[i] += c[i] * c[i];
         }
+    }
+    let var = (sq.iter().sum::<f32>() + tail) / n;
+    let inv = 1.0 / (var + ln.eps).sqrt();
+    for ((v, g), b) in row.iter_mut().zip(&ln.gamma).zip(&ln.beta) {
+        *v = *v * inv * g + b;
     }
 }
 
 /// Exact GELU, `x · Φ(x) = 0.5 · x · (1 + erf(x / √2))`, in place (HF
 /// `hidden_act = "gelu"`; not the tanh approximation).
 pub fn gelu_inplace(x: &mut [f32]) {
-    x.par_chunks_mut(4096).for_each(|chunk| {
-        for v in chunk {
-            *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
-        }
-    });
+    x.par_chunks_mut(4096).for_each(|chunk| gelu_chunk(chunk));
+}
+
+fn gelu_chunk(x: &mut [f32]) {
+    dispatch!(gelu_avx2, gelu_slice, x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gelu_avx2(x: &mut [f32]) {
+    gelu_slice(x)
+}
+
+#[inline(always)]
+fn gelu_slice(x: &mut [f32]) {
+    for v in x {
+        *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
+    }
 }
 
 /// Softmax of one row in place (max-subtracted, so no overflow).
 pub fn softmax_inplace(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0f32;
+    dispatch!(softmax_avx2, softmax_slice, row)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn softmax_avx2(row: &mut [f32]) {
+    softmax_slice(row)
+}
+
+#[inline(always)]
+fn softmax_slice(row: &mut [f32]) {
+    // Three separate loops, each free of a loop-carried scalar dependency
+    // (the lane-wise reductions below), so all three vectorise.
+    let max = lanes_max(row);
     for v in row.iter_mut() {
         *v = exp(*v - max);
-        sum += *v;
     }
-    let inv = 1.0 / sum;
+    let inv = 1.0 / lanes_sum(row);
     for v in row.iter_mut() {
         *v *= inv;
     }
+}
+
+/// Sum with 8 independent accumulators (a plain `sum()` is one serial
+/// chain of adds, which the compiler may not reorder).
+#[inline(always)]
+fn lanes_sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Maximum with 8 independent lanes.
+#[inline(always)]
+fn lanes_max(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder().iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+        }
+    }
+    acc.iter().copied().fold(tail, f32::max)
 }
 
 /// `erf(x)` for f32, a rational approximation (the one Eigen and XLA use,

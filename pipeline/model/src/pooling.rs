@@ -2,12 +2,18 @@
 //! long document (`chunk-mean`) and cosine similarity.
 
 pub use crate::ops::l2_normalize;
+use crate::EncoderError;
 
 /// One embedding for a document cut into windows: the mean of its window
 /// embeddings (`chunks` is row-major, `dim` floats per window), normalised
-/// to unit length again.
-pub fn combine_chunks(chunks: &[f32], dim: usize) -> Vec<f32> {
-    assert!(dim > 0 && chunks.len() % dim == 0 && !chunks.is_empty(), "chunk embeddings");
+/// to unit length again. At least one whole window is needed.
+pub fn combine_chunks(chunks: &[f32], dim: usize) -> Result<Vec<f32>, EncoderError> {
+    if dim == 0 || chunks.is_empty() || chunks.len() % dim != 0 {
+        return Err(EncoderError::InvalidBatch(format!(
+            "cannot combine {} floats as windows of width {dim}",
+            chunks.len()
+        )));
+    }
     let mut out = vec![0.0f32; dim];
     for row in chunks.chunks_exact(dim) {
         for (o, v) in out.iter_mut().zip(row) {
@@ -19,7 +25,7 @@ pub fn combine_chunks(chunks: &[f32], dim: usize) -> Vec<f32> {
     let n = (chunks.len() / dim) as f32;
     out.iter_mut().for_each(|o| *o /= n);
     l2_normalize(&mut out);
-    out
+    Ok(out)
 }
 
 /// Cosine similarity of two vectors (0 when either is zero).
@@ -42,10 +48,11 @@ mod tests {
 
     #[test]
     fn combine_averages_and_renormalises() {
-        let e = combine_chunks(&[1.0, 0.0, 0.0, 1.0], 2);
+        let e = combine_chunks(&[1.0, 0.0, 0.0, 1.0], 2).unwrap();
         let s = std::f32::consts::FRAC_1_SQRT_2;
         assert!((e[0] - s).abs() < 1e-6 && (e[1] - s).abs() < 1e-6);
-        assert_eq!(combine_chunks(&[0.6, 0.8], 2), vec![0.6, 0.8]);
+        assert_eq!(combine_chunks(&[0.6, 0.8], 2).unwrap(), vec![0.6, 0.8]);
+        assert!(combine_chunks(&[], 2).is_err() && combine_chunks(&[1.0; 3], 2).is_err());
         assert!((cosine(&[1.0, 2.0], &[2.0, 4.0]) - 1.0).abs() < 1e-6);
     }
 }
