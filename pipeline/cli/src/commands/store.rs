@@ -1,0 +1,85 @@
+//! Database subcommands: `schema apply`, `get`, `anomalies`, `audits`,
+//! `audit resolve`. The logic lives in `docflow-store` (`cli` module); this
+//! file connects it to the command line and, for `audit resolve`, publishes
+//! the verdict on `docs.feedback` so the learn stage improves from it.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use docflow_schemas::codec;
+use docflow_store::cli as store_cli;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+
+use super::Context;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SchemaCommand {
+    /// Create the keyspace and tables of `schemas/cql/` if missing (idempotent).
+    Apply(store_cli::SchemaApplyArgs),
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Record a verdict on a pending audit and send it to `docs.feedback`.
+    Resolve(store_cli::ResolveArgs),
+}
+
+pub fn schema(_ctx: &Context, cmd: SchemaCommand) -> anyhow::Result<()> {
+    let SchemaCommand::Apply(args) = cmd;
+    super::runtime()?.block_on(async { store_cli::schema_apply(&args, &mut std::io::stdout()).await.map(|_| ()) })
+}
+
+pub fn get(_ctx: &Context, args: store_cli::GetArgs) -> anyhow::Result<()> {
+    super::runtime()?.block_on(async {
+        let store = store_cli::connect(&args.conn).await?;
+        store_cli::get(&store, &args, &mut std::io::stdout()).await.map(|_| ())
+    })
+}
+
+pub fn anomalies(_ctx: &Context, args: store_cli::AnomaliesArgs) -> anyhow::Result<()> {
+    super::runtime()?.block_on(async {
+        let store = store_cli::connect(&args.conn).await?;
+        store_cli::anomalies(&store, &args, &mut std::io::stdout()).await.map(|_| ())
+    })
+}
+
+pub fn audits(_ctx: &Context, args: store_cli::AuditsArgs) -> anyhow::Result<()> {
+    super::runtime()?.block_on(async {
+        let store = store_cli::connect(&args.conn).await?;
+        store_cli::audits(&store, &args, &mut std::io::stdout()).await.map(|_| ())
+    })
+}
+
+pub fn audit(ctx: &Context, cmd: AuditCommand) -> anyhow::Result<()> {
+    let AuditCommand::Resolve(args) = cmd;
+    super::runtime()?.block_on(async {
+        let store = store_cli::connect(&args.conn).await?;
+        let resolution = store_cli::resolve(&store, &args, &mut std::io::stdout()).await?;
+        if !resolution.changed {
+            return Ok(());
+        }
+        // The verdict is durable; now tell the learn stage. A failure here is
+        // reported, and re-running the command resends (resolve is idempotent).
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &ctx.brokers)
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .create()
+            .context("creating the Kafka producer")?;
+        let encoded = codec::encode(&resolution.feedback, &codec::Limits::default())?;
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: codec::HEADER_CODEC, value: Some(encoded.codec.header_value()) })
+            .insert(Header { key: codec::HEADER_SCHEMA, value: Some(codec::schema_header_value().as_str()) });
+        producer
+            .send(
+                FutureRecord::to("docs.feedback").key(&resolution.id).payload(&encoded.bytes).headers(headers),
+                Duration::from_secs(15),
+            )
+            .await
+            .map_err(|(e, _)| anyhow::anyhow!("verdict saved, but publishing it to docs.feedback failed: {e}; re-run to resend"))?;
+        println!("verdict sent to docs.feedback");
+        Ok(())
+    })
+}
