@@ -46,7 +46,8 @@ pub fn run_check(gpu: usize) -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({"gpu": ctx.name()?, "compute_capability": format!("{maj}.{min}"),
-                           "modules": docflow_kernels::MODULES.len(), "from_cache": k.cached_modules})
+                           "modules": docflow_kernels::MODULES.len(), "from_cache": k.cached_modules,
+                           "gemm": k.gemm_choice})
     );
     Ok(())
 }
