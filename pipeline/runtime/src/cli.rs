@@ -81,7 +81,7 @@ pub fn merge_toml(base: &StageConfig, text: &str) -> anyhow::Result<StageConfig>
     let overlay: toml::Table = toml::from_str(text)?;
     merge(&mut merged, overlay);
     // Deserialising the merged table applies deny_unknown_fields to the file's keys.
-    Ok(StageConfig::deserialize(toml::Value::Table(merged)).map_err(|e| anyhow::anyhow!("{e}"))?)
+    StageConfig::deserialize(toml::Value::Table(merged)).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 use serde::Deserialize as _;

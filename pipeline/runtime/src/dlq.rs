@@ -48,8 +48,11 @@ pub fn dead_letter(stage: &str, record: &RawRecord, err: &StageError, now_ms: i6
     }
 }
 
+/// Kafka headers as (name, value) pairs.
+pub type HeaderList = Vec<(&'static str, Vec<u8>)>;
+
 /// The encoded dead letter and its headers.
-pub fn encode_dead_letter(dl: &DeadLetter) -> Result<(Encoded, Vec<(&'static str, Vec<u8>)>), StageError> {
+pub fn encode_dead_letter(dl: &DeadLetter) -> Result<(Encoded, HeaderList), StageError> {
     let encoded = encode(dl, &Limits::DEFAULT).map_err(crate::stage::codec_error)?;
     let headers = vec![
         (HEADER_CODEC, encoded.codec.header_value().as_bytes().to_vec()),

@@ -91,7 +91,7 @@ async fn slow_downstream_pauses_upstream() {
     .unwrap();
     println!("backpressure: after recovery the upstream moved {:.0} records/s (was {slow_rate:.0}/s while throttled)", fast_rate);
     assert_eq!(id_counts(&records).len(), DOCS as usize, "nothing lost");
-    assert!(fast_rate > 2.0 * slow_rate, "throughput recovers");
+    assert!(fast_rate > 1.5 * slow_rate, "throughput recovers ({fast_rate:.0}/s vs {slow_rate:.0}/s)");
     assert!(up.stop(Duration::from_secs(30)).success());
     assert!(fast.stop(Duration::from_secs(30)).success());
 }
