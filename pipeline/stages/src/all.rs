@@ -1,0 +1,68 @@
+//! Building stages from a [`PipelineConfig`] and running them: [`run_all`]
+//! puts all five in one process (the embedded default for one machine),
+//! [`run_one`] runs one (`docflow stage <name>`, one process per stage).
+
+use crate::config::{PipelineConfig, StoreBackend};
+use crate::infer::InferStage;
+use crate::learn::LearnStage;
+use crate::parse::ParseStage;
+use crate::persist::PersistStage;
+use crate::score::{RegistryKind, ScoreStage};
+use docflow_runtime::topology::STAGES;
+use docflow_runtime::{run_stages, stage_task, ShutdownSignal, StageTask};
+use docflow_store::{AnyStore, CassandraStore, MemoryStore};
+use std::sync::Arc;
+
+/// Whether stage `name` needs the store under `cfg`.
+fn needs_store(name: &str, cfg: &PipelineConfig) -> bool {
+    name == "persist" || (name == "score" && cfg.score.invoice_registry == RegistryKind::Store)
+}
+
+/// Opens the configured store (connects to Cassandra, or a fresh memory store).
+pub async fn open_store(cfg: &PipelineConfig) -> anyhow::Result<AnyStore> {
+    Ok(match cfg.store_backend {
+        StoreBackend::Memory => AnyStore::Memory(Arc::new(MemoryStore::new(&cfg.store))),
+        StoreBackend::Cassandra => AnyStore::Cassandra(
+            CassandraStore::connect(&cfg.store).await.map_err(|e| anyhow::anyhow!("connecting to the store {:?}: {e}", cfg.store.nodes))?,
+        ),
+    })
+}
+
+/// Builds stage `name` (loading models, reading `model.updates`, …) into a
+/// task for `run_stages`. `store` is shared when given, opened when needed.
+pub async fn build_stage(name: &str, cfg: &PipelineConfig, store: Option<AnyStore>, shutdown: ShutdownSignal) -> anyhow::Result<StageTask> {
+    let sc = cfg.stage_config(name)?;
+    let store = match store {
+        Some(s) => Some(s),
+        None if needs_store(name, cfg) => Some(open_store(cfg).await?),
+        None => None,
+    };
+    Ok(match name {
+        "parse" => stage_task(ParseStage::new(cfg.parse.clone()), sc, shutdown),
+        "infer" => stage_task(InferStage::start(cfg.infer.clone()).await?, sc, shutdown),
+        "score" => stage_task(ScoreStage::start(cfg.score_config(), &sc.brokers, &sc.kafka, store).await?, sc, shutdown),
+        "persist" => {
+            let store = store.ok_or_else(|| anyhow::anyhow!("persist needs a store"))?;
+            stage_task(PersistStage::new(store, cfg.persist.clone(), shutdown.clone()), sc, shutdown)
+        }
+        "learn" => stage_task(LearnStage::start(cfg.learn_config(), &sc.brokers, &sc.kafka).await?, sc, shutdown),
+        other => anyhow::bail!("unknown stage {other:?} (stages: {})", STAGES.join(", ")),
+    })
+}
+
+/// Runs every stage in this process until `shutdown` (or a fatal error in
+/// any, which stops the others). One store connection is shared.
+pub async fn run_all(cfg: PipelineConfig, shutdown: ShutdownSignal) -> anyhow::Result<()> {
+    let store = if STAGES.iter().any(|s| needs_store(s, &cfg)) { Some(open_store(&cfg).await?) } else { None };
+    let mut tasks = Vec::new();
+    for name in STAGES {
+        tasks.push(build_stage(name, &cfg, store.clone(), shutdown.clone()).await?);
+    }
+    run_stages(tasks, shutdown).await
+}
+
+/// Runs one stage until `shutdown`.
+pub async fn run_one(name: &str, cfg: PipelineConfig, shutdown: ShutdownSignal) -> anyhow::Result<()> {
+    let task = build_stage(name, &cfg, None, shutdown.clone()).await?;
+    run_stages(vec![task], shutdown).await
+}

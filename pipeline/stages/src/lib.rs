@@ -1,0 +1,41 @@
+//! docflow-stages: the five pipeline stages as Kafka stages, glue between
+//! the libraries (parse, model/cuda, score, store) and the stage runtime
+//! (`docflow-runtime`). Each stage implements `docflow_runtime::Stage`; the
+//! runtime does consuming, batching, retries, the DLQ, offsets and shutdown.
+//!
+//! Where things are:
+//! - [`parse`]: [`ParseStage`] `docs.raw.*` → `docs.parsed` (blocking
+//!   threads, per-document deadline, lane → `priority`).
+//! - [`infer`]: [`InferStage`] `docs.parsed` → `docs.embedded`; the encoder
+//!   thread and its dynamic batcher are in [`encoder_thread`], the
+//!   byte-bounded embedding LRU in [`cache`].
+//! - [`score`]: [`ScoreStage`] `docs.embedded` → `docs.scored`, hot-swapping
+//!   the model from `model.updates` ([`updates`] reads that topic).
+//! - [`persist`]: [`PersistStage`] `docs.scored` → `docs.results`, only after
+//!   the store write; waits out an open circuit breaker.
+//! - [`learn`]: [`LearnStage`] `docs.feedback` (+ `docs.scored`) → `model.updates`.
+//! - [`registry`]: the store as the score stage's invoice registry (LWT).
+//! - [`config`]: [`PipelineConfig`], the TOML file with one table per stage.
+//! - [`all`]: [`run_all`] (every stage in one process) and [`run_one`].
+//! - [`cli`]: clap argument structs for `docflow stage <name>` and `docflow run`.
+
+pub mod all;
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod encoder_thread;
+pub mod infer;
+pub mod learn;
+pub mod parse;
+pub mod persist;
+pub mod registry;
+pub mod score;
+pub mod updates;
+
+pub use all::{build_stage, run_all, run_one};
+pub use config::PipelineConfig;
+pub use infer::{InferConfig, InferMetrics, InferStage};
+pub use learn::{LearnConfig, LearnStage};
+pub use parse::{ParseStage, ParseStageConfig};
+pub use persist::{PersistConfig, PersistStage};
+pub use score::{ScoreConfig, ScoreStage};

@@ -1,0 +1,99 @@
+//! [`ParseStage`]: `RawDocument` → `ParsedDocument`. Parsing is CPU work, so
+//! a batch runs on a blocking thread, its documents in parallel (rayon),
+//! each under [`ParseLimits::deadline_ms`]. A parse error becomes a
+//! `StageError` (bad input → DLQ; `busy` → retried by the runtime).
+
+use docflow_parse::{parse_document_with_deadline, ParseLimits};
+use docflow_runtime::{Input, Output, ProcessResult, Stage};
+use docflow_schemas::{ParsedDocument, RawDocument};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Lanes a raw topic name may end in; anything else is `normal`.
+const LANES: [&str; 4] = ["critical", "high", "normal", "low"];
+
+/// Settings of the parse stage (`[parse]` table).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ParseStageConfig {
+    /// Size, depth, page and time limits applied to every document.
+    pub limits: ParseLimits,
+}
+
+/// The parse stage.
+#[derive(Debug, Clone)]
+pub struct ParseStage {
+    limits: Arc<ParseLimits>,
+}
+
+impl ParseStage {
+    pub fn new(config: ParseStageConfig) -> Self {
+        Self { limits: Arc::new(config.limits) }
+    }
+}
+
+/// The priority lane of a raw topic: its last dot-separated part
+/// (`docs.raw.critical` → `critical`), `normal` when that is no lane name.
+pub fn lane_of(topic: &str) -> &'static str {
+    let last = topic.rsplit('.').next().unwrap_or("");
+    LANES.iter().copied().find(|l| *l == last).unwrap_or("normal")
+}
+
+fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits) -> ProcessResult<ParsedDocument> {
+    let raw = &input.value;
+    let out = parse_document_with_deadline(raw, limits)?;
+    let doc = ParsedDocument {
+        id: raw.id.clone(),
+        content_type: out.content_type,
+        text: out.text,
+        fields: out.fields,
+        warnings: out.warnings,
+        created_at_ms: raw.created_at_ms,
+        priority: lane_of(&input.meta.topic).to_owned(),
+    };
+    // Key by document id (the record key when the producer set one).
+    let key = input.key.clone().unwrap_or_else(|| raw.id.clone().into_bytes());
+    Ok(vec![Output::new(key, doc)])
+}
+
+impl Stage for ParseStage {
+    type Input = RawDocument;
+    type Output = ParsedDocument;
+
+    fn name(&self) -> &str {
+        "parse"
+    }
+
+    async fn process(&self, batch: Vec<Input<RawDocument>>) -> Vec<ProcessResult<ParsedDocument>> {
+        let limits = self.limits.clone();
+        let n = batch.len();
+        let joined = tokio::task::spawn_blocking(move || batch.par_iter().map(|i| parse_one(i, &limits)).collect::<Vec<_>>()).await;
+        match joined {
+            Ok(results) => results,
+            // A panic inside a parser library: a bug, not the record's fault
+            // we can prove; dead-letter the batch as internal.
+            Err(e) => (0..n).map(|_| Err(docflow_core::StageError::internal("parse_panic", e.to_string()))).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_from_topic_names() {
+        assert_eq!(lane_of("docs.raw.critical"), "critical");
+        assert_eq!(lane_of("t-1234.docs.raw.low"), "low");
+        assert_eq!(lane_of("docs.raw"), "normal");
+        assert_eq!(lane_of("weird"), "normal");
+    }
+
+    #[test]
+    fn config_rejects_unknown_keys() {
+        let c: ParseStageConfig = toml::from_str("[limits]\nmax_json_depth = 5\n").unwrap();
+        assert_eq!(c.limits.max_json_depth, 5);
+        assert!(toml::from_str::<ParseStageConfig>("limit = 1\n").is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! Shared helpers of the stage integration tests: produce docflow-encoded
+//! records, read a topic back decoded, the tiny model, Cassandra keyspaces.
+#![allow(dead_code)]
+
+use docflow_runtime::testkit;
+use docflow_schemas::{decode, encode, Codec, Limits, HEADER_CODEC, HEADER_SCHEMA};
+use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::Duration;
+
+pub type Producer = ThreadedProducer<DefaultProducerContext>;
+
+/// Produce `value` with the docflow codec headers.
+pub fn send<T: Serialize>(p: &Producer, topic: &str, key: &str, value: &T) {
+    let enc = encode(value, &Limits::DEFAULT).expect("encode");
+    let schema = docflow_schemas::schema_header_value();
+    testkit::send_raw(p, topic, key.as_bytes(), &enc.bytes, &[(HEADER_CODEC, enc.codec.header_value().as_bytes()), (HEADER_SCHEMA, schema.as_bytes())]).expect("send");
+}
+
+/// Decode a consumed record by its codec header.
+pub fn decoded<T: DeserializeOwned>(c: &testkit::Consumed) -> T {
+    let codec = c.header(HEADER_CODEC).and_then(Codec::from_header).expect("codec header");
+    decode(c.payload.as_deref().expect("payload"), codec, &Limits { max_decoded_bytes: 256 << 20, max_encoded_bytes: 256 << 20, ..Limits::DEFAULT }).expect("decode")
+}
+
+/// Read `topic` until `n` records arrived (or `timeout`).
+pub fn read_n(topic: &str, n: usize, timeout: Duration) -> Vec<testkit::Consumed> {
+    testkit::read_topic(&testkit::brokers(), topic, timeout, |r| r.len() >= n).expect("read topic")
+}
+
+/// A stage config for tests: unique group, fast commits, short drains.
+pub fn stage_config(inputs: &[&str], output: Option<&str>, dlq: &str) -> docflow_runtime::StageConfig {
+    let mut c = docflow_runtime::StageConfig::new(testkit::unique("g"), inputs.iter().map(|s| s.to_string()).collect(), output.map(str::to_owned));
+    c.brokers = testkit::brokers();
+    c.dlq_topic = dlq.to_owned();
+    c.drain_timeout_ms = 3_000;
+    c
+}
+
+/// `true`: Cassandra answers at DOCFLOW_SCYLLA_NODES; `false`: skip
+/// (DOCFLOW_SKIP_INTEGRATION=1); otherwise panics.
+pub fn require_cassandra() -> bool {
+    let nodes = std::env::var("DOCFLOW_SCYLLA_NODES").unwrap_or_else(|_| "127.0.0.1:9042".into());
+    let first = nodes.split(',').next().unwrap_or("").trim().to_owned();
+    let ok = first.parse::<std::net::SocketAddr>().ok().is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok());
+    if ok {
+        return true;
+    }
+    let reason = format!("Cassandra unreachable at {nodes}");
+    if std::env::var("DOCFLOW_SKIP_INTEGRATION").as_deref() == Ok("1") {
+        println!("skipped: {reason}");
+        return false;
+    }
+    panic!("{reason} (start it with deploy/local/stack.sh up, or set DOCFLOW_SKIP_INTEGRATION=1)");
+}
+
+/// A tiny random BERT on disk and an infer config using it.
+pub fn tiny_infer(dir: &docflow_model::tiny::TinyModelDir) -> docflow_stages::InferConfig {
+    docflow_stages::InferConfig { model_dir: Some(dir.path().to_path_buf()), threads: 2, ..Default::default() }
+}
+
+pub fn tiny_model() -> docflow_model::tiny::TinyModelDir {
+    docflow_model::tiny::TinyModelDir::new(&docflow_model::tiny::TinySpec::default()).expect("tiny model")
+}
