@@ -278,6 +278,9 @@ pub struct BenchArgs {
     /// Apply the schema to the keyspace first (replication simple:1).
     #[arg(long)]
     pub apply_schema: bool,
+    /// Strip invoice numbers, so no document takes the LWT claim path.
+    #[arg(long)]
+    pub no_invoice_claims: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
 }
@@ -290,7 +293,7 @@ pub async fn bench(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<crat
     }
     let store = CassandraStore::from_session(session, &cfg).await?;
     let run = format!("bench{}", crate::now_ms());
-    let report = crate::bench::run_bench(&store, &run, args.documents, args.concurrency).await?;
+    let report = crate::bench::run_bench(&store, &run, args.documents, args.concurrency, !args.no_invoice_claims).await?;
     writeln!(out, "{report}")?;
     Ok(report)
 }

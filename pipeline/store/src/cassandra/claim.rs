@@ -19,6 +19,24 @@ impl CassandraStore {
     }
 }
 
+impl CassandraStore {
+    /// The persist path: a plain read first, and the LWT only when no claim
+    /// exists. In the pipeline the score stage has usually claimed the number
+    /// already (its duplicate check), so persist pays one read instead of a
+    /// second Paxos round. Still exactly-once: claim rows are only ever
+    /// created by the LWT, and a read that misses an in-flight claim falls
+    /// through to the LWT, which Paxos orders after it.
+    pub(super) async fn claim_key_read_first(&self, vendor: &str, number: &str, doc_id: &str) -> Result<ClaimResult, StoreError> {
+        let res = self.exec(&self.inner.st.select_claim, &(vendor, number)).await?;
+        let rows = res.into_rows_result().map_err(corrupt)?;
+        match rows.maybe_first_row::<(Option<String>,)>().map_err(corrupt)? {
+            Some((Some(owner),)) if owner == doc_id => Ok(ClaimResult::Claimed),
+            Some((Some(owner),)) => Ok(ClaimResult::AlreadyClaimedBy(owner)),
+            _ => self.claim_key(vendor, number, doc_id).await,
+        }
+    }
+}
+
 /// Reads an LWT answer: `[applied]` first, then (when not applied — and on
 /// ScyllaDB always) the existing row's columns.
 fn parse_claim(res: QueryResult, doc_id: &str) -> Result<ClaimResult, StoreError> {

@@ -1,5 +1,5 @@
 //! `persist`: validate → read the previous state → (identical replay: done)
-//! → claim the invoice number (LWT) → index rows (concurrently, each its own
+//! → claim the invoice number (read, then LWT only if unclaimed) → index rows (concurrently, each its own
 //! partition) → the document row with its audit entry, last.
 //!
 //! Writing the document row last makes it the commit marker: if the process
@@ -35,41 +35,40 @@ impl CassandraStore {
             return Ok(out);
         }
         let claim = match &checked.claim {
-            Some((vendor, number)) => Some(self.claim_key(vendor, number, id).await?),
+            Some((vendor, number)) => Some(self.claim_key_read_first(vendor, number, id).await?),
             None => None,
         };
         let cfg = &self.inner.config;
         let p = plan::plan(&checked, prev.as_ref(), claim.as_ref(), now, cfg.audit_threshold, cfg.store_embeddings);
         let st = &self.inner.st;
-        let prev = &prev;
 
-        let anomaly_delete = async {
-            match &p.anomaly_delete {
-                Some(k) => self.exec(&st.delete_anomaly, &KeyValues::new(k)).await.map(drop),
-                None => Ok(()),
+        let overwrite = prev.is_some();
+        // Both index tables share the partition key (day, bucket): when a
+        // document needs rows in both, one single-partition batch writes them.
+        let deletes = async {
+            match (&p.anomaly_delete, &p.pending_delete) {
+                (Some(a), Some(q)) => {
+                    self.exec_batch(&st.index_deletes, &(KeyValues::new(a), KeyValues::new(q))).await.map(drop)
+                }
+                (Some(a), None) => self.exec(&st.delete_anomaly, &KeyValues::new(a)).await.map(drop),
+                (None, Some(q)) => self.exec(&st.delete_pending, &KeyValues::new(q)).await.map(drop),
+                (None, None) => Ok(()),
             }
         };
-        let pending_delete = async {
-            match &p.pending_delete {
-                Some(k) => self.exec(&st.delete_pending, &KeyValues::new(k)).await.map(drop),
-                None => Ok(()),
+        let puts = async {
+            match (&p.anomaly_put, &p.pending_put) {
+                (Some(a), Some(q)) => self
+                    .exec_batch(&st.index_puts, &(IndexValues::new(a, overwrite), PendingValues::new(q, overwrite)))
+                    .await
+                    .map(drop),
+                (Some(a), None) => self.exec(&st.insert_anomaly, &IndexValues::new(a, overwrite)).await.map(drop),
+                (None, Some(q)) => self.exec(&st.insert_pending, &PendingValues::new(q, overwrite)).await.map(drop),
+                (None, None) => Ok(()),
             }
         };
-        let anomaly_put = async {
-            match &p.anomaly_put {
-                Some(w) => self.exec(&st.insert_anomaly, &IndexValues::new(w, prev.is_some())).await.map(drop),
-                None => Ok(()),
-            }
-        };
-        let pending_put = async {
-            match &p.pending_put {
-                Some(w) => self.exec(&st.insert_pending, &PendingValues::new(w, prev.is_some())).await.map(drop),
-                None => Ok(()),
-            }
-        };
-        tokio::try_join!(anomaly_delete, pending_delete, anomaly_put, pending_put)?;
+        tokio::try_join!(deletes, puts)?;
 
-        let doc_values = DocValues::new(&p.doc, prev.is_some());
+        let doc_values = DocValues::new(&p.doc, overwrite);
         match &p.audit {
             Some(a) => self.exec_batch(&st.doc_with_audit, &(doc_values, AuditValues::new(a))).await?,
             None => self.exec(&st.insert_doc, &doc_values).await?,

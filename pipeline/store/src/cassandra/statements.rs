@@ -20,6 +20,7 @@ pub struct Statements {
     pub insert_pending: PreparedStatement,
     pub delete_pending: PreparedStatement,
     pub claim_invoice: PreparedStatement,
+    pub select_claim: PreparedStatement,
     pub select_doc: PreparedStatement,
     pub select_audit: PreparedStatement,
     pub anomalies_first: PreparedStatement,
@@ -34,6 +35,10 @@ pub struct Statements {
     pub doc_with_audit: Batch,
     /// Status update + audit entry of a resolution, same partition key.
     pub status_with_audit: Batch,
+    /// `anomalies_by_day` + `pending_audits_by_day` rows of one document:
+    /// both tables are partitioned by (day, bucket), so again one mutation.
+    pub index_puts: Batch,
+    pub index_deletes: Batch,
 }
 
 const DOC_COLUMNS: &str = "id, class, class_confidence, fields_json, vendor, invoice_number, anomaly_score, reasons, \
@@ -88,6 +93,10 @@ impl Statements {
                  IF NOT EXISTS"
             ))
             .await?,
+            select_claim: p(format!(
+                "SELECT document_id FROM {ks}.invoice_numbers WHERE vendor = ? AND invoice_number = ?"
+            ))
+            .await?,
             select_doc: p(format!("SELECT {DOC_COLUMNS} FROM {ks}.documents WHERE id = ?")).await?,
             select_audit: p(format!(
                 "SELECT event_at, to_status, from_status, actor, note, anomaly_score, model_version FROM {ks}.audit_log \
@@ -116,6 +125,8 @@ impl Statements {
             probe: p("SELECT release_version FROM system.local".to_owned()).await?,
             doc_with_audit: Batch::new(BatchType::Unlogged),
             status_with_audit: Batch::new(BatchType::Unlogged),
+            index_puts: Batch::new(BatchType::Unlogged),
+            index_deletes: Batch::new(BatchType::Unlogged),
         };
         let mut st = st;
         st.doc_with_audit.append_statement(st.insert_doc.clone());
@@ -124,6 +135,12 @@ impl Statements {
         st.status_with_audit.append_statement(st.update_status.clone());
         st.status_with_audit.append_statement(st.insert_audit.clone());
         st.status_with_audit.set_is_idempotent(true);
+        st.index_puts.append_statement(st.insert_anomaly.clone());
+        st.index_puts.append_statement(st.insert_pending.clone());
+        st.index_puts.set_is_idempotent(true);
+        st.index_deletes.append_statement(st.delete_anomaly.clone());
+        st.index_deletes.append_statement(st.delete_pending.clone());
+        st.index_deletes.set_is_idempotent(true);
         Ok(st)
     }
 }
