@@ -12,11 +12,11 @@ const MONTHS: &str = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june
 pub static DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
         r"(?ix)
-        \b(?P<iy>\d{{4}})[-/](?P<im>\d{{1,2}})[-/](?P<id>\d{{1,2}})(?:T\d|\b)
-      | \b(?P<dd>\d{{1,2}})\.\s?(?P<dm>\d{{1,2}})\.\s?(?P<dy>\d{{4}})\b
-      | \b(?P<sa>\d{{1,2}})[/-](?P<sb>\d{{1,2}})[/-](?P<sy>\d{{4}})\b
-      | \b(?P<td>\d{{1,2}})(?:st|nd|rd|th)?\.?[\s-]+(?:of\s+)?(?P<tm>{MONTHS})\.?,?[\s-]+(?P<ty>\d{{4}})\b
-      | \b(?P<um>{MONTHS})\.?\s+(?P<ud>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<uy>\d{{4}})\b
+        (?-u:\b)(?P<iy>[0-9]{{4}})[-/](?P<im>[0-9]{{1,2}})[-/](?P<id>[0-9]{{1,2}})(?:T[0-9]|(?-u:\b))
+      | (?-u:\b)(?P<dd>[0-9]{{1,2}})\.[\t\n\x0B\x0C\r\x20]?(?P<dm>[0-9]{{1,2}})\.[\t\n\x0B\x0C\r\x20]?(?P<dy>[0-9]{{4}})(?-u:\b)
+      | (?-u:\b)(?P<sa>[0-9]{{1,2}})[/-](?P<sb>[0-9]{{1,2}})[/-](?P<sy>[0-9]{{4}})(?-u:\b)
+      | (?-u:\b)(?P<td>[0-9]{{1,2}})(?:st|nd|rd|th)?\.?[[\t\n\x0B\x0C\r\x20]-]+(?:of[\t\n\x0B\x0C\r\x20]+)?(?P<tm>{MONTHS})\.?,?[[\t\n\x0B\x0C\r\x20]-]+(?P<ty>[0-9]{{4}})(?-u:\b)
+      | (?-u:\b)(?P<um>{MONTHS})\.?[\t\n\x0B\x0C\r\x20]+(?P<ud>[0-9]{{1,2}})(?:st|nd|rd|th)?,?[\t\n\x0B\x0C\r\x20]+(?P<uy>[0-9]{{4}})(?-u:\b)
     "
     ))
     .unwrap()
@@ -113,13 +113,13 @@ pub fn dates_in(text: &str, order: SlashOrder) -> Vec<(usize, NaiveDate)> {
 /// Labels that introduce the document date, most specific first; a label
 /// must be followed (after `:`, `|`, spaces or a line break) by the date.
 static LABELED_RE: LazyLock<[Regex; 2]> = LazyLock::new(|| {
-    let tail = r"[\s:|.,#\-]{0,40}(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?";
+    let tail = r"[[\t\n\x0B\x0C\r\x20]:|.,#\-]{0,40}(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?[\t\n\x0B\x0C\r\x20]*)?";
     [
         Regex::new(&format!(
-            r"(?i)\b(?:invoice[\s_.]*date|date[\s_]+of[\s_]+(?:issue|invoice)|issue[\s_.]*date|issued(?:[\s_]+on)?|receipt[\s_.]*date|document[\s_.]*date|effective[\s_.]*date|dated|made[\s_]+on|entered[\s_]+into[\s_]+(?:on|as[\s_]+of)|as[\s_]+of|invoiceDate|issueDate){tail}"
+            r"(?i)(?-u:\b)(?:invoice[[\t\n\x0B\x0C\r\x20]_.]*date|date[[\t\n\x0B\x0C\r\x20]_]+of[[\t\n\x0B\x0C\r\x20]_]+(?:issue|invoice)|issue[[\t\n\x0B\x0C\r\x20]_.]*date|issued(?:[[\t\n\x0B\x0C\r\x20]_]+on)?|receipt[[\t\n\x0B\x0C\r\x20]_.]*date|document[[\t\n\x0B\x0C\r\x20]_.]*date|effective[[\t\n\x0B\x0C\r\x20]_.]*date|dated|made[[\t\n\x0B\x0C\r\x20]_]+on|entered[[\t\n\x0B\x0C\r\x20]_]+into[[\t\n\x0B\x0C\r\x20]_]+(?:on|as[[\t\n\x0B\x0C\r\x20]_]+of)|as[[\t\n\x0B\x0C\r\x20]_]+of|invoiceDate|issueDate){tail}"
         ))
         .unwrap(),
-        Regex::new(&format!(r"(?im)(?:^|[\s|.])(?:date|datum|sent){tail}")).unwrap(),
+        Regex::new(&format!(r"(?im)(?:^|[[\t\n\x0B\x0C\r\x20]|.])(?:date|datum|sent){tail}")).unwrap(),
     ]
 });
 

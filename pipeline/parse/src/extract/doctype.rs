@@ -16,22 +16,22 @@ static RULES: LazyLock<[(&str, Rules); 3]> = LazyLock::new(|| {
         (
             "invoice",
             r(
-                r"(?i)\b(?:(?:tax |commercial |proforma )?invoice|rechnung|facture|bill)\b",
-                r"(?i)\b(?:invoice[\s_.\-]*(?:number|no|#|date)|bill(?:ed)? to|amount due|total due|balance due|due date|payment terms|please pay)\b",
+                r"(?i)(?-u:\b)(?:(?:tax |commercial |proforma )?invoice|rechnung|facture|bill)(?-u:\b)",
+                r"(?i)(?-u:\b)(?:invoice[[\t\n\x0B\x0C\r\x20]_.\-]*(?:number|no|#|date)|bill(?:ed)? to|amount due|total due|balance due|due date|payment terms|please pay)(?-u:\b)",
             ),
         ),
         (
             "receipt",
             r(
-                r"(?i)\b(?:(?:sales |payment |cash )?receipt|kassenbon|quittung)\b",
-                r"(?i)\b(?:thank you for (?:your purchase|shopping|your visit)|cashier|change due|cash|card payment|paid by|visa|mastercard|till|register|receipt (?:no|number|#))\b",
+                r"(?i)(?-u:\b)(?:(?:sales |payment |cash )?receipt|kassenbon|quittung)(?-u:\b)",
+                r"(?i)(?-u:\b)(?:thank you for (?:your purchase|shopping|your visit)|cashier|change due|cash|card payment|paid by|visa|mastercard|till|register|receipt (?:no|number|#))(?-u:\b)",
             ),
         ),
         (
             "contract",
             r(
-                r"(?i)\b(?:agreement|contract|memorandum of understanding|terms of service|lease)\b",
-                r"(?i)\b(?:hereinafter|whereas|witness whereof|governing law|terminat(?:e|ion)|the parties|party|parties|shall|obligations|effective date|signature)\b",
+                r"(?i)(?-u:\b)(?:agreement|contract|memorandum of understanding|terms of service|lease)(?-u:\b)",
+                r"(?i)(?-u:\b)(?:hereinafter|whereas|witness whereof|governing law|terminat(?:e|ion)|the parties|party|parties|shall|obligations|effective date|signature)(?-u:\b)",
             ),
         ),
     ]

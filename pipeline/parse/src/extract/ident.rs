@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 /// (the bare form only with `:`), value possibly on the next line.
 static INVOICE_NO_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:invoice|inv|rechnungs?)(?:[\s_.\-]*(?:number|nummer|num|no|nr|id|ref)\b\.?|[\s_]*#|[\s_]*:)[\s:#|.]*(?-i:(?P<v>[A-Za-z0-9][A-Za-z0-9\-/._]*))",
+        r"(?i)(?-u:\b)(?:invoice|inv|rechnungs?)(?:[[\t\n\x0B\x0C\r\x20]_.\-]*(?:number|nummer|num|no|nr|id|ref)(?-u:\b)\.?|[[\t\n\x0B\x0C\r\x20]_]*#|[[\t\n\x0B\x0C\r\x20]_]*:)[[\t\n\x0B\x0C\r\x20]:#|.]*(?-i:(?P<v>[A-Za-z0-9][A-Za-z0-9\-/._]*))",
     )
     .unwrap()
 });
@@ -26,10 +26,10 @@ pub fn invoice_number(text: &str) -> Option<String> {
 }
 
 static IBAN_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?P<iban>[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b").unwrap()
+    Regex::new(r"(?-u:\b)(?P<iban>[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?-u:\b)").unwrap()
 });
 
-static IBAN_LABEL_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\biban\b").unwrap());
+static IBAN_LABEL_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)iban(?-u:\b)").unwrap());
 
 /// IBAN lengths by country (ISO 13616 registry, common countries).
 fn iban_len(country: &str) -> Option<usize> {
@@ -89,7 +89,7 @@ pub fn ibans(text: &str) -> (Vec<String>, Vec<String>) {
 }
 
 static EMAIL_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b").unwrap());
+    LazyLock::new(|| Regex::new(r"(?-u:\b)[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?-u:\b)").unwrap());
 
 /// E-mail addresses, lower-cased, in order of first appearance.
 pub fn emails(text: &str, out: &mut Vec<String>) {
@@ -104,7 +104,7 @@ pub fn emails(text: &str, out: &mut Vec<String>) {
 /// A labelled phone number, or any number written in international form.
 static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?P<label>\b(?:tel|phone|telephone|telefon|mobile|mob|cell|fax|call(?:\s+us)?(?:\s+at|\s+on)?)\b\.?(?:[\s_.]*(?:no|number)\b\.?)?\s*[:|]?\s*)?(?P<num>\+?\(?\d[\d \t().\-/]{5,22}\d)",
+        r"(?i)(?P<label>(?-u:\b)(?:tel|phone|telephone|telefon|mobile|mob|cell|fax|call(?:[\t\n\x0B\x0C\r\x20]+us)?(?:[\t\n\x0B\x0C\r\x20]+at|[\t\n\x0B\x0C\r\x20]+on)?)(?-u:\b)\.?(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:no|number)(?-u:\b)\.?)?[\t\n\x0B\x0C\r\x20]*[:|]?[\t\n\x0B\x0C\r\x20]*)?(?P<num>\+?\(?[0-9][[0-9] \t().\-/]{5,22}[0-9])",
     )
     .unwrap()
 });
@@ -139,7 +139,7 @@ pub fn phones(text: &str) -> Vec<String> {
     out
 }
 
-static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^\s*subject\s*:[ \t]*(?P<s>\S.*?)\s*$").unwrap());
+static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^[\t\n\x0B\x0C\r\x20]*subject[\t\n\x0B\x0C\r\x20]*:[ \t]*(?P<s>\S.*?)[\t\n\x0B\x0C\r\x20]*$").unwrap());
 
 /// A `Subject:` line.
 pub fn subject(text: &str) -> Option<String> {

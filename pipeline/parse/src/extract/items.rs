@@ -36,21 +36,21 @@ fn role(cell: &str) -> Role {
 }
 
 static STOP_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:sub[\s-]?total|total|tax|vat|sales[\s_]tax|gst|balance|amount[\s_]due|grand[\s_]total|net[\s_]total|shipping|thank|payment|paid|cash|change|iban|please)\b").unwrap()
+    Regex::new(r"(?i)^[\t\n\x0B\x0C\r\x20]*(?:sub[[\t\n\x0B\x0C\r\x20]-]?total|total|tax|vat|sales[[\t\n\x0B\x0C\r\x20]_]tax|gst|balance|amount[[\t\n\x0B\x0C\r\x20]_]due|grand[[\t\n\x0B\x0C\r\x20]_]total|net[[\t\n\x0B\x0C\r\x20]_]total|shipping|thank|payment|paid|cash|change|iban|please)(?-u:\b)").unwrap()
 });
 
-static LABEL_LINE_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*[A-Za-z_][\w.\- ]{0,40}:\s").unwrap());
+static LABEL_LINE_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[\t\n\x0B\x0C\r\x20]*[A-Za-z_][[0-9A-Za-z_].\- ]{0,40}:[\t\n\x0B\x0C\r\x20]").unwrap());
 
 static QTY_FIRST_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"^\s*(?P<q>\d+(?:[.,]\d+)?)\s*[x×]\s+(?P<d>\S.*?)\s+(?P<a>{})\s*$", money_cell())).unwrap()
+    Regex::new(&format!(r"^[\t\n\x0B\x0C\r\x20]*(?P<q>[0-9]+(?:[.,][0-9]+)?)[\t\n\x0B\x0C\r\x20]*[x×][\t\n\x0B\x0C\r\x20]+(?P<d>\S.*?)[\t\n\x0B\x0C\r\x20]+(?P<a>{})[\t\n\x0B\x0C\r\x20]*$", money_cell())).unwrap()
 });
 
 static AT_PRICE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"^\s*(?P<d>\S.*?)\s+(?P<q>\d+(?:[.,]\d+)?)\s*[x×@]\s*(?P<u>{m})\s+(?P<a>{m})\s*$", m = money_cell())).unwrap()
+    Regex::new(&format!(r"^[\t\n\x0B\x0C\r\x20]*(?P<d>\S.*?)[\t\n\x0B\x0C\r\x20]+(?P<q>[0-9]+(?:[.,][0-9]+)?)[\t\n\x0B\x0C\r\x20]*[x×@][\t\n\x0B\x0C\r\x20]*(?P<u>{m})[\t\n\x0B\x0C\r\x20]+(?P<a>{m})[\t\n\x0B\x0C\r\x20]*$", m = money_cell())).unwrap()
 });
 
 fn money_cell() -> String {
-    format!(r"(?:[€$£¥]\s?|[A-Z]{{3}}\s)?-?{}(?:\s?[€$£¥]|\s[A-Z]{{3}})?", super::money::NUM)
+    format!(r"(?:[€$£¥][\t\n\x0B\x0C\r\x20]?|[A-Z]{{3}}[\t\n\x0B\x0C\r\x20])?-?{}(?:[\t\n\x0B\x0C\r\x20]?[€$£¥]|[\t\n\x0B\x0C\r\x20][A-Z]{{3}})?", super::money::NUM)
 }
 
 /// Splits a row into cells: ` | ` (tables), else runs of 2+ spaces.
@@ -94,6 +94,12 @@ fn clean_desc(s: &str) -> String {
 
 /// Finds the header row: a description column plus a unit-price or amount column.
 fn header(line: &str) -> Option<Vec<Role>> {
+    // Cheap reject: a header names a description column.
+    let lower = line.as_bytes();
+    let has = |w: &[u8]| lower.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
+    if line.len() > 200 || !(has(b"desc") || has(b"item") || has(b"product") || has(b"service") || has(b"article") || has(b"particular")) {
+        return None;
+    }
     let cs = cells(line);
     if cs.len() < 2 {
         return None;

@@ -19,22 +19,22 @@ use std::sync::LazyLock;
 /// Total labels, strongest first. Subtotals, tax totals and net totals are excluded.
 static TOTAL_RES: LazyLock<[Regex; 2]> = LazyLock::new(|| {
     [
-        Regex::new(r"(?im)(?:^|\|\s*)[ \t]*(?:[a-z_]+\.)*(?:total[\s_.]*(?:amount[\s_.]*)?(?:due|payable|to[\s_]pay)|amount[\s_.]*(?:due|payable)|balance[\s_.]*due|grand[\s_.]*total|please[\s_]pay|gesamtbetrag|totals?[\s_.]*grand[\s_.]*total|totalDue|amountDue|grandTotal)\b").unwrap(),
-        Regex::new(r"(?im)(?:^|\|\s*)[ \t]*(?:[a-z_]+\.)*(?:(?:invoice|order|receipt)[\s_.]*)?total(?:[\s_.]*(?:amount|sum|incl\.?(?:uding)?[\s_.]*(?:vat|tax)|\(incl[^)]*\)))?\b(?:[\s_.]*(?:\((?P<c1>[A-Za-z€$£]{1,3})\)|(?P<c2>[A-Z]{3})\b))?").unwrap(),
+        Regex::new(r"(?im)(?:^|\|[\t\n\x0B\x0C\r\x20]*)[ \t]*(?:[a-z_]+\.)*(?:total[[\t\n\x0B\x0C\r\x20]_.]*(?:amount[[\t\n\x0B\x0C\r\x20]_.]*)?(?:due|payable|to[[\t\n\x0B\x0C\r\x20]_]pay)|amount[[\t\n\x0B\x0C\r\x20]_.]*(?:due|payable)|balance[[\t\n\x0B\x0C\r\x20]_.]*due|grand[[\t\n\x0B\x0C\r\x20]_.]*total|please[[\t\n\x0B\x0C\r\x20]_]pay|gesamtbetrag|totals?[[\t\n\x0B\x0C\r\x20]_.]*grand[[\t\n\x0B\x0C\r\x20]_.]*total|totalDue|amountDue|grandTotal)(?-u:\b)").unwrap(),
+        Regex::new(r"(?im)(?:^|\|[\t\n\x0B\x0C\r\x20]*)[ \t]*(?:[a-z_]+\.)*(?:(?:invoice|order|receipt)[[\t\n\x0B\x0C\r\x20]_.]*)?total(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:amount|sum|incl\.?(?:uding)?[[\t\n\x0B\x0C\r\x20]_.]*(?:vat|tax)|\(incl[^)]*\)))?(?-u:\b)(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:\((?P<c1>[A-Za-z€$£]{1,3})\)|(?P<c2>[A-Z]{3})(?-u:\b)))?").unwrap(),
     ]
 });
 
 /// Printed or mapped mail headers (`From:`, `from.email:` and `Subject:`) near the top.
-static MAIL_FROM_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^\s*(?:from|sender)(?:[._][a-z_]+)?\s*[:|]").unwrap());
-static MAIL_TO_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^\s*to(?:[._][a-z_]+)?\s*[:|]").unwrap());
-static MAIL_SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^\s*subject\s*[:|]").unwrap());
+static MAIL_FROM_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^[\t\n\x0B\x0C\r\x20]*(?:from|sender)(?:[._][a-z_]+)?[\t\n\x0B\x0C\r\x20]*[:|]").unwrap());
+static MAIL_TO_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^[\t\n\x0B\x0C\r\x20]*to(?:[._][a-z_]+)?[\t\n\x0B\x0C\r\x20]*[:|]").unwrap());
+static MAIL_SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^[\t\n\x0B\x0C\r\x20]*subject[\t\n\x0B\x0C\r\x20]*[:|]").unwrap());
 
 /// Words after `total` that make it some other total.
 const NOT_TOTAL: [&str; 12] =
     ["tax", "vat", "net", "excl", "before", "items", "qty", "quantity", "paid", "discount", "savings", "weight"];
 
 static CURRENCY_LABEL_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?im)^\s*(?:[a-z_.]*[\s_.])?currency(?:[\s_]code)?\s*[:|]\s*(?P<c>[A-Za-z€$£¥]{1,16})\s*$").unwrap());
+    LazyLock::new(|| Regex::new(r"(?im)^[\t\n\x0B\x0C\r\x20]*(?:[a-z_.]*[[\t\n\x0B\x0C\r\x20]_.])?currency(?:[[\t\n\x0B\x0C\r\x20]_]code)?[\t\n\x0B\x0C\r\x20]*[:|][\t\n\x0B\x0C\r\x20]*(?P<c>[A-Za-z€$£¥]{1,16})[\t\n\x0B\x0C\r\x20]*$").unwrap());
 
 /// The stated total due and the currency written next to it.
 pub fn total(text: &str) -> Option<(Decimal, Option<&'static str>)> {
@@ -102,7 +102,7 @@ pub fn extract_fields(text: &str, hints: &Hints, locale: Option<&str>) -> Busine
 
     f.date = date::document_date(body, locale)
         .or_else(|| hints.header_date.clone())
-        .or_else(|| date::document_date(&text[..hints.body_offset.min(text.len())], locale));
+        .or_else(|| date::document_date(text.get(..hints.body_offset).unwrap_or(""), locale));
     let tot = total(body);
     f.total = tot.map(|t| t.0);
     f.currency = currency(body, tot.and_then(|t| t.1));

@@ -42,7 +42,7 @@ pub fn currency_of(marker: &str) -> Option<&'static str> {
 /// Currency markers in text: symbols, ISO codes (whole words), names.
 pub static CURRENCY_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?i:\b(?:us dollars?|dollars?|euros?|pounds? sterling|pounds?|swiss francs?|yen)\b)|(?:US|CA|AU|[CA])?\$|€|£|¥|\b(?:{})\b",
+        r"(?i:(?-u:\b)(?:us dollars?|dollars?|euros?|pounds? sterling|pounds?|swiss francs?|yen)(?-u:\b))|(?:US|CA|AU|[CA])?\$|€|£|¥|(?-u:\b)(?:{})(?-u:\b)",
         CODES.join("|")
     ))
     .unwrap()
@@ -52,17 +52,17 @@ pub static CURRENCY_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// decimal part. Grouped forms come first so `1.234,56` is one match.
 /// Space-grouped numbers (`12 000,00`) need their decimals, and count only
 /// next to a currency marker (see [`amounts`]).
-pub const NUM: &str = r"(?:\d{1,3}(?:[ \u{a0}\u{202f}]\d{3})+[.,]\d{2}|\d{1,3}(?:[.,'’]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)";
+pub const NUM: &str = r"(?:[0-9]{1,3}(?:[ \u{a0}\u{202f}][0-9]{3})+[.,][0-9]{2}|[0-9]{1,3}(?:[.,'’][0-9]{3})+(?:[.,][0-9]{1,2})?|[0-9]+(?:[.,][0-9]{1,2})?)";
 
 /// [`NUM`] without the space-grouped form.
-const NUM_PLAIN: &str = r"(?:\d{1,3}(?:[.,'’]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)";
+const NUM_PLAIN: &str = r"(?:[0-9]{1,3}(?:[.,'’][0-9]{3})+(?:[.,][0-9]{1,2})?|[0-9]+(?:[.,][0-9]{1,2})?)";
 
 static PLAIN_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(NUM_PLAIN).unwrap());
 
 /// An amount with an optional currency marker before or after.
 pub static AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?P<pre>(?:US|CA|AU|[CA])?\$|€|£|¥|\b(?:{codes})\b)?\s?(?P<sign>-)?(?P<num>{NUM})(?:\s?(?P<post>€|£|\$|¥|\b(?:{codes})\b|(?i:euros?|dollars?|pounds?)\b))?",
+        r"(?P<pre>(?:US|CA|AU|[CA])?\$|€|£|¥|(?-u:\b)(?:{codes})(?-u:\b))?[\t\n\x0B\x0C\r\x20]?(?P<sign>-)?(?P<num>{NUM})(?:[\t\n\x0B\x0C\r\x20]?(?P<post>€|£|\$|¥|(?-u:\b)(?:{codes})(?-u:\b)|(?i:euros?|dollars?|pounds?)(?-u:\b)))?",
         codes = CODES.join("|")
     ))
     .unwrap()

@@ -6,12 +6,12 @@ use std::sync::LazyLock;
 
 static LABEL_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?im)^\s*(?:[a-z_]+\.)*(?:party[\s_]*(?:a|b|1|2|one|two)|provider|service[\s_]provider|client|contractor|customer|licensor|licensee|buyer|seller|supplier|landlord|tenant|lessor|lessee)(?:[\s_.]*name)?\s*[:|]\s*(?P<v>\S.*?)\s*$",
+        r"(?im)^[\t\n\x0B\x0C\r\x20]*(?:[a-z_]+\.)*(?:party[[\t\n\x0B\x0C\r\x20]_]*(?:a|b|1|2|one|two)|provider|service[[\t\n\x0B\x0C\r\x20]_]provider|client|contractor|customer|licensor|licensee|buyer|seller|supplier|landlord|tenant|lessor|lessee)(?:[[\t\n\x0B\x0C\r\x20]_.]*name)?[\t\n\x0B\x0C\r\x20]*[:|][\t\n\x0B\x0C\r\x20]*(?P<v>\S.*?)[\t\n\x0B\x0C\r\x20]*$",
     )
     .unwrap()
 });
 
-static BETWEEN_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\bbetween\b[\s:]+").unwrap());
+static BETWEEN_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)between(?-u:\b)[[\t\n\x0B\x0C\r\x20]:]+").unwrap());
 
 /// Cuts a party clause down to the name: role parentheticals, quotes,
 /// `, a company registered …` and trailing punctuation go.

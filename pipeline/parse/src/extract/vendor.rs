@@ -8,18 +8,18 @@ use std::sync::LazyLock;
 
 static LABEL_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?im)^\s*(?:[a-z_]+\.)*(?:vendor|seller|supplier|merchant|issued[\s_]+by|bill(?:ed)?[\s_]+from|invoice[\s_]+from|store|company)(?:[\s_.]*name)?\s*[:|]\s*(?P<v>\S.*?)\s*$",
+        r"(?im)^[\t\n\x0B\x0C\r\x20]*(?:[a-z_]+\.)*(?:vendor|seller|supplier|merchant|issued[[\t\n\x0B\x0C\r\x20]_]+by|bill(?:ed)?[[\t\n\x0B\x0C\r\x20]_]+from|invoice[[\t\n\x0B\x0C\r\x20]_]+from|store|company)(?:[[\t\n\x0B\x0C\r\x20]_.]*name)?[\t\n\x0B\x0C\r\x20]*[:|][\t\n\x0B\x0C\r\x20]*(?P<v>\S.*?)[\t\n\x0B\x0C\r\x20]*$",
     )
     .unwrap()
 });
 
 /// Company-form suffixes that mark an organisation name.
 static ORG_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:ltd|limited|gmbh|inc|llc|llp|ag|plc|s\.?a\.?s?|s\.?l|sarl|s\.?r\.?l|b\.?v|n\.?v|corp|corporation|co|company|kg|oy|ab|as|pty|group|& sons)\.?$").unwrap()
+    Regex::new(r"(?i)(?-u:\b)(?:ltd|limited|gmbh|inc|llc|llp|ag|plc|s\.?a\.?s?|s\.?l|sarl|s\.?r\.?l|b\.?v|n\.?v|corp|corporation|co|company|kg|oy|ab|as|pty|group|& sons)\.?$").unwrap()
 });
 
 static CUSTOMER_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:bill(?:ed)?[\s_]+to|sold[\s_]+to|ship[\s_]+to|customer|client|to|recipient|deliver(?:y|ed)?[\s_]+to|invoice[\s_]+to)\b").unwrap()
+    Regex::new(r"(?i)^[\t\n\x0B\x0C\r\x20]*(?:bill(?:ed)?[[\t\n\x0B\x0C\r\x20]_]+to|sold[[\t\n\x0B\x0C\r\x20]_]+to|ship[[\t\n\x0B\x0C\r\x20]_]+to|customer|client|to|recipient|deliver(?:y|ed)?[[\t\n\x0B\x0C\r\x20]_]+to|invoice[[\t\n\x0B\x0C\r\x20]_]+to)(?-u:\b)").unwrap()
 });
 
 /// `Inc`, `S.A`, `Co` …: the name may legitimately end with a full stop.

@@ -1,0 +1,13 @@
+//! Fuzz target: the RFC 822 parser (mail-parser) and the HTML fallback.
+#![no_main]
+
+use docflow_parse::{parse_document, ParseLimits};
+use docflow_schemas::RawDocument;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    
+    let raw = RawDocument { id: "fuzz".into(), content_type: Some("message/rfc822".into()), body: data.to_vec(), metadata: Default::default(), created_at_ms: 0 };
+    // Any input: a typed error or an output, never a panic or a hang.
+    let _ = parse_document(&raw, &ParseLimits::default());
+});

@@ -1,0 +1,13 @@
+//! Fuzz target: the text/plain parser and the extractor.
+#![no_main]
+
+use docflow_parse::{parse_document, ParseLimits};
+use docflow_schemas::RawDocument;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    
+    let raw = RawDocument { id: "fuzz".into(), content_type: Some("text/plain".into()), body: data.to_vec(), metadata: Default::default(), created_at_ms: 0 };
+    // Any input: a typed error or an output, never a panic or a hang.
+    let _ = parse_document(&raw, &ParseLimits::default());
+});
