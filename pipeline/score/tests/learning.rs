@@ -1,0 +1,271 @@
+//! Learning, versioning and scoring behaviour on synthetic embeddings
+//! (no model needed): new classes from a feedback burst, restart from the
+//! latest `model.updates` record alone, rollout and rollback, pending
+//! feedback, corrections, and exact duplicate claims under concurrency.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use docflow_schemas::{embedding_to_bytes, BusinessFields, EmbeddedDocument, Feedback, LineItem, ParsedDocument};
+use docflow_score::anomaly::{reasons, MemoryContentRegistry, MemoryInvoiceRegistry};
+use docflow_score::{
+    rollback, FeedbackOutcome, Installed, Learner, ModelHandle, PublishPolicy, Scorer, ScoringModel, OTHER,
+};
+use futures::executor::block_on;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rust_decimal::Decimal;
+
+const DIM: usize = 32;
+
+/// A unit vector near axis `class` (classes are well separated, members vary).
+fn near(class: usize, rng: &mut StdRng) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..DIM).map(|_| rng.random_range(-0.15..0.15)).collect();
+    v[class] += 1.0;
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter().map(|x| x / n).collect()
+}
+
+fn doc(id: &str, emb: &[f32], fields: BusinessFields, text: &str) -> EmbeddedDocument {
+    EmbeddedDocument {
+        parsed: ParsedDocument {
+            id: id.into(),
+            content_type: "text/plain".into(),
+            text: text.into(),
+            fields,
+            warnings: vec![],
+            created_at_ms: 0,
+            priority: "normal".into(),
+        },
+        embedding_f32le: embedding_to_bytes(emb),
+        encoder_version: "test".into(),
+    }
+}
+
+fn scorer(handle: &Arc<ModelHandle>) -> Scorer {
+    Scorer::new(handle.clone(), Arc::new(MemoryInvoiceRegistry::default()), Arc::new(MemoryContentRegistry::default()))
+}
+
+fn trained(rng: &mut StdRng, classes: &[&str]) -> Learner {
+    let mut l = Learner::new(ScoringModel::empty(0), PublishPolicy { max_interval: None, ..Default::default() });
+    for (i, c) in classes.iter().enumerate() {
+        for _ in 0..5 {
+            l.add_label(c, &near(i, rng), Instant::now()).unwrap();
+        }
+    }
+    l
+}
+
+#[test]
+fn feedback_burst_creates_a_usable_class_and_restart_rebuilds_from_the_update() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut learner = trained(&mut rng, &["invoice", "email"]);
+    let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+    handle.install(&learner.publish(1).unwrap()).unwrap();
+    let s = scorer(&handle);
+    let before = block_on(s.score(doc("x1", &near(2, &mut rng), Default::default(), ""))).unwrap();
+    assert_eq!(before.class, OTHER, "an unknown kind is open-set 'other' before any label");
+    assert_eq!(before.model_version, 1);
+
+    // A burst of feedback for a new class "contract" (embeddings carried in the feedback).
+    let t = Instant::now();
+    let mut published = None;
+    for i in 0..10 {
+        let fb = Feedback {
+            id: format!("fb{i}"),
+            label: Some("contract".into()),
+            is_anomaly: None,
+            embedding_f32le: Some(embedding_to_bytes(&near(2, &mut rng))),
+            note: None,
+            created_at_ms: 0,
+        };
+        assert_eq!(learner.apply_feedback(&fb, t).unwrap(), FeedbackOutcome::Applied);
+        if let Some(u) = learner.maybe_publish(t, 2).unwrap() {
+            published = Some(u);
+        }
+    }
+    let update = published.expect("10 labels trigger a publish");
+    assert_eq!(handle.install(&update).unwrap(), Installed::Swapped { version: 2 });
+    let after = block_on(s.score(doc("x2", &near(2, &mut rng), Default::default(), ""))).unwrap();
+    assert_eq!((after.class.as_str(), after.model_version), ("contract", 2));
+    assert!(after.class_confidence > 0.9, "{after:?}");
+
+    // A restarted scorer rebuilds everything from the latest record alone.
+    let restarted = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+    restarted.install(&update).unwrap();
+    let s2 = scorer(&restarted);
+    for i in 0..50 {
+        let e = near(i % 3, &mut rng);
+        let a = block_on(s.score(doc(&format!("r{i}"), &e, Default::default(), ""))).unwrap();
+        let b = block_on(s2.score(doc(&format!("r{i}"), &e, Default::default(), ""))).unwrap();
+        assert_eq!((a.class, a.class_confidence, a.anomaly_score, a.model_version), (b.class, b.class_confidence, b.anomaly_score, b.model_version));
+    }
+    // A restarted learner continues from it too.
+    let mut learner2 = Learner::new(ScoringModel::empty(0), PublishPolicy::default());
+    assert!(learner2.adopt(&update).unwrap());
+    assert_eq!(learner2.model().classifier.classes.len(), 3);
+    assert_eq!(learner2.publish(3).unwrap().version, 3);
+}
+
+#[test]
+fn time_policy_publishes_pending_changes() {
+    let mut rng = StdRng::seed_from_u64(2);
+    let policy = PublishPolicy { every_labels: 1000, max_interval: Some(Duration::from_millis(50)), ..Default::default() };
+    let mut l = Learner::new(ScoringModel::empty(0), policy);
+    let t0 = Instant::now();
+    assert!(!l.should_publish(t0));
+    l.add_label("a", &near(0, &mut rng), t0).unwrap();
+    assert!(!l.should_publish(t0));
+    assert!(l.should_publish(t0 + Duration::from_millis(60)));
+}
+
+#[test]
+fn rollout_by_id_hash_then_rollback() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut learner = trained(&mut rng, &["a", "b"]);
+    let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+    handle.install(&learner.publish(0).unwrap()).unwrap(); // v1, fully out
+    // v2 relabels axis 1 as "c", rolled out to 30 % of documents.
+    let mut staged = Learner::new(ScoringModel::empty(0), PublishPolicy { rollout_fraction: 0.3, ..Default::default() });
+    staged.adopt(&learner.publish(0).unwrap()).unwrap(); // v2 = same as v1, fully out
+    for _ in 0..20 {
+        staged.add_label("c", &near(1, &mut rng), Instant::now()).unwrap();
+    }
+    let v3 = staged.publish(0).unwrap();
+    assert_eq!((v3.version, v3.previous_version, v3.rollout_fraction), (3, Some(2), 0.3));
+    handle.install(&v3).unwrap();
+    let s = scorer(&handle);
+    let mut on_new = 0;
+    for i in 0..1000 {
+        let r = block_on(s.score(doc(&format!("d{i}"), &near(1, &mut rng), Default::default(), ""))).unwrap();
+        if r.model_version == 3 {
+            on_new += 1;
+        } else {
+            assert_eq!((r.model_version, r.class.as_str()), (2, "b"));
+        }
+    }
+    assert!((240..360).contains(&on_new), "{on_new} of 1000 on the new version");
+    // One command: back to v2's state for everyone, under version 4.
+    let back = rollback(&v3, 0).unwrap();
+    handle.install(&back).unwrap();
+    let r = block_on(s.score(doc("d1", &near(1, &mut rng), Default::default(), ""))).unwrap();
+    assert_eq!((r.model_version, r.class.as_str()), (4, "b"));
+    assert!(staged.adopt(&back).unwrap());
+    assert_eq!(staged.publish(0).unwrap().version, 5);
+}
+
+fn invoice(vendor: &str, number: &str, total: &str, unit: &str) -> BusinessFields {
+    BusinessFields {
+        doc_type_hint: Some("invoice".into()),
+        vendor: Some(vendor.into()),
+        invoice_number: Some(number.into()),
+        total: Some(Decimal::from_str(total).unwrap()),
+        currency: Some("EUR".into()),
+        line_items: vec![LineItem {
+            description: "service".into(),
+            quantity: Some(Decimal::ONE),
+            unit_price: Some(Decimal::from_str(unit).unwrap()),
+            amount: Some(Decimal::from_str(unit).unwrap()),
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn history_feedback_and_corrections() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let mut learner = trained(&mut rng, &["invoice", "email"]);
+    let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+    handle.install(&learner.publish(0).unwrap()).unwrap();
+    let s = scorer(&handle);
+    let t = Instant::now();
+    for i in 0..40 {
+        let price = format!("{}.00", 95 + i % 11);
+        let d = doc(&format!("h{i}"), &near(0, &mut rng), invoice("Acme GmbH", &format!("N{i}"), &price, &price), "");
+        let scored = block_on(s.score(d)).unwrap();
+        assert!(scored.anomaly_score < 0.7, "{scored:?}");
+        learner.observe_result(&scored, t).unwrap();
+    }
+    handle.install(&learner.publish(0).unwrap()).unwrap();
+    // 25× the usual price: amount_outlier, with its value and contribution.
+    let big = block_on(s.score(doc("big", &near(0, &mut rng), invoice("ACME  GmbH", "N99", "2500.00", "2500.00"), ""))).unwrap();
+    assert!(big.anomaly_score > 0.9, "{big:?}");
+    assert_eq!(big.anomaly_reasons[0].reason, reasons::AMOUNT_OUTLIER);
+    assert!(big.anomaly_reasons[0].value > 5.0);
+    learner.observe_result(&big, t).unwrap();
+    // A human says it was fine: the amount midpoint moves up, the amount joins the history.
+    let before = learner.model().thresholds.anomaly.amount.midpoint;
+    let fb = Feedback { id: "big".into(), label: None, is_anomaly: Some(false), embedding_f32le: None, note: None, created_at_ms: 0 };
+    assert_eq!(learner.apply_feedback(&fb, t).unwrap(), FeedbackOutcome::Applied);
+    assert!(learner.model().thresholds.anomaly.amount.midpoint > before);
+    // A label for a document not seen yet waits for it.
+    let fb = Feedback { id: "later".into(), label: Some("email".into()), is_anomaly: None, embedding_f32le: None, note: None, created_at_ms: 0 };
+    assert_eq!(learner.apply_feedback(&fb, t).unwrap(), FeedbackOutcome::Pending);
+    let labels = learner.model().provenance.labels;
+    let later = block_on(s.score(doc("later", &near(1, &mut rng), Default::default(), ""))).unwrap();
+    learner.observe_result(&later, t).unwrap();
+    assert_eq!(learner.model().provenance.labels, labels + 1);
+}
+
+#[test]
+fn duplicates_are_exact_under_concurrency() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut learner = trained(&mut rng, &["invoice"]);
+    let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+    handle.install(&learner.publish(0).unwrap()).unwrap();
+    // Two "replicas" share the registry (the database in production).
+    let invoices = Arc::new(MemoryInvoiceRegistry::default());
+    let contents = Arc::new(MemoryContentRegistry::default());
+    let replicas: Vec<Scorer> = (0..2).map(|_| Scorer::new(handle.clone(), invoices.clone(), contents.clone())).collect();
+    let e = near(0, &mut rng);
+    let mut threads = Vec::new();
+    for (i, s) in replicas.into_iter().enumerate() {
+        let e = e.clone();
+        threads.push(std::thread::spawn(move || {
+            (0..100)
+                .map(|n| {
+                    let text = format!("Invoice {n} from Acme, copy {i}: consulting services for the month, payable within thirty days.");
+                    let d = doc(&format!("r{i}-{n}"), &e, invoice("Acme", &format!("INV-{n}"), "10.00", "10.00"), &text);
+                    block_on(s.score(d)).unwrap()
+                })
+                .collect::<Vec<_>>()
+        }));
+    }
+    let results: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let dups = results
+        .iter()
+        .filter(|r| r.anomaly_reasons.iter().any(|x| x.reason == reasons::DUPLICATE_INVOICE_NUMBER))
+        .count();
+    assert_eq!(dups, 100, "each number is claimed by exactly one of the two documents");
+    // A replay of the winner does not flag itself; a verbatim copy is duplicate_content only.
+    let s = scorer(&handle);
+    let text = "Receipt 77 from Bakery Ltd: two croissants, one cappuccino, paid by card, thank you for your visit.";
+    let a = block_on(s.score(doc("a", &e, invoice("Bakery", "77", "5.00", "5.00"), text))).unwrap();
+    let a_again = block_on(s.score(doc("a", &e, invoice("Bakery", "77", "5.00", "5.00"), text))).unwrap();
+    let copy = block_on(s.score(doc("b", &e, invoice("Bakery", "77", "5.00", "5.00"), &text.to_uppercase()))).unwrap();
+    assert!(a.anomaly_score < 0.7 && a_again.anomaly_score < 0.7, "{a:?} {a_again:?}");
+    let names: Vec<&str> = copy.anomaly_reasons.iter().map(|r| r.reason.as_str()).collect();
+    assert_eq!(names, vec![reasons::DUPLICATE_CONTENT]);
+    assert!(copy.anomaly_score > 0.9);
+    // Total ≠ lines (and not a tax rate): total_mismatch.
+    let mut f = invoice("Other", "X1", "130.00", "100.00");
+    f.line_items[0].amount = Some(Decimal::from_str("100.00").unwrap());
+    let m = block_on(s.score(doc("m", &e, f, ""))).unwrap();
+    assert_eq!(m.anomaly_reasons[0].reason, reasons::TOTAL_MISMATCH);
+    assert!((m.anomaly_reasons[0].value - 30.0).abs() < 1e-9 && m.anomaly_score > 0.9);
+}
+
+#[test]
+fn malformed_embeddings_are_typed_errors() {
+    let mut rng = StdRng::seed_from_u64(6);
+    let mut learner = trained(&mut rng, &["a"]);
+    let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+    handle.install(&learner.publish(0).unwrap()).unwrap();
+    let s = scorer(&handle);
+    let mut d = doc("bad", &[1.0; 8], Default::default(), "");
+    let e = block_on(s.score(d.clone())).unwrap_err();
+    assert_eq!(e.kind, "embedding_dim");
+    d.embedding_f32le.pop();
+    assert_eq!(block_on(s.score(d)).unwrap_err().kind, "embedding_bytes");
+}
