@@ -296,7 +296,7 @@ impl BertModel {
         if cu.first().copied().unwrap_or(0) != 0 {
             return Err(EncoderError::InvalidBatch("cu_seqlens must start at 0".into()));
         }
-        if cu.len() >= 1 && *cu.last().unwrap() as usize != batch.token_ids.len() {
+        if !cu.is_empty() && *cu.last().unwrap() as usize != batch.token_ids.len() {
             return Err(EncoderError::InvalidBatch(format!(
                 "cu_seqlens ends at {} but the batch holds {} tokens",
                 cu.last().unwrap(),

@@ -89,6 +89,7 @@ impl BertConfig {
                 return Err(format!("{name} must be positive"));
             }
         }
+        #[allow(clippy::manual_is_multiple_of)] // is_multiple_of needs Rust 1.87; MSRV is 1.85
         if self.hidden_size % self.num_attention_heads != 0 {
             return Err(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",

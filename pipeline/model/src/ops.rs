@@ -198,7 +198,7 @@ fn layer_norm_row(ln: &LayerNorm, row: &mut [f32]) {
 /// Exact GELU, `x · Φ(x) = 0.5 · x · (1 + erf(x / √2))`, in place (HF
 /// `hidden_act = "gelu"`; not the tanh approximation).
 pub fn gelu_inplace(x: &mut [f32]) {
-    x.par_chunks_mut(4096).for_each(|chunk| gelu_chunk(chunk));
+    x.par_chunks_mut(4096).for_each(gelu_chunk);
 }
 
 fn gelu_chunk(x: &mut [f32]) {
@@ -285,7 +285,7 @@ pub fn erf(x: f32) -> f32 {
     p = p * x2 - 2.101_024e-06;
     p = p * x2 - 5.692_506_4e-05;
     p = p * x2 - 7.349_906_3e-04;
-    p = p * x2 - 2.954_600e-03;
+    p = p * x2 - 2.9546e-3;
     p = p * x2 - 1.609_603_3e-02;
     p *= x;
     let mut q = -1.456_607_2e-05_f32;
@@ -313,7 +313,7 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5; // Cephes: 5.0000001201e-1, which is 0.5 in f32
     let y = p * r * r + r + 1.0;
     let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
     y * scale

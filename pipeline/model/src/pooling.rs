@@ -8,6 +8,7 @@ use crate::EncoderError;
 /// embeddings (`chunks` is row-major, `dim` floats per window), normalised
 /// to unit length again. At least one whole window is needed.
 pub fn combine_chunks(chunks: &[f32], dim: usize) -> Result<Vec<f32>, EncoderError> {
+    #[allow(clippy::manual_is_multiple_of)] // is_multiple_of needs Rust 1.87; MSRV is 1.85
     if dim == 0 || chunks.is_empty() || chunks.len() % dim != 0 {
         return Err(EncoderError::InvalidBatch(format!(
             "cannot combine {} floats as windows of width {dim}",

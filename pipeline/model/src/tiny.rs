@@ -129,6 +129,9 @@ pub fn write_tiny_model(dir: &Path, spec: &TinySpec) -> Result<(), EncoderError>
     Ok(())
 }
 
+/// A tensor ready to serialise: name, shape, little-endian bytes.
+type Encoded = (String, Vec<usize>, Vec<u8>);
+
 /// Random weights with HF names and shapes, serialised with `safetensors`.
 fn weights_file(spec: &TinySpec, vocab: usize) -> Result<Vec<u8>, EncoderError> {
     let mut rng = StdRng::seed_from_u64(spec.seed);
@@ -165,7 +168,7 @@ fn weights_file(spec: &TinySpec, vocab: usize) -> Result<Vec<u8>, EncoderError> 
             add(format!("{p}.{name}.bias"), vec![h], 0.0, 0.1, &mut rng);
         }
     }
-    let (dtype, encoded): (Dtype, Vec<(String, Vec<usize>, Vec<u8>)>) = match spec.dtype {
+    let (dtype, encoded): (Dtype, Vec<Encoded>) = match spec.dtype {
         TinyDtype::F32 => (
             Dtype::F32,
             tensors.into_iter().map(|(n, (s, d))| (n, s, d.iter().flat_map(|v| v.to_le_bytes()).collect())).collect(),
