@@ -144,3 +144,13 @@ fn malformed_email() {
     let r = parse_document(&raw(Some("message/rfc822"), b"just some words\nwithout headers".to_vec()), &ParseLimits::default());
     assert_eq!(kind(r), "invalid_email");
 }
+
+/// Crash input found by `cargo fuzz run parse_sniffed` (pdf-extract 0.10
+/// panics at lib.rs:177 on it): the parser must catch it as `invalid_pdf`.
+#[test]
+fn fuzz_regression_pdf_extract_panic() {
+    let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz/pdf_extract_panic.pdf")).unwrap();
+    let r = parse_document(&raw(None, body.clone()), &ParseLimits::default());
+    assert_eq!(kind(r), "invalid_pdf");
+    assert_eq!(kind(parse_document_with_deadline(&raw(Some("application/pdf"), body), &ParseLimits::default())), "invalid_pdf");
+}

@@ -37,5 +37,23 @@ pub fn render(m: &DocModel, id: &str) -> Vec<u8> {
         2 => b.text_body(text).html_body(lines_to_html(m, &lines)),
         _ => b.text_body(text),
     };
-    b.write_to_vec().expect("writing to a Vec cannot fail")
+    let bytes = b.write_to_vec().expect("writing to a Vec cannot fail");
+    deterministic_boundaries(bytes, id)
+}
+
+/// mail-builder draws MIME boundaries at random; replace them so the same
+/// seed always yields the same bytes.
+fn deterministic_boundaries(bytes: Vec<u8>, id: &str) -> Vec<u8> {
+    let mut text = String::from_utf8(bytes).expect("mail-builder writes ASCII");
+    let mut n = 0;
+    while let Some(pos) = text.find("boundary=\"").map(|p| p + "boundary=\"".len()) {
+        let Some(len) = text[pos..].find('"') else { break };
+        let old = text[pos..pos + len].to_string();
+        if old.starts_with("docflow-") {
+            break;
+        }
+        text = text.replace(&old, &format!("docflow-{id}-{n}"));
+        n += 1;
+    }
+    text.into_bytes()
 }
