@@ -95,6 +95,7 @@ async fn under_load_batches_fill_to_the_token_budget() {
     let (stats, metrics, version) = (stage.batch_stats(), stage.metrics(), stage.version().to_owned());
     assert_eq!(version, docflow_model::model_version(dir.path()).unwrap());
     let shutdown = docflow_runtime::ShutdownSignal::new();
+    let _stop = StopOnDrop(shutdown.clone());
     let task = tokio::spawn(docflow_runtime::run_stage(stage, stage_config(&[&input], Some(&out), &dlq), shutdown.clone()));
 
     let first = read_n(&out, N, Duration::from_secs(60));

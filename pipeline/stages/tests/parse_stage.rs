@@ -58,6 +58,7 @@ async fn valid_documents_are_parsed_and_malformed_ones_dead_lettered_with_reason
     cfg.limits.max_document_bytes = 64 * 1024;
     cfg.limits.max_json_depth = 16;
     let shutdown = docflow_runtime::ShutdownSignal::new();
+    let _stop = StopOnDrop(shutdown.clone());
     let stage = tokio::spawn(docflow_runtime::run_stage(ParseStage::new(cfg), stage_config(&[&input], Some(&out), &dlq), shutdown.clone()));
 
     let producer = testkit::producer(&testkit::brokers()).unwrap();

@@ -63,3 +63,13 @@ pub fn tiny_infer(dir: &docflow_model::tiny::TinyModelDir) -> docflow_stages::In
 pub fn tiny_model() -> docflow_model::tiny::TinyModelDir {
     docflow_model::tiny::TinyModelDir::new(&docflow_model::tiny::TinySpec::default()).expect("tiny model")
 }
+
+/// Triggers the shutdown signal when dropped, so a failing assertion stops
+/// the stages (their poll threads would otherwise keep the test alive).
+pub struct StopOnDrop(pub docflow_runtime::ShutdownSignal);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.trigger();
+    }
+}
