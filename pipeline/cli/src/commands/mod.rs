@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod model;
+pub mod status;
 pub mod store;
 pub mod tools;
 pub mod topics;
