@@ -14,6 +14,8 @@
 //!   the only thing that decides which offset is committed.
 //! - [`dlq`]: the dead-letter record (`docs.dlq`) and its headers.
 //! - [`lag`]: consumer-group lag (backpressure, lanes, `docflow status`).
+//! - [`telemetry`]: Prometheus `/metrics`, `/healthz`, `/readyz`
+//!   ([`telemetry::serve_from_env`]) and the metric registry stages feed.
 //! - [`shutdown`]: [`ShutdownSignal`] (SIGINT/SIGTERM).
 //! - [`topology`]: the standard stages' default configs.
 //! - [`cli`]: clap argument structs for the `docflow` binary.
@@ -42,6 +44,7 @@ pub mod retry;
 pub mod runner;
 pub mod shutdown;
 pub mod stage;
+pub mod telemetry;
 pub mod testkit;
 pub mod topology;
 

@@ -20,6 +20,10 @@ pub struct StageMetrics {
     pub backpressure_pauses: AtomicU64,
     /// Epoch ms of the first consumed record (0 = none yet).
     pub first_consumed_at_ms: AtomicU64,
+    /// Total time workers spent on batches, in ns (utilisation).
+    pub busy_ns: AtomicU64,
+    /// Number of workers (set by the runner).
+    pub workers: AtomicU64,
 }
 
 impl StageMetrics {

@@ -104,7 +104,16 @@ pub(crate) struct ConsumerCtx {
     pub rebalance_drain_timeout: Duration,
 }
 
-impl ClientContext for ConsumerCtx {}
+impl ClientContext for ConsumerCtx {
+    fn error(&self, error: KafkaError, reason: &str) {
+        // All brokers down: not ready until records flow or partitions are
+        // assigned again.
+        if matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
+            self.shared.connected.store(false, Ordering::Relaxed);
+        }
+        tracing::error!(stage = %self.shared.stage_name, "librdkafka: {error}: {reason}");
+    }
+}
 
 impl ConsumerCtx {
     fn tp_keys(&self, tpl: &TopicPartitionList) -> Vec<TpKey> {
@@ -191,6 +200,7 @@ impl ConsumerCtx {
         let mut pauses = self.lock_pauses();
         pauses.forget(&tps);
         pauses.apply(consumer, self, tps.iter().copied());
+        self.shared.connected.store(true, Ordering::Relaxed);
         tracing::info!(stage = %self.shared.stage_name, partitions = tps.len(), "partitions assigned");
     }
 }

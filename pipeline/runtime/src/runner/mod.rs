@@ -58,7 +58,9 @@ pub async fn run_stage_with_metrics<S: Stage>(
     let stage = Arc::new(stage);
     let topics: Vec<Arc<str>> = cfg.input_topics.iter().map(|t| Arc::from(t.as_str())).collect();
     let (dlq_tx, mut dlq_rx) = mpsc::unbounded_channel();
+    metrics.workers.store(cfg.concurrency as u64, Ordering::Relaxed);
     let shared = Arc::new(shared::Shared::new(name.clone(), topics, shutdown.clone(), dlq_tx, metrics));
+    crate::telemetry::stages::register(crate::telemetry::Registry::global(), shared.clone());
 
     let producer: Arc<ThreadedProducer<clients::ProducerCtx>> = Arc::new(
         clients::producer_config(&cfg, &name)

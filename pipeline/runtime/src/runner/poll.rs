@@ -184,6 +184,9 @@ impl PollLoop {
                 .unwrap_or_default(),
         };
         let lane = if self.cfg.lanes_enabled() { topic as usize } else { 0 };
+        if !shared.connected.load(Ordering::Relaxed) {
+            shared.connected.store(true, Ordering::Relaxed);
+        }
         let metrics = &shared.metrics;
         if metrics.consumed.fetch_add(1, Ordering::Relaxed) == 0 {
             metrics.first_consumed_at_ms.store(crate::dlq::now_ms() as u64, Ordering::Relaxed);

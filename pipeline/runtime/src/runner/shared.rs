@@ -6,9 +6,11 @@ use crate::metrics::StageMetrics;
 use crate::offsets::{OffsetBook, TpKey};
 use crate::shutdown::ShutdownSignal;
 use crate::stage::RawRecord;
+use crate::telemetry::{Histogram, Registry, DURATION_BUCKETS};
 use docflow_core::StageError;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// Lag figure "not measured (yet)".
@@ -42,6 +44,12 @@ pub(crate) struct Shared {
     /// Records whose output the broker rejected for good: dead-letter them.
     pub dlq_tx: mpsc::UnboundedSender<(Arc<InFlight>, StageError)>,
     pub metrics: Arc<StageMetrics>,
+    /// Partitions were assigned and librdkafka has not reported all brokers
+    /// down since (`/readyz`).
+    pub connected: AtomicBool,
+    /// `document_processing_duration_seconds` by outcome: `ok`, `dead_letter`.
+    pub duration_ok: Option<Arc<Histogram>>,
+    pub duration_dead_letter: Option<Arc<Histogram>>,
 }
 
 impl Shared {
@@ -53,6 +61,8 @@ impl Shared {
         metrics: Arc<StageMetrics>,
     ) -> Self {
         Self {
+            duration_ok: duration_histogram(&stage_name, "ok"),
+            duration_dead_letter: duration_histogram(&stage_name, "dead_letter"),
             stage_name,
             topics,
             book: Mutex::new(OffsetBook::default()),
@@ -68,6 +78,7 @@ impl Shared {
             closing: AtomicBool::new(false),
             dlq_tx,
             metrics,
+            connected: AtomicBool::new(false),
         }
     }
 
@@ -97,6 +108,31 @@ impl Shared {
     }
 }
 
+fn duration_histogram(stage: &str, outcome: &str) -> Option<Arc<Histogram>> {
+    Registry::global()
+        .histogram("document_processing_duration_seconds", &[("stage", stage), ("outcome", outcome)], &DURATION_BUCKETS)
+        .map_err(|e| tracing::warn!(stage, "metrics: {e}"))
+        .ok()
+}
+
+impl crate::telemetry::stages::TelemetryView for Shared {
+    fn stage_name(&self) -> &str {
+        &self.stage_name
+    }
+    fn metrics(&self) -> &StageMetrics {
+        &self.metrics
+    }
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+    fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed) && self.fatal().is_none()
+    }
+    fn closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+}
+
 /// How a delivery (or an immediate produce attempt) ended.
 pub(crate) enum Delivery {
     Acked,
@@ -120,6 +156,8 @@ pub(crate) struct InFlight {
     pub generation: u64,
     /// Priority lane (input topic index when lanes are enabled, else 0).
     pub lane: usize,
+    /// When the record was consumed (processing-duration histogram).
+    started: Instant,
     remaining: AtomicU32,
     failure: Mutex<Option<StageError>>,
     dead_lettered: AtomicBool,
@@ -136,6 +174,7 @@ impl InFlight {
             tp,
             generation,
             lane,
+            started: Instant::now(),
             remaining: AtomicU32::new(1),
             failure: Mutex::new(None),
             dead_lettered: AtomicBool::new(false),
@@ -206,6 +245,10 @@ impl InFlight {
         if self.resolve() {
             self.shared.book().complete(self.tp, self.generation, self.raw.meta.offset);
             self.shared.metrics.completed.fetch_add(1, Ordering::Relaxed);
+            let h = if self.dead_lettered.load(Ordering::Acquire) { &self.shared.duration_dead_letter } else { &self.shared.duration_ok };
+            if let Some(h) = h {
+                h.observe(self.started.elapsed().as_secs_f64());
+            }
         }
     }
 

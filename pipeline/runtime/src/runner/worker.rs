@@ -55,7 +55,9 @@ pub(crate) async fn worker_loop<S: Stage>(ctx: Arc<WorkerCtx<S>>, mut rx: Unboun
             queues[lane].push_back(batch.records);
         }
         if let Some(records) = queues.iter_mut().find_map(VecDeque::pop_front) {
+            let started = std::time::Instant::now();
             handle_batch(&ctx, records).await;
+            ctx.shared.metrics.busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             continue;
         }
         match rx.recv().await {
@@ -234,6 +236,11 @@ pub(crate) async fn send_dead_letter(
     let shared = record.shared().clone();
     record.mark_dead_lettered();
     shared.metrics.dead_lettered.fetch_add(1, Ordering::Relaxed);
+    if let Ok(c) = crate::telemetry::Registry::global()
+        .counter("docflow_dlq_records_total", &[("stage", &shared.stage_name), ("reason", &err.kind)])
+    {
+        c.inc();
+    }
     let meta = &record.raw.meta;
     tracing::warn!(stage = %shared.stage_name, topic = %meta.topic, partition = meta.partition, offset = meta.offset,
         kind = %err.kind, domain = err.domain.as_str(), "dead-lettered: {}", err.message);

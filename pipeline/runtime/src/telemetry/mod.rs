@@ -1,0 +1,39 @@
+//! Telemetry: a Prometheus scrape endpoint with health checks, built into
+//! the runtime so every stage exports the same metrics without code.
+//!
+//! - `registry`: [`Registry`] of counters, gauges, histograms; the public API
+//!   stage code uses for metrics the runner cannot see (cache hits, encoder,
+//!   GPU, model version), and the text format 0.0.4 rendering.
+//! - `stages`: the runner's stages, read live at scrape time (records
+//!   in/out/failed, in-flight, retries, pauses, utilisation) and asked for
+//!   readiness.
+//! - `server`: [`serve`]: `GET /metrics`, `/healthz`, `/readyz`.
+//!
+//! The metric names are the contract in `deploy/observability/metrics.txt`.
+
+mod registry;
+mod server;
+pub(crate) mod stages;
+
+pub use registry::{Counter, Gauge, Histogram, Registry, TelemetryError, DURATION_BUCKETS};
+pub use server::{serve, MetricsServer};
+
+use anyhow::Context as _;
+
+/// Environment variable with the endpoint's address (`127.0.0.1:9464`);
+/// unset or empty: no endpoint.
+pub const METRICS_ADDR_ENV: &str = "DOCFLOW_METRICS_ADDR";
+
+/// Start the endpoint on `$DOCFLOW_METRICS_ADDR` over the global registry,
+/// if set. Call once per process inside the tokio runtime, before starting
+/// stages (`docflow stage`, `docflow run`); keep the returned server alive.
+pub async fn serve_from_env() -> anyhow::Result<Option<MetricsServer>> {
+    let addr = match std::env::var(METRICS_ADDR_ENV) {
+        Ok(a) if !a.trim().is_empty() => a,
+        _ => return Ok(None),
+    };
+    let addr: std::net::SocketAddr =
+        addr.trim().parse().with_context(|| format!("{METRICS_ADDR_ENV}={addr:?} is not an address like 127.0.0.1:9464"))?;
+    let server = serve(addr, Registry::global()).await.with_context(|| format!("binding the metrics endpoint on {addr}"))?;
+    Ok(Some(server))
+}
