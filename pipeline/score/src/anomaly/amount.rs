@@ -23,8 +23,9 @@
 //! that is 20× too high can hide among big orders. Unit prices (a line's
 //! `unit_price`, else `amount / quantity`) carry the price level alone and
 //! are far tighter. Each document contributes its total and the median of
-//! its unit prices; the reason's value is whichever robust z is larger in
-//! magnitude, so either view can raise it.
+//! its unit prices to the windows; the reason's value is the robust z of
+//! the median unit price, and the total's z only when the document has no
+//! unit prices (a big basket is not an anomaly; a 20× price is).
 //!
 //! Only totals the learner considered normal are added (see `learn`), so a
 //! burst of outliers does not become the vendor's profile.
@@ -184,18 +185,15 @@ impl CompiledVendors {
         Self { stats }
     }
 
-    /// Robust z of the document's amounts against its vendor: the larger in
-    /// magnitude of the total's and the median unit price's. None when the
-    /// vendor has too little history or the document states no amount.
+    /// Robust z of the document's price level against its vendor: the
+    /// median unit price's, else the total's. None when the vendor has too
+    /// little history or the document states no amount.
     pub fn robust_z(&self, fields: &BusinessFields, p: &AnomalyParams) -> Option<f64> {
         let vendor = fields.vendor.as_deref()?;
         let (totals, units) = self.stats.get(&vendor_key(vendor, fields.currency.as_deref()))?;
         let zt = totals.as_ref().zip(fields.total.as_ref().and_then(ln_amount)).and_then(|(s, ln)| s.z(ln, p));
         let zu = units.as_ref().zip(median_unit_price(fields).map(f64::ln)).and_then(|(s, ln)| s.z(ln, p));
-        match (zt, zu) {
-            (Some(a), Some(b)) => Some(if a.abs() >= b.abs() { a } else { b }),
-            (a, b) => a.or(b),
-        }
+        zu.or(zt)
     }
 }
 

@@ -10,9 +10,10 @@
 //!   whatever else is true): a duplicate claimed by the database (0.95), a
 //!   stated total off by more than ~0.25 % beyond rounding, an amount or a
 //!   class distance ≥ 1 scale unit past the midpoint;
-//! - *normal noise* contributes ≪ 0.7: values at 3–4 robust standard
-//!   deviations give ≤ 0.1, and contributions under [`AnomalyParams::report_floor`]
-//!   are dropped entirely. Two borderline reasons at 0.4 give 0.64, three give
+//! - *normal noise* contributes ≪ 0.7: a unit-price level within 2.1
+//!   robust σ of the vendor's, a class distance within 4 σ of its members',
+//!   or a total off by less than 0.05 % give ≤ 0.06, and contributions under
+//!   [`AnomalyParams::report_floor`] are dropped entirely. Two borderline reasons at 0.4 give 0.64, three give
 //!   0.78: only a pile-up of independent oddities crosses the line.
 //!
 //! So `score > 0.7` reads "at least one reason is clearly abnormal, or several
@@ -89,7 +90,13 @@ impl Default for AnomalyParams {
         Self {
             audit_threshold: 0.7,
             report_floor: 0.05,
-            amount: Calibration::new(5.0, 0.5, 3.5, 12.0),
+            // Robust z of the unit-price level: c(2.1) = 0.06, c(2.8) = 0.5,
+            // c(3.15) = 0.8. Under a normal model of a vendor's log prices,
+            // |z| ≥ 3.15 happens for ≈ 0.2 % of honest documents, while a
+            // price 20× off the vendor's level sits at z ≈ 3–9 even for
+            // vendors whose prices spread by 5× (see `amount`). Human
+            // corrections raise the midpoint where this is too eager.
+            amount: Calibration::new(2.8, 0.25, 2.5, 12.0),
             amount_min_history: 8,
             amount_mad_floor: 0.05,
             amount_window: 64,
@@ -126,9 +133,8 @@ mod tests {
     #[test]
     fn calibration_marks() {
         let p = AnomalyParams::default();
-        assert!(p.amount.contribution(4.0) < 0.15);
-        assert!(p.amount.contribution(3.0) < 0.05);
-        assert!(p.amount.contribution(6.0) >= 0.8);
+        assert!(p.amount.contribution(2.1) < 0.07);
+        assert!(p.amount.contribution(3.15) >= 0.8);
         assert!(p.unusual_for_class.contribution(4.0) < 0.05);
         assert!(p.unusual_for_class.contribution(7.0) >= 0.8);
         assert!(p.total_mismatch.contribution((0.0025f64).log10()) > 0.95);

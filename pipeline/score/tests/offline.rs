@@ -1,0 +1,129 @@
+//! `docflow process --offline` end to end on files: the project's corpus,
+//! the real parser, a tiny random BERT (the real encoder code, small weights)
+//! for speed. Checks the output format, reproducibility, training labels,
+//! duplicate detection and the dead-letter file.
+
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine as _;
+use docflow_core::StageError;
+use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig};
+use docflow_model::tiny::{TinyModelDir, TinySpec};
+use docflow_model::{CpuEncoder, CpuOptions, TextEncoder, TextEncoderOptions};
+use docflow_schemas::{embedding_to_bytes, EmbeddedDocument, ParsedDocument, RawDocument};
+use docflow_score::offline::{run, InputLine, OfflineArgs, OfflineStages, OutputLine};
+
+struct Stages {
+    encoder: TextEncoder,
+}
+
+impl OfflineStages for Stages {
+    fn parse(&mut self, raw: RawDocument) -> Result<ParsedDocument, StageError> {
+        let out = docflow_parse::parse_document(&raw, &docflow_parse::ParseLimits::default())
+            .map_err(|e| StageError::user_input("parse", e.to_string()))?;
+        Ok(ParsedDocument {
+            id: raw.id,
+            content_type: out.content_type,
+            text: out.text,
+            fields: out.fields,
+            warnings: out.warnings,
+            created_at_ms: raw.created_at_ms,
+            priority: "normal".into(),
+        })
+    }
+
+    fn embed(&mut self, docs: Vec<ParsedDocument>) -> Vec<Result<EmbeddedDocument, StageError>> {
+        let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+        match self.encoder.encode_texts(&texts) {
+            Ok(vectors) => docs
+                .into_iter()
+                .zip(vectors)
+                .map(|(parsed, v)| {
+                    Ok(EmbeddedDocument { parsed, embedding_f32le: embedding_to_bytes(&v), encoder_version: "tiny".into() })
+                })
+                .collect(),
+            Err(e) => docs.iter().map(|_| Err(StageError::internal("encode", e.to_string()))).collect(),
+        }
+    }
+}
+
+fn stages(dir: &Path) -> Stages {
+    let enc = CpuEncoder::load(dir, CpuOptions { threads: 1, ..Default::default() }).unwrap();
+    Stages { encoder: TextEncoder::load(dir, Box::new(enc), TextEncoderOptions::default()).unwrap() }
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    let mut f = std::fs::File::create(path).unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+#[test]
+fn offline_mode_scores_files_reproducibly() {
+    let tiny = TinyModelDir::new(&TinySpec::default()).unwrap();
+    let tmp = std::env::temp_dir().join(format!("docflow-offline-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let plan = AnomalyPlan { duplicated_content: 0.05, ..AnomalyPlan::none() };
+    let corpus: Vec<_> = Corpus::new(CorpusConfig { seed: 3, anomalies: plan, ..Default::default() }).take(240).collect();
+    let line = |d: &docflow_loadtest::corpus::LabeledDoc, label: Option<&str>| {
+        let (text, body_base64) = match std::str::from_utf8(&d.raw.body) {
+            Ok(t) => (Some(t.to_string()), None),
+            Err(_) => (None, Some(base64::engine::general_purpose::STANDARD.encode(&d.raw.body))),
+        };
+        serde_json::to_string(&InputLine {
+            id: d.raw.id.clone(),
+            content_type: d.raw.content_type.clone(),
+            text,
+            body_base64,
+            label: label.map(Into::into),
+        })
+        .unwrap()
+    };
+    let train: Vec<String> = corpus[..40].iter().map(|d| line(d, Some(&d.class))).collect();
+    let mut input: Vec<String> = corpus[40..].iter().map(|d| line(d, None)).collect();
+    input.insert(5, "{not json".to_string());
+    input.insert(9, r#"{"id":"x","text":"a","body_base64":"YQ=="}"#.to_string());
+    write_lines(&tmp.join("train.jsonl"), &train);
+    write_lines(&tmp.join("in.jsonl"), &input);
+    let args = |out: &str| OfflineArgs {
+        input: tmp.join("in.jsonl"),
+        train: Some(tmp.join("train.jsonl")),
+        output: tmp.join(out),
+        batch_size: 16,
+        publish_every_labels: 10,
+        publish_every_results: 50,
+        no_progress: true,
+    };
+    let s1 = run(&args("a.jsonl"), &mut stages(tiny.path())).unwrap();
+    let s2 = run(&args("b.jsonl"), &mut stages(tiny.path())).unwrap();
+    assert_eq!(s1, s2);
+    assert_eq!((s1.documents, s1.dead_letters, s1.trained_labels), (200, 2, 40));
+    let a = std::fs::read_to_string(tmp.join("a.jsonl")).unwrap();
+    assert_eq!(a, std::fs::read_to_string(tmp.join("b.jsonl")).unwrap(), "offline output is reproducible");
+    let out: Vec<OutputLine> = a.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(out.len(), 200);
+    // Input order is kept, every line names the model version that scored it.
+    let ids: Vec<&str> = corpus[40..].iter().map(|d| d.raw.id.as_str()).collect();
+    assert_eq!(out.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ids);
+    assert!(out.iter().all(|o| o.model_version >= 2 && (0.0..=1.0).contains(&o.anomaly_score)));
+    let raw: serde_json::Value = serde_json::from_str(a.lines().next().unwrap()).unwrap();
+    for key in ["id", "class", "class_confidence", "fields", "anomaly_score", "anomaly_reasons", "model_version"] {
+        assert!(raw.get(key).is_some(), "output lacks {key}");
+    }
+    // Planted duplicates (beyond the training range) are flagged as such.
+    let planted: Vec<&str> = corpus[40..]
+        .iter()
+        .filter(|d| d.planted.iter().any(|r| r == "duplicate_content"))
+        .map(|d| d.raw.id.as_str())
+        .collect();
+    assert!(!planted.is_empty());
+    for o in out.iter().filter(|o| planted.contains(&o.id.as_str())) {
+        assert!(o.anomaly_reasons.iter().any(|r| r.reason == "duplicate_content"), "{o:?}");
+    }
+    let dlq = std::fs::read_to_string(tmp.join("a.jsonl.dlq")).unwrap();
+    assert_eq!(dlq.lines().count(), 2);
+    assert!(dlq.contains("\"error_kind\":\"json\"") && dlq.contains("\"error_kind\":\"body\""), "{dlq}");
+    std::fs::remove_dir_all(&tmp).ok();
+}
