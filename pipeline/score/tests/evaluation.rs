@@ -1,0 +1,307 @@
+//! Offline evaluation on the project's labeled corpus (docflow-loadtest),
+//! parsed by docflow-parse and embedded by the real all-MiniLM-L6-v2 on the
+//! CPU (docflow-model). Prints and checks:
+//! - few-shot accuracy with 1..=20 labeled examples per class on unseen documents;
+//! - anomaly detection at threshold 0.7 (precision/recall overall and per reason)
+//!   on a stream with planted anomalies.
+//!
+//! Sizes: `DOCFLOW_EVAL_DOCS` (default 2,600: 600 warm-up/labeled + 2,000 evaluated).
+//! Needs the real model (`DOCFLOW_MODEL_DIR` or ~/.cache/docflow/models/all-MiniLM-L6-v2);
+//! without it the tests print why they skip.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig, LabeledDoc};
+use docflow_model::{CpuEncoder, CpuOptions, TextEncoder, TextEncoderOptions};
+use docflow_schemas::{embedding_to_bytes, EmbeddedDocument, ParsedDocument};
+use docflow_score::anomaly::reasons;
+use docflow_score::anomaly::{MemoryContentRegistry, MemoryInvoiceRegistry};
+use docflow_score::{Learner, ModelHandle, PublishPolicy, Scorer, ScoringModel};
+use futures::executor::block_on;
+
+/// One corpus document, parsed and embedded.
+struct Doc {
+    class: String,
+    planted: Vec<String>,
+    embedded: EmbeddedDocument,
+}
+
+struct Prepared {
+    docs: Vec<Doc>,
+    warmup: usize,
+}
+
+fn model_dir() -> PathBuf {
+    std::env::var_os("DOCFLOW_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/docflow/models/all-MiniLM-L6-v2")
+    })
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The planted rates: ~3 % of invoices and receipts carry an anomaly.
+fn plan() -> AnomalyPlan {
+    AnomalyPlan { outlier_amount: 0.012, reused_invoice_number: 0.012, mismatched_total: 0.012, duplicated_content: 0.006 }
+}
+
+fn prepared() -> Option<&'static Prepared> {
+    static CELL: OnceLock<Option<Prepared>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let dir = model_dir();
+        if !dir.join("model.safetensors").is_file() {
+            println!("skipped: no model at {} (run `docflow model fetch`)", dir.display());
+            return None;
+        }
+        let n = env_usize("DOCFLOW_EVAL_DOCS", 2_600);
+        let t0 = Instant::now();
+        let corpus: Vec<LabeledDoc> =
+            Corpus::new(CorpusConfig { seed: 7, anomalies: plan(), ..Default::default() }).take(n).collect();
+        let t_gen = t0.elapsed();
+        let limits = docflow_parse::ParseLimits::default();
+        let mut parsed = Vec::with_capacity(n);
+        for d in &corpus {
+            let out = docflow_parse::parse_document(&d.raw, &limits)
+                .unwrap_or_else(|e| panic!("corpus document {} does not parse: {e}", d.raw.id));
+            parsed.push(ParsedDocument {
+                id: d.raw.id.clone(),
+                content_type: out.content_type,
+                text: out.text,
+                fields: out.fields,
+                warnings: out.warnings,
+                created_at_ms: d.raw.created_at_ms,
+                priority: "normal".into(),
+            });
+        }
+        let t_parse = t0.elapsed() - t_gen;
+        let encoder = CpuEncoder::load(&dir, CpuOptions::default()).expect("CPU encoder loads");
+        let mut text_encoder =
+            TextEncoder::load(&dir, Box::new(encoder), TextEncoderOptions::default()).expect("text encoder loads");
+        // Identical texts (duplicated content) are embedded once.
+        let mut unique: HashMap<&str, usize> = HashMap::new();
+        let mut texts: Vec<&str> = Vec::new();
+        let slot: Vec<usize> = parsed
+            .iter()
+            .map(|p| {
+                *unique.entry(p.text.as_str()).or_insert_with(|| {
+                    texts.push(p.text.as_str());
+                    texts.len() - 1
+                })
+            })
+            .collect();
+        let t1 = Instant::now();
+        let mut vectors = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(256) {
+            vectors.extend(text_encoder.encode_texts(chunk).expect("encoding works"));
+        }
+        let t_embed = t1.elapsed();
+        let stats = text_encoder.stats();
+        let n_unique = texts.len();
+        println!(
+            "corpus: {n} docs generated in {:.1}s, parsed in {:.1}s, {} unique texts embedded in {:.1}s \
+             ({:.0} docs/s, {:.0} tokens/doc, real all-MiniLM-L6-v2 on CPU)",
+            t_gen.as_secs_f64(),
+            t_parse.as_secs_f64(),
+            n_unique,
+            t_embed.as_secs_f64(),
+            n_unique as f64 / t_embed.as_secs_f64(),
+            stats.tokens as f64 / n_unique.max(1) as f64
+        );
+        drop(texts);
+        drop(unique);
+        let docs = corpus
+            .into_iter()
+            .zip(parsed)
+            .zip(slot)
+            .map(|((d, p), slot)| {
+                let v = &vectors[slot];
+                Doc {
+                    class: d.class,
+                    planted: d.planted,
+                    embedded: EmbeddedDocument {
+                        embedding_f32le: embedding_to_bytes(v),
+                        parsed: p,
+                        encoder_version: "all-MiniLM-L6-v2".into(),
+                    },
+                }
+            })
+            .collect();
+        Some(Prepared { docs, warmup: n.saturating_sub(2_000).max(n / 5) })
+    })
+    .as_ref()
+}
+
+fn embedding(d: &Doc) -> Vec<f32> {
+    docflow_schemas::embedding_from_bytes(&d.embedded.embedding_f32le).unwrap()
+}
+
+#[test]
+#[ignore = "slow: embeds 2,600 documents with the real model (~8 min release on 2 shared cores); run with --release -- --ignored"]
+fn few_shot_accuracy_curve() {
+    let Some(p) = prepared() else { return };
+    let (train_pool, test) = p.docs.split_at(p.warmup);
+    let test: Vec<&Doc> = test.iter().filter(|d| !d.planted.iter().any(|r| r == reasons::DUPLICATE_CONTENT)).collect();
+    let mut by_class: BTreeMap<&str, Vec<&Doc>> = BTreeMap::new();
+    for d in train_pool {
+        by_class.entry(d.class.as_str()).or_default().push(d);
+    }
+    let test_emb: Vec<Vec<f32>> = test.iter().map(|d| embedding(d)).collect();
+    println!("few-shot accuracy on {} unseen documents ({} classes):", test.len(), by_class.len());
+    let mut curve = BTreeMap::new();
+    for k in 1..=20usize {
+        let mut learner = Learner::new(ScoringModel::empty(0), PublishPolicy::default());
+        let now = Instant::now();
+        for docs in by_class.values() {
+            for d in docs.iter().take(k) {
+                learner.add_label(&d.class, &embedding(d), now).unwrap();
+            }
+        }
+        let handle = ModelHandle::new(learner.model());
+        let deployment = handle.load();
+        let model = deployment.select("any");
+        let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let correct = test
+            .iter()
+            .zip(&test_emb)
+            .filter(|(d, e)| {
+                let c = model.classifier.classify(e);
+                if c.class != d.class {
+                    *confusion.entry((d.class.clone(), c.class.clone())).or_default() += 1;
+                }
+                c.class == d.class
+            })
+            .count();
+        let acc = correct as f64 / test.len() as f64;
+        println!("  k={k:>2} per class: accuracy {:.4}  errors {:?}", acc, confusion);
+        curve.insert(k, acc);
+    }
+    assert!(test.len() >= 1_900, "need ~2,000 unseen documents, have {}", test.len());
+    assert!(curve[&5] >= 0.95, "5-shot accuracy {:.4} < 0.95", curve[&5]);
+    assert!(curve[&20] >= 0.98, "20-shot accuracy {:.4} < 0.98", curve[&20]);
+}
+
+#[derive(Default, Debug)]
+struct Counts {
+    tp: usize,
+    fp: usize,
+    fn_: usize,
+}
+
+impl Counts {
+    fn precision(&self) -> f64 {
+        if self.tp + self.fp == 0 { 1.0 } else { self.tp as f64 / (self.tp + self.fp) as f64 }
+    }
+    fn recall(&self) -> f64 {
+        if self.tp + self.fn_ == 0 { 1.0 } else { self.tp as f64 / (self.tp + self.fn_) as f64 }
+    }
+}
+
+#[test]
+#[ignore = "slow (real model); currently FAILS on amount_outlier precision 0.21 (recall 1.0): see the docflow-score report"]
+fn anomaly_detection_precision_recall() {
+    let Some(p) = prepared() else { return };
+    // The streaming loop: score with the version in service, fold the result
+    // into history, publish by the policy's counts (no timer: reproducible).
+    let model = ScoringModel::empty(0);
+    let handle = Arc::new(ModelHandle::new(&model));
+    let scorer =
+        Scorer::new(handle.clone(), Arc::new(MemoryInvoiceRegistry::default()), Arc::new(MemoryContentRegistry::default()));
+    let policy = PublishPolicy { every_results: 100, max_interval: None, ..PublishPolicy::default() };
+    let mut learner = Learner::new(model, policy);
+    // Five labeled examples per class from the warm-up (the few-shot setting).
+    let mut per_class: HashMap<&str, usize> = HashMap::new();
+    let now = Instant::now();
+    for d in &p.docs[..p.warmup] {
+        let n = per_class.entry(d.class.as_str()).or_default();
+        if *n < 5 && d.planted.is_empty() {
+            *n += 1;
+            learner.add_label(&d.class, &embedding(d), now).unwrap();
+        }
+    }
+    handle.install(&learner.publish(0).unwrap()).unwrap();
+
+    // What each text really carries: a copy inherits its original's anomalies.
+    let mut first_by_text: HashMap<&str, &Doc> = HashMap::new();
+    let mut per_reason: BTreeMap<&str, Counts> = reasons::ALL.iter().map(|r| (*r, Counts::default())).collect();
+    let mut overall = Counts::default();
+    let (mut evaluated, mut anomalous, mut numbered) = (0usize, 0usize, 0usize);
+    let mut misses = Vec::new();
+    let mut false_alarms = Vec::new();
+    for (i, d) in p.docs.iter().enumerate() {
+        let text = d.embedded.parsed.text.as_str();
+        let mut truth: Vec<String> = d.planted.clone();
+        if truth.iter().any(|r| r == reasons::DUPLICATE_CONTENT) {
+            if let Some(orig) = first_by_text.get(text) {
+                truth.extend(orig.planted.iter().filter(|r| *r != reasons::DUPLICATE_INVOICE_NUMBER).cloned());
+            }
+        }
+        first_by_text.entry(text).or_insert(d);
+        let scored = block_on(scorer.score(d.embedded.clone())).unwrap();
+        learner.observe_result(&scored, now).unwrap();
+        if let Some(u) = learner.maybe_publish(now, 0).unwrap() {
+            handle.install(&u).unwrap();
+        }
+        if i < p.warmup {
+            continue;
+        }
+        evaluated += 1;
+        if matches!(d.class.as_str(), "invoice" | "receipt") {
+            numbered += 1;
+            anomalous += usize::from(!truth.is_empty());
+        }
+        let flagged = scored.anomaly_score > 0.7;
+        let is_anomaly = !truth.is_empty();
+        match (flagged, is_anomaly) {
+            (true, true) => overall.tp += 1,
+            (true, false) => {
+                overall.fp += 1;
+                false_alarms.push((d.embedded.parsed.id.clone(), scored.anomaly_reasons.clone()));
+            }
+            (false, true) => {
+                overall.fn_ += 1;
+                misses.push((d.embedded.parsed.id.clone(), truth.clone(), scored.anomaly_reasons.clone()));
+            }
+            _ => {}
+        }
+        for (name, c) in per_reason.iter_mut() {
+            let said = flagged && scored.anomaly_reasons.iter().any(|r| r.reason == *name && r.contribution >= 0.5);
+            let true_ = truth.iter().any(|r| r == name);
+            match (said, true_) {
+                (true, true) => c.tp += 1,
+                (true, false) => c.fp += 1,
+                (false, true) => c.fn_ += 1,
+                _ => {}
+            }
+        }
+    }
+    println!(
+        "anomaly detection at 0.7 on {evaluated} documents after {} warm-up ({anomalous} of {numbered} invoices/receipts = {:.1}% carry a planted anomaly), model version {}:",
+        p.warmup,
+        100.0 * anomalous as f64 / numbered.max(1) as f64,
+        handle.version()
+    );
+    println!("  overall: precision {:.4} recall {:.4} {:?}", overall.precision(), overall.recall(), overall);
+    for (name, c) in &per_reason {
+        println!("  {name:<26} precision {:.4} recall {:.4} {:?}", c.precision(), c.recall(), c);
+    }
+    for m in misses.iter().take(10) {
+        println!("  missed: {m:?}");
+    }
+    for f in false_alarms.iter().take(10) {
+        println!("  false alarm: {f:?}");
+    }
+    assert!(overall.precision() >= 0.95 && overall.recall() >= 0.95, "overall {overall:?}");
+    for (name, c) in &per_reason {
+        if *name == reasons::UNUSUAL_FOR_CLASS {
+            // Not planted by the generator: only false alarms can be counted.
+            assert_eq!(c.fp, 0, "unusual_for_class raised false alarms: {c:?}");
+            continue;
+        }
+        assert!(c.tp + c.fn_ >= 10, "{name}: too few planted cases to measure ({c:?})");
+        assert!(c.precision() >= 0.95 && c.recall() >= 0.95, "{name}: {c:?}");
+    }
+}
