@@ -134,7 +134,7 @@ async fn stage_serves_metrics_health_and_readiness() {
     assert!((0.0..=1.0).contains(&util), "utilisation {util}");
     let dlq_total: f64 = s
         .iter()
-        .filter(|(k, _)| k.starts_with("docflow_dlq_records_total{") && k.contains(&format!("{st}")) && k.contains("reason=\""))
+        .filter(|(k, _)| k.starts_with("docflow_dlq_records_total{") && k.contains(st.as_str()) && k.contains("reason=\""))
         .map(|(_, v)| *v)
         .sum();
     assert_eq!(dlq_total, GARBAGE as f64, "DLQ records by reason:\n{body}");
