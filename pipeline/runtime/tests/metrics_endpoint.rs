@@ -99,7 +99,7 @@ async fn stage_serves_metrics_health_and_readiness() {
     let shutdown = ShutdownSignal::new();
     let run = tokio::spawn(docflow_runtime::run_stage_with_metrics(PassThrough::new(stage_name.clone()), cfg, shutdown.clone(), metrics.clone()));
 
-    let (m, input2) = (metrics.clone(), input.clone());
+    let (m, input2, sn) = (metrics.clone(), input.clone(), format!("stage=\"{stage_name}\""));
     let body = tokio::task::spawn_blocking(move || {
         // Ready once partitions are assigned.
         wait_for("/readyz 200", Duration::from_secs(15), || get(addr, "/readyz").0 == 200);
@@ -114,6 +114,11 @@ async fn stage_serves_metrics_health_and_readiness() {
         wait_for("all records completed", Duration::from_secs(15), || m.completed.load(Ordering::Relaxed) >= DOCS + GARBAGE);
         assert_eq!(get(addr, "/readyz").0, 200, "ready while consuming");
         assert_eq!(get(addr, "/nope").0, 404);
+        // Lag comes from librdkafka statistics (every 2 s): one series per
+        // assigned partition.
+        wait_for("docflow_consumer_lag of 3 partitions", Duration::from_secs(10), || {
+            get(addr, "/metrics").1.lines().filter(|l| l.starts_with("docflow_consumer_lag{") && l.contains(&sn)).count() == 3
+        });
         let (status, body) = get(addr, "/metrics");
         assert_eq!(status, 200);
         body
@@ -130,6 +135,10 @@ async fn stage_serves_metrics_health_and_readiness() {
     assert_eq!(v(&format!("docflow_in_flight{{{st}}}")), 0.0);
     assert_eq!(v(&format!("docflow_retries_total{{{st}}}")), 0.0);
     assert_eq!(v(&format!("docflow_backpressure_pauses_total{{{st}}}")), 0.0);
+    for p in 0..3 {
+        let lag = v(&format!("docflow_consumer_lag{{partition=\"{p}\",{st},topic=\"{input}\"}}"));
+        assert!(lag <= (DOCS + GARBAGE) as f64, "lag {lag}");
+    }
     let util = v(&format!("agent_utilization_ratio{{{st}}}"));
     assert!((0.0..=1.0).contains(&util), "utilisation {util}");
     let dlq_total: f64 = s

@@ -55,7 +55,9 @@ pub(crate) fn consumer_config(cfg: &StageConfig, stage: &str) -> ClientConfig {
         .set("heartbeat.interval.ms", "2000")
         // Bounded prefetch keeps memory flat whatever the backlog.
         .set("queued.max.messages.kbytes", "16384")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        // Statistics carry per-partition consumer lag (docflow_consumer_lag).
+        .set("statistics.interval.ms", "2000");
     for (k, v) in &cfg.kafka {
         c.set(k, v);
     }
@@ -112,6 +114,24 @@ impl ClientContext for ConsumerCtx {
             self.shared.connected.store(false, Ordering::Relaxed);
         }
         tracing::error!(stage = %self.shared.stage_name, "librdkafka: {error}: {reason}");
+    }
+
+    /// Keep the committed-offset lag of the assigned input partitions
+    /// (librdkafka reports -1 for partitions it does not consume).
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let mut lags = Vec::new();
+        for (topic, t) in &statistics.topics {
+            if self.shared.topic_index(topic).is_none() {
+                continue;
+            }
+            for (p, part) in &t.partitions {
+                if *p >= 0 && part.consumer_lag >= 0 {
+                    lags.push((topic.clone(), *p, part.consumer_lag as u64));
+                }
+            }
+        }
+        lags.sort();
+        *self.shared.consumer_lag.lock().unwrap_or_else(|p| p.into_inner()) = lags;
     }
 }
 

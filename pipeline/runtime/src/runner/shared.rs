@@ -50,6 +50,9 @@ pub(crate) struct Shared {
     /// `document_processing_duration_seconds` by outcome: `ok`, `dead_letter`.
     pub duration_ok: Option<Arc<Histogram>>,
     pub duration_dead_letter: Option<Arc<Histogram>>,
+    /// (topic, partition, lag behind the committed offset) of the assigned
+    /// partitions, from librdkafka statistics.
+    pub consumer_lag: Mutex<Vec<(String, i32, u64)>>,
 }
 
 impl Shared {
@@ -79,6 +82,7 @@ impl Shared {
             dlq_tx,
             metrics,
             connected: AtomicBool::new(false),
+            consumer_lag: Mutex::new(Vec::new()),
         }
     }
 
@@ -130,6 +134,9 @@ impl crate::telemetry::stages::TelemetryView for Shared {
     }
     fn closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
+    }
+    fn consumer_lag(&self) -> Vec<(String, i32, u64)> {
+        self.consumer_lag.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 

@@ -5,8 +5,8 @@
 //!   stage code uses for metrics the runner cannot see (cache hits, encoder,
 //!   GPU, model version), and the text format 0.0.4 rendering.
 //! - `stages`: the runner's stages, read live at scrape time (records
-//!   in/out/failed, in-flight, retries, pauses, utilisation) and asked for
-//!   readiness.
+//!   in/out/failed, in-flight, retries, pauses, utilisation, consumer lag
+//!   from librdkafka statistics every 2 s) and asked for readiness.
 //! - `server`: [`serve`]: `GET /metrics`, `/healthz`, `/readyz`.
 //!
 //! The metric names are the contract in `deploy/observability/metrics.txt`.

@@ -26,6 +26,8 @@ pub(crate) trait TelemetryView: Send + Sync {
     fn connected(&self) -> bool;
     /// The stage is stopping or stopped.
     fn closing(&self) -> bool;
+    /// (topic, partition, lag) of the assigned input partitions.
+    fn consumer_lag(&self) -> Vec<(String, i32, u64)>;
 }
 
 pub(crate) struct StageEntry {
@@ -68,6 +70,13 @@ pub(crate) fn collect(registry: &Registry) -> Pulled {
         add("docflow_retries_total", "counter", get(&m.retries));
         add("docflow_backpressure_pauses_total", "counter", get(&m.backpressure_pauses));
         add("docflow_in_flight", "gauge", view.in_flight() as f64);
+        for (topic, partition, lag) in view.consumer_lag() {
+            let l = vec![("partition".to_owned(), partition.to_string()), ("stage".to_owned(), stage.clone()), ("topic".to_owned(), topic)];
+            // Replicas own disjoint partitions; the same one twice means a
+            // rebalance in between, where the larger figure is the safe one.
+            let v = out.entry("docflow_consumer_lag").or_insert(("gauge", BTreeMap::new())).1.entry(l).or_insert(0.0);
+            *v = v.max(lag as f64);
+        }
         let u = utilization(entry, m);
         let slot = util.entry(stage).or_insert((0.0, 0));
         slot.0 += u;
