@@ -29,6 +29,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run one pipeline stage (parse, infer, score, persist, learn) as a consumer-group member.
+    /// Start more processes of the same stage, on any machines, to scale it out.
+    Stage(docflow_stages::cli::StageCommand),
+    /// Run every stage in this process: the embedded default for one machine.
+    Run(docflow_stages::cli::RunCommand),
     /// Create missing Kafka topics from `topics/topics.toml` and report drift.
     #[command(subcommand)]
     Topics(commands::topics::TopicsCommand),
@@ -68,6 +73,19 @@ fn main() -> std::process::ExitCode {
     commands::init_logging();
     let ctx = commands::Context { brokers: cli.brokers };
     let result = match cli.command {
+        Command::Stage(cmd) => commands::runtime().and_then(|rt| {
+            rt.block_on(async {
+                // Prometheus /metrics, /healthz, /readyz when DOCFLOW_METRICS_ADDR is set.
+                let _metrics = docflow_runtime::telemetry::serve_from_env().await?;
+                cmd.run().await
+            })
+        }),
+        Command::Run(cmd) => commands::runtime().and_then(|rt| {
+            rt.block_on(async {
+                let _metrics = docflow_runtime::telemetry::serve_from_env().await?;
+                cmd.run().await
+            })
+        }),
         Command::Topics(cmd) => commands::topics::run(&ctx, cmd),
         Command::Schema(cmd) => commands::store::schema(&ctx, cmd),
         Command::Get(args) => commands::store::get(&ctx, args),
