@@ -187,7 +187,12 @@ kafka_format() {
   d="$(svc_dir kafka)"
   [[ -f "$d/data/meta.properties" ]] && return 0
   # A Kafka cluster id is a random 16-byte UUID in unpadded URL-safe base64.
-  cluster_id="$(python3 -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')"
+  # Never starting with '-': the storage tool's argument parser would read it as a flag.
+  cluster_id="$(python3 -c 'import base64,os
+while True:
+    c = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    if not c.startswith("-"):
+        print(c); break')"
   log "kafka: formatting storage (cluster id $cluster_id)"
   # shellcheck disable=SC2046
   if ! "$JAVA" $(kafka_jvm_opts) kafka.tools.StorageTool format -t "$cluster_id" \
