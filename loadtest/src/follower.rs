@@ -56,7 +56,7 @@ impl Follower {
                 return Err(FollowError::NoTopic(topic.into()));
             }
             for p in t.partitions() {
-                let (_, high) = consumer.fetch_watermarks(topic, p.id(), QUERY_TIMEOUT)?;
+                let high = end_offset(&consumer, topic, p.id())?;
                 tpl.add_partition_offset(topic, p.id(), Offset::Offset(high))?;
             }
         }
@@ -110,4 +110,28 @@ impl Follower {
             }
         }
     }
+}
+
+/// The end offset of one partition. A topic created a moment ago may not have
+/// a leader yet (`NotLeaderForPartition`, `LeaderNotAvailable`): those answers
+/// are transient, so ask again for a few seconds before giving up.
+fn end_offset(consumer: &BaseConsumer, topic: &str, partition: i32) -> Result<i64, FollowError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        match consumer.fetch_watermarks(topic, partition, QUERY_TIMEOUT) {
+            Ok((_, high)) => return Ok(high),
+            Err(e) if std::time::Instant::now() < deadline && is_transient(&e) => {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn is_transient(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(C::NotLeaderForPartition | C::LeaderNotAvailable | C::UnknownTopicOrPartition | C::RequestTimedOut)
+    )
 }
