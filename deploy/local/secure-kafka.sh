@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# A second, secured single-node Kafka 4 (KRaft) for the TLS + SASL tests:
+# SASL_SSL only (SCRAM-SHA-512 and PLAIN), certificates made here with openssl,
+# same jars as stack.sh (its jar cache; `stack.sh fetch` resolves them).
+#
+#   deploy/local/secure-kafka.sh up       make certificates and users on first run, start, wait until TLS + SASL answer
+#   deploy/local/secure-kafka.sh down     stop what this script started (by pid file)
+#   deploy/local/secure-kafka.sh status   state, pid, address; exit 0 iff it answers
+#   deploy/local/secure-kafka.sh env      the DOCFLOW_KAFKA_* settings a client needs (password by file, never printed)
+#   deploy/local/secure-kafka.sh reset    down + wipe data, certificates and passwords
+#
+# Listeners: SASL_SSL 127.0.0.1:19093 (clients and inter-broker), CONTROLLER
+# 127.0.0.1:19094 (plaintext, loopback, KRaft quorum only).
+# Users (random passwords, made once, files mode 600 under secrets/):
+#   admin    SCRAM-SHA-512 + PLAIN, inter-broker
+#   docflow  SCRAM-SHA-512 + PLAIN, the pipeline's user
+# SCRAM users are created at storage-format time (`StorageTool format --add-scram`),
+# PLAIN users live in the listener's JAAS config.
+#
+# Environment:
+#   DOCFLOW_STATE_DIR      as stack.sh (default <repo>/.state); this broker's state is in <it>/secure-kafka
+#   DOCFLOW_JAR_CACHE      as stack.sh (default ~/.cache/docflow/jars)
+#   DOCFLOW_STACK_TIMEOUT  seconds to wait for readiness (default 180)
+#   JAVA_HOME              Java 17+ (default: java on PATH)
+set -euo pipefail
+set -f  # "-cp <dir>/*" is expanded by java, not the shell
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+STATE="${DOCFLOW_STATE_DIR:-$REPO/.state}"
+D="$STATE/secure-kafka"
+JAR_CACHE="${DOCFLOW_JAR_CACHE:-$HOME/.cache/docflow/jars}"
+TIMEOUT="${DOCFLOW_STACK_TIMEOUT:-180}"
+JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+KEYTOOL="${JAVA_HOME:+$JAVA_HOME/bin/}keytool"
+
+ADDR=127.0.0.1:19093
+CONTROLLER_ADDR=127.0.0.1:19094
+TAG=secure-kafka  # -Ddocflow.stack=<TAG> marks our process
+PID_FILE="$D/$TAG.pid"
+LOG="$D/logs/$TAG.out"
+
+log() { printf '[secure-kafka] %s\n' "$*" >&2; }
+die() { printf '[secure-kafka] error: %s\n' "$*" >&2; exit 1; }
+
+# The jar directory stack.sh resolved (same pom hash rule).
+jar_dir() { echo "$JAR_CACHE/kafka-$(sha256sum "$HERE/kafka/pom.xml" | cut -c1-12)"; }
+
+# Our pid, only if alive and really ours (a recycled pid is never signalled).
+our_pid() {
+  [[ -s "$PID_FILE" ]] || return 1
+  local pid
+  pid="$(<"$PID_FILE")"
+  [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "-Ddocflow.stack=$TAG " || return 1
+  echo "$pid"
+}
+
+secret() { cat "$D/secrets/$1.password"; }
+
+# ------------------------------------------------------------ certificates ----
+# CA (10 years) and a broker certificate for 127.0.0.1 / localhost signed by
+# it; the broker reads a PKCS12 keystore and truststore made with keytool.
+make_certs() {
+  local t="$D/tls"
+  [[ -f "$t/.complete" ]] && return 0
+  command -v openssl >/dev/null || die "openssl not found"
+  command -v "$KEYTOOL" >/dev/null || die "keytool not found (Java 17 JDK/JRE)"
+  rm -rf "$t"; mkdir -p "$t"; chmod 700 "$t"
+  log "making a CA and the broker certificate with openssl in $t"
+  openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=docflow test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=localhost" \
+    -keyout "$t/broker.key" -out "$t/broker.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n' >"$t/broker.ext"
+  openssl x509 -req -sha256 -days 3650 -in "$t/broker.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
+    -extfile "$t/broker.ext" -out "$t/broker.crt" 2>/dev/null
+  openssl verify -CAfile "$t/ca.crt" "$t/broker.crt" >/dev/null || die "the broker certificate does not verify against the CA"
+  # Keystore: the broker key + chain as PKCS12, then re-written by keytool so
+  # Java reads it whatever openssl's default PKCS12 ciphers are.
+  openssl pkcs12 -export -name broker -in "$t/broker.crt" -inkey "$t/broker.key" -certfile "$t/ca.crt" \
+    -passout "pass:$(secret keystore)" -out "$t/broker.openssl.p12"
+  "$KEYTOOL" -importkeystore -noprompt -srckeystore "$t/broker.openssl.p12" -srcstoretype PKCS12 \
+    -srcstorepass "$(secret keystore)" -destkeystore "$t/broker.p12" -deststoretype PKCS12 \
+    -deststorepass "$(secret keystore)" >/dev/null 2>&1 || die "keytool could not import the broker keystore"
+  "$KEYTOOL" -importcert -noprompt -alias docflow-ca -file "$t/ca.crt" -keystore "$t/truststore.p12" \
+    -storetype PKCS12 -storepass "$(secret keystore)" >/dev/null 2>&1 || die "keytool could not make the truststore"
+  rm -f "$t/broker.openssl.p12" "$t/broker.csr" "$t/broker.ext"
+  chmod 600 "$t/ca.key" "$t/broker.key" "$t/broker.p12" "$t/truststore.p12"
+  touch "$t/.complete"
+}
+
+make_secrets() {
+  local s="$D/secrets" u
+  mkdir -p "$s"; chmod 700 "$s"
+  for u in admin docflow keystore; do
+    [[ -s "$s/$u.password" ]] && continue
+    # Letters and digits only: the values go into JAAS and --add-scram quoting unescaped.
+    (umask 077; python3 -c 'import secrets,string; a=string.ascii_letters+string.digits; print("".join(secrets.choice(a) for _ in range(32)))' >"$s/$u.password")
+  done
+}
+
+# --------------------------------------------------------------- config ----
+write_config() {
+  mkdir -p "$D/conf" "$D/data" "$D/logs"
+  local t="$D/tls" admin docflow ks
+  admin="$(secret admin)"; docflow="$(secret docflow)"; ks="$(secret keystore)"
+  (umask 077; cat >"$D/conf/server.properties" <<EOF
+# Generated by deploy/local/secure-kafka.sh: single-node KRaft, SASL_SSL only.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$CONTROLLER_ADDR
+listeners=SASL_SSL://$ADDR,CONTROLLER://$CONTROLLER_ADDR
+advertised.listeners=SASL_SSL://$ADDR
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin" user_admin="$admin" user_docflow="$docflow";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$t/broker.p12
+ssl.keystore.password=$ks
+ssl.key.password=$ks
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$t/truststore.p12
+ssl.truststore.password=$ks
+ssl.client.auth=none
+ssl.endpoint.identification.algorithm=https
+log.dirs=$D/data
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+log.segment.bytes=67108864
+delete.topic.enable=true
+EOF
+  )
+  cat >"$D/conf/log4j2.properties" <<'EOF'
+# Generated by deploy/local/secure-kafka.sh: to stdout, which goes to logs/secure-kafka.out.
+status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.out.ref = out
+logger.controller.name = state.change.logger
+logger.controller.level = warn
+logger.raft.name = org.apache.kafka.raft
+logger.raft.level = warn
+EOF
+}
+
+jvm_opts() {
+  echo "-Ddocflow.stack=$TAG -Xms128m -Xmx384m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError" \
+    "-XX:ActiveProcessorCount=2 -XX:TieredStopAtLevel=1 -Djava.awt.headless=true" \
+    "-Dlog4j2.configurationFile=file:$D/conf/log4j2.properties -Dkafka.logs.dir=$D/logs" \
+    "-cp $(jar_dir)/*"
+}
+
+format_storage() {
+  [[ -f "$D/data/meta.properties" ]] && return 0
+  local cluster_id
+  cluster_id="$(python3 -c 'import base64,os
+while True:
+    c = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    if not c.startswith("-"):
+        print(c); break')"
+  log "formatting storage with SCRAM-SHA-512 users admin and docflow"
+  # shellcheck disable=SC2046
+  "$JAVA" $(jvm_opts) kafka.tools.StorageTool format -t "$cluster_id" -c "$D/conf/server.properties" \
+    --add-scram "SCRAM-SHA-512=[name=admin,password=$(secret admin)]" \
+    --add-scram "SCRAM-SHA-512=[name=docflow,password=$(secret docflow)]" \
+    --ignore-formatted >>"$LOG" 2>&1 || die "storage format failed, see $LOG"
+}
+
+# ------------------------------------------------------------ lifecycle ----
+# Ready: the TLS handshake verifies against our CA and the broker logged
+# that it started (SASL is then exercised by every client).
+probe() {
+  timeout 5 openssl s_client -connect "$ADDR" -CAfile "$D/tls/ca.crt" -verify_return_error -verify_ip 127.0.0.1 \
+    </dev/null >/dev/null 2>&1 || { echo "no verified TLS handshake on $ADDR"; return 1; }
+  grep -q "Kafka Server started" "$LOG" 2>/dev/null || { echo "TLS up, broker still starting"; return 1; }
+  echo "secure-kafka $ADDR ok: TLS verified against $D/tls/ca.crt, SASL SCRAM-SHA-512/PLAIN"
+}
+
+cmd_up() {
+  mkdir -p "$D/logs"
+  if pid="$(our_pid)"; then
+    log "already running (pid $pid)"
+  else
+    command -v "$JAVA" >/dev/null || die "java not found"
+    [[ -f "$(jar_dir)/.complete" ]] || "$HERE/stack.sh" fetch
+    make_secrets
+    make_certs
+    write_config
+    date +%s.%N >"$D/started_at"
+    format_storage
+    printf '\n===== %s starting =====\n' "$(date -Is)" >>"$LOG"
+    rm -f "$PID_FILE"
+    # shellcheck disable=SC2046,SC2016
+    setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" "$JAVA" $(jvm_opts) kafka.Kafka "$D/conf/server.properties" \
+      </dev/null >>"$LOG" 2>&1 9>&- &
+    for _ in $(seq 50); do [[ -s "$PID_FILE" ]] && break; sleep 0.1; done
+    log "started pid $(<"$PID_FILE"), log $LOG"
+  fi
+  local deadline out
+  deadline=$(( $(date +%s) + TIMEOUT ))
+  while ! out="$(probe)"; do
+    our_pid >/dev/null || { tail -n 30 "$LOG" >&2; die "exited before it answered; see $LOG"; }
+    (( $(date +%s) < deadline )) || { tail -n 30 "$LOG" >&2; die "did not answer within ${TIMEOUT}s ($out)"; }
+    sleep 0.5
+  done
+  [[ -f "$D/ready_seconds" ]] || python3 -c 'import sys,time;print(f"{time.time()-float(sys.argv[1]):.1f}")' "$(<"$D/started_at")" >"$D/ready_seconds"
+  log "ready after $(<"$D/ready_seconds")s: $out"
+}
+
+cmd_down() {
+  local pid
+  if ! pid="$(our_pid)"; then
+    rm -f "$PID_FILE"; log "not running"; return 0
+  fi
+  log "stopping pid $pid"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid still alive after 30s, sending SIGKILL"; kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PID_FILE" "$D/ready_seconds"
+  log "stopped"
+}
+
+cmd_status() {
+  local pid out rc=0
+  pid="$(our_pid)" || pid="-"
+  out="$(probe)" || rc=1
+  printf '%-13s %-8s %-8s %-16s %s\n' SERVICE STATE PID ADDRESS DETAIL
+  printf '%-13s %-8s %-8s %-16s %s\n' secure-kafka "$([[ $rc == 0 ]] && echo running || echo stopped)" "$pid" "$ADDR" "$out"
+  return "$rc"
+}
+
+cmd_env() {
+  [[ -f "$D/tls/ca.crt" ]] || die "not set up yet: run '$0 up'"
+  cat <<EOF
+DOCFLOW_KAFKA_BROKERS=$ADDR
+DOCFLOW_KAFKA_SECURITY_PROTOCOL=SASL_SSL
+DOCFLOW_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+DOCFLOW_KAFKA_SASL_USERNAME=docflow
+DOCFLOW_KAFKA_SASL_PASSWORD_FILE=$D/secrets/docflow.password
+DOCFLOW_KAFKA_TLS_CA_FILE=$D/tls/ca.crt
+EOF
+}
+
+with_lock() {
+  mkdir -p "$D"
+  exec 9>"$D/.lock"
+  flock -w "$((TIMEOUT + 60))" 9 || die "another secure-kafka.sh holds $D/.lock"
+  "$@"
+}
+
+case "${1:-}" in
+  up) with_lock cmd_up ;;
+  down) with_lock cmd_down ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  reset) with_lock cmd_down; rm -rf "$D/data" "$D/tls" "$D/secrets" "$D/conf" "$D/started_at" "$D/ready_seconds"; log "wiped $D (logs kept)" ;;
+  -h | --help | help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" ;;
+  *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
+esac
