@@ -193,8 +193,7 @@ impl Learner {
         let normal = scored.anomaly_score < params.audit_threshold;
         let amount_ok = contribution(reasons::AMOUNT_OUTLIER) < 0.5 && contribution(reasons::DUPLICATE_CONTENT) == 0.0;
         if normal && amount_ok {
-            let window = params.amount_window;
-            self.model.vendors.observe(fields, window);
+            self.model.vendors.observe(fields, params);
         }
         if normal && scored.class != OTHER && scored.class_confidence >= self.policy.member_min_confidence {
             if let Some(class) = self.model.classifier.classes.get(&scored.class) {
@@ -278,8 +277,7 @@ impl Learner {
                     }
                 }
                 if fired.iter().any(|r| r.reason == reasons::AMOUNT_OUTLIER) {
-                    let window = p.amount_window;
-                    self.model.vendors.observe(&doc.fields, window);
+                    self.model.vendors.observe(&doc.fields, p);
                 }
                 !fired.is_empty()
             }

@@ -17,19 +17,35 @@
 //! (≈ 260 bytes serialised). The number of vendors is capped too; the vendor
 //! not seen for the longest time is evicted first.
 //!
-//! **Two windows per vendor: totals and unit prices.** A total mixes the
+//! **Two windows per vendor: totals and line prices.** A total mixes the
 //! basket size (how many lines, what quantities) with the price level, so a
 //! vendor's totals easily spread over two orders of magnitude and a price
 //! that is 20× too high can hide among big orders. Unit prices (a line's
 //! `unit_price`, else `amount / quantity`) carry the price level alone and
-//! are far tighter. Each document contributes its total and the median of
-//! its unit prices to the windows; the reason's value is the robust z of
-//! the median unit price, and the total's z only when the document has no
-//! unit prices (a big basket is not an anomaly; a 20× price is).
+//! are far tighter. The second window holds the vendor's *line* prices, one
+//! value per line item: that is the distribution a single-line document is
+//! drawn from. (An earlier version kept one median per document; medians of
+//! many-line documents are much tighter than single lines, so every honest
+//! single-line document at the edge of the vendor's range looked like an
+//! outlier.) A document's value is the robust z of the median of its own
+//! line prices against that window — a median over several lines only sits
+//! closer to the centre — and the total's z only when the document has no
+//! line prices (a big basket is not an anomaly; a 20× price is).
 //!
-//! Only totals the learner considered normal are added (see `learn`), so a
-//! burst of outliers does not become the vendor's profile.
-
+//! **Skew: a MAD per side.** Prices are usually drawn from a range in linear
+//! terms (say 0.4× to 2.2× a level), which in log space has a long lower
+//! tail: the lower half of the window spreads about 1.4× wider than the upper
+//! half. A single symmetric MAD then under-estimates the spread below the
+//! median and flags cheap-but-normal lines. So each side of the median gets
+//! its own MAD (the "double MAD" for skewed data): a value below the median
+//! is measured against the lower half's MAD, one above against the upper
+//! half's. For symmetric data both equal the usual MAD.
+//!
+//! **Few values.** A MAD from a dozen values can be half the true one by
+//! chance; until a vendor has `amount_min_history` line prices (or totals)
+//! it is not scored, and the spread is widened by `1 + amount_small_sample / n`
+//! so that the first scored documents are not judged against a lucky tight window.
+//!
 use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::prelude::ToPrimitive;
@@ -68,17 +84,18 @@ impl AmountWindow {
     }
 }
 
-/// One vendor in one currency: its totals and its documents' median unit prices.
+/// One vendor in one currency: its totals and its line prices.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VendorProfile {
     pub totals: AmountWindow,
+    /// ln of each line's unit price, one value per line item.
     #[serde(default)]
-    pub unit_prices: AmountWindow,
+    pub line_prices: AmountWindow,
 }
 
 impl VendorProfile {
     fn last_seq(&self) -> u64 {
-        self.totals.last_seq.max(self.unit_prices.last_seq)
+        self.totals.last_seq.max(self.line_prices.last_seq)
     }
 }
 
@@ -103,9 +120,9 @@ pub fn ln_amount(total: &Decimal) -> Option<f64> {
     (x > 0.0 && x.is_finite()).then(|| x.ln())
 }
 
-/// Median of the document's positive unit prices (`unit_price`, else `amount / quantity`).
-pub fn median_unit_price(fields: &BusinessFields) -> Option<f64> {
-    let prices: Vec<f64> = fields
+/// The document's positive unit prices (`unit_price`, else `amount / quantity`), one per line.
+pub fn unit_prices(fields: &BusinessFields) -> Vec<f64> {
+    fields
         .line_items
         .iter()
         .filter_map(|i| match (i.unit_price, i.amount, i.quantity) {
@@ -114,8 +131,12 @@ pub fn median_unit_price(fields: &BusinessFields) -> Option<f64> {
             _ => None,
         })
         .filter(|p| *p > 0.0 && p.is_finite())
-        .collect();
-    median(&prices)
+        .collect()
+}
+
+/// Median of the document's positive unit prices.
+pub fn median_unit_price(fields: &BusinessFields) -> Option<f64> {
+    median(&unit_prices(fields))
 }
 
 impl VendorProfiles {
@@ -124,21 +145,21 @@ impl VendorProfiles {
     }
 
     /// Folds one normal document's amounts into its vendor's windows.
-    pub fn observe(&mut self, fields: &BusinessFields, window: usize) {
+    pub fn observe(&mut self, fields: &BusinessFields, p: &AnomalyParams) {
         let Some(vendor) = fields.vendor.as_deref().filter(|v| !normalize_vendor(v).is_empty()) else { return };
         let ln_total = fields.total.as_ref().and_then(ln_amount);
-        let ln_unit = median_unit_price(fields).map(f64::ln);
-        if ln_total.is_none() && ln_unit.is_none() {
+        let ln_lines: Vec<f64> = unit_prices(fields).into_iter().map(f64::ln).collect();
+        if ln_total.is_none() && ln_lines.is_empty() {
             return;
         }
         self.seq += 1;
         let seq = self.seq;
         let profile = self.windows.entry(vendor_key(vendor, fields.currency.as_deref())).or_default();
         if let Some(t) = ln_total {
-            profile.totals.push(t as f32, window, seq);
+            profile.totals.push(t as f32, p.amount_window, seq);
         }
-        if let Some(u) = ln_unit {
-            profile.unit_prices.push(u as f32, window, seq);
+        for u in ln_lines {
+            profile.line_prices.push(u as f32, p.amount_line_window, seq);
         }
         if self.max_vendors > 0 && self.windows.len() > self.max_vendors {
             if let Some(stalest) = self.windows.iter().min_by_key(|(_, w)| w.last_seq()).map(|(k, _)| k.clone()) {
@@ -148,11 +169,14 @@ impl VendorProfiles {
     }
 }
 
-/// Median and MAD of one window, computed once per model version.
+/// Median and the two one-sided MADs of one window, computed once per model version.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VendorStat {
     pub median: f64,
-    pub mad: f64,
+    /// Median distance to the median of the values at or below it.
+    pub mad_low: f64,
+    /// Median distance to the median of the values at or above it.
+    pub mad_high: f64,
     pub n: usize,
 }
 
@@ -160,16 +184,26 @@ impl VendorStat {
     fn of(w: &AmountWindow) -> Option<Self> {
         let values: Vec<f64> = w.ln_amounts.iter().map(|x| f64::from(*x)).collect();
         let m = median(&values)?;
-        let d = mad(&values, m)?;
-        Some(VendorStat { median: m, mad: d, n: values.len() })
+        let side = |keep: fn(f64, f64) -> bool| {
+            let half: Vec<f64> = values.iter().copied().filter(|x| keep(*x, m)).collect();
+            mad(&half, m)
+        };
+        let mad_low = side(|x, m| x <= m)?;
+        let mad_high = side(|x, m| x >= m)?;
+        Some(VendorStat { median: m, mad_low, mad_high, n: values.len() })
     }
 
     fn z(&self, ln: f64, p: &AnomalyParams) -> Option<f64> {
-        (self.n >= p.amount_min_history).then(|| (ln - self.median) / (1.4826 * self.mad.max(p.amount_mad_floor)))
+        if self.n < p.amount_min_history.max(1) {
+            return None;
+        }
+        let mad = if ln < self.median { self.mad_low } else { self.mad_high };
+        let widen = 1.0 + p.amount_small_sample / self.n as f64;
+        Some((ln - self.median) / (1.4826 * mad.max(p.amount_mad_floor) * widen))
     }
 }
 
-/// Read-only vendor statistics for the scoring path: (totals, unit prices).
+/// Read-only vendor statistics for the scoring path: (totals, line prices).
 #[derive(Debug, Clone, Default)]
 pub struct CompiledVendors {
     stats: HashMap<String, (Option<VendorStat>, Option<VendorStat>)>,
@@ -180,19 +214,20 @@ impl CompiledVendors {
         let stats = profiles
             .windows
             .iter()
-            .map(|(k, w)| (k.clone(), (VendorStat::of(&w.totals), VendorStat::of(&w.unit_prices))))
+            .map(|(k, w)| (k.clone(), (VendorStat::of(&w.totals), VendorStat::of(&w.line_prices))))
             .collect();
         Self { stats }
     }
 
     /// Robust z of the document's price level against its vendor: the
-    /// median unit price's, else the total's. None when the vendor has too
-    /// little history or the document states no amount.
+    /// median line price's against the vendor's line prices, else the
+    /// total's. None when the vendor has too little history or the
+    /// document states no amount.
     pub fn robust_z(&self, fields: &BusinessFields, p: &AnomalyParams) -> Option<f64> {
         let vendor = fields.vendor.as_deref()?;
-        let (totals, units) = self.stats.get(&vendor_key(vendor, fields.currency.as_deref()))?;
+        let (totals, lines) = self.stats.get(&vendor_key(vendor, fields.currency.as_deref()))?;
         let zt = totals.as_ref().zip(fields.total.as_ref().and_then(ln_amount)).and_then(|(s, ln)| s.z(ln, p));
-        let zu = units.as_ref().zip(median_unit_price(fields).map(f64::ln)).and_then(|(s, ln)| s.z(ln, p));
+        let zu = lines.as_ref().zip(median_unit_price(fields).map(f64::ln)).and_then(|(s, ln)| s.z(ln, p));
         zu.or(zt)
     }
 }
@@ -224,7 +259,7 @@ mod tests {
         let p = AnomalyParams::default();
         let mut v = VendorProfiles::new(10);
         for i in 0..200 {
-            v.observe(&doc("ACME  Corp", Some("eur"), &format!("{}.00", 100 + (i % 21) - 10), None), p.amount_window);
+            v.observe(&doc("ACME  Corp", Some("eur"), &format!("{}.00", 100 + (i % 21) - 10), None), &p);
         }
         let w = &v.windows[&vendor_key("acme corp", Some("EUR"))];
         assert_eq!(w.totals.ln_amounts.len(), p.amount_window);
@@ -249,7 +284,7 @@ mod tests {
         for i in 0..64 {
             let total = format!("{}", 10 * (1 + (i * 37) % 100));
             let unit = format!("{}", 9 + i % 3);
-            v.observe(&doc("Shop", None, &total, Some(&unit)), 64);
+            v.observe(&doc("Shop", None, &total, Some(&unit)), &p);
         }
         let c = CompiledVendors::new(&v);
         // A usual total, but every unit price 30× too high.
@@ -263,7 +298,7 @@ mod tests {
         let p = AnomalyParams::default();
         let mut v = VendorProfiles::new(3);
         for i in 0..5 {
-            v.observe(&doc(&format!("vendor {i}"), None, "10", None), 64);
+            v.observe(&doc(&format!("vendor {i}"), None, "10", None), &p);
         }
         assert_eq!(v.windows.len(), 3);
         assert!(!v.windows.contains_key(&vendor_key("vendor 0", None)));

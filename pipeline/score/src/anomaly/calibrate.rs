@@ -10,7 +10,7 @@
 //!   whatever else is true): a duplicate claimed by the database (0.95), a
 //!   stated total off by more than ~0.25 % beyond rounding, an amount or a
 //!   class distance ≥ 1 scale unit past the midpoint;
-//! - *normal noise* contributes ≪ 0.7: a unit-price level within 2.1
+//! - *normal noise* contributes ≪ 0.7: a unit-price level within 2.8
 //!   robust σ of the vendor's, a class distance within 4 σ of its members',
 //!   or a total off by less than 0.05 % give ≤ 0.06, and contributions under
 //!   [`AnomalyParams::report_floor`] are dropped entirely. Two borderline reasons at 0.4 give 0.64, three give
@@ -62,13 +62,19 @@ pub struct AnomalyParams {
     pub report_floor: f64,
     /// `amount_outlier`: value = robust z of ln(total) against the vendor's window.
     pub amount: Calibration,
-    /// Vendors with fewer amounts than this get no `amount_outlier`.
+    /// Vendors with fewer amounts (line prices, or totals) than this get no `amount_outlier`.
     pub amount_min_history: usize,
+    /// Small-sample widening of the spread: `× (1 + amount_small_sample / n)`.
+    #[serde(default = "default_small_sample")]
+    pub amount_small_sample: f64,
     /// Floor of the MAD in ln units (0.05 ≈ 5 %): a vendor that always bills
     /// the same amount still tolerates small changes.
     pub amount_mad_floor: f64,
-    /// Amounts kept per vendor and currency (most recent first out).
+    /// Totals kept per vendor and currency (most recent first out).
     pub amount_window: usize,
+    /// Line prices kept per vendor and currency (most recent first out).
+    #[serde(default = "default_line_window")]
+    pub amount_line_window: usize,
     /// `total_mismatch`: value = |stated − Σ lines|; calibrated on log10 of
     /// the relative difference.
     pub total_mismatch: Calibration,
@@ -90,16 +96,20 @@ impl Default for AnomalyParams {
         Self {
             audit_threshold: 0.7,
             report_floor: 0.05,
-            // Robust z of the unit-price level: c(2.1) = 0.06, c(2.8) = 0.5,
-            // c(3.15) = 0.8. Under a normal model of a vendor's log prices,
-            // |z| ≥ 3.15 happens for ≈ 0.2 % of honest documents, while a
-            // price 20× off the vendor's level sits at z ≈ 3–9 even for
-            // vendors whose prices spread by 5× (see `amount`). Human
-            // corrections raise the midpoint where this is too eager.
-            amount: Calibration::new(2.8, 0.25, 2.5, 12.0),
-            amount_min_history: 8,
+            // Robust z of the price level (median line price against the
+            // vendor's line prices, one MAD per side; see `amount`):
+            // c(3.0) = 0.12, c(3.5) = 0.5, c(3.85) = 0.8. On the generator's
+            // corpus (unit prices uniform in 0.4–2.2× a vendor level) the
+            // largest honest |z| over 8,000 documents and several seeds was
+            // 2.9, while prices 20× off the level score z ≥ 4.9; under a
+            // normal model |z| ≥ 3.85 happens for ≈ 0.01 % of honest
+            // documents. Human corrections move the midpoint within [3, 12].
+            amount: Calibration::new(3.5, 0.25, 3.0, 12.0),
+            amount_min_history: 12,
+            amount_small_sample: default_small_sample(),
             amount_mad_floor: 0.05,
             amount_window: 64,
+            amount_line_window: default_line_window(),
             // log10(relative difference): midpoint 0.1 %, 0.25 % → 0.98.
             total_mismatch: Calibration::new(-3.0, 0.1, -3.0, -3.0),
             unusual_for_class: Calibration::new(6.0, 0.6, 4.0, 15.0),
@@ -109,6 +119,14 @@ impl Default for AnomalyParams {
             duplicate_content_min_chars: 80,
         }
     }
+}
+
+fn default_small_sample() -> f64 {
+    4.0
+}
+
+fn default_line_window() -> usize {
+    128
 }
 
 /// Noisy-OR of contributions, in [0, 1].
@@ -133,8 +151,8 @@ mod tests {
     #[test]
     fn calibration_marks() {
         let p = AnomalyParams::default();
-        assert!(p.amount.contribution(2.1) < 0.07);
-        assert!(p.amount.contribution(3.15) >= 0.8);
+        assert!(p.amount.contribution(2.8) < 0.07);
+        assert!(p.amount.contribution(3.85) >= 0.8);
         assert!(p.unusual_for_class.contribution(4.0) < 0.05);
         assert!(p.unusual_for_class.contribution(7.0) >= 0.8);
         assert!(p.total_mismatch.contribution((0.0025f64).log10()) > 0.95);
