@@ -1,30 +1,78 @@
-//! Per-step cost of the field extractor on generated ~2 KiB text invoices:
-//! `cargo run --release -p docflow-parse --example extract_profile`.
+//! Per-step cost of parsing and field extraction on the ~2 KiB invoices of
+//! `parse_bench` (one thread):
+//! `cargo run --release -p docflow-parse --example extract_profile [-- text|html|json]`.
 
-use docflow_loadtest::corpus::{Corpus, CorpusConfig, Class, DocFormat};
+use docflow_loadtest::corpus::{Class, Corpus, CorpusConfig, DocFormat};
 use docflow_parse::extract::*;
+use docflow_parse::formats::{self, Hints};
 use std::time::Instant;
+
 fn main() {
-    let cfg = CorpusConfig { seed: 7, classes: vec![Class::Invoice], formats: vec![DocFormat::Text], unlabeled_content_type: 0.0, ..Default::default() };
-    let texts: Vec<String> = Corpus::new(cfg).take(64).map(|d| String::from_utf8(d.raw.body).unwrap()).collect();
-    let n = 20;
+    let format = match std::env::args().nth(1).as_deref() {
+        Some("html") => DocFormat::Html,
+        Some("json") => DocFormat::Json,
+        _ => DocFormat::Text,
+    };
+    let cfg = CorpusConfig { seed: 7, classes: vec![Class::Invoice], formats: vec![format], unlabeled_content_type: 0.0, ..Default::default() };
+    // Padded to ~2 KiB with a notes paragraph, as in `parse_bench`.
+    let note = "Notes: goods remain our property until paid in full; please quote the invoice number with every payment. ";
+    let bodies: Vec<Vec<u8>> = Corpus::new(cfg)
+        .take(64)
+        .map(|d| {
+            let mut body = d.raw.body;
+            while body.len() < 2048 - note.len() {
+                match format {
+                    DocFormat::Json => {
+                        body.pop(); // closing brace
+                        body.extend_from_slice(format!(",\"note{}\":\"{note}\"}}", body.len()).as_bytes());
+                    }
+                    DocFormat::Html => {
+                        let at = body.len() - "</body></html>\n".len();
+                        body.splice(at..at, format!("<p>{note}</p>").into_bytes());
+                    }
+                    _ => body.extend_from_slice(note.as_bytes()),
+                }
+            }
+            body
+        })
+        .collect();
+    let n = 40;
+    let per_doc = |s: Instant| s.elapsed().as_secs_f64() * 1e6 / (n * bodies.len()) as f64;
+    let s = Instant::now();
+    let mut texts = Vec::new();
+    for i in 0..n {
+        for b in &bodies {
+            let ex = match format {
+                DocFormat::Html => formats::html::parse(b),
+                DocFormat::Json => formats::json::parse(b, 64).expect("json"),
+                _ => formats::text::parse(b),
+            };
+            if i == 0 {
+                texts.push(ex.text);
+            }
+        }
+    }
+    println!("{:<14} {:>8.1} us/doc ({format:?}, {} bytes avg)", "format parse", per_doc(s), bodies.iter().map(Vec::len).sum::<usize>() / bodies.len());
+    // Each step on a pre-folded text; `fold` is the shared lower-casing.
+    let lowers: Vec<String> = texts.iter().map(|t| t.to_ascii_lowercase()).collect();
     macro_rules! t { ($name:literal, $e:expr) => {{
         let s = Instant::now();
-        for _ in 0..n { for x in &texts { std::hint::black_box($e(x.as_str())); } }
-        println!("{:<14} {:>8.1} us/doc", $name, s.elapsed().as_secs_f64() * 1e6 / (n * texts.len()) as f64);
+        for _ in 0..n { for (x, l) in texts.iter().zip(&lowers) { std::hint::black_box($e(Folded { text: x, lower: l })); } }
+        println!("{:<14} {:>8.1} us/doc", $name, per_doc(s));
     }}}
-    t!("normalize", |x: &str| docflow_parse::formats::normalize(x));
-    t!("classify", |x: &str| doctype::classify(x, false, true));
-    t!("date", |x: &str| date::document_date(x, None));
-    t!("total", |x: &str| total(x));
-    t!("currency", |x: &str| currency(x, None));
-    t!("inv_no", |x: &str| ident::invoice_number(x));
-    t!("vendor", |x: &str| vendor::vendor(x));
-    t!("items", |x: &str| items::line_items(x));
-    t!("ibans", |x: &str| ident::ibans(x));
-    t!("emails", |x: &str| { let mut v = Vec::new(); ident::emails(x, &mut v); v });
-    t!("phones", |x: &str| ident::phones(x));
-    t!("parties", |x: &str| parties::parties(x));
-    t!("subject", |x: &str| ident::subject(x));
-    t!("all", |x: &str| extract_fields(x, &Default::default(), None));
+    t!("normalize", |x: Folded| formats::normalize(x.text));
+    t!("fold", |x: Folded| x.text.to_ascii_lowercase());
+    t!("classify", |x: Folded| doctype::classify(x, false, true));
+    t!("date", |x: Folded| date::document_date(x, None));
+    t!("total", |x: Folded| total(x));
+    t!("currency", |x: Folded| currency(x, None));
+    t!("inv_no", |x: Folded| ident::invoice_number(x));
+    t!("vendor", |x: Folded| vendor::vendor(x));
+    t!("items", |x: Folded| items::line_items(x));
+    t!("ibans", |x: Folded| ident::ibans(x.text));
+    t!("emails", |x: Folded| { let mut v = Vec::new(); ident::emails(x.text, &mut v); v });
+    t!("phones", |x: Folded| ident::phones(x));
+    t!("parties", |x: Folded| parties::parties(x));
+    t!("subject", |x: Folded| ident::subject(x));
+    t!("all", |x: Folded| extract_fields(x.text, &Hints::default(), None));
 }

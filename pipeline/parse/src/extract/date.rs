@@ -1,18 +1,22 @@
 //! Dates: ISO, `DD.MM.YYYY`, `DD/MM/YYYY` vs `MM/DD/YYYY` (resolved by the
 //! document's own unambiguous dates, then the locale hint, else not
 //! guessed), `12 March 2026`, `March 12, 2026`, `12-Mar-2026`, `2026/03/12`.
+//! The patterns are lower case and run on [`Folded::lower`].
 
+use super::Folded;
 use chrono::NaiveDate;
 use regex::Regex;
+use std::cell::LazyCell;
 use std::sync::LazyLock;
 
 const MONTHS: &str = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
 
-/// Every supported date shape, one named alternative each.
+/// Every supported date shape, one named alternative each (lower case: run
+/// it on lower-cased text).
 pub static DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?ix)
-        (?-u:\b)(?P<iy>[0-9]{{4}})[-/](?P<im>[0-9]{{1,2}})[-/](?P<id>[0-9]{{1,2}})(?:T[0-9]|(?-u:\b))
+        r"(?x)
+        (?-u:\b)(?P<iy>[0-9]{{4}})[-/](?P<im>[0-9]{{1,2}})[-/](?P<id>[0-9]{{1,2}})(?:t[0-9]|(?-u:\b))
       | (?-u:\b)(?P<dd>[0-9]{{1,2}})\.[\t\n\x0B\x0C\r\x20]?(?P<dm>[0-9]{{1,2}})\.[\t\n\x0B\x0C\r\x20]?(?P<dy>[0-9]{{4}})(?-u:\b)
       | (?-u:\b)(?P<sa>[0-9]{{1,2}})[/-](?P<sb>[0-9]{{1,2}})[/-](?P<sy>[0-9]{{4}})(?-u:\b)
       | (?-u:\b)(?P<td>[0-9]{{1,2}})(?:st|nd|rd|th)?\.?[[\t\n\x0B\x0C\r\x20]-]+(?:of[\t\n\x0B\x0C\r\x20]+)?(?P<tm>{MONTHS})\.?,?[[\t\n\x0B\x0C\r\x20]-]+(?P<ty>[0-9]{{4}})(?-u:\b)
@@ -33,6 +37,7 @@ pub enum SlashOrder {
 
 /// Decides the slash order: unambiguous dates in the document win, then the
 /// locale hint (`en-US`, `en_US` → month first; any other locale → day first).
+/// `text` is lower-cased.
 pub fn slash_order(text: &str, locale: Option<&str>) -> SlashOrder {
     let (mut day_first, mut month_first) = (false, false);
     for c in DATE_RE.captures_iter(text) {
@@ -74,7 +79,9 @@ fn ymd(y: &str, m: u32, d: &str) -> Option<NaiveDate> {
 }
 
 /// Parses one regex match into a date, or `None` when invalid or ambiguous.
-pub fn to_date(c: &regex::Captures, order: SlashOrder) -> Option<NaiveDate> {
+/// `order` is asked only for an ambiguous `a/b/yyyy` date (it costs a pass
+/// over the document).
+pub fn to_date(c: &regex::Captures, order: &dyn Fn() -> SlashOrder) -> Option<NaiveDate> {
     if let Some(y) = c.name("iy") {
         return ymd(y.as_str(), c["im"].parse().ok()?, &c["id"]);
     }
@@ -88,7 +95,7 @@ pub fn to_date(c: &regex::Captures, order: SlashOrder) -> Option<NaiveDate> {
         } else if b > 12 || a == b {
             (b, a)
         } else {
-            match order {
+            match order() {
                 SlashOrder::DayFirst => (a, b),
                 SlashOrder::MonthFirst => (b, a),
                 SlashOrder::Unknown => return None,
@@ -105,8 +112,8 @@ pub fn to_date(c: &regex::Captures, order: SlashOrder) -> Option<NaiveDate> {
     None
 }
 
-/// All dates in `text` with their byte offsets.
-pub fn dates_in(text: &str, order: SlashOrder) -> Vec<(usize, NaiveDate)> {
+/// All dates in lower-cased `text` with their byte offsets.
+pub fn dates_in(text: &str, order: &dyn Fn() -> SlashOrder) -> Vec<(usize, NaiveDate)> {
     DATE_RE.captures_iter(text).filter_map(|c| Some((c.get(0)?.start(), to_date(&c, order)?))).collect()
 }
 
@@ -116,10 +123,10 @@ static LABELED_RE: LazyLock<[Regex; 2]> = LazyLock::new(|| {
     let tail = r"[[\t\n\x0B\x0C\r\x20]:|.,#\-]{0,40}(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?[\t\n\x0B\x0C\r\x20]*)?";
     [
         Regex::new(&format!(
-            r"(?i)(?-u:\b)(?:invoice[[\t\n\x0B\x0C\r\x20]_.]*date|date[[\t\n\x0B\x0C\r\x20]_]+of[[\t\n\x0B\x0C\r\x20]_]+(?:issue|invoice)|issue[[\t\n\x0B\x0C\r\x20]_.]*date|issued(?:[[\t\n\x0B\x0C\r\x20]_]+on)?|receipt[[\t\n\x0B\x0C\r\x20]_.]*date|document[[\t\n\x0B\x0C\r\x20]_.]*date|effective[[\t\n\x0B\x0C\r\x20]_.]*date|dated|made[[\t\n\x0B\x0C\r\x20]_]+on|entered[[\t\n\x0B\x0C\r\x20]_]+into[[\t\n\x0B\x0C\r\x20]_]+(?:on|as[[\t\n\x0B\x0C\r\x20]_]+of)|as[[\t\n\x0B\x0C\r\x20]_]+of|invoiceDate|issueDate){tail}"
+            r"(?-u:\b)(?:invoice[[\t\n\x0B\x0C\r\x20]_.]*date|date[[\t\n\x0B\x0C\r\x20]_]+of[[\t\n\x0B\x0C\r\x20]_]+(?:issue|invoice)|issue[[\t\n\x0B\x0C\r\x20]_.]*date|issued(?:[[\t\n\x0B\x0C\r\x20]_]+on)?|receipt[[\t\n\x0B\x0C\r\x20]_.]*date|document[[\t\n\x0B\x0C\r\x20]_.]*date|effective[[\t\n\x0B\x0C\r\x20]_.]*date|dated|made[[\t\n\x0B\x0C\r\x20]_]+on|entered[[\t\n\x0B\x0C\r\x20]_]+into[[\t\n\x0B\x0C\r\x20]_]+(?:on|as[[\t\n\x0B\x0C\r\x20]_]+of)|as[[\t\n\x0B\x0C\r\x20]_]+of|invoicedate|issuedate){tail}"
         ))
         .unwrap(),
-        Regex::new(&format!(r"(?im)(?:^|[[\t\n\x0B\x0C\r\x20]|.])(?:date|datum|sent){tail}")).unwrap(),
+        Regex::new(&format!(r"(?m)(?:^|[[\t\n\x0B\x0C\r\x20]|.])(?:date|datum|sent){tail}")).unwrap(),
     ]
 });
 
@@ -128,12 +135,17 @@ const OTHER_DATES: [&str; 7] = ["due", "delivery", "service", "birth", "expiry",
 
 /// The document date: a labelled date (most specific label first, earliest
 /// occurrence), else the only distinct date in the text, else `None`.
-pub fn document_date(text: &str, locale: Option<&str>) -> Option<String> {
-    let order = slash_order(text, locale);
+pub fn document_date(f: Folded, locale: Option<&str>) -> Option<String> {
+    let text = f.lower;
+    let order = LazyCell::new(|| slash_order(text, locale));
+    let order = || *order;
     for (rank, re) in LABELED_RE.iter().enumerate() {
+        if rank == 1 && !f.has_any(&["date", "datum", "sent"]) {
+            continue;
+        }
         for m in re.find_iter(text) {
             if rank == 1 {
-                let window = text[ceil_char(text, m.start().saturating_sub(16))..m.start()].to_ascii_lowercase();
+                let window = &text[ceil_char(text, m.start().saturating_sub(16))..m.start()];
                 if OTHER_DATES.iter().any(|w| window.contains(w)) {
                     continue;
                 }
@@ -142,14 +154,14 @@ pub fn document_date(text: &str, locale: Option<&str>) -> Option<String> {
             let rest = &rest[..floor_char(rest, 48)];
             if let Some(c) = DATE_RE.captures(rest) {
                 if c.get(0).unwrap().start() == 0 {
-                    if let Some(d) = to_date(&c, order) {
+                    if let Some(d) = to_date(&c, &order) {
                         return Some(d.format("%Y-%m-%d").to_string());
                     }
                 }
             }
         }
     }
-    let mut all: Vec<NaiveDate> = dates_in(text, order).into_iter().map(|(_, d)| d).collect();
+    let mut all: Vec<NaiveDate> = dates_in(text, &order).into_iter().map(|(_, d)| d).collect();
     all.sort();
     all.dedup();
     match all.as_slice() {
@@ -179,6 +191,10 @@ pub fn floor_char(s: &str, n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn document_date(t: &str, locale: Option<&str>) -> Option<String> {
+        super::super::with_folded(t, |f| super::document_date(f, locale))
+    }
 
     #[test]
     fn shapes() {

@@ -1,7 +1,9 @@
 //! Rule-based document type: `invoice | receipt | email | contract | other`.
 //! Title words near the top weigh most; mail headers make an `email` unless
-//! the body is clearly an invoice, receipt or contract.
+//! the body is clearly an invoice, receipt or contract. The patterns are
+//! lower case and run on [`Folded::lower`].
 
+use super::Folded;
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -16,22 +18,22 @@ static RULES: LazyLock<[(&str, Rules); 3]> = LazyLock::new(|| {
         (
             "invoice",
             r(
-                r"(?i)(?-u:\b)(?:(?:tax |commercial |proforma )?invoice|rechnung|facture|bill)(?-u:\b)",
-                r"(?i)(?-u:\b)(?:invoice[[\t\n\x0B\x0C\r\x20]_.\-]*(?:number|no|#|date)|bill(?:ed)? to|amount due|total due|balance due|due date|payment terms|please pay)(?-u:\b)",
+                r"(?-u:\b)(?:(?:tax |commercial |proforma )?invoice|rechnung|facture|bill)(?-u:\b)",
+                r"(?-u:\b)(?:invoice[[\t\n\x0B\x0C\r\x20]_.\-]*(?:number|no|#|date)|bill(?:ed)? to|amount due|total due|balance due|due date|payment terms|please pay)(?-u:\b)",
             ),
         ),
         (
             "receipt",
             r(
-                r"(?i)(?-u:\b)(?:(?:sales |payment |cash )?receipt|kassenbon|quittung)(?-u:\b)",
-                r"(?i)(?-u:\b)(?:thank you for (?:your purchase|shopping|your visit)|cashier|change due|cash|card payment|paid by|visa|mastercard|till|register|receipt (?:no|number|#))(?-u:\b)",
+                r"(?-u:\b)(?:(?:sales |payment |cash )?receipt|kassenbon|quittung)(?-u:\b)",
+                r"(?-u:\b)(?:thank you for (?:your purchase|shopping|your visit)|cashier|change due|cash|card payment|paid by|visa|mastercard|till|register|receipt (?:no|number|#))(?-u:\b)",
             ),
         ),
         (
             "contract",
             r(
-                r"(?i)(?-u:\b)(?:agreement|contract|memorandum of understanding|terms of service|lease)(?-u:\b)",
-                r"(?i)(?-u:\b)(?:hereinafter|whereas|witness whereof|governing law|terminat(?:e|ion)|the parties|party|parties|shall|obligations|effective date|signature)(?-u:\b)",
+                r"(?-u:\b)(?:agreement|contract|memorandum of understanding|terms of service|lease)(?-u:\b)",
+                r"(?-u:\b)(?:hereinafter|whereas|witness whereof|governing law|terminat(?:e|ion)|the parties|party|parties|shall|obligations|effective date|signature)(?-u:\b)",
             ),
         ),
     ]
@@ -39,7 +41,8 @@ static RULES: LazyLock<[(&str, Rules); 3]> = LazyLock::new(|| {
 
 /// Classifies `body` (the text after any mail headers); `mail` says the
 /// document came with mail headers.
-pub fn classify(body: &str, mail: bool, has_invoice_number: bool) -> &'static str {
+pub fn classify(body: Folded, mail: bool, has_invoice_number: bool) -> &'static str {
+    let body = body.lower;
     // The head: the first six non-empty lines, where titles sit.
     let mut head_end = body.len();
     let mut seen = 0;
@@ -84,7 +87,9 @@ pub fn classify(body: &str, mail: bool, has_invoice_number: bool) -> &'static st
 
 #[cfg(test)]
 mod tests {
-    use super::classify;
+    fn classify(t: &str, mail: bool, inv: bool) -> &'static str {
+        super::super::with_folded(t, |f| super::classify(f, mail, inv))
+    }
 
     #[test]
     fn kinds() {

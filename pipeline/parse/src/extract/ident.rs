@@ -1,23 +1,27 @@
 //! Identifiers: invoice number, IBAN (mod-97), e-mail addresses, phone
 //! numbers, e-mail subject.
 
+use super::Folded;
 use regex::Regex;
 use std::sync::LazyLock;
 
 /// `Invoice No. X`, `Invoice #X`, `invoice_number: X`, `Invoice: X`
-/// (the bare form only with `:`), value possibly on the next line.
+/// (the bare form only with `:`), value possibly on the next line
+/// (lower case, run on [`Folded::lower`]).
 static INVOICE_NO_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?-u:\b)(?:invoice|inv|rechnungs?)(?:[[\t\n\x0B\x0C\r\x20]_.\-]*(?:number|nummer|num|no|nr|id|ref)(?-u:\b)\.?|[[\t\n\x0B\x0C\r\x20]_]*#|[[\t\n\x0B\x0C\r\x20]_]*:)[[\t\n\x0B\x0C\r\x20]:#|.]*(?-i:(?P<v>[A-Za-z0-9][A-Za-z0-9\-/._]*))",
+        r"(?-u:\b)(?:invoice|inv|rechnungs?)(?:[[\t\n\x0B\x0C\r\x20]_.\-]*(?:number|nummer|num|no|nr|id|ref)(?-u:\b)\.?|[[\t\n\x0B\x0C\r\x20]_]*#|[[\t\n\x0B\x0C\r\x20]_]*:)[[\t\n\x0B\x0C\r\x20]:#|.]*(?P<v>[A-Za-z0-9][A-Za-z0-9\-/._]*)",
     )
     .unwrap()
 });
 
 /// The invoice number: the first labelled token that contains a digit and is not a date.
-pub fn invoice_number(text: &str) -> Option<String> {
-    for c in INVOICE_NO_RE.captures_iter(text) {
-        let v = c["v"].trim_end_matches(['.', '/', '-', '_']);
-        let is_date = super::date::DATE_RE.find(v).is_some_and(|m| m.start() == 0 && m.end() == v.len());
+pub fn invoice_number(f: Folded) -> Option<String> {
+    for c in INVOICE_NO_RE.captures_iter(f.lower) {
+        let at = c.name("v").unwrap().range();
+        let v = f.text[at.clone()].trim_end_matches(['.', '/', '-', '_']);
+        let lower_v = &f.lower[at.start..at.start + v.len()];
+        let is_date = super::date::DATE_RE.find(lower_v).is_some_and(|m| m.start() == 0 && m.end() == v.len());
         if v.len() >= 2 && v.len() <= 40 && v.chars().any(|c| c.is_ascii_digit()) && !is_date {
             return Some(v.to_string());
         }
@@ -101,22 +105,31 @@ pub fn emails(text: &str, out: &mut Vec<String>) {
     }
 }
 
-/// A labelled phone number, or any number written in international form.
+/// A labelled phone number, or a number written in international form
+/// (lower case, run on [`Folded::lower`]). An unlabelled national number is
+/// no phone: such digit runs hold no label or `+`, so skipping them finds
+/// the same phones as a pattern with an optional label followed by a filter.
 static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?P<label>(?-u:\b)(?:tel|phone|telephone|telefon|mobile|mob|cell|fax|call(?:[\t\n\x0B\x0C\r\x20]+us)?(?:[\t\n\x0B\x0C\r\x20]+at|[\t\n\x0B\x0C\r\x20]+on)?)(?-u:\b)\.?(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:no|number)(?-u:\b)\.?)?[\t\n\x0B\x0C\r\x20]*[:|]?[\t\n\x0B\x0C\r\x20]*)?(?P<num>\+?\(?[0-9][[0-9] \t().\-/]{5,22}[0-9])",
+        r"(?P<label>(?-u:\b)(?:tel|phone|telephone|telefon|mobile|mob|cell|fax|call(?:[\t\n\x0B\x0C\r\x20]+us)?(?:[\t\n\x0B\x0C\r\x20]+at|[\t\n\x0B\x0C\r\x20]+on)?)(?-u:\b)\.?(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:no|number)(?-u:\b)\.?)?[\t\n\x0B\x0C\r\x20]*[:|]?[\t\n\x0B\x0C\r\x20]*)(?P<num>\+?\(?[0-9][[0-9] \t().\-/]{5,22}[0-9])|(?P<intl>\+\(?[0-9][[0-9] \t().\-/]{5,22}[0-9])",
     )
     .unwrap()
 });
 
+/// Words or the `+` one of which a phone needs.
+const PHONE_CUES: [&str; 6] = ["+", "tel", "phone", "mob", "cell", "call"];
+
 /// Phone numbers, normalised to `+` and digits (national numbers: digits only).
 /// Unlabelled numbers count only in international `+` form; fax numbers are not phones.
-pub fn phones(text: &str) -> Vec<String> {
+pub fn phones(f: Folded) -> Vec<String> {
     let mut out = Vec::new();
-    for c in PHONE_RE.captures_iter(text) {
-        let num = c.name("num").unwrap();
-        let label = c.name("label").map(|l| l.as_str().to_ascii_lowercase());
-        if label.as_deref().is_some_and(|l| l.starts_with("fax")) {
+    if !f.has_any(&PHONE_CUES) {
+        return out;
+    }
+    for c in PHONE_RE.captures_iter(f.lower) {
+        let num = c.name("num").or(c.name("intl")).unwrap();
+        let label = c.name("label").map(|l| l.as_str());
+        if label.is_some_and(|l| l.starts_with("fax")) {
             continue;
         }
         let raw = num.as_str().trim();
@@ -139,15 +152,20 @@ pub fn phones(text: &str) -> Vec<String> {
     out
 }
 
-static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^[\t\n\x0B\x0C\r\x20]*subject[\t\n\x0B\x0C\r\x20]*:[ \t]*(?P<s>\S.*?)[\t\n\x0B\x0C\r\x20]*$").unwrap());
+/// `Subject:` (lower case, run on [`Folded::lower`]).
+static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?m)^[\t\n\x0B\x0C\r\x20]*subject[\t\n\x0B\x0C\r\x20]*:[ \t]*(?P<s>\S.*?)[\t\n\x0B\x0C\r\x20]*$").unwrap());
 
 /// A `Subject:` line.
-pub fn subject(text: &str) -> Option<String> {
-    SUBJECT_RE.captures(text).map(|c| c["s"].split_whitespace().collect::<Vec<_>>().join(" "))
+pub fn subject(f: Folded) -> Option<String> {
+    if !f.has_any(&["subject"]) {
+        return None;
+    }
+    SUBJECT_RE.captures(f.lower).map(|c| f.text[c.name("s").unwrap().range()].split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::with_folded;
     use super::*;
 
     #[test]
@@ -160,7 +178,7 @@ mod tests {
             ("Invoice: 2026-03-12", None),
             ("Invoice Date: 2026-03-12", None),
         ] {
-            assert_eq!(invoice_number(t).as_deref(), want, "{t}");
+            assert_eq!(with_folded(t, invoice_number).as_deref(), want, "{t}");
         }
     }
 
@@ -175,7 +193,7 @@ mod tests {
     #[test]
     fn phones_and_emails() {
         let t = "Tel: 030 1234567\nFax: +49 30 7654321\nCall +1 (555) 123-4567 or write to Info@Acme.example.com.\nDate 12.03.2026";
-        assert_eq!(phones(t), vec!["0301234567", "+15551234567"]);
+        assert_eq!(with_folded(t, phones), vec!["0301234567", "+15551234567"]);
         let mut e = Vec::new();
         emails(t, &mut e);
         assert_eq!(e, vec!["info@acme.example.com"]);

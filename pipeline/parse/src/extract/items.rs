@@ -5,9 +5,11 @@
 //! and `Coffee 2 @ 3.50 7.00` are read.
 
 use super::money::{parse_number, CURRENCY_RE};
+use super::Folded;
 use docflow_schemas::LineItem;
 use regex::Regex;
 use rust_decimal::Decimal;
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +37,9 @@ fn role(cell: &str) -> Role {
     }
 }
 
+/// The first line after the items (lower case, run on [`Folded::lower`]).
 static STOP_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^[\t\n\x0B\x0C\r\x20]*(?:sub[[\t\n\x0B\x0C\r\x20]-]?total|total|tax|vat|sales[[\t\n\x0B\x0C\r\x20]_]tax|gst|balance|amount[[\t\n\x0B\x0C\r\x20]_]due|grand[[\t\n\x0B\x0C\r\x20]_]total|net[[\t\n\x0B\x0C\r\x20]_]total|shipping|thank|payment|paid|cash|change|iban|please)(?-u:\b)").unwrap()
+    Regex::new(r"^[\t\n\x0B\x0C\r\x20]*(?:sub[[\t\n\x0B\x0C\r\x20]-]?total|total|tax|vat|sales[[\t\n\x0B\x0C\r\x20]_]tax|gst|balance|amount[[\t\n\x0B\x0C\r\x20]_]due|grand[[\t\n\x0B\x0C\r\x20]_]total|net[[\t\n\x0B\x0C\r\x20]_]total|shipping|thank|payment|paid|cash|change|iban|please)(?-u:\b)").unwrap()
 });
 
 static LABEL_LINE_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[\t\n\x0B\x0C\r\x20]*[A-Za-z_][[0-9A-Za-z_].\- ]{0,40}:[\t\n\x0B\x0C\r\x20]").unwrap());
@@ -80,24 +83,31 @@ fn cells(line: &str) -> Vec<&str> {
 
 /// A numeric cell: currency markers removed, then any number convention.
 fn number(cell: &str) -> Option<Decimal> {
-    let stripped = CURRENCY_RE.replace_all(cell, "");
+    // Every currency marker holds an ASCII letter or one of these symbols.
+    let marked = cell.bytes().any(|b| b.is_ascii_alphabetic() || b == b'$') || cell.contains(['€', '£', '¥']);
+    let stripped = if marked { CURRENCY_RE.replace_all(cell, "") } else { Cow::Borrowed(cell) };
     let s = stripped.trim();
     if s.is_empty() {
         return None;
     }
-    parse_number(&s.replace(' ', ""))
+    if s.contains(' ') {
+        parse_number(&s.replace(' ', ""))
+    } else {
+        parse_number(s)
+    }
 }
 
 fn clean_desc(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Finds the header row: a description column plus a unit-price or amount column.
+/// Words one of which a header row holds (it names a description column).
+static HEADER_WORD_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new("desc|item|product|service|article|particular").unwrap());
+
+/// Finds the header row: a description column plus a unit-price or amount
+/// column. The caller has checked that the line holds a [`HEADER_WORD_RE`] word.
 fn header(line: &str) -> Option<Vec<Role>> {
-    // Cheap reject: a header names a description column.
-    let lower = line.as_bytes();
-    let has = |w: &[u8]| lower.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
-    if line.len() > 200 || !(has(b"desc") || has(b"item") || has(b"product") || has(b"service") || has(b"article") || has(b"particular")) {
+    if line.len() > 200 {
         return None;
     }
     let cs = cells(line);
@@ -160,21 +170,33 @@ fn item_from_tail(roles: &[Role], line: &str) -> Option<LineItem> {
 }
 
 /// Extracts line items from normalised text.
-pub fn line_items(text: &str) -> Vec<LineItem> {
+pub fn line_items(f: Folded) -> Vec<LineItem> {
     let mut items = Vec::new();
     let mut roles: Option<Vec<Role>> = None;
-    for line in text.lines() {
+    // Where header words start: one search instead of six per line. Words
+    // hold no line break, so a line holds one iff a match starts in it.
+    let mut words = HEADER_WORD_RE.find_iter(f.lower).map(|m| m.start()).peekable();
+    for (line, lower) in f.text.lines().zip(f.lower.lines()) {
+        let start = lower.as_ptr() as usize - f.lower.as_ptr() as usize;
+        let mut has_word = false;
+        while let Some(&w) = words.peek() {
+            if w >= start + lower.len() {
+                break;
+            }
+            has_word |= w >= start;
+            words.next();
+        }
         if line.trim().is_empty() {
             continue;
         }
-        if let Some(h) = header(line) {
+        if let Some(h) = has_word.then(|| header(line)).flatten() {
             if roles.is_none() || items.is_empty() || roles.as_ref() == Some(&h) {
                 roles = Some(h); // first header, or a header repeated on the next page
                 continue;
             }
         }
         let Some(r) = &roles else { continue };
-        if STOP_RE.is_match(line) || LABEL_LINE_RE.is_match(line) {
+        if STOP_RE.is_match(lower) || LABEL_LINE_RE.is_match(line) {
             break; // the totals block, or `key: value` lines after the table
         }
         let cs = cells(line);
@@ -187,12 +209,16 @@ pub fn line_items(text: &str) -> Vec<LineItem> {
         return items;
     }
     // No header: only the unmistakable receipt shapes, before the totals.
-    for line in text.lines() {
-        if STOP_RE.is_match(line) && !items.is_empty() {
+    for (line, lower) in f.text.lines().zip(f.lower.lines()) {
+        if !items.is_empty() && STOP_RE.is_match(lower) {
             break;
         }
-        let line = line.replace(" | ", "   "); // table cells of an HTML receipt
-        let line = line.as_str();
+        // Both shapes need a digit and an `x`, `×` or `@` between the numbers.
+        if !line.contains(['x', '×', '@']) || !line.bytes().any(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let line = if line.contains(" | ") { Cow::Owned(line.replace(" | ", "   ")) } else { Cow::Borrowed(line) }; // table cells of an HTML receipt
+        let line = line.as_ref();
         if let Some(c) = QTY_FIRST_RE.captures(line) {
             items.push(LineItem {
                 description: clean_desc(&c["d"]),
@@ -215,6 +241,10 @@ pub fn line_items(text: &str) -> Vec<LineItem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn line_items(t: &str) -> Vec<LineItem> {
+        super::super::with_folded(t, super::line_items)
+    }
 
     fn d(s: &str) -> Option<Decimal> {
         Some(s.parse().unwrap())

@@ -1,6 +1,12 @@
 //! Field extraction from normalised text: [`extract_fields`] fills
 //! [`BusinessFields`]; every field is absent unless stated in the document.
-//! Regexes are compiled once (`LazyLock`), never per document.
+//!
+//! Speed (the parse stage's budget is tens of microseconds per document):
+//! regexes are compiled once (`LazyLock`), never per document; the text is
+//! ASCII-lower-cased once ([`Folded`]) and the case-insensitive patterns are
+//! written in lower case and run on that copy, whose byte offsets are the
+//! original's, so values are read from the original text; a regex that can
+//! only match when a label word is present runs only when the word is.
 
 pub mod date;
 pub mod doctype;
@@ -16,37 +22,80 @@ use regex::Regex;
 use rust_decimal::Decimal;
 use std::sync::LazyLock;
 
-/// Total labels, strongest first. Subtotals, tax totals and net totals are excluded.
+/// A text and its ASCII-lower-cased twin. Lower-casing ASCII keeps every
+/// byte offset and char boundary, so a match found in `lower` is read from
+/// `text` at the same range. (Unicode case folding is not applied: the
+/// labels matched this way are ASCII words.)
+#[derive(Debug, Clone, Copy)]
+pub struct Folded<'a> {
+    pub text: &'a str,
+    pub lower: &'a str,
+}
+
+impl<'a> Folded<'a> {
+    /// The byte range `start..` of both texts, or `None` off a char boundary.
+    pub fn from(&self, start: usize) -> Option<Folded<'a>> {
+        Some(Folded { text: self.text.get(start..)?, lower: self.lower.get(start..)? })
+    }
+
+    /// The byte range `..end` of both texts, or `None` off a char boundary.
+    pub fn to(&self, end: usize) -> Option<Folded<'a>> {
+        Some(Folded { text: self.text.get(..end)?, lower: self.lower.get(..end)? })
+    }
+
+    /// Whether the lower-cased text contains any of `words` (lower case).
+    pub fn has_any(&self, words: &[&str]) -> bool {
+        words.iter().any(|w| self.lower.contains(w))
+    }
+}
+
+/// Runs `f` on `text` with its lower-cased twin (for the per-field entry points).
+pub fn with_folded<R>(text: &str, f: impl FnOnce(Folded) -> R) -> R {
+    let lower = text.to_ascii_lowercase();
+    f(Folded { text, lower: &lower })
+}
+
+/// Total labels, strongest first (lower case, run on [`Folded::lower`]).
+/// Subtotals, tax totals and net totals are excluded.
 static TOTAL_RES: LazyLock<[Regex; 2]> = LazyLock::new(|| {
     [
-        Regex::new(r"(?im)(?:^|\|[\t\n\x0B\x0C\r\x20]*)[ \t]*(?:[a-z_]+\.)*(?:total[[\t\n\x0B\x0C\r\x20]_.]*(?:amount[[\t\n\x0B\x0C\r\x20]_.]*)?(?:due|payable|to[[\t\n\x0B\x0C\r\x20]_]pay)|amount[[\t\n\x0B\x0C\r\x20]_.]*(?:due|payable)|balance[[\t\n\x0B\x0C\r\x20]_.]*due|grand[[\t\n\x0B\x0C\r\x20]_.]*total|please[[\t\n\x0B\x0C\r\x20]_]pay|gesamtbetrag|totals?[[\t\n\x0B\x0C\r\x20]_.]*grand[[\t\n\x0B\x0C\r\x20]_.]*total|totalDue|amountDue|grandTotal)(?-u:\b)").unwrap(),
-        Regex::new(r"(?im)(?:^|\|[\t\n\x0B\x0C\r\x20]*)[ \t]*(?:[a-z_]+\.)*(?:(?:invoice|order|receipt)[[\t\n\x0B\x0C\r\x20]_.]*)?total(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:amount|sum|incl\.?(?:uding)?[[\t\n\x0B\x0C\r\x20]_.]*(?:vat|tax)|\(incl[^)]*\)))?(?-u:\b)(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:\((?P<c1>[A-Za-z€$£]{1,3})\)|(?P<c2>[A-Z]{3})(?-u:\b)))?").unwrap(),
+        Regex::new(r"(?m)(?:^|\|[\t\n\x0B\x0C\r\x20]*)[ \t]*(?:[a-z_]+\.)*(?:total[[\t\n\x0B\x0C\r\x20]_.]*(?:amount[[\t\n\x0B\x0C\r\x20]_.]*)?(?:due|payable|to[[\t\n\x0B\x0C\r\x20]_]pay)|amount[[\t\n\x0B\x0C\r\x20]_.]*(?:due|payable)|balance[[\t\n\x0B\x0C\r\x20]_.]*due|grand[[\t\n\x0B\x0C\r\x20]_.]*total|please[[\t\n\x0B\x0C\r\x20]_]pay|gesamtbetrag|totals?[[\t\n\x0B\x0C\r\x20]_.]*grand[[\t\n\x0B\x0C\r\x20]_.]*total|totaldue|amountdue|grandtotal)(?-u:\b)").unwrap(),
+        Regex::new(r"(?m)(?:^|\|[\t\n\x0B\x0C\r\x20]*)[ \t]*(?:[a-z_]+\.)*(?:(?:invoice|order|receipt)[[\t\n\x0B\x0C\r\x20]_.]*)?total(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:amount|sum|incl\.?(?:uding)?[[\t\n\x0B\x0C\r\x20]_.]*(?:vat|tax)|\(incl[^)]*\)))?(?-u:\b)(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:\((?P<c1>[a-z€$£]{1,3})\)|(?P<c2>[a-z]{3})(?-u:\b)))?").unwrap(),
     ]
 });
 
-/// Printed or mapped mail headers (`From:`, `from.email:` and `Subject:`) near the top.
-static MAIL_FROM_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^[\t\n\x0B\x0C\r\x20]*(?:from|sender)(?:[._][a-z_]+)?[\t\n\x0B\x0C\r\x20]*[:|]").unwrap());
-static MAIL_TO_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^[\t\n\x0B\x0C\r\x20]*to(?:[._][a-z_]+)?[\t\n\x0B\x0C\r\x20]*[:|]").unwrap());
-static MAIL_SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^[\t\n\x0B\x0C\r\x20]*subject[\t\n\x0B\x0C\r\x20]*[:|]").unwrap());
+/// Words one of which each of [`TOTAL_RES`] needs: without them it cannot match.
+const TOTAL_WORDS: [&[&str]; 2] = [&["total", "amount", "balance", "grand", "please", "gesamtbetrag"], &["total"]];
+
+/// Printed or mapped mail headers (`From:`, `from.email:` and `Subject:`)
+/// near the top (lower case, run on [`Folded::lower`]).
+static MAIL_FROM_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?m)^[\t\n\x0B\x0C\r\x20]*(?:from|sender)(?:[._][a-z_]+)?[\t\n\x0B\x0C\r\x20]*[:|]").unwrap());
+static MAIL_TO_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?m)^[\t\n\x0B\x0C\r\x20]*to(?:[._][a-z_]+)?[\t\n\x0B\x0C\r\x20]*[:|]").unwrap());
+static MAIL_SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?m)^[\t\n\x0B\x0C\r\x20]*subject[\t\n\x0B\x0C\r\x20]*[:|]").unwrap());
 
 /// Words after `total` that make it some other total.
 const NOT_TOTAL: [&str; 12] =
     ["tax", "vat", "net", "excl", "before", "items", "qty", "quantity", "paid", "discount", "savings", "weight"];
 
+/// `currency: EUR` (lower case, run on [`Folded::lower`]).
 static CURRENCY_LABEL_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?im)^[\t\n\x0B\x0C\r\x20]*(?:[a-z_.]*[[\t\n\x0B\x0C\r\x20]_.])?currency(?:[[\t\n\x0B\x0C\r\x20]_]code)?[\t\n\x0B\x0C\r\x20]*[:|][\t\n\x0B\x0C\r\x20]*(?P<c>[A-Za-z€$£¥]{1,16})[\t\n\x0B\x0C\r\x20]*$").unwrap());
+    LazyLock::new(|| Regex::new(r"(?m)^[\t\n\x0B\x0C\r\x20]*(?:[a-z_.]*[[\t\n\x0B\x0C\r\x20]_.])?currency(?:[[\t\n\x0B\x0C\r\x20]_]code)?[\t\n\x0B\x0C\r\x20]*[:|][\t\n\x0B\x0C\r\x20]*(?P<c>[a-z€$£¥]{1,16})[\t\n\x0B\x0C\r\x20]*$").unwrap());
 
 /// The stated total due and the currency written next to it.
-pub fn total(text: &str) -> Option<(Decimal, Option<&'static str>)> {
-    for re in TOTAL_RES.iter() {
+pub fn total(f: Folded) -> Option<(Decimal, Option<&'static str>)> {
+    let (text, lower) = (f.text, f.lower);
+    for (re, words) in TOTAL_RES.iter().zip(TOTAL_WORDS) {
+        if !f.has_any(words) {
+            continue;
+        }
         let mut found = None;
-        for c in re.captures_iter(text) {
+        for c in re.captures_iter(lower) {
             let m = c.get(0).unwrap();
-            let after = text[m.end()..].trim_start_matches([' ', '\t', '_', '.']).to_ascii_lowercase();
+            let after = lower[m.end()..].trim_start_matches([' ', '\t', '_', '.']);
             if NOT_TOTAL.iter().any(|w| after.starts_with(w)) {
                 continue; // `Total tax`, `Total paid`: not the total due
             }
-            let label_ccy = c.name("c1").or(c.name("c2")).and_then(|x| money::currency_of(x.as_str()));
+            let label_ccy = c.name("c1").or(c.name("c2")).and_then(|x| money::currency_of(&text[x.range()]));
             // The amount follows on the same line, or alone on the next one.
             let rest = &text[m.end()..];
             let line_end = rest.find('\n').unwrap_or(rest.len());
@@ -71,17 +120,19 @@ pub fn total(text: &str) -> Option<(Decimal, Option<&'static str>)> {
 
 /// The document currency: an explicit `currency:` field, else the marker on
 /// the total, else the only currency the document mentions.
-pub fn currency(text: &str, on_total: Option<&'static str>) -> Option<String> {
-    if let Some(c) = CURRENCY_LABEL_RE.captures(text) {
-        if let Some(code) = money::currency_of(&c["c"]) {
-            return Some(code.to_string());
+pub fn currency(f: Folded, on_total: Option<&'static str>) -> Option<String> {
+    if f.has_any(&["currency"]) {
+        if let Some(c) = CURRENCY_LABEL_RE.captures(f.lower) {
+            if let Some(code) = money::currency_of(&f.text[c.name("c").unwrap().range()]) {
+                return Some(code.to_string());
+            }
         }
     }
     if let Some(c) = on_total {
         return Some(c.to_string());
     }
     let mut seen: Vec<&'static str> = Vec::new();
-    for m in money::CURRENCY_RE.find_iter(text) {
+    for m in money::CURRENCY_RE.find_iter(f.text) {
         if let Some(c) = money::currency_of(m.as_str()) {
             if !seen.contains(&c) {
                 seen.push(c);
@@ -91,35 +142,47 @@ pub fn currency(text: &str, on_total: Option<&'static str>) -> Option<String> {
     (seen.len() == 1).then(|| seen[0].to_string())
 }
 
+/// Printed or mapped mail headers (`From:`, `To:`, `Subject:` lines).
+fn has_mail_headers(f: Folded) -> bool {
+    f.has_any(&["from", "sender"])
+        && f.has_any(&["subject"])
+        && MAIL_FROM_RE.is_match(f.lower)
+        && MAIL_TO_RE.is_match(f.lower)
+        && MAIL_SUBJECT_RE.is_match(f.lower)
+}
+
 /// Extracts business fields from normalised text. `hints` carries e-mail
 /// headers; `locale` (e.g. `en-US`) resolves `03/04/2026`.
 pub fn extract_fields(text: &str, hints: &Hints, locale: Option<&str>) -> BusinessFields {
-    let body = text.get(hints.body_offset..).unwrap_or(text);
-    let mail = hints.body_offset > 0 || hints.subject.is_some() || (MAIL_FROM_RE.is_match(text) && MAIL_TO_RE.is_match(text) && MAIL_SUBJECT_RE.is_match(text));
-    let invoice_number = ident::invoice_number(text);
-    let kind = doctype::classify(body, mail, invoice_number.is_some());
-    let mut f = BusinessFields { doc_type_hint: Some(kind.to_string()), ..Default::default() };
+    with_folded(text, |all| {
+        let body = all.from(hints.body_offset).unwrap_or(all);
+        let head = all.to(hints.body_offset).unwrap_or(Folded { text: "", lower: "" });
+        let mail = hints.body_offset > 0 || hints.subject.is_some() || has_mail_headers(all);
+        let invoice_number = ident::invoice_number(all);
+        let kind = doctype::classify(body, mail, invoice_number.is_some());
+        let mut f = BusinessFields { doc_type_hint: Some(kind.to_string()), ..Default::default() };
 
-    f.date = date::document_date(body, locale)
-        .or_else(|| hints.header_date.clone())
-        .or_else(|| date::document_date(text.get(..hints.body_offset).unwrap_or(""), locale));
-    let tot = total(body);
-    f.total = tot.map(|t| t.0);
-    f.currency = currency(body, tot.and_then(|t| t.1));
-    f.invoice_number = invoice_number;
-    if matches!(kind, "invoice" | "receipt") {
-        f.vendor = vendor::vendor(body);
-        f.line_items = items::line_items(body);
-    }
-    if kind == "contract" {
-        f.parties = parties::parties(body);
-    }
-    let (valid, invalid) = ident::ibans(body);
-    f.iban = valid.into_iter().next();
-    f.invalid_ibans = invalid;
-    f.emails = hints.addresses.clone();
-    ident::emails(body, &mut f.emails);
-    f.phones = ident::phones(body);
-    f.subject = hints.subject.clone().or_else(|| ident::subject(text));
-    f
+        f.date = date::document_date(body, locale)
+            .or_else(|| hints.header_date.clone())
+            .or_else(|| date::document_date(head, locale));
+        let tot = total(body);
+        f.total = tot.map(|t| t.0);
+        f.currency = currency(body, tot.and_then(|t| t.1));
+        f.invoice_number = invoice_number;
+        if matches!(kind, "invoice" | "receipt") {
+            f.vendor = vendor::vendor(body);
+            f.line_items = items::line_items(body);
+        }
+        if kind == "contract" {
+            f.parties = parties::parties(body);
+        }
+        let (valid, invalid) = ident::ibans(body.text);
+        f.iban = valid.into_iter().next();
+        f.invalid_ibans = invalid;
+        f.emails = hints.addresses.clone();
+        ident::emails(body.text, &mut f.emails);
+        f.phones = ident::phones(body);
+        f.subject = hints.subject.clone().or_else(|| ident::subject(all));
+        f
+    })
 }

@@ -1,17 +1,19 @@
 //! Contract parties: `between X ("Provider") and Y ("Client")`, or labelled
-//! lines `Party A: X`, `Provider: X`, `client.name: Y`.
+//! lines `Party A: X`, `Provider: X`, `client.name: Y`. The patterns are
+//! lower case and run on [`Folded::lower`].
 
+use super::Folded;
 use regex::Regex;
 use std::sync::LazyLock;
 
 static LABEL_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?im)^[\t\n\x0B\x0C\r\x20]*(?:[a-z_]+\.)*(?:party[[\t\n\x0B\x0C\r\x20]_]*(?:a|b|1|2|one|two)|provider|service[[\t\n\x0B\x0C\r\x20]_]provider|client|contractor|customer|licensor|licensee|buyer|seller|supplier|landlord|tenant|lessor|lessee)(?:[[\t\n\x0B\x0C\r\x20]_.]*name)?[\t\n\x0B\x0C\r\x20]*[:|][\t\n\x0B\x0C\r\x20]*(?P<v>\S.*?)[\t\n\x0B\x0C\r\x20]*$",
+        r"(?m)^[\t\n\x0B\x0C\r\x20]*(?:[a-z_]+\.)*(?:party[[\t\n\x0B\x0C\r\x20]_]*(?:a|b|1|2|one|two)|provider|service[[\t\n\x0B\x0C\r\x20]_]provider|client|contractor|customer|licensor|licensee|buyer|seller|supplier|landlord|tenant|lessor|lessee)(?:[[\t\n\x0B\x0C\r\x20]_.]*name)?[\t\n\x0B\x0C\r\x20]*[:|][\t\n\x0B\x0C\r\x20]*(?P<v>\S.*?)[\t\n\x0B\x0C\r\x20]*$",
     )
     .unwrap()
 });
 
-static BETWEEN_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)between(?-u:\b)[[\t\n\x0B\x0C\r\x20]:]+").unwrap());
+static BETWEEN_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?-u:\b)between(?-u:\b)[[\t\n\x0B\x0C\r\x20]:]+").unwrap());
 
 /// Cuts a party clause down to the name: role parentheticals, quotes,
 /// `, a company registered …` and trailing punctuation go.
@@ -73,14 +75,15 @@ fn split_and(s: &str) -> Option<(&str, &str)> {
 }
 
 /// The parties of a contract, in order of appearance.
-pub fn parties(text: &str) -> Vec<String> {
+pub fn parties(f: Folded) -> Vec<String> {
+    let text = f.text;
     let mut out: Vec<String> = Vec::new();
     let push = |p: String, out: &mut Vec<String>| {
         if !out.contains(&p) {
             out.push(p);
         }
     };
-    if let Some(m) = BETWEEN_RE.find(text) {
+    if let Some(m) = BETWEEN_RE.find(f.lower) {
         let rest = &text[m.end()..];
         let rest = rest[..super::date::floor_char(rest, 400)].replace('\n', " ");
         let rest = rest.as_str();
@@ -94,8 +97,8 @@ pub fn parties(text: &str) -> Vec<String> {
         }
     }
     if out.is_empty() {
-        for c in LABEL_RE.captures_iter(text) {
-            if let Some(p) = clean(&c["v"]) {
+        for c in LABEL_RE.captures_iter(f.lower) {
+            if let Some(p) = clean(&text[c.name("v").unwrap().range()]) {
                 push(p, &mut out);
             }
         }
@@ -105,13 +108,17 @@ pub fn parties(text: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    fn parties(t: &str) -> Vec<String> {
+        super::super::with_folded(t, super::parties)
+    }
+
     #[test]
     fn between_and_labels() {
         assert_eq!(
-            super::parties("This Agreement is made between Acme Ltd, a company registered in England (\"Provider\") and Beta GmbH (the \"Client\")."),
+            parties("This Agreement is made between Acme Ltd, a company registered in England (\"Provider\") and Beta GmbH (the \"Client\")."),
             vec!["Acme Ltd", "Beta GmbH"]
         );
-        assert_eq!(super::parties("Party A: Smith & Co. Inc.\nParty B: Jones LLC\n"), vec!["Smith & Co. Inc.", "Jones LLC"]);
-        assert_eq!(super::parties("provider.name: Acme AG\nclient.name: Beta Ltd"), vec!["Acme AG", "Beta Ltd"]);
+        assert_eq!(parties("Party A: Smith & Co. Inc.\nParty B: Jones LLC\n"), vec!["Smith & Co. Inc.", "Jones LLC"]);
+        assert_eq!(parties("provider.name: Acme AG\nclient.name: Beta Ltd"), vec!["Acme AG", "Beta Ltd"]);
     }
 }

@@ -1,25 +1,27 @@
 //! The vendor (issuing organisation) of an invoice or receipt: a labelled
 //! value (`Vendor:`, `Seller:`, `Supplier:`, `vendor.name`), else the first
 //! line near the top that carries a company-form suffix and does not sit in
-//! a customer block (`Bill to`, `Customer`, `Ship to`).
+//! a customer block (`Bill to`, `Customer`, `Ship to`). The patterns are
+//! lower case and run on [`Folded::lower`].
 
+use super::Folded;
 use regex::Regex;
 use std::sync::LazyLock;
 
 static LABEL_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?im)^[\t\n\x0B\x0C\r\x20]*(?:[a-z_]+\.)*(?:vendor|seller|supplier|merchant|issued[[\t\n\x0B\x0C\r\x20]_]+by|bill(?:ed)?[[\t\n\x0B\x0C\r\x20]_]+from|invoice[[\t\n\x0B\x0C\r\x20]_]+from|store|company)(?:[[\t\n\x0B\x0C\r\x20]_.]*name)?[\t\n\x0B\x0C\r\x20]*[:|][\t\n\x0B\x0C\r\x20]*(?P<v>\S.*?)[\t\n\x0B\x0C\r\x20]*$",
+        r"(?m)^[\t\n\x0B\x0C\r\x20]*(?:[a-z_]+\.)*(?:vendor|seller|supplier|merchant|issued[[\t\n\x0B\x0C\r\x20]_]+by|bill(?:ed)?[[\t\n\x0B\x0C\r\x20]_]+from|invoice[[\t\n\x0B\x0C\r\x20]_]+from|store|company)(?:[[\t\n\x0B\x0C\r\x20]_.]*name)?[\t\n\x0B\x0C\r\x20]*[:|][\t\n\x0B\x0C\r\x20]*(?P<v>\S.*?)[\t\n\x0B\x0C\r\x20]*$",
     )
     .unwrap()
 });
 
 /// Company-form suffixes that mark an organisation name.
 static ORG_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?-u:\b)(?:ltd|limited|gmbh|inc|llc|llp|ag|plc|s\.?a\.?s?|s\.?l|sarl|s\.?r\.?l|b\.?v|n\.?v|corp|corporation|co|company|kg|oy|ab|as|pty|group|& sons)\.?$").unwrap()
+    Regex::new(r"(?-u:\b)(?:ltd|limited|gmbh|inc|llc|llp|ag|plc|s\.?a\.?s?|s\.?l|sarl|s\.?r\.?l|b\.?v|n\.?v|corp|corporation|co|company|kg|oy|ab|as|pty|group|& sons)\.?$").unwrap()
 });
 
 static CUSTOMER_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^[\t\n\x0B\x0C\r\x20]*(?:bill(?:ed)?[[\t\n\x0B\x0C\r\x20]_]+to|sold[[\t\n\x0B\x0C\r\x20]_]+to|ship[[\t\n\x0B\x0C\r\x20]_]+to|customer|client|to|recipient|deliver(?:y|ed)?[[\t\n\x0B\x0C\r\x20]_]+to|invoice[[\t\n\x0B\x0C\r\x20]_]+to)(?-u:\b)").unwrap()
+    Regex::new(r"^[\t\n\x0B\x0C\r\x20]*(?:bill(?:ed)?[[\t\n\x0B\x0C\r\x20]_]+to|sold[[\t\n\x0B\x0C\r\x20]_]+to|ship[[\t\n\x0B\x0C\r\x20]_]+to|customer|client|to|recipient|deliver(?:y|ed)?[[\t\n\x0B\x0C\r\x20]_]+to|invoice[[\t\n\x0B\x0C\r\x20]_]+to)(?-u:\b)").unwrap()
 });
 
 /// `Inc`, `S.A`, `Co` …: the name may legitimately end with a full stop.
@@ -34,19 +36,24 @@ fn clean(s: &str) -> Option<String> {
     (s.len() >= 2 && s.len() <= 100 && s.chars().any(char::is_alphabetic)).then_some(s)
 }
 
+/// Words one of which [`LABEL_RE`] needs.
+const LABEL_WORDS: [&str; 9] = ["vendor", "seller", "supplier", "merchant", "issued", "bill", "invoice", "store", "company"];
+
 /// The vendor of `body` (e-mail headers excluded by the caller).
-pub fn vendor(body: &str) -> Option<String> {
-    if let Some(c) = LABEL_RE.captures(body) {
-        return clean(&c["v"]);
+pub fn vendor(body: Folded) -> Option<String> {
+    if body.has_any(&LABEL_WORDS) {
+        if let Some(c) = LABEL_RE.captures(body.lower) {
+            return clean(&body.text[c.name("v").unwrap().range()]);
+        }
     }
     let mut in_customer_block = false;
-    for line in body.lines().take(12) {
-        let t = line.trim();
+    for (line, lower) in body.text.lines().zip(body.lower.lines()).take(12) {
+        let (t, tl) = (line.trim(), lower.trim());
         if t.is_empty() {
             in_customer_block = false;
             continue;
         }
-        if CUSTOMER_RE.is_match(t) {
+        if CUSTOMER_RE.is_match(tl) {
             in_customer_block = true;
             continue;
         }
@@ -55,11 +62,13 @@ pub fn vendor(body: &str) -> Option<String> {
         }
         // The name may share its line with other header cells (`Acme Ltd | Invoice`).
         let first_cell = t.split(" | ").next().unwrap_or(t);
-        let first_cell = first_cell.split("  ").next().unwrap_or(first_cell).trim();
+        let first_cell = first_cell.split("  ").next().unwrap_or(first_cell);
+        let start = first_cell.trim_start().as_ptr() as usize - t.as_ptr() as usize;
+        let first_cell = first_cell.trim();
         if first_cell.contains(':') || first_cell.contains('@') {
             continue;
         }
-        if ORG_RE.is_match(first_cell) {
+        if ORG_RE.is_match(&tl[start..start + first_cell.len()]) {
             return clean(first_cell);
         }
     }
@@ -68,10 +77,14 @@ pub fn vendor(body: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    fn vendor(t: &str) -> Option<String> {
+        super::super::with_folded(t, super::vendor)
+    }
+
     #[test]
     fn labelled_then_suffix() {
-        assert_eq!(super::vendor("Vendor: Nordwind Handel GmbH\nBill to: X Ltd").as_deref(), Some("Nordwind Handel GmbH"));
-        assert_eq!(super::vendor("INVOICE\nBill to:\nBeta Ltd\n\nAcme Supplies Inc.\n").as_deref(), Some("Acme Supplies Inc."));
-        assert_eq!(super::vendor("Hello there\nnothing here"), None);
+        assert_eq!(vendor("Vendor: Nordwind Handel GmbH\nBill to: X Ltd").as_deref(), Some("Nordwind Handel GmbH"));
+        assert_eq!(vendor("INVOICE\nBill to:\nBeta Ltd\n\nAcme Supplies Inc.\n").as_deref(), Some("Acme Supplies Inc."));
+        assert_eq!(vendor("Hello there\nnothing here"), None);
     }
 }

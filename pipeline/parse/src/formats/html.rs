@@ -1,80 +1,128 @@
-//! `text/html`: visible text only, through html5ever (the `scraper` crate).
+//! `text/html`: visible text only, through html5gum, a WHATWG-conformant
+//! HTML tokenizer (its callback API: no token allocations).
 //!
-//! Scripts, styles, templates, `<head>` and comments are dropped; entities
-//! are decoded by the parser; block elements become line breaks; table cells
+//! Visible text needs no DOM, only the token stream in document order, so
+//! there is no tree construction (a third of the cost of the whole parse
+//! stage with html5ever + scraper). Scripts, styles, titles and the other
+//! raw-text elements are switched into their tokenizer states by the tag
+//! name (`naively_switch_states`, as the tree builder would) and dropped,
+//! with templates, SVG and objects; comments are dropped; entities are
+//! decoded by the tokenizer; block elements become line breaks; table cells
 //! of a row are joined with ` | ` so line items stay one row per line.
-//! The walk is iterative (ego_tree's `traverse`), so deeply nested markup
-//! cannot overflow the stack.
+//! What a tree builder would add is not rendered here: mis-nested tags and
+//! implied end tags (`<p>a<p>b`) still give the same text, in source order,
+//! with fewer blank lines. Nothing recurses, so deep nesting is harmless.
 
 use super::{normalize, text::decode, Extracted};
-use ego_tree::iter::Edge;
-use scraper::{Html, Node};
+use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
+use html5gum::{Span, Tokenizer};
 
-/// Elements whose content is never visible.
-const HIDDEN: [&str; 9] = ["script", "style", "noscript", "template", "head", "title", "svg", "iframe", "object"];
+/// Elements whose content is never visible. (`head` is not among them:
+/// its only text lives in `title`, `style` and `script`.)
+const HIDDEN: [&[u8]; 8] = [b"script", b"style", b"noscript", b"template", b"title", b"svg", b"iframe", b"object"];
 
 /// Elements that start and end a line.
-const BLOCKS: [&str; 35] = [
-    "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog",
-    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
-    "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "ul",
+const BLOCKS: [&[u8]; 35] = [
+    b"address", b"article", b"aside", b"blockquote", b"body", b"caption", b"center", b"dd", b"details", b"dialog",
+    b"div", b"dl", b"dt", b"fieldset", b"figcaption", b"figure", b"footer", b"form", b"h1", b"h2", b"h3", b"h4", b"h5",
+    b"h6", b"header", b"hr", b"li", b"main", b"nav", b"ol", b"p", b"pre", b"section", b"table", b"ul",
 ];
 
-/// Parses a decoded HTML string to visible text.
-pub fn html_to_text(html: &str) -> String {
-    let doc = Html::parse_document(html);
-    let mut out = String::with_capacity(html.len() / 2);
-    let mut hidden = 0usize; // depth inside hidden elements
-    let mut pre = 0usize; // depth inside <pre>
-    let mut cell_in_row = 0usize; // cells already written in the current <tr>
-    for edge in doc.root_element().traverse() {
-        match edge {
-            Edge::Open(node) => match node.value() {
-                Node::Element(el) => {
-                    let name = el.name();
-                    if HIDDEN.contains(&name) {
-                        hidden += 1;
-                    } else if hidden > 0 {
-                    } else if name == "br" {
-                        out.push('\n');
-                    } else if name == "tr" {
-                        newline(&mut out);
-                        cell_in_row = 0;
-                    } else if name == "td" || name == "th" {
-                        if cell_in_row > 0 {
-                            trim_trailing_spaces(&mut out);
-                            out.push_str(" | ");
-                        }
-                        cell_in_row += 1;
-                    } else if BLOCKS.contains(&name) {
-                        newline(&mut out);
-                        if name == "pre" {
-                            pre += 1;
-                        }
-                    }
-                }
-                Node::Text(t) if hidden == 0 => push_text(&mut out, t, pre > 0),
-                _ => {}
-            },
-            Edge::Close(node) => {
-                if let Node::Element(el) = node.value() {
-                    let name = el.name();
-                    if HIDDEN.contains(&name) {
-                        hidden = hidden.saturating_sub(1);
-                    } else if hidden == 0 && (BLOCKS.contains(&name) || name == "tr") {
-                        newline(&mut out);
-                        if name == "pre" {
-                            pre = pre.saturating_sub(1);
-                        }
-                        if name == "p" || name.starts_with('h') && name.len() == 2 {
-                            out.push('\n'); // paragraphs and headings stand apart
-                        }
-                    }
-                }
+/// The text being rendered and where in the token stream we are.
+#[derive(Default)]
+struct Render {
+    out: String,
+    /// Depth inside hidden elements.
+    hidden: usize,
+    /// Depth inside `<pre>`.
+    pre: usize,
+    /// Cells already written in the current `<tr>`.
+    cell_in_row: usize,
+    /// Name of the start tag being read (attributes follow before it closes).
+    tag: Vec<u8>,
+    /// A line feed right after `<pre>`, `<listing>` or `<textarea>` is not content.
+    skip_lf: bool,
+}
+
+impl Render {
+    fn event(&mut self, ev: CallbackEvent<'_>) {
+        let skip_lf = std::mem::take(&mut self.skip_lf);
+        match ev {
+            CallbackEvent::OpenStartTag { name } => {
+                self.tag.clear();
+                self.tag.extend_from_slice(name);
+            }
+            CallbackEvent::AttributeName { .. } | CallbackEvent::AttributeValue { .. } => self.skip_lf = skip_lf,
+            CallbackEvent::CloseStartTag { self_closing } => self.start_tag(self_closing),
+            CallbackEvent::EndTag { name } => self.end_tag(name),
+            CallbackEvent::String { value } if self.hidden == 0 => {
+                let value = if skip_lf { value.strip_prefix(b"\n").unwrap_or(value) } else { value };
+                push_text(&mut self.out, &String::from_utf8_lossy(value), self.pre > 0);
+            }
+            _ => {}
+        }
+    }
+
+    fn start_tag(&mut self, self_closing: bool) {
+        let tag = std::mem::take(&mut self.tag); // handed back below: one buffer per document
+        let name = tag.as_slice();
+        if HIDDEN.contains(&name) {
+            // `<svg/>` and `<object/>` end at once; `<script/>` does not (HTML ignores the slash).
+            if !(self_closing && matches!(name, b"svg" | b"object")) {
+                self.hidden += 1;
+            }
+        } else if self.hidden > 0 {
+        } else if name == b"br" {
+            self.out.push('\n');
+        } else if name == b"tr" {
+            newline(&mut self.out);
+            self.cell_in_row = 0;
+        } else if name == b"td" || name == b"th" {
+            if self.cell_in_row > 0 {
+                trim_trailing_spaces(&mut self.out);
+                self.out.push_str(" | ");
+            }
+            self.cell_in_row += 1;
+        } else if BLOCKS.contains(&name) {
+            newline(&mut self.out);
+            if name == b"pre" {
+                self.pre += 1;
+            }
+        }
+        self.skip_lf = self.hidden == 0 && matches!(name, b"pre" | b"listing" | b"textarea");
+        self.tag = tag;
+    }
+
+    fn end_tag(&mut self, name: &[u8]) {
+        if HIDDEN.contains(&name) {
+            self.hidden = self.hidden.saturating_sub(1);
+        } else if self.hidden > 0 {
+        } else if name == b"br" {
+            self.out.push('\n'); // `</br>` is read as `<br>`
+        } else if BLOCKS.contains(&name) || name == b"tr" {
+            newline(&mut self.out);
+            if name == b"pre" {
+                self.pre = self.pre.saturating_sub(1);
+            }
+            if name == b"p" || name.len() == 2 && name[0] == b'h' && name[1].is_ascii_digit() {
+                self.out.push('\n'); // paragraphs and headings stand apart
             }
         }
     }
-    normalize(&out)
+}
+
+/// Parses a decoded HTML string to visible text.
+pub fn html_to_text(html: &str) -> String {
+    let mut r = Render { out: String::with_capacity(html.len() / 2), ..Default::default() };
+    let mut emitter = CallbackEmitter::new(|ev: CallbackEvent<'_>, _: Span<()>| -> Option<()> {
+        r.event(ev);
+        None
+    });
+    emitter.naively_switch_states(true);
+    for token in Tokenizer::new_with_emitter(html, emitter) {
+        let Ok(()) = token; // reading a &str cannot fail
+    }
+    normalize(&r.out)
 }
 
 /// Parses an HTML body (UTF-8, lossy with a warning).
@@ -106,7 +154,9 @@ fn push_text(out: &mut String, t: &str, pre: bool) {
     }
     let mut last_space = out.is_empty() || out.ends_with([' ', '\n']);
     for c in t.chars() {
-        if c.is_whitespace() && c != '\u{a0}' {
+        if c == '\0' {
+            continue; // the tree builder drops NULs in body text
+        } else if c.is_whitespace() && c != '\u{a0}' {
             if !last_space {
                 out.push(' ');
                 last_space = true;

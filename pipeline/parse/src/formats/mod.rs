@@ -37,9 +37,13 @@ pub fn normalize(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut blank_run = 0usize;
     let raw = raw.strip_prefix('\u{feff}').unwrap_or(raw);
+    // A byte scan first (`\r`, `\t` and the lead bytes of U+00A0 and
+    // U+200B): most documents have none of the odd characters, and looking
+    // for them char by char in every line costs more than the rest.
+    let any_odd = raw.bytes().any(|b| matches!(b, b'\r' | b'\t' | 0xC2 | 0xE2));
     for line in raw.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let has_odd = line.contains(['\r', '\u{a0}', '\t', '\u{200b}']);
+        let has_odd = any_odd && line.contains(['\r', '\u{a0}', '\t', '\u{200b}']);
         let cleaned;
         let line = if has_odd {
             cleaned = line
