@@ -70,6 +70,9 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Stage(_) | Command::Run(_)) {
+        restore_default_sigpipe();
+    }
     commands::init_logging();
     let ctx = commands::Context { brokers: cli.brokers };
     let result = match cli.command {
@@ -106,5 +109,16 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `docflow status | head` would fail writing to a
+/// closed pipe. One-shot tools take the Unix default instead: they end
+/// quietly when the reader goes away. Stage processes keep ignoring it.
+fn restore_default_sigpipe() {
+    // SAFETY: called once at start-up before any thread exists; installing
+    // SIG_DFL for SIGPIPE has no other effect on this process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
