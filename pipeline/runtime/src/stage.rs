@@ -67,6 +67,22 @@ pub struct Input<T> {
     pub value: T,
     pub key: Option<Vec<u8>>,
     pub meta: RecordMeta,
+    /// The record's `process` span in its document's trace. Put the
+    /// stage's own steps below it:
+    /// `let _s = tracing::info_span!(parent: &input.span, "parse").entered();`
+    /// (for async work: `.instrument(tracing::info_span!(parent: &input.span, "write"))`).
+    /// A batch-wide step links its records instead:
+    /// `let b = tracing::info_span!("encode_batch"); for i in &batch { b.follows_from(&i.span); }`.
+    /// Disabled (`Span::none()`) when tracing is off or the document is not
+    /// sampled; spans made below a disabled one are not exported.
+    pub span: tracing::Span,
+}
+
+impl<T> Input<T> {
+    /// An input with no trace (tests, tools calling `process` directly).
+    pub fn new(value: T, key: Option<Vec<u8>>, meta: RecordMeta) -> Self {
+        Self { value, key, meta, span: tracing::Span::none() }
+    }
 }
 
 impl<T> Input<T> {
@@ -131,6 +147,14 @@ pub trait Stage: Send + Sync + 'static {
         &self,
         batch: Vec<Input<Self::Input>>,
     ) -> impl Future<Output = Vec<ProcessResult<Self::Output>>> + Send;
+
+    /// Whether the stage's own dependencies are usable, for `/readyz`
+    /// (Kafka connectivity is the runtime's part). `Err(why)` makes the
+    /// process report not ready, e.g. while a database circuit breaker is
+    /// open. Called on every `/readyz` request: keep it cheap (read a flag).
+    fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The default decoding of a docflow record (see [`Stage::decode`]).

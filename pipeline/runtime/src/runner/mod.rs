@@ -60,6 +60,10 @@ pub async fn run_stage_with_metrics<S: Stage>(
     let (dlq_tx, mut dlq_rx) = mpsc::unbounded_channel();
     metrics.workers.store(cfg.concurrency as u64, Ordering::Relaxed);
     let shared = Arc::new(shared::Shared::new(name.clone(), topics, shutdown.clone(), dlq_tx, metrics));
+    {
+        let stage = Arc::downgrade(&stage);
+        let _ = shared.stage_ready.set(Box::new(move || stage.upgrade().map_or(Ok(()), |s| s.ready())));
+    }
     crate::telemetry::stages::register(crate::telemetry::Registry::global(), shared.clone());
 
     let producer: Arc<ThreadedProducer<clients::ProducerCtx>> = Arc::new(

@@ -6,6 +6,7 @@ use crate::metrics::StageMetrics;
 use crate::offsets::{OffsetBook, TpKey};
 use crate::shutdown::ShutdownSignal;
 use crate::stage::RawRecord;
+use crate::telemetry::record_trace::RecordTrace;
 use crate::telemetry::{Histogram, Registry, DURATION_BUCKETS};
 use docflow_core::StageError;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -53,6 +54,8 @@ pub(crate) struct Shared {
     /// (topic, partition, lag behind the committed offset) of the assigned
     /// partitions, from librdkafka statistics.
     pub consumer_lag: Mutex<Vec<(String, i32, u64)>>,
+    /// The stage's own readiness (`Stage::ready`), set once the stage runs.
+    pub stage_ready: std::sync::OnceLock<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
 }
 
 impl Shared {
@@ -83,6 +86,7 @@ impl Shared {
             metrics,
             connected: AtomicBool::new(false),
             consumer_lag: Mutex::new(Vec::new()),
+            stage_ready: std::sync::OnceLock::new(),
         }
     }
 
@@ -129,8 +133,11 @@ impl crate::telemetry::stages::TelemetryView for Shared {
     fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
     }
-    fn connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed) && self.fatal().is_none()
+    fn ready(&self) -> Result<(), String> {
+        if !self.connected.load(Ordering::Relaxed) || self.fatal().is_some() {
+            return Err("not connected to Kafka".to_owned());
+        }
+        self.stage_ready.get().map_or(Ok(()), |ready| ready())
     }
     fn closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
@@ -163,6 +170,9 @@ pub(crate) struct InFlight {
     pub generation: u64,
     /// Priority lane (input topic index when lanes are enabled, else 0).
     pub lane: usize,
+    /// The record's trace (`None` while tracing is off); its spans end
+    /// when the last reference to this record goes, right after completion.
+    pub trace: Option<RecordTrace>,
     /// When the record was consumed (processing-duration histogram).
     started: Instant,
     remaining: AtomicU32,
@@ -177,6 +187,7 @@ impl InFlight {
         shared.in_flight.fetch_add(1, Ordering::Relaxed);
         shared.in_flight_bytes.fetch_add(raw.payload_len(), Ordering::Relaxed);
         Self {
+            trace: RecordTrace::start(&shared.stage_name, &raw),
             raw,
             tp,
             generation,

@@ -32,8 +32,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-/// Trace-context headers copied from each input to its outputs.
-const TRACE_HEADERS: [&str; 2] = ["traceparent", "tracestate"];
+use crate::telemetry::record_trace::passthrough_headers;
+use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE};
 
 pub(crate) struct WorkerCtx<S: Stage> {
     pub stage: Arc<S>,
@@ -79,7 +79,7 @@ async fn handle_batch<S: Stage>(ctx: &WorkerCtx<S>, records: Vec<Arc<InFlight>>)
     let mut todo = Vec::with_capacity(records.len());
     let mut inputs = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
-        match ctx.decode(r) {
+        match ctx.decode(r, 1) {
             Ok(input) => {
                 todo.push(i);
                 inputs.push(input);
@@ -107,6 +107,11 @@ async fn handle_batch<S: Stage>(ctx: &WorkerCtx<S>, records: Vec<Arc<InFlight>>)
             break;
         }
         ctx.shared.metrics.retries.fetch_add(retry.len() as u64, Ordering::Relaxed);
+        for i in &retry {
+            if let Some(t) = &records[*i].trace {
+                t.note_retry(attempts);
+            }
+        }
         let wait = ctx.cfg.retry.backoff(attempts);
         tracing::debug!(stage = %ctx.shared.stage_name, records = retry.len(), attempt = attempts, ?wait, "retrying");
         tokio::select! {
@@ -126,7 +131,7 @@ async fn handle_batch<S: Stage>(ctx: &WorkerCtx<S>, records: Vec<Arc<InFlight>>)
         }
         todo.clear();
         for i in retry {
-            match ctx.decode(&records[i]) {
+            match ctx.decode(&records[i], attempts + 1) {
                 Ok(input) => {
                     todo.push(i);
                     inputs.push(input);
@@ -147,7 +152,9 @@ async fn handle_batch<S: Stage>(ctx: &WorkerCtx<S>, records: Vec<Arc<InFlight>>)
 }
 
 impl<S: Stage> WorkerCtx<S> {
-    fn decode(&self, record: &InFlight) -> Result<Input<S::Input>, StageError> {
+    /// Decode one record for processing attempt `attempt` (1-based).
+    fn decode(&self, record: &InFlight, attempt: u32) -> Result<Input<S::Input>, StageError> {
+        let _decode = record.trace.as_ref().map(|t| t.decode_span().entered());
         let raw = &record.raw;
         if raw.payload_len() > self.cfg.max_record_bytes {
             return Err(StageError::user_input(
@@ -157,7 +164,8 @@ impl<S: Stage> WorkerCtx<S> {
         }
         let value = std::panic::catch_unwind(AssertUnwindSafe(|| self.stage.decode(raw, &self.limits)))
             .unwrap_or_else(|panic| Err(StageError::internal("panic", format!("decode panicked: {}", panic_message(&*panic)))))?;
-        Ok(Input { value, key: raw.key.clone(), meta: raw.meta.clone() })
+        let span = record.trace.as_ref().map_or_else(tracing::Span::none, |t| t.process_span(attempt));
+        Ok(Input { value, key: raw.key.clone(), meta: raw.meta.clone(), span })
     }
 
     /// Run the stage; a panic or a wrong result count fails the whole batch.
@@ -207,9 +215,22 @@ impl<S: Stage> WorkerCtx<S> {
             let mut headers = OwnedHeaders::new_with_capacity(4 + out.headers.len())
                 .insert(Header { key: HEADER_CODEC, value: Some(enc.codec.header_value()) })
                 .insert(Header { key: HEADER_SCHEMA, value: Some(self.schema_header.as_str()) });
-            for name in TRACE_HEADERS {
-                if let Some(v) = record.raw.header(name) {
-                    if !out.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            // The document's trace context: the record's `produce` span when
+            // traced, else the input's headers as they came. A stage that
+            // sets its own trace headers on an output wins.
+            let own = |name: &str| out.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+            match &record.trace {
+                Some(trace) => {
+                    let (traceparent, tracestate) = trace.output_headers();
+                    if !own(TRACEPARENT) {
+                        headers = headers.insert(Header { key: TRACEPARENT, value: Some(traceparent.as_str()) });
+                    }
+                    if let Some(ts) = tracestate.filter(|_| !own(TRACESTATE)) {
+                        headers = headers.insert(Header { key: TRACESTATE, value: Some(ts) });
+                    }
+                }
+                None => {
+                    for (name, v) in passthrough_headers(&record.raw).filter(|(n, _)| !own(n)) {
                         headers = headers.insert(Header { key: name, value: Some(v) });
                     }
                 }
@@ -253,9 +274,24 @@ pub(crate) async fn send_dead_letter(
             return;
         }
     };
-    let mut headers = OwnedHeaders::new_with_capacity(dl_headers.len());
+    let mut headers = OwnedHeaders::new_with_capacity(dl_headers.len() + 2);
     for (k, v) in &dl_headers {
         headers = headers.insert(Header { key: k, value: Some(v.as_slice()) });
+    }
+    // The dead letter stays in the document's trace (errors are always traced).
+    match &record.trace {
+        Some(trace) => {
+            let (traceparent, tracestate) = trace.dead_letter(&shared.stage_name, &err);
+            headers = headers.insert(Header { key: TRACEPARENT, value: Some(traceparent.as_str()) });
+            if let Some(ts) = tracestate {
+                headers = headers.insert(Header { key: TRACESTATE, value: Some(ts) });
+            }
+        }
+        None => {
+            for (name, v) in passthrough_headers(&record.raw) {
+                headers = headers.insert(Header { key: name, value: Some(v) });
+            }
+        }
     }
     record.hold(1);
     shared.outputs_sent.fetch_add(1, Ordering::Relaxed);

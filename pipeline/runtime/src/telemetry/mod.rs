@@ -8,15 +8,29 @@
 //!   in/out/failed, in-flight, retries, pauses, utilisation, consumer lag
 //!   from librdkafka statistics every 2 s) and asked for readiness.
 //! - `server`: [`serve`]: `GET /metrics`, `/healthz`, `/readyz`.
+//! - `otel`: OpenTelemetry over OTLP/gRPC from the standard `OTEL_*`
+//!   variables ([`init_from_env`]: logging + spans + metrics, off without an
+//!   endpoint), the head sampler and its policy.
+//! - `otlp_metrics`: the registry's metrics exported over OTLP too.
+//! - `record_trace`: each consumed record's spans (record, decode, process,
+//!   produce, dead_letter) and the trace context of its outputs.
+//! - [`trace_context`]: W3C `traceparent` in Kafka headers;
+//!   [`inject_trace_headers`] for producers outside the runtime.
 //!
 //! The metric names are the contract in `deploy/observability/metrics.txt`.
 
+mod otel;
+mod otlp_metrics;
+pub(crate) mod record_trace;
 mod registry;
 mod server;
 pub(crate) mod stages;
+pub mod trace_context;
 
-pub use registry::{Counter, Gauge, Histogram, Registry, TelemetryError, DURATION_BUCKETS};
+pub use otel::{init_from_env, install, sample_ratio, DocflowSampler, OtelConfig, TelemetryGuard, DEFAULT_SAMPLE_RATIO, SAMPLED_ATTR};
+pub use registry::{Counter, Gauge, Histogram, Labels, Registry, TelemetryError, DOCUMENTED, DURATION_BUCKETS};
 pub use server::{serve, MetricsServer};
+pub use trace_context::{current_trace_headers, inject_trace_headers, TraceParent};
 
 use anyhow::Context as _;
 

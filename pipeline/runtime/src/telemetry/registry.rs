@@ -63,22 +63,36 @@ impl Gauge {
 }
 
 /// A distribution over fixed bucket upper bounds (`le`), plus sum and count.
-#[derive(Debug)]
 pub struct Histogram {
     bounds: Vec<f64>,
     /// Per-bucket (non-cumulative) counts; the last one is `+Inf`.
     counts: Vec<AtomicU64>,
     sum: AtomicU64,
     count: AtomicU64,
+    /// Name and labels, for the OTLP mirror.
+    name: String,
+    labels: Labels,
+    /// The OTLP instrument this histogram also records into, once OTLP
+    /// metric export is installed (histograms cannot be observed later).
+    mirror: OnceLock<Option<super::otlp_metrics::Mirror>>,
+}
+
+impl std::fmt::Debug for Histogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Histogram").field("name", &self.name).field("labels", &self.labels).field("count", &self.count()).finish()
+    }
 }
 
 impl Histogram {
-    fn new(bounds: &[f64]) -> Self {
+    fn new(name: &str, labels: Labels, bounds: &[f64]) -> Self {
         Self {
             bounds: bounds.to_vec(),
             counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
             sum: AtomicU64::new(0f64.to_bits()),
             count: AtomicU64::new(0),
+            name: name.to_owned(),
+            labels,
+            mirror: OnceLock::new(),
         }
     }
 
@@ -90,6 +104,12 @@ impl Histogram {
         self.counts[i].fetch_add(1, Ordering::Relaxed);
         add_f64(&self.sum, v);
         self.count.fetch_add(1, Ordering::Relaxed);
+        if super::otlp_metrics::active() {
+            let mirror = self.mirror.get_or_init(|| super::otlp_metrics::Mirror::new(&self.name, &self.labels, &self.bounds));
+            if let Some(m) = mirror {
+                m.record(v);
+            }
+        }
     }
 
     pub fn count(&self) -> u64 {
@@ -110,7 +130,10 @@ fn add_f64(cell: &AtomicU64, d: f64) {
 }
 
 /// Label pairs, sorted by name (the identity of a series).
-pub(crate) type Labels = Vec<(String, String)>;
+pub type Labels = Vec<(String, String)>;
+
+/// Counter and gauge values by metric name: (type, samples by labels).
+pub type Snapshot = BTreeMap<String, (&'static str, Vec<(Labels, f64)>)>;
 
 enum Series {
     Counter(BTreeMap<Labels, Arc<Counter>>),
@@ -182,10 +205,31 @@ impl Registry {
         match fams.entry(name.to_owned()).or_insert_with(|| Series::Histogram(buckets.to_vec(), BTreeMap::new())) {
             Series::Histogram(bounds, m) => {
                 let bounds = bounds.clone();
-                Ok(m.entry(key).or_insert_with(|| Arc::new(Histogram::new(&bounds))).clone())
+                Ok(m.entry(key.clone()).or_insert_with(|| Arc::new(Histogram::new(name, key, &bounds))).clone())
             }
             other => Err(mismatch(name, other, "histogram")),
         }
+    }
+
+    /// Current values of every counter and gauge (registered and read
+    /// from the running stages), by name: (type, samples). Histograms are
+    /// not included (they are mirrored into OTLP as they are observed).
+    pub fn snapshot(&self) -> Snapshot {
+        let pulled = super::stages::collect(self);
+        let fams = self.families();
+        let mut out = BTreeMap::new();
+        for (name, series) in fams.iter() {
+            let samples: Vec<(Labels, f64)> = match series {
+                Series::Counter(m) => m.iter().map(|(l, c)| (l.clone(), c.get() as f64)).collect(),
+                Series::Gauge(m) => m.iter().map(|(l, g)| (l.clone(), g.get())).collect(),
+                Series::Histogram(..) => continue,
+            };
+            out.insert(name.clone(), (series.kind(), samples));
+        }
+        for (name, (kind, samples)) in pulled {
+            out.entry(name.to_owned()).or_insert_with(|| (kind, samples.into_iter().collect()));
+        }
+        out
     }
 
     /// Everything in Prometheus text exposition format 0.0.4.
@@ -235,8 +279,30 @@ fn check(name: &str, labels: &[(&str, &str)]) -> Result<Labels, TelemetryError> 
     Ok(key)
 }
 
+/// The documented metrics (deploy/observability/metrics.txt): name and type.
+/// OTLP export registers exactly these.
+pub const DOCUMENTED: [(&str, &str); 17] = [
+    ("document_processing_duration_seconds", "histogram"),
+    ("agent_utilization_ratio", "gauge"),
+    ("cache_hits_total", "counter"),
+    ("docflow_records_in_total", "counter"),
+    ("docflow_records_out_total", "counter"),
+    ("docflow_records_failed_total", "counter"),
+    ("docflow_in_flight", "gauge"),
+    ("docflow_consumer_lag", "gauge"),
+    ("docflow_backpressure_pauses_total", "counter"),
+    ("docflow_dlq_records_total", "counter"),
+    ("docflow_retries_total", "counter"),
+    ("docflow_circuit_breaker_open", "gauge"),
+    ("docflow_encoder_batch_size", "histogram"),
+    ("docflow_encoder_batch_tokens", "histogram"),
+    ("docflow_gpu_kernel_seconds", "histogram"),
+    ("docflow_gpu_memory_bytes", "gauge"),
+    ("docflow_model_version", "gauge"),
+];
+
 /// Help text of the documented metrics (deploy/observability/metrics.txt).
-fn help(name: &str) -> &'static str {
+pub(crate) fn help(name: &str) -> &'static str {
     match name {
         "document_processing_duration_seconds" => "Time from consuming an input record to all its outputs acknowledged.",
         "agent_utilization_ratio" => "Busy fraction of the stage's workers since the previous scrape.",
@@ -329,6 +395,39 @@ mod tests {
         }
         assert!(text.contains(&format!("document_processing_duration_seconds_count{{{l}}} 3\n")), "{text}");
         assert!(text.contains(&format!("document_processing_duration_seconds_sum{{{l}}} 30.75\n")), "{text}");
+    }
+
+    #[test]
+    fn documented_list_matches_the_contract_file() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/observability/metrics.txt");
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut contract: Vec<(String, String)> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f[0].to_owned(), f[1].to_owned())
+            })
+            .collect();
+        let mut ours: Vec<(String, String)> = DOCUMENTED.iter().map(|(n, k)| (n.to_string(), k.to_string())).collect();
+        contract.sort();
+        ours.sort();
+        assert_eq!(ours, contract);
+        for (name, _) in DOCUMENTED {
+            assert_ne!(help(name), "docflow metric.", "{name} has no help text");
+        }
+    }
+
+    #[test]
+    fn snapshot_holds_counters_and_gauges_not_histograms() {
+        let r = Registry::new();
+        r.counter("cache_hits_total", &[("cache", "t")]).unwrap().add(2);
+        r.gauge("docflow_model_version", &[("stage", "score")]).unwrap().set(3.0);
+        r.histogram("docflow_encoder_batch_size", &[], &[1.0, 8.0]).unwrap().observe(4.0);
+        let snap = r.snapshot();
+        assert_eq!(snap["cache_hits_total"], ("counter", vec![(vec![("cache".into(), "t".into())], 2.0)]));
+        assert_eq!(snap["docflow_model_version"].1[0].1, 3.0);
+        assert!(!snap.contains_key("docflow_encoder_batch_size"));
     }
 
     #[test]

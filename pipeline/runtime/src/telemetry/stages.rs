@@ -22,8 +22,9 @@ pub(crate) trait TelemetryView: Send + Sync {
     fn metrics(&self) -> &StageMetrics;
     /// Records consumed and not yet resolved.
     fn in_flight(&self) -> usize;
-    /// Partitions were assigned and the broker has not been reported down since.
-    fn connected(&self) -> bool;
+    /// `Ok` when partitions were assigned, the broker has not been reported
+    /// down since, and the stage itself is ready (`Stage::ready`); else why not.
+    fn ready(&self) -> Result<(), String>;
     /// The stage is stopping or stopped.
     fn closing(&self) -> bool;
     /// (topic, partition, lag) of the assigned input partitions.
@@ -107,8 +108,8 @@ fn utilization(entry: &StageEntry, m: &StageMetrics) -> f64 {
     ratio
 }
 
-/// `Ok` when at least one stage runs and every running stage is connected
-/// to Kafka; otherwise why not.
+/// `Ok` when at least one stage runs and every running stage is ready
+/// (connected to Kafka, and its own `Stage::ready`); otherwise why not.
 pub(crate) fn readiness(registry: &Registry) -> Result<(), String> {
     let stages = registry.stages.lock().unwrap_or_else(|p| p.into_inner());
     let mut running = 0;
@@ -118,13 +119,13 @@ pub(crate) fn readiness(registry: &Registry) -> Result<(), String> {
             continue;
         }
         running += 1;
-        if !view.connected() {
-            not_ready.push(view.stage_name().to_owned());
+        if let Err(why) = view.ready() {
+            not_ready.push(format!("{}: {why}", view.stage_name()));
         }
     }
     match (running, not_ready.is_empty()) {
         (0, _) => Err("no stage running".into()),
         (_, true) => Ok(()),
-        _ => Err(format!("not connected to Kafka: {}", not_ready.join(", "))),
+        _ => Err(format!("not ready: {}", not_ready.join("; "))),
     }
 }
