@@ -315,9 +315,10 @@ fn read_secret_file(var: &'static str, path: &Path) -> Result<String, KafkaEnvEr
     Ok(secret.to_owned())
 }
 
-/// The file opens and starts like PEM holding `label` (read at most 64 KiB:
-/// a key file's contents never reach an error message).
-fn check_pem(var: &'static str, path: &Path, label: &str) -> Result<(), KafkaEnvError> {
+/// The file opens and holds a PEM `label` block (`CERTIFICATE`, `PRIVATE
+/// KEY`); at most 64 KiB are read and a key file's contents never reach an
+/// error message. Shared with the store's TLS settings.
+pub fn check_pem(var: &'static str, path: &Path, label: &str) -> Result<(), KafkaEnvError> {
     let err = |why: String| KafkaEnvError::File { var, path: path.into(), why };
     let mut head = Vec::new();
     std::fs::File::open(path).and_then(|f| f.take(64 << 10).read_to_end(&mut head)).map_err(|e| err(format!("unreadable: {e}")))?;

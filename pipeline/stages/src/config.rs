@@ -21,9 +21,10 @@ use crate::learn::LearnConfig;
 use crate::parse::ParseStageConfig;
 use crate::persist::PersistConfig;
 use crate::score::ScoreConfig;
+use docflow_core::kafka_env::{self, KafkaSecurity};
 use docflow_runtime::topology::{standard_config, STAGES};
 use docflow_runtime::StageConfig;
-use docflow_store::StoreConfig;
+use docflow_store::{StoreConfig, TlsConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -60,6 +61,10 @@ pub struct PipelineConfig {
     pub score: ScoreConfig,
     pub persist: PersistConfig,
     pub learn: LearnConfig,
+    /// Kafka TLS/SASL of every client, from `DOCFLOW_KAFKA_*` (never from the
+    /// file: secrets stay out of config files). Set by [`Self::apply_env`].
+    #[serde(skip)]
+    pub kafka_security: KafkaSecurity,
 }
 
 impl Default for PipelineConfig {
@@ -75,6 +80,7 @@ impl Default for PipelineConfig {
             score: ScoreConfig::default(),
             persist: PersistConfig::default(),
             learn: LearnConfig::default(),
+            kafka_security: KafkaSecurity::default(),
         }
     }
 }
@@ -82,7 +88,16 @@ impl Default for PipelineConfig {
 impl PipelineConfig {
     /// Parses and checks a config file's text (every stage table resolves).
     pub fn from_toml(text: &str) -> anyhow::Result<Self> {
-        let cfg: Self = toml::from_str(text)?;
+        // Parsed from the text first: its errors carry line and column.
+        let mut cfg: Self = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        if let Some(toml::Value::Table(store)) = table.get_mut("store") {
+            // `[store]` replaces the environment-based default: let the
+            // environment fill what the file leaves out, as without `[store]`.
+            if fill_store_table_from_env(store, |k| std::env::var(k).ok()) {
+                cfg.store = toml::Value::Table(store.clone()).try_into().map_err(|e| anyhow::anyhow!("[store]: {e}"))?;
+            }
+        }
         for name in cfg.stage.keys() {
             anyhow::ensure!(STAGES.contains(&name.as_str()), "unknown stage [stage.{name}] (stages: {})", STAGES.join(", "));
         }
@@ -97,6 +112,35 @@ impl PipelineConfig {
         Self::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 
+    /// Reads the security settings of this process's environment: Kafka
+    /// TLS/SASL into [`Self::kafka_security`], the store's credentials and
+    /// TLS files into [`Self::store`]. Errors name the variable; a missing
+    /// secret is `missing secret <VAR>`.
+    pub fn apply_env(&mut self) -> anyhow::Result<()> {
+        self.apply_env_from(|k| std::env::var(k).ok())
+    }
+
+    /// [`Self::apply_env`] over any variable source.
+    pub fn apply_env_from(&mut self, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        self.kafka_security = KafkaSecurity::from_lookup(&lookup)?;
+        if self.store_backend == StoreBackend::Cassandra {
+            apply_store_env(&mut self.store, &lookup)?;
+        }
+        Ok(())
+    }
+
+    /// Everything a start needs, checked before anything connects: every
+    /// stage's runtime config and, with Cassandra, the store settings.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for name in STAGES {
+            self.stage_config(name).map_err(|e| anyhow::anyhow!("stage {name}: {e}"))?;
+        }
+        if self.store_backend == StoreBackend::Cassandra {
+            self.store.validate().map_err(|e| anyhow::anyhow!("[store]: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// A topic or group name with the prefix applied.
     pub fn name(&self, topic: &str) -> String {
         match self.topic_prefix.as_deref().filter(|p| !p.is_empty()) {
@@ -106,7 +150,8 @@ impl PipelineConfig {
     }
 
     /// Runtime config of stage `name`: standard topology ← `[stage.<name>]`
-    /// ← `brokers` ← topic prefix; validated.
+    /// ← `brokers` ← topic prefix, plus the Kafka security properties
+    /// (a key set in `[stage.<name>.kafka]` wins); validated.
     pub fn stage_config(&self, name: &str) -> anyhow::Result<StageConfig> {
         let mut base = standard_config(name).ok_or_else(|| anyhow::anyhow!("unknown stage {name:?} (stages: {})", STAGES.join(", ")))?;
         if name == "learn" {
@@ -120,6 +165,9 @@ impl PipelineConfig {
         };
         if let Some(b) = &self.brokers {
             cfg.brokers = b.clone();
+        }
+        for (k, v) in self.kafka_security.properties() {
+            cfg.kafka.entry(k).or_insert(v);
         }
         if self.topic_prefix.as_deref().is_some_and(|p| !p.is_empty()) {
             cfg.input_topics = cfg.input_topics.iter().map(|t| self.name(t)).collect();
@@ -155,6 +203,95 @@ impl PipelineConfig {
         all.insert(self.score_config().updates_topic);
         Ok(all.into_iter().collect())
     }
+}
+
+/// A TOML error as `line L, column C: message`, without the source line
+/// toml's `Display` quotes (it may be a password).
+fn toml_error(text: &str, e: &toml::de::Error) -> anyhow::Error {
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
+            anyhow::anyhow!("line {line}, column {column}: {}", e.message().trim_end())
+        }
+        None => anyhow::anyhow!("{}", e.message().trim_end()),
+    }
+}
+
+pub const SCYLLA_NODES: &str = "DOCFLOW_SCYLLA_NODES";
+pub const SCYLLA_KEYSPACE: &str = "DOCFLOW_KEYSPACE";
+pub const SCYLLA_USER: &str = "DOCFLOW_SCYLLA_USER";
+pub const SCYLLA_PASSWORD: &str = "DOCFLOW_SCYLLA_PASSWORD";
+pub const SCYLLA_PASSWORD_FILE: &str = "DOCFLOW_SCYLLA_PASSWORD_FILE";
+pub const SCYLLA_TLS_CA_FILE: &str = "DOCFLOW_SCYLLA_TLS_CA_FILE";
+pub const SCYLLA_TLS_CERT_FILE: &str = "DOCFLOW_SCYLLA_TLS_CERT_FILE";
+pub const SCYLLA_TLS_KEY_FILE: &str = "DOCFLOW_SCYLLA_TLS_KEY_FILE";
+
+/// Puts `nodes` and `keyspace` from the environment into a `[store]` table
+/// that does not set them. True when it changed the table.
+fn fill_store_table_from_env(store: &mut toml::Table, lookup: impl Fn(&str) -> Option<String>) -> bool {
+    let mut changed = false;
+    if !store.contains_key("nodes") {
+        if let Some(n) = lookup(SCYLLA_NODES).filter(|n| !n.trim().is_empty()) {
+            store.insert("nodes".into(), toml::Value::Array(docflow_store::config::split_nodes(&n).into_iter().map(toml::Value::String).collect()));
+            changed = true;
+        }
+    }
+    if !store.contains_key("keyspace") {
+        if let Some(k) = lookup(SCYLLA_KEYSPACE).map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()) {
+            store.insert("keyspace".into(), toml::Value::String(k));
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// The store's security settings from the environment, filling what the
+/// config leaves out: user, password (or a file holding it), TLS CA, client
+/// certificate and key. Call after `StoreConfig::from_env()` or loading
+/// `[store]`. Errors name the variable and never show a secret.
+pub fn apply_store_env(store: &mut StoreConfig, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+    let get = |k: &str| lookup(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    if store.username.is_none() {
+        store.username = get(SCYLLA_USER);
+    }
+    if store.password.is_none() {
+        store.password = match (lookup(SCYLLA_PASSWORD).filter(|p| !p.is_empty()), get(SCYLLA_PASSWORD_FILE)) {
+            (Some(_), Some(_)) => anyhow::bail!("{SCYLLA_PASSWORD_FILE}: set either {SCYLLA_PASSWORD} or {SCYLLA_PASSWORD_FILE}, not both"),
+            (Some(p), None) => Some(p),
+            (None, Some(f)) => {
+                let text = std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("{SCYLLA_PASSWORD_FILE}={f}: cannot read the secret: {e}"))?;
+                Some(text.trim_end_matches(['\n', '\r']).to_owned()).filter(|p| !p.is_empty())
+            }
+            (None, None) => None,
+        };
+    }
+    match (&store.username, &store.password) {
+        (Some(_), None) => anyhow::bail!("missing secret {SCYLLA_PASSWORD}: a store user is set ({SCYLLA_USER} or [store] username) and PasswordAuthenticator needs its password (or {SCYLLA_PASSWORD_FILE})"),
+        (None, Some(_)) => anyhow::bail!("missing setting {SCYLLA_USER}: a store password is set without a user"),
+        _ => {}
+    }
+    let [ca, cert, key] = [SCYLLA_TLS_CA_FILE, SCYLLA_TLS_CERT_FILE, SCYLLA_TLS_KEY_FILE].map(|v| get(v).map(std::path::PathBuf::from));
+    if ca.is_some() || cert.is_some() || key.is_some() {
+        let tls = store.tls.get_or_insert(TlsConfig { ca_file: None, cert_file: None, key_file: None });
+        tls.ca_file = tls.ca_file.take().or(ca);
+        tls.cert_file = tls.cert_file.take().or(cert);
+        tls.key_file = tls.key_file.take().or(key);
+    }
+    if let Some(tls) = &store.tls {
+        for (var, path, label) in [(SCYLLA_TLS_CA_FILE, &tls.ca_file, "CERTIFICATE"), (SCYLLA_TLS_CERT_FILE, &tls.cert_file, "CERTIFICATE"), (SCYLLA_TLS_KEY_FILE, &tls.key_file, "PRIVATE KEY")] {
+            if let Some(p) = path {
+                kafka_env::check_pem(var, p, label)?;
+            }
+        }
+        match (&tls.cert_file, &tls.key_file) {
+            (Some(_), None) => anyhow::bail!("missing secret {SCYLLA_TLS_KEY_FILE}: the client certificate needs its key"),
+            (None, Some(_)) => anyhow::bail!("missing setting {SCYLLA_TLS_CERT_FILE}: the key needs its certificate"),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -200,5 +337,77 @@ mod tests {
         for bad in ["brokerz = \"x\"", "[infer]\ndevic = \"cpu\"", "[stage.parse]\nbatchsize = 1", "[stage.nope]\nbatch_size = 1", "[store]\nnode = []", "[infer]\ndevice = \"tpu\""] {
             assert!(PipelineConfig::from_toml(bad).is_err(), "{bad}");
         }
+    }
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    fn tmp_pem(name: &str, label: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("docflow-stages-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, format!("-----BEGIN {label}-----\nMIIB\n-----END {label}-----\n")).unwrap();
+        p.display().to_string()
+    }
+
+    #[test]
+    fn kafka_security_reaches_every_stage_and_the_file_wins_per_key() {
+        let ca = tmp_pem("kafka-ca.crt", "CERTIFICATE");
+        let mut cfg = PipelineConfig::from_toml("store_backend = \"memory\"\n[stage.infer.kafka]\n\"sasl.mechanism\" = \"SCRAM-SHA-256\"\n").unwrap();
+        cfg.apply_env_from(env(&[
+            ("DOCFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
+            ("DOCFLOW_KAFKA_SASL_USERNAME", "docflow"),
+            ("DOCFLOW_KAFKA_SASL_PASSWORD", "pw-1"),
+            ("DOCFLOW_KAFKA_TLS_CA_FILE", &ca),
+        ]))
+        .unwrap();
+        for name in STAGES {
+            let k = cfg.stage_config(name).unwrap().kafka;
+            assert_eq!(k["security.protocol"], "sasl_ssl", "{name}");
+            assert_eq!(k["sasl.password"], "pw-1", "{name}");
+            assert_eq!(k["ssl.ca.location"], ca, "{name}");
+            assert_eq!(k["sasl.mechanism"], if name == "infer" { "SCRAM-SHA-256" } else { "SCRAM-SHA-512" }, "{name}");
+        }
+        assert!(!format!("{cfg:?}").contains("pw-1"), "Debug shows the Kafka password");
+        cfg.check().unwrap();
+    }
+
+    #[test]
+    fn kafka_env_errors_name_the_variable() {
+        let mut cfg = PipelineConfig::from_toml("store_backend = \"memory\"").unwrap();
+        let e = cfg.apply_env_from(env(&[("DOCFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"), ("DOCFLOW_KAFKA_SASL_USERNAME", "u")])).unwrap_err();
+        assert!(e.to_string().contains("missing secret DOCFLOW_KAFKA_SASL_PASSWORD"), "{e}");
+    }
+
+    #[test]
+    fn store_credentials_and_tls_from_the_environment() {
+        let ca = tmp_pem("scylla-ca.crt", "CERTIFICATE");
+        let mut s = StoreConfig::default();
+        apply_store_env(&mut s, env(&[("DOCFLOW_SCYLLA_USER", "docflow"), ("DOCFLOW_SCYLLA_PASSWORD", "pw"), ("DOCFLOW_SCYLLA_TLS_CA_FILE", &ca)])).unwrap();
+        assert_eq!(s.username.as_deref(), Some("docflow"));
+        assert_eq!(s.tls.as_ref().and_then(|t| t.ca_file.as_ref()).map(|p| p.display().to_string()), Some(ca));
+        s.validate().unwrap();
+
+        let e = apply_store_env(&mut StoreConfig::default(), env(&[("DOCFLOW_SCYLLA_USER", "docflow")])).unwrap_err();
+        assert!(e.to_string().starts_with("missing secret DOCFLOW_SCYLLA_PASSWORD"), "{e}");
+        let e = apply_store_env(&mut StoreConfig::default(), env(&[("DOCFLOW_SCYLLA_TLS_CA_FILE", "/nonexistent/ca.crt")])).unwrap_err();
+        assert!(e.to_string().contains("DOCFLOW_SCYLLA_TLS_CA_FILE=/nonexistent/ca.crt"), "{e}");
+        let e = apply_store_env(&mut StoreConfig::default(), env(&[("DOCFLOW_SCYLLA_PASSWORD", "pw")])).unwrap_err();
+        assert!(e.to_string().contains("DOCFLOW_SCYLLA_USER"), "{e}");
+        // A user in the file, the password from the environment.
+        let mut cfg = PipelineConfig::from_toml("[store]\nusername = \"fileuser\"\n").unwrap();
+        cfg.apply_env_from(env(&[("DOCFLOW_SCYLLA_PASSWORD", "pw")])).unwrap();
+        assert_eq!((cfg.store.username.as_deref(), cfg.store.password.as_deref()), (Some("fileuser"), Some("pw")));
+    }
+
+    #[test]
+    fn a_store_table_keeps_the_environment_for_what_it_leaves_out() {
+        let mut t: toml::Table = toml::from_str("max_in_flight = 8").unwrap();
+        assert!(fill_store_table_from_env(&mut t, env(&[("DOCFLOW_SCYLLA_NODES", "a:1, b:2"), ("DOCFLOW_KEYSPACE", "ks1")])));
+        let s: StoreConfig = toml::Value::Table(t).try_into().unwrap();
+        assert_eq!((s.nodes, s.keyspace.as_str(), s.max_in_flight), (vec!["a:1".to_string(), "b:2".to_string()], "ks1", 8));
+        let mut t: toml::Table = toml::from_str("nodes = [\"c:3\"]").unwrap();
+        assert!(!fill_store_table_from_env(&mut t, env(&[("DOCFLOW_SCYLLA_NODES", "a:1")])));
     }
 }
