@@ -7,7 +7,13 @@
 //! Documents come from the labeled [`Corpus`](crate::corpus::Corpus), encoded
 //! by a generator thread that runs ahead of the schedule through a bounded
 //! channel, so generation cost (PDF rendering) does not delay sends.
+//!
+//! The times come from a [`Schedule`] (phases of constant rate); a `stop`
+//! flag ends publishing early (ramp). With `poison_rate > 0` that fraction
+//! of records is replaced by a corrupt payload under the normal headers
+//! (chaos: the pipeline must dead-letter it and carry on).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -20,20 +26,24 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::task::JoinSet;
 
 use crate::corpus::{AnomalyPlan, Corpus, CorpusConfig};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Tag};
+use crate::schedule::Schedule;
 use crate::topics::{PriorityMix, Topics};
+
+/// The payload of an injected poison record: not MessagePack of anything.
+pub const POISON_PAYLOAD: &[u8] = b"\xc1 docflow loadtest poison record: this is not a document";
 
 /// What to publish.
 #[derive(Debug, Clone)]
 pub struct PublishPlan {
-    /// Documents per second (offered load).
-    pub rate: f64,
-    /// Number of documents.
-    pub count: u64,
+    /// When each document is due (offered load).
+    pub schedule: Schedule,
     /// Corpus seed (also seeds the lane choice).
     pub seed: u64,
     /// Probability of each planted anomaly kind per document.
     pub anomaly_rate: f64,
+    /// Fraction of records replaced by [`POISON_PAYLOAD`].
+    pub poison_rate: f64,
     /// Document ids are `{id_prefix}-{n:06}`.
     pub id_prefix: String,
     pub mix: PriorityMix,
@@ -43,8 +53,8 @@ pub struct PublishPlan {
 /// Errors that stop publishing.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("rate must be a positive finite number, got {0}")]
-    BadRate(f64),
+    #[error("poison rate must be in [0, 1], got {0}")]
+    BadPoisonRate(f64),
     #[error("priority mix names lane {0:?} which has no raw topic")]
     NoTopicForLane(String),
     #[error("encoding document {id}: {source}")]
@@ -60,13 +70,20 @@ struct Ready {
     topic: String,
     value: Vec<u8>,
     headers: [(&'static str, String); 2],
+    tag: Tag,
 }
 
-/// Publishes `plan.count` documents on schedule, registering each in `ledger`
-/// before its send. Returns when every send has been acknowledged or failed.
-pub async fn publish(producer: &FutureProducer, ledger: Arc<Ledger>, plan: &PublishPlan) -> Result<(), PublishError> {
-    if !(plan.rate.is_finite() && plan.rate > 0.0) {
-        return Err(PublishError::BadRate(plan.rate));
+/// Publishes the schedule's documents on time, registering each in `ledger`
+/// before its send, until the schedule ends or `stop` is set. Returns when
+/// every send has been acknowledged or failed, with the number sent.
+pub async fn publish(
+    producer: &FutureProducer,
+    ledger: Arc<Ledger>,
+    plan: &PublishPlan,
+    stop: Option<Arc<AtomicBool>>,
+) -> Result<u64, PublishError> {
+    if !(0.0..=1.0).contains(&plan.poison_rate) {
+        return Err(PublishError::BadPoisonRate(plan.poison_rate));
     }
     for (lane, _) in &plan.mix.weights {
         if plan.topics.raw_topic(lane).is_none() {
@@ -85,16 +102,21 @@ pub async fn publish(producer: &FutureProducer, ledger: Arc<Ledger>, plan: &Publ
         .expect("spawning a thread");
 
     let mut acks = JoinSet::new();
-    for expected in 0..plan.count {
+    let mut sent = 0;
+    for expected in 0..plan.schedule.count() {
+        if stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break;
+        }
         let ready = match rx.recv().await {
             Some(Ok(r)) => r,
             Some(Err(e)) => return Err(e),
             None => return Err(PublishError::GeneratorGone),
         };
         debug_assert_eq!(ready.index, expected);
-        let scheduled = start + offset(ready.index, plan.rate);
+        let scheduled = start + plan.schedule.at(ready.index).0;
         tokio::time::sleep_until(scheduled.into()).await;
-        ledger.register(&ready.id, scheduled);
+        ledger.register_tagged(&ready.id, scheduled, ready.tag);
+        sent += 1;
         let mut headers = OwnedHeaders::new();
         for (k, v) in &ready.headers {
             headers = headers.insert(Header { key: k, value: Some(v.as_bytes()) });
@@ -124,7 +146,7 @@ pub async fn publish(producer: &FutureProducer, ledger: Arc<Ledger>, plan: &Publ
         let id = ready.id;
         acks.spawn(async move {
             match delivery.await {
-                Ok(Ok(_)) => l.confirm_published(lag_us),
+                Ok(Ok(_)) => l.confirm(&id, lag_us),
                 Ok(Err((e, _))) => {
                     eprintln!("loadtest: delivery of {id} failed: {e}");
                     l.publish_failed(&id);
@@ -138,12 +160,7 @@ pub async fn publish(producer: &FutureProducer, ledger: Arc<Ledger>, plan: &Publ
     while acks.join_next().await.is_some() {}
     drop(rx);
     let _ = generator.join();
-    Ok(())
-}
-
-/// Scheduled offset of document `i` from the start.
-fn offset(i: u64, rate: f64) -> Duration {
-    Duration::from_secs_f64(i as f64 / rate)
+    Ok(sent)
 }
 
 /// Generator thread: corpus → lane → encoded record, in schedule order.
@@ -155,17 +172,24 @@ fn generate(plan: PublishPlan, start_wall_ms: i64, tx: tokio::sync::mpsc::Sender
         ..Default::default()
     };
     let mut lanes = StdRng::seed_from_u64(plan.seed ^ 0x9e37_79b9_7f4a_7c15);
+    let mut poison = StdRng::seed_from_u64(plan.seed ^ 0x0bad_f00d);
     let limits = Limits::default();
-    for (index, doc) in Corpus::new(cfg).take(plan.count as usize).enumerate() {
+    for (index, doc) in Corpus::new(cfg).take(plan.schedule.count() as usize).enumerate() {
         let index = index as u64;
         let mut raw = doc.raw;
+        let (offset, phase) = plan.schedule.at(index);
         // created_at is the scheduled send time, so the pipeline's own
         // end-to-end figures agree with the harness's.
-        raw.created_at_ms = start_wall_ms + offset(index, plan.rate).as_millis() as i64;
+        raw.created_at_ms = start_wall_ms + offset.as_millis() as i64;
         let lane = plan.mix.pick(lanes.random::<f64>());
         let topic = plan.topics.raw_topic(lane).unwrap_or_default().to_string();
+        let is_poison = plan.poison_rate > 0.0 && poison.random::<f64>() < plan.poison_rate;
+        let tag = Tag { phase: phase as u32, poison: is_poison };
         let item = match encode(&raw, &limits) {
-            Ok(enc) => Ok(Ready { index, id: raw.id, topic, headers: enc.headers(), value: enc.bytes }),
+            Ok(enc) => {
+                let value = if is_poison { POISON_PAYLOAD.to_vec() } else { enc.bytes.clone() };
+                Ok(Ready { index, id: raw.id, topic, headers: enc.headers(), value, tag })
+            }
             Err(source) => Err(PublishError::Encode { id: raw.id, source }),
         };
         let failed = item.is_err();
