@@ -124,6 +124,9 @@ pub struct CommonArgs {
     /// Probability of each planted anomaly kind per document.
     #[arg(long, default_value_t = 0.0)]
     pub anomaly_rate: f64,
+    /// Document formats to generate, comma-separated: text, html, json, email, pdf (default: all).
+    #[arg(long, value_delimiter = ',', value_parser = parse_format)]
+    pub formats: Vec<crate::corpus::DocFormat>,
     /// Lane weights, e.g. `critical=2,high=8,normal=80,low=10`.
     #[arg(long, default_value_t = PriorityMix::default())]
     pub priority_mix: PriorityMix,
@@ -145,6 +148,10 @@ pub struct CommonArgs {
     /// No live progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// Create the pipeline's topics under --topic-prefix with this many
+    /// partitions first (where missing), for an isolated run.
+    #[arg(long)]
+    pub create_topics: Option<i32>,
 
     /// A stage process to start, measure and (with --kill-stage) kill: `NAME=COMMAND`. Repeatable.
     #[arg(long = "stage", value_name = "NAME=COMMAND")]
@@ -206,6 +213,18 @@ pub struct CommonArgs {
     pub poison_rate: f64,
 }
 
+fn parse_format(s: &str) -> Result<crate::corpus::DocFormat, String> {
+    use crate::corpus::DocFormat;
+    match s.trim().to_ascii_lowercase().as_str() {
+        "text" | "txt" => Ok(DocFormat::Text),
+        "html" => Ok(DocFormat::Html),
+        "json" => Ok(DocFormat::Json),
+        "email" | "eml" => Ok(DocFormat::Email),
+        "pdf" => Ok(DocFormat::Pdf),
+        other => Err(format!("unknown format {other:?} (text, html, json, email, pdf)")),
+    }
+}
+
 fn secs(name: &str, v: f64) -> anyhow::Result<Duration> {
     anyhow::ensure!(v.is_finite() && v >= 0.0, "--{name} must be a finite number >= 0, got {v}");
     Ok(Duration::from_secs_f64(v))
@@ -262,6 +281,7 @@ impl CommonArgs {
             seed: self.seed,
             anomaly_rate: self.anomaly_rate,
             poison_rate: self.poison_rate,
+            formats: self.formats.clone(),
             topics,
             mix: self.priority_mix.clone(),
             id_prefix: self.id_prefix.clone(),
@@ -325,6 +345,16 @@ impl Command {
 /// Runs a parsed command; `Ok(true)` when nothing was lost (exit code 0).
 pub async fn run_command(cmd: Command) -> anyhow::Result<bool> {
     let out = cmd.out().to_path_buf();
+    let common = match &cmd {
+        Command::Steady(a) => &a.common,
+        Command::Burst(a) => &a.common,
+        Command::Ramp(a) => &a.common,
+        Command::Soak(a) => &a.common,
+    };
+    if let Some(n) = common.create_topics {
+        anyhow::ensure!(n > 0, "--create-topics must be > 0");
+        crate::topics::ensure_pipeline_topics(&common.brokers, &common.topic_prefix, n).await?;
+    }
     let report = crate::run::run(cmd.options()?).await?;
     println!("{}", report.markdown());
     eprintln!("report: {}/report.json, {}/report.md (+ SVG plots)", out.display(), out.display());

@@ -44,6 +44,8 @@ pub struct PublishPlan {
     pub anomaly_rate: f64,
     /// Fraction of records replaced by [`POISON_PAYLOAD`].
     pub poison_rate: f64,
+    /// Document formats to rotate through (empty: all).
+    pub formats: Vec<crate::corpus::DocFormat>,
     /// Document ids are `{id_prefix}-{n:06}`.
     pub id_prefix: String,
     pub mix: PriorityMix,
@@ -169,6 +171,7 @@ fn generate(plan: PublishPlan, start_wall_ms: i64, tx: tokio::sync::mpsc::Sender
         seed: plan.seed,
         anomalies: if plan.anomaly_rate > 0.0 { AnomalyPlan::uniform(plan.anomaly_rate) } else { AnomalyPlan::none() },
         id_prefix: plan.id_prefix.clone(),
+        formats: if plan.formats.is_empty() { crate::corpus::DocFormat::ALL.to_vec() } else { plan.formats.clone() },
         ..Default::default()
     };
     let mut lanes = StdRng::seed_from_u64(plan.seed ^ 0x9e37_79b9_7f4a_7c15);

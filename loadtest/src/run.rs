@@ -96,6 +96,8 @@ pub struct RunOptions {
     pub anomaly_rate: f64,
     /// Fraction of records replaced by poison (chaos).
     pub poison_rate: f64,
+    /// Document formats (empty: all five).
+    pub formats: Vec<crate::corpus::DocFormat>,
     pub topics: Topics,
     pub mix: PriorityMix,
     /// Document id prefix; `None` picks a unique one per run (`lt<time>`).
@@ -127,6 +129,7 @@ impl RunOptions {
             seed: 42,
             anomaly_rate: 0.0,
             poison_rate: 0.0,
+            formats: Vec::new(),
             topics: Topics::default(),
             mix: PriorityMix::default(),
             id_prefix: None,
@@ -205,6 +208,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
         seed: opts.seed,
         anomaly_rate: opts.anomaly_rate,
         poison_rate: opts.poison_rate,
+        formats: opts.formats.clone(),
         id_prefix,
         mix: opts.mix.clone(),
         topics: opts.topics.clone(),

@@ -121,6 +121,51 @@ impl fmt::Display for PriorityMix {
     }
 }
 
+/// Every topic of the pipeline, without prefix (`topics/topics.toml`).
+pub const PIPELINE_TOPICS: [&str; 11] = [
+    "docs.raw.critical",
+    "docs.raw.high",
+    "docs.raw.normal",
+    "docs.raw.low",
+    "docs.parsed",
+    "docs.embedded",
+    "docs.scored",
+    "docs.results",
+    "docs.dlq",
+    "docs.feedback",
+    "model.updates",
+];
+
+/// Creates the pipeline's topics under `prefix` where missing (replication
+/// 1, `partitions` each; `model.updates` compacted with one partition), so a
+/// load test can run on its own topics beside anything else on the cluster.
+/// Existing topics are left as they are.
+pub async fn ensure_pipeline_topics(brokers: &str, prefix: &str, partitions: i32) -> anyhow::Result<()> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::types::RDKafkaErrorCode;
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let names: Vec<String> = PIPELINE_TOPICS.iter().map(|t| format!("{prefix}{t}")).collect();
+    let topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|n| {
+            if n.ends_with("model.updates") {
+                NewTopic::new(n, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact")
+            } else {
+                NewTopic::new(n, partitions, TopicReplication::Fixed(1))
+            }
+        })
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(std::time::Duration::from_secs(30)));
+    for r in admin.create_topics(&topics, &opts).await? {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, e)) => anyhow::bail!("creating topic {t}: {e}"),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,6 +55,11 @@ struct Rules {
     dlq_suffix: char,
     drop_id: String,
     twice_id: String,
+    /// Capacity of the fake pipeline, documents per second (`None`: as fast as it can).
+    max_rate: Option<f64>,
+    /// Set once the consumer has its partitions (so the first step is not
+    /// charged with the group join).
+    ready: Arc<AtomicBool>,
 }
 
 /// Consumes `raw` from the beginning and forwards per `rules` until `stop`.
@@ -70,6 +75,9 @@ fn fake_pipeline(brokers: String, raw: String, results: String, dlq: String, rul
     let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", &brokers).set("linger.ms", "1").create().expect("producer");
     let limits = Limits::default();
     while !stop.load(Ordering::Relaxed) {
+        if !rules.ready.load(Ordering::Relaxed) && consumer.assignment().is_ok_and(|a| a.count() > 0) {
+            rules.ready.store(true, Ordering::Relaxed);
+        }
         let Some(m) = consumer.poll(Duration::from_millis(50)) else {
             producer.poll(Duration::ZERO);
             continue;
@@ -124,6 +132,9 @@ fn fake_pipeline(brokers: String, raw: String, results: String, dlq: String, rul
                 .expect("send");
         }
         producer.poll(Duration::ZERO);
+        if let Some(r) = rules.max_rate {
+            std::thread::sleep(Duration::from_secs_f64(1.0 / r));
+        }
     }
     producer.flush(Duration::from_secs(5)).expect("flush");
 }
@@ -143,7 +154,7 @@ async fn every_published_id_is_accounted_for_and_the_planted_loss_is_named() {
     let twice_id = format!("{id_prefix}-000050");
     let stop = Arc::new(AtomicBool::new(false));
     let pipeline = {
-        let rules = Rules { dlq_suffix: '7', drop_id: drop_id.clone(), twice_id: twice_id.clone() };
+        let rules = Rules { dlq_suffix: '7', drop_id: drop_id.clone(), twice_id: twice_id.clone(), max_rate: None, ready: Arc::default() };
         let (b, r, res, d, s) = (brokers.clone(), raw.clone(), results.clone(), dlq.clone(), stop.clone());
         std::thread::spawn(move || fake_pipeline(b, r, res, d, rules, s))
     };
@@ -179,5 +190,67 @@ async fn every_published_id_is_accounted_for_and_the_planted_loss_is_named() {
     assert!(md.contains("not measured"));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json")).unwrap();
     assert_eq!(json["lost_ids"][0], drop_id.as_str());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Ramp against a fake pipeline that can forward about 150 documents/s:
+/// the steps below it meet a 300 ms p99 SLO, a step well above it cannot,
+/// the ramp stops there and names the maximum sustainable rate; every
+/// document published is still accounted for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ramp_finds_the_capacity_of_a_rate_limited_pipeline() {
+    let brokers = brokers();
+    if !kafka_or_skip(&brokers) {
+        return;
+    }
+    let run = format!("lt-ramp-{}-{}", std::process::id(), SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis());
+    let (raw, results, dlq) = (format!("{run}.raw"), format!("{run}.results"), format!("{run}.dlq"));
+    create_topics(&brokers, &[&raw, &results, &dlq]).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ready = Arc::new(AtomicBool::new(false));
+    let pipeline = {
+        let rules = Rules { dlq_suffix: 'x', drop_id: String::new(), twice_id: String::new(), max_rate: Some(150.0), ready: ready.clone() };
+        let (b, r, res, d, s) = (brokers.clone(), raw.clone(), results.clone(), dlq.clone(), stop.clone());
+        std::thread::spawn(move || fake_pipeline(b, r, res, d, rules, s))
+    };
+    let t = std::time::Instant::now();
+    while !ready.load(Ordering::Relaxed) {
+        assert!(t.elapsed() < Duration::from_secs(30), "the fake pipeline got no partitions in 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = std::env::temp_dir().join(&run);
+    let mut opts = docflow_loadtest::RunOptions::new(
+        &brokers,
+        docflow_loadtest::Mode::Ramp {
+            start: 40.0,
+            step: 60.0,
+            max: 400.0,
+            step_length: Duration::from_secs(3),
+            slo_p99: Duration::from_millis(300),
+        },
+    );
+    opts.deadline = Duration::from_secs(30);
+    opts.topics = Topics { raw: vec![("normal".into(), raw.clone())], results: results.clone(), dlq: dlq.clone() };
+    opts.mix = PriorityMix::single("normal");
+    opts.out_dir = Some(out.clone());
+    let report = docflow_loadtest::run::run(opts).await.expect("ramp run");
+    stop.store(true, Ordering::Relaxed);
+    pipeline.join().expect("fake pipeline");
+    delete_topics(&brokers, &[&raw, &results, &dlq]).await;
+
+    let ramp = report.ramp.clone().expect("a ramp verdict");
+    println!("ramp: {ramp:?}; phases {:?}", report.phases.iter().map(|p| (p.rate, p.passed, p.latency.p99_ms)).collect::<Vec<_>>());
+    // 40 and 100/s are well under the capacity; 220/s and above cannot meet it.
+    assert!((100.0..=160.0).contains(&ramp.max_sustainable_rate), "{ramp:?}");
+    assert!(report.phases.iter().any(|p| p.passed == Some(false)), "the ramp stopped at a missed step");
+    assert!(report.phases.len() < 7, "the publisher stopped after the miss (phases {})", report.phases.len());
+    assert!(report.balanced() && report.lost == 0, "{} lost", report.lost);
+    for f in ["report.md", "report.json", "latency.svg", "throughput.svg", "ramp.svg"] {
+        assert!(out.join(f).exists(), "{f} written");
+    }
+    let svg = std::fs::read_to_string(out.join("ramp.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("SLO"), "ramp.svg is an SVG with the SLO line");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("Maximum sustainable rate"), "{md}");
     let _ = std::fs::remove_dir_all(&out);
 }
