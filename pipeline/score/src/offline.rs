@@ -27,7 +27,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use base64::Engine as _;
 use docflow_core::StageError;
-use docflow_schemas::{AnomalyReason, BusinessFields, EmbeddedDocument, ParsedDocument, RawDocument};
+use docflow_schemas::{AnomalyReason, BusinessFields, EmbeddedDocument, ModelUpdate, ParsedDocument, RawDocument};
 use futures::executor::block_on;
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,11 @@ pub struct OfflineArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Also write the model version in service at the end, as a
+    /// `model.updates` record value (MessagePack `ModelUpdate`), so the
+    /// streaming path can serve exactly the version tried here.
+    #[arg(long)]
+    pub save_model: Option<PathBuf>,
 }
 
 /// One input line.
@@ -79,6 +84,15 @@ pub struct InputLine {
 }
 
 impl InputLine {
+    /// The input line of a raw document: `text` when the body is UTF-8, else `body_base64`.
+    pub fn from_raw(raw: &RawDocument, label: Option<&str>) -> Self {
+        let (text, body_base64) = match std::str::from_utf8(&raw.body) {
+            Ok(t) => (Some(t.to_string()), None),
+            Err(_) => (None, Some(base64::engine::general_purpose::STANDARD.encode(&raw.body))),
+        };
+        Self { id: raw.id.clone(), content_type: raw.content_type.clone(), text, body_base64, label: label.map(Into::into) }
+    }
+
     /// The raw document a producer would have published for this line.
     pub fn to_raw(&self) -> Result<RawDocument, StageError> {
         if self.id.trim().is_empty() {
@@ -93,8 +107,8 @@ impl InputLine {
                 return Err(StageError::user_input("body", "exactly one of \"text\" and \"body_base64\" is required"))
             }
         };
-        let content_type = self.content_type.clone().or_else(|| self.text.as_ref().map(|_| "text/plain".to_string()));
-        Ok(RawDocument { id: self.id.clone(), content_type, body, metadata: Default::default(), created_at_ms: 0 })
+        // No content type: the parser sniffs it, as for a producer that sent none.
+        Ok(RawDocument { id: self.id.clone(), content_type: self.content_type.clone(), body, metadata: Default::default(), created_at_ms: 0 })
     }
 }
 
@@ -113,6 +127,11 @@ pub struct OutputLine {
 /// The parse and embed stages, as the streaming path runs them.
 pub trait OfflineStages {
     fn parse(&mut self, raw: RawDocument) -> Result<ParsedDocument, StageError>;
+    /// Parses a batch; one result per input, in order. The default parses
+    /// one at a time; adapters override it to parse in parallel.
+    fn parse_batch(&mut self, raws: Vec<RawDocument>) -> Vec<Result<ParsedDocument, StageError>> {
+        raws.into_iter().map(|r| self.parse(r)).collect()
+    }
     /// Embeds a batch; returns one result per input, in order.
     fn embed(&mut self, docs: Vec<ParsedDocument>) -> Vec<Result<EmbeddedDocument, StageError>>;
 }
@@ -132,6 +151,8 @@ pub struct OfflinePipeline {
     pub scorer: Scorer,
     pub learner: Learner,
     pub handle: Arc<ModelHandle>,
+    /// The last update installed (the version in service), if any.
+    served: Option<ModelUpdate>,
 }
 
 impl OfflinePipeline {
@@ -143,21 +164,31 @@ impl OfflinePipeline {
             Arc::new(MemoryInvoiceRegistry::default()),
             Arc::new(MemoryContentRegistry::default()),
         );
-        Self { scorer, learner: Learner::new(model, policy), handle }
+        Self { scorer, learner: Learner::new(model, policy), handle, served: None }
     }
 
     /// Publishes the learner's working model and swaps it in.
     pub fn publish(&mut self) -> Result<(), StageError> {
         let update = self.learner.publish(now_ms())?;
+        self.install(update)
+    }
+
+    fn install(&mut self, update: ModelUpdate) -> Result<(), StageError> {
         self.handle.install(&update)?;
+        self.served = Some(update);
         Ok(())
     }
 
     fn maybe_publish(&mut self) -> Result<(), StageError> {
         if let Some(update) = self.learner.maybe_publish(Instant::now(), now_ms())? {
-            self.handle.install(&update)?;
+            self.install(update)?;
         }
         Ok(())
+    }
+
+    /// The `model.updates` record of the version in service (None before the first publish).
+    pub fn served_update(&self) -> Option<&ModelUpdate> {
+        self.served.as_ref()
     }
 
     /// Scores one embedded document, folds it into history, then learns its label if any.
@@ -234,9 +265,8 @@ fn prepare(
     dlq: &mut Dlq,
     need_label: bool,
 ) -> anyhow::Result<Vec<(EmbeddedDocument, Option<String>)>> {
-    let mut parsed = Vec::new();
-    let mut labels = Vec::new();
-    let mut line_nos = Vec::new();
+    let mut raws = Vec::new();
+    let mut meta = Vec::new();
     for (no, text) in batch {
         let line: InputLine = match serde_json::from_str(text) {
             Ok(l) => l,
@@ -249,13 +279,27 @@ fn prepare(
             dlq.push(*no, Some(&line.id), "read", &StageError::user_input("missing_label", "training lines need a label"))?;
             continue;
         }
-        match line.to_raw().and_then(|raw| stages.parse(raw)) {
+        match line.to_raw() {
+            Ok(raw) => {
+                raws.push(raw);
+                meta.push((*no, line.id, line.label));
+            }
+            Err(e) => dlq.push(*no, Some(&line.id), "read", &e)?,
+        }
+    }
+    let results = stages.parse_batch(raws);
+    anyhow::ensure!(results.len() == meta.len(), "parse returned {} results for {} documents", results.len(), meta.len());
+    let mut parsed = Vec::new();
+    let mut labels = Vec::new();
+    let mut line_nos = Vec::new();
+    for (res, (no, id, label)) in results.into_iter().zip(meta) {
+        match res {
             Ok(p) => {
                 parsed.push(p);
-                labels.push(line.label);
-                line_nos.push(*no);
+                labels.push(label);
+                line_nos.push(no);
             }
-            Err(e) => dlq.push(*no, Some(&line.id), "parse", &e)?,
+            Err(e) => dlq.push(no, Some(&id), "parse", &e)?,
         }
     }
     let ids: Vec<String> = parsed.iter().map(|p| p.id.clone()).collect();
@@ -283,6 +327,20 @@ fn progress(len: usize, hidden: bool, what: &str) -> indicatif::ProgressBar {
     }
     bar.set_message(what.to_string());
     bar
+}
+
+/// Writes a `model.updates` record value (MessagePack `ModelUpdate`) to `path`.
+pub fn save_update(path: &Path, update: &ModelUpdate) -> anyhow::Result<()> {
+    let bytes = rmp_serde::to_vec_named(update).context("encoding the model update")?;
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Reads what [`save_update`] wrote.
+pub fn load_update(path: &Path) -> anyhow::Result<ModelUpdate> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let update: ModelUpdate = rmp_serde::from_slice(&bytes).with_context(|| format!("{} is not a saved model update", path.display()))?;
+    crate::model::decode_update(&update).with_context(|| format!("{} holds an unusable model", path.display()))?;
+    Ok(update)
 }
 
 /// Runs the offline mode.
@@ -355,6 +413,14 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
     dlq.out.flush()?;
     summary.dead_letters = dlq.count;
     summary.model_version = pipeline.handle.version();
+    if let Some(path) = &args.save_model {
+        let update = match pipeline.served_update() {
+            Some(u) => u.clone(),
+            // Nothing was ever published: the empty version 0 is what served.
+            None => crate::model::encode_update(&ScoringModel::empty(0), None, 1.0, now_ms())?,
+        };
+        save_update(path, &update)?;
+    }
     eprintln!(
         "offline: {} documents, {} anomalies (> audit threshold), {} dead letters ({}), {} training labels, model version {}",
         summary.documents,

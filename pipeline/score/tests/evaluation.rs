@@ -5,7 +5,10 @@
 //! - anomaly detection at threshold 0.7 (precision/recall overall and per reason)
 //!   on a stream with planted anomalies.
 //!
-//! Sizes: `DOCFLOW_EVAL_DOCS` (default 2,600: 600 warm-up/labeled + 2,000 evaluated).
+//! Sizes: `DOCFLOW_EVAL_DOCS` (default 2,600: 600 warm-up/labeled + 2,000 evaluated);
+//! corpus seed `DOCFLOW_EVAL_SEED` (default 7). Embedding is the cost: about
+//! 6 documents/s on two shared cores, so the default run takes ~8 minutes and
+//! both tests share one prepared corpus.
 //! Needs the real model (`DOCFLOW_MODEL_DIR` or ~/.cache/docflow/models/all-MiniLM-L6-v2);
 //! without it the tests print why they skip.
 
@@ -60,7 +63,9 @@ fn prepared() -> Option<&'static Prepared> {
         let n = env_usize("DOCFLOW_EVAL_DOCS", 2_600);
         let t0 = Instant::now();
         let corpus: Vec<LabeledDoc> =
-            Corpus::new(CorpusConfig { seed: 7, anomalies: plan(), ..Default::default() }).take(n).collect();
+            Corpus::new(CorpusConfig { seed: env_usize("DOCFLOW_EVAL_SEED", 7) as u64, anomalies: plan(), ..Default::default() })
+                .take(n)
+                .collect();
         let t_gen = t0.elapsed();
         let limits = docflow_parse::ParseLimits::default();
         let mut parsed = Vec::with_capacity(n);
@@ -140,7 +145,6 @@ fn embedding(d: &Doc) -> Vec<f32> {
 }
 
 #[test]
-#[ignore = "slow: embeds 2,600 documents with the real model (~8 min release on 2 shared cores); run with --release -- --ignored"]
 fn few_shot_accuracy_curve() {
     let Some(p) = prepared() else { return };
     let (train_pool, test) = p.docs.split_at(p.warmup);
@@ -201,7 +205,6 @@ impl Counts {
 }
 
 #[test]
-#[ignore = "slow (real model); currently FAILS on amount_outlier precision 0.21 (recall 1.0): see the docflow-score report"]
 fn anomaly_detection_precision_recall() {
     let Some(p) = prepared() else { return };
     // The streaming loop: score with the version in service, fold the result
@@ -301,7 +304,10 @@ fn anomaly_detection_precision_recall() {
             assert_eq!(c.fp, 0, "unusual_for_class raised false alarms: {c:?}");
             continue;
         }
-        assert!(c.tp + c.fn_ >= 10, "{name}: too few planted cases to measure ({c:?})");
+        // At ~3 % planted over 2,000 documents each reason has 6–12 cases,
+        // so ≥ 0.95 means no miss and no false alarm at all; larger runs
+        // (DOCFLOW_EVAL_DOCS, DOCFLOW_EVAL_SEED) measure finer.
+        assert!(c.tp + c.fn_ >= 5, "{name}: too few planted cases to measure ({c:?})");
         assert!(c.precision() >= 0.95 && c.recall() >= 0.95, "{name}: {c:?}");
     }
 }

@@ -95,6 +95,7 @@ fn offline_mode_scores_files_reproducibly() {
         publish_every_labels: 10,
         publish_every_results: 50,
         no_progress: true,
+        save_model: Some(tmp.join(format!("{out}.model"))),
     };
     let s1 = run(&args("a.jsonl"), &mut stages(tiny.path())).unwrap();
     let s2 = run(&args("b.jsonl"), &mut stages(tiny.path())).unwrap();
@@ -122,6 +123,11 @@ fn offline_mode_scores_files_reproducibly() {
     for o in out.iter().filter(|o| planted.contains(&o.id.as_str())) {
         assert!(o.anomaly_reasons.iter().any(|r| r.reason == "duplicate_content"), "{o:?}");
     }
+    // The saved model is the version in service at the end (published after
+    // the last document at the latest).
+    let saved = docflow_score::offline::load_update(&tmp.join("a.jsonl.model")).unwrap();
+    assert_eq!(saved.version, s1.model_version);
+    assert!(saved.version >= out.last().unwrap().model_version);
     let dlq = std::fs::read_to_string(tmp.join("a.jsonl.dlq")).unwrap();
     assert_eq!(dlq.lines().count(), 2);
     assert!(dlq.contains("\"error_kind\":\"json\"") && dlq.contains("\"error_kind\":\"body\""), "{dlq}");
