@@ -44,7 +44,7 @@ pub fn parse_document_with_deadline(raw: &RawDocument, limits: &ParseLimits) -> 
     let raw = raw.clone();
     let limits_owned = limits.clone();
     let spawned = std::thread::Builder::new().name("docflow-pdf".into()).spawn(move || {
-        let r = parse_document(&raw, &limits_owned);
+        let r = parse_pdf_off_the_global_pool(&raw, &limits_owned);
         let _ = tx.send(r);
         // If the caller gave up on us, we were counted; uncount on exit.
         if flag.swap(true, Ordering::AcqRel) {
@@ -72,5 +72,20 @@ pub fn parse_document_with_deadline(raw: &RawDocument, limits: &ParseLimits) -> 
             }
             Err(ParseError::Deadline { ms: limits.deadline_ms })
         }
+    }
+}
+
+/// Runs a PDF parse on the calling (dedicated) thread as a rayon pool of its
+/// own. lopdf loads objects with rayon, by default on the global pool; our
+/// caller may be a worker of that very pool, blocked waiting for us (the
+/// parse stage parses a batch with `par_iter`), and with every global worker
+/// so blocked the PDF would wait for a free worker that never comes. A
+/// one-thread pool made of the current thread spawns nothing and runs the
+/// parallel loops in place.
+fn parse_pdf_off_the_global_pool(raw: &RawDocument, limits: &ParseLimits) -> Result<ParseOutput, ParseError> {
+    match rayon::ThreadPoolBuilder::new().num_threads(1).use_current_thread().build() {
+        Ok(pool) => pool.install(|| parse_document(raw, limits)),
+        // Only fails for lack of resources (a thread-local registry): retry later.
+        Err(_) => Err(ParseError::Busy(abandoned_threads())),
     }
 }

@@ -154,3 +154,20 @@ fn fuzz_regression_pdf_extract_panic() {
     assert_eq!(kind(r), "invalid_pdf");
     assert_eq!(kind(parse_document_with_deadline(&raw(Some("application/pdf"), body), &ParseLimits::default())), "invalid_pdf");
 }
+
+/// The parse stage calls `parse_document_with_deadline` from rayon workers
+/// (`par_iter` over a batch). lopdf parses with rayon too: were the PDF
+/// thread to use the global pool, every worker would wait for a PDF thread
+/// that waits for a free worker, until the deadline. More PDFs than workers
+/// must all parse, well before the deadline.
+#[test]
+fn pdfs_parsed_from_rayon_workers_do_not_deadlock() {
+    use rayon::prelude::*;
+    let pdf = raw(Some("application/pdf"), text_pdf(2));
+    let limits = ParseLimits { deadline_ms: 60_000, ..Default::default() };
+    let start = std::time::Instant::now();
+    let n = rayon::current_num_threads() * 3;
+    let results: Vec<String> = (0..n).into_par_iter().map(|_| kind(parse_document_with_deadline(&pdf, &limits))).collect();
+    assert!(results.iter().all(|r| r.starts_with("ok")), "{results:?}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(30), "took {:?}", start.elapsed());
+}

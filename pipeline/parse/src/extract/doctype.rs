@@ -12,6 +12,23 @@ struct Rules {
     cues: Regex,
 }
 
+/// Per rule (in [`RULES`] order), words one of which a title needs and
+/// words one of which a cue needs: a cheap check that skips a regex pass.
+const WORDS: [(&[&str], &[&str]); 3] = [
+    (&["invoice", "rechnung", "facture", "bill"], &["invoice", "bill", "due", "payment terms", "please pay"]),
+    (
+        &["receipt", "kassenbon", "quittung"],
+        &["thank you for", "cash", "card payment", "paid by", "visa", "mastercard", "till", "register", "receipt"],
+    ),
+    (
+        &["agreement", "contract", "memorandum of understanding", "terms of service", "lease"],
+        &[
+            "hereinafter", "whereas", "witness whereof", "governing law", "terminat", "the parties", "party", "parties",
+            "shall", "obligations", "effective date", "signature",
+        ],
+    ),
+];
+
 static RULES: LazyLock<[(&str, Rules); 3]> = LazyLock::new(|| {
     let r = |t: &str, c: &str| Rules { title: Regex::new(t).unwrap(), cues: Regex::new(c).unwrap() };
     [
@@ -41,8 +58,8 @@ static RULES: LazyLock<[(&str, Rules); 3]> = LazyLock::new(|| {
 
 /// Classifies `body` (the text after any mail headers); `mail` says the
 /// document came with mail headers.
-pub fn classify(body: Folded, mail: bool, has_invoice_number: bool) -> &'static str {
-    let body = body.lower;
+pub fn classify(folded: Folded, mail: bool, has_invoice_number: bool) -> &'static str {
+    let body = folded.lower;
     // The head: the first six non-empty lines, where titles sit.
     let mut head_end = body.len();
     let mut seen = 0;
@@ -57,14 +74,15 @@ pub fn classify(body: Folded, mail: bool, has_invoice_number: bool) -> &'static 
     }
     let head = &body[..head_end];
     let mut best = ("other", 0usize);
-    for (name, rules) in RULES.iter() {
+    for ((name, rules), (title_words, cue_words)) in RULES.iter().zip(WORDS) {
         let mut score = 0;
         // A title is a short line of the head; a mention in prose counts little.
         let is_title = |l: &str| {
             let l = l.trim().trim_end_matches([':', '.']);
             l.len() <= 48 && rules.title.find_iter(l).any(|m| m.start() == 0 || m.end() == l.len())
         };
-        if head.lines().any(is_title) {
+        if !folded.has_any(title_words) {
+        } else if head.lines().any(is_title) {
             score += 3;
         } else if rules.title.is_match(body) {
             score += 1;
@@ -72,7 +90,9 @@ pub fn classify(body: Folded, mail: bool, has_invoice_number: bool) -> &'static 
         if *name == "invoice" && has_invoice_number {
             score += 3;
         }
-        score += rules.cues.find_iter(body).take(4).count();
+        if folded.has_any(cue_words) {
+            score += rules.cues.find_iter(body).take(4).count();
+        }
         if score > best.1 {
             best = (name, score);
         }

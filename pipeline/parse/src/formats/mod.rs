@@ -40,10 +40,10 @@ pub fn normalize(raw: &str) -> String {
     // A byte scan first (`\r`, `\t` and the lead bytes of U+00A0 and
     // U+200B): most documents have none of the odd characters, and looking
     // for them char by char in every line costs more than the rest.
-    let any_odd = raw.bytes().any(|b| matches!(b, b'\r' | b'\t' | 0xC2 | 0xE2));
+    let any_odd = may_have_odd(raw);
     for line in raw.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let has_odd = any_odd && line.contains(['\r', '\u{a0}', '\t', '\u{200b}']);
+        let has_odd = any_odd && may_have_odd(line) && line.contains(['\r', '\u{a0}', '\t', '\u{200b}']);
         let cleaned;
         let line = if has_odd {
             cleaned = line
@@ -72,6 +72,12 @@ pub fn normalize(raw: &str) -> String {
         }
     }
     out
+}
+
+/// Whether `s` may hold `\r`, `\t`, U+00A0 or U+200B: a byte scan for them
+/// and their lead bytes, in blocks without early exit so it vectorises.
+fn may_have_odd(s: &str) -> bool {
+    s.as_bytes().chunks(64).any(|block| block.iter().fold(false, |odd, &b| odd | (b == b'\r') | (b == b'\t') | (b == 0xC2) | (b == 0xE2)))
 }
 
 #[cfg(test)]
