@@ -244,13 +244,26 @@ impl Stage for InferStage {
 
         let misses: Vec<usize> = (0..batch.len()).filter(|i| embeddings[*i].is_none()).collect();
         let texts = misses.iter().map(|i| batch[*i].value.text.clone()).collect();
-        let tokenized = self.tokenize(texts).await;
+        // Batch-wide steps: one span below the first traced document, linked to the others.
+        let batch_span = |name: &'static str| {
+            let traced: Vec<&tracing::Span> = misses.iter().map(|i| &batch[*i].span).filter(|s| !s.is_disabled()).collect();
+            let span = match traced.first() {
+                Some(first) if name == "tokenize" => tracing::info_span!(parent: *first, "tokenize", docs = misses.len()),
+                Some(first) => tracing::info_span!(parent: *first, "encode_batch", docs = misses.len()),
+                None => tracing::Span::none(),
+            };
+            for s in traced.iter().skip(1) {
+                span.follows_from(*s);
+            }
+            span
+        };
+        let tokenized = tracing::Instrument::instrument(self.tokenize(texts), batch_span("tokenize")).await;
         // All jobs are queued before any is awaited, so the batcher sees them together.
         let jobs = tokenized.into_iter().map(|t| {
             let encoder = &self.encoder;
             async move { encoder.encode(t?).await }
         });
-        let encoded = futures::future::join_all(jobs).await;
+        let encoded = tracing::Instrument::instrument(futures::future::join_all(jobs), batch_span("encode_batch")).await;
         {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             for (i, r) in misses.into_iter().zip(encoded) {
