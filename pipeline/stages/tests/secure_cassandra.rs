@@ -119,7 +119,9 @@ async fn documents_are_stored_over_tls_with_password_authentication() {
     let view = store.get(&doc.embedded.parsed.id).await.expect("get").expect("row");
     assert_eq!(view.document.id, doc.embedded.parsed.id);
     println!("stored over TLS as docflow: {} status {:?}", view.document.id, view.document.status);
-    session.query_unpaged(format!("DROP KEYSPACE IF EXISTS {ks}"), ()).await.expect("drop");
+    let mut drop = scylla::statement::Statement::new(format!("DROP KEYSPACE IF EXISTS {ks}"));
+    drop.set_request_timeout(Some(docflow_store::schema::DDL_TIMEOUT));
+    session.query_unpaged(drop, ()).await.expect("drop keyspace");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
