@@ -8,7 +8,7 @@
 //! - [`error`]: [`ParseError`] with a snake_case `kind()` and the conversion
 //!   to [`docflow_core::StageError`] (user input → DLQ, no retry).
 //! - [`sniff`]: content-type normalisation and body sniffing.
-//! - [`formats`]: one module per format (text, HTML via html5ever, JSON via
+//! - [`formats`]: one module per format (text, HTML via html5gum, JSON via
 //!   serde_json, e-mail via mail-parser, PDF via pdf-extract/lopdf).
 //! - [`extract`]: field extraction (dates, money, total, currency, vendor,
 //!   invoice number, line items, IBAN, e-mails, phones, parties, doc type).

@@ -1,6 +1,6 @@
 //! One module per input format; each turns bytes into normalised text plus
 //! [`Hints`] for the field extractor. No format parser is written by hand:
-//! html5ever (via scraper), serde_json, mail-parser and pdf-extract do the work.
+//! html5gum, serde_json, mail-parser and pdf-extract do the work.
 
 pub mod email;
 pub mod html;
