@@ -28,11 +28,20 @@ pub struct BenchReport {
     pub stage_secs: f64,
     /// Seconds from stage start (including joining the group).
     pub total_secs: f64,
+    /// CPU seconds (user + system) this process spent over `stage_secs`:
+    /// the stage, librdkafka's threads and, when on, the telemetry export.
+    /// Steadier than records/s on a shared machine.
+    pub stage_cpu_secs: Option<f64>,
 }
 
 impl BenchReport {
     pub fn records_per_sec(&self) -> f64 {
         self.records as f64 / self.stage_secs
+    }
+
+    /// CPU microseconds per record (see `stage_cpu_secs`).
+    pub fn cpu_us_per_record(&self) -> Option<f64> {
+        self.stage_cpu_secs.map(|c| c * 1e6 / self.records as f64)
     }
 
     pub fn mib_per_sec(&self) -> f64 {
@@ -52,7 +61,11 @@ impl std::fmt::Display for BenchReport {
             self.mib_per_sec(),
             self.total_secs,
             self.preload_secs
-        )
+        )?;
+        if let Some(us) = self.cpu_us_per_record() {
+            write!(f, "; CPU {us:.1} µs/record")?;
+        }
+        Ok(())
     }
 }
 
@@ -87,15 +100,18 @@ pub async fn run_bench(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let run = tokio::spawn(crate::run_stage_with_metrics(PassThrough::new("bench"), cfg, shutdown.clone(), metrics.clone()));
 
     let mut first_at: Option<Instant> = None;
+    let mut cpu_at_first = None;
     let deadline = Instant::now() + Duration::from_secs(600);
     while metrics.completed.load(Ordering::Relaxed) < args.records {
         if first_at.is_none() && metrics.consumed.load(Ordering::Relaxed) > 0 {
             first_at = Some(Instant::now());
+            cpu_at_first = process_cpu_secs();
         }
         anyhow::ensure!(Instant::now() < deadline && !run.is_finished(), "benchmark stage stopped or stalled");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let done = Instant::now();
+    let stage_cpu_secs = cpu_at_first.zip(process_cpu_secs()).map(|(a, b)| b - a);
     shutdown.trigger();
     run.await??;
     let first = first_at.unwrap_or(started);
@@ -105,5 +121,18 @@ pub async fn run_bench(args: &BenchArgs) -> anyhow::Result<BenchReport> {
         preload_secs,
         stage_secs: done.duration_since(first).as_secs_f64(),
         total_secs: done.duration_since(started).as_secs_f64(),
+        stage_cpu_secs,
     })
+}
+
+/// User + system CPU seconds of this process so far (Linux `/proc`, clock
+/// ticks of 10 ms), if readable.
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }

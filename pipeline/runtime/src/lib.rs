@@ -15,7 +15,9 @@
 //! - [`dlq`]: the dead-letter record (`docs.dlq`) and its headers.
 //! - [`lag`]: consumer-group lag (backpressure, lanes, `docflow status`).
 //! - [`telemetry`]: Prometheus `/metrics`, `/healthz`, `/readyz`
-//!   ([`telemetry::serve_from_env`]) and the metric registry stages feed.
+//!   ([`telemetry::serve_from_env`]), the metric registry stages feed, and
+//!   OpenTelemetry over OTLP ([`telemetry::init_from_env`]): per-record
+//!   spans, W3C trace context through Kafka headers, OTLP metrics.
 //! - [`shutdown`]: [`ShutdownSignal`] (SIGINT/SIGTERM).
 //! - [`topology`]: the standard stages' default configs.
 //! - [`cli`]: clap argument structs for the `docflow` binary.
@@ -54,7 +56,9 @@ pub use runner::{run_stage, run_stage_with_metrics, run_stages, stage_task, Stag
 pub use shutdown::ShutdownSignal;
 pub use stage::{Input, Output, ProcessResult, RawRecord, RecordMeta, Stage};
 
-/// Log to stderr, filtered by `RUST_LOG` (default `info`); for binaries.
+/// Log to stderr, filtered by `RUST_LOG` (default `info`); for tests and
+/// tools. Binaries that run stages use [`telemetry::init_from_env`], which
+/// adds OTLP export when configured.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();

@@ -11,9 +11,14 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    docflow_runtime::init_tracing();
     let cli = Cli::parse();
+    // OTEL_EXPORTER_OTLP_ENDPOINT set: measured with tracing and OTLP export on.
+    let telemetry = docflow_runtime::telemetry::init_from_env("info")?;
     let report = docflow_runtime::bench::run_bench(&cli.args).await?;
-    println!("{report}");
+    println!("{report} (telemetry: {})", match telemetry.exporting() {
+        (false, false) => "off".to_owned(),
+        _ => format!("OTLP export on, head sampling {}", docflow_runtime::telemetry::sample_ratio().unwrap_or(0.0)),
+    });
+    tokio::task::spawn_blocking(move || drop(telemetry)).await?;
     Ok(())
 }
