@@ -386,6 +386,7 @@ cmd_up() {
     make_certs
     write_config
     date +%s.%N >"$D/started_at"
+    rm -f "$D/ready_seconds"
     format_storage
     printf '\n===== %s starting =====\n' "$(date -Is)" >>"$LOG"
     rm -f "$PID_FILE"
