@@ -190,8 +190,6 @@ pub fn floor_char(s: &str, n: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     fn document_date(t: &str, locale: Option<&str>) -> Option<String> {
         super::super::with_folded(t, |f| super::document_date(f, locale))
     }

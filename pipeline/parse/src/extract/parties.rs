@@ -43,7 +43,7 @@ fn sentence_end(s: &str) -> usize {
                 let prefix = &s[..i];
                 let last = prefix.rsplit([' ', '(']).next().unwrap_or("");
                 // `B.V`, `S.A`: single letters joined by dots are abbreviations.
-                let dotted = last.len() >= 1 && last.split('.').all(|p| p.len() == 1);
+                let dotted = !last.is_empty() && last.split('.').all(|p| p.len() == 1);
                 let next = s[i + 1..].chars().next();
                 let ends = next.is_none_or(|n| n.is_whitespace() || n == '"' || n == ')');
                 if ends && !super::vendor::ends_with_abbreviation(prefix) && !dotted {
