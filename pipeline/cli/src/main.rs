@@ -73,7 +73,15 @@ fn main() -> std::process::ExitCode {
     if !matches!(cli.command, Command::Stage(_) | Command::Run(_)) {
         restore_default_sigpipe();
     }
-    commands::init_logging();
+    // Logs to stderr, and traces/metrics over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT
+    // is set; dropping the guard at the end of main flushes the exporters.
+    let _telemetry = match docflow_runtime::telemetry::init_from_env("info,rdkafka=warn,scylla=warn") {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("error: telemetry settings: {err:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let ctx = commands::Context { brokers: cli.brokers };
     let result = match cli.command {
         Command::Stage(cmd) => commands::runtime().and_then(|rt| {

@@ -85,9 +85,11 @@ pub fn probe(brokers: &str, group: &str, extra: &std::collections::BTreeMap<Stri
     c.create()
 }
 
-/// One-shot: lag of `group` on `topic`.
+/// One-shot: lag of `group` on `topic`. The probe uses the environment's
+/// Kafka security settings (`docflow_core::kafka_env`).
 pub fn group_lag(brokers: &str, group: &str, topic: &str, timeout: Duration) -> KafkaResult<TopicLag> {
-    let p = probe(brokers, group, &Default::default())?;
+    let security = docflow_core::kafka_client_properties().map_err(|e| rdkafka::error::KafkaError::ClientCreation(e.to_string()))?;
+    let p = probe(brokers, group, &security)?;
     let parts = partitions_of(&p, topic, timeout)?;
     topic_lag(&p, topic, &parts, &HashMap::new(), timeout)
 }

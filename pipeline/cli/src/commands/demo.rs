@@ -10,7 +10,6 @@ use docflow_schemas::{codec, RawDocument};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 
 use super::Context;
 
@@ -62,8 +61,7 @@ async fn demo(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
     let docs = sample_documents(args.docs, &run);
     let limits = codec::Limits::default();
 
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &ctx.brokers)
+    let producer: FutureProducer = super::kafka_config(&ctx.brokers)?
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("compression.type", "lz4")
@@ -73,9 +71,11 @@ async fn demo(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
     let mut positions = Vec::new();
     for doc in &docs {
         let encoded = codec::encode(doc, &limits)?;
-        let headers = OwnedHeaders::new()
+        let mut headers = OwnedHeaders::new()
             .insert(Header { key: codec::HEADER_CODEC, value: Some(encoded.codec.header_value()) })
             .insert(Header { key: codec::HEADER_SCHEMA, value: Some(codec::schema_header_value().as_str()) });
+        // One trace per document across every stage (when OTLP export is on).
+        docflow_runtime::telemetry::inject_trace_headers(&mut headers);
         let record = FutureRecord::to(&topic).key(&doc.id).payload(&encoded.bytes).headers(headers);
         let delivery = producer
             .send(record, Duration::from_secs(10))
@@ -86,8 +86,7 @@ async fn demo(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
     println!("published {} documents to {topic} in {:.0} ms", docs.len(), started.elapsed().as_secs_f64() * 1e3);
 
     // Read back exactly the offsets we wrote, with a throwaway group that commits nothing.
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &ctx.brokers)
+    let consumer: StreamConsumer = super::kafka_config(&ctx.brokers)?
         .set("group.id", format!("docflow-demo-{run}"))
         .set("enable.auto.commit", "false")
         .create()?;

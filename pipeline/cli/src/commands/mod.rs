@@ -1,4 +1,4 @@
-//! One module per subcommand. Shared bits (logging, context) live here.
+//! One module per subcommand. Shared bits (Kafka client settings, context, the tokio runtime) live here.
 
 pub mod demo;
 pub mod model;
@@ -13,18 +13,17 @@ pub struct Context {
     pub brokers: String,
 }
 
-/// Logs to stderr: human-readable on a terminal, JSON lines otherwise
-/// (so log shippers get structure). Level from `RUST_LOG` (default `info`).
-pub fn init_logging() {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn,scylla=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if std::io::stderr().is_terminal() {
-        builder.init();
-    } else {
-        builder.json().init();
+/// A Kafka client configuration for `brokers` with the security settings of
+/// the environment (`DOCFLOW_KAFKA_SECURITY_PROTOCOL`, SASL, TLS; see
+/// `docflow_core::kafka_env`), so every command reaches a secured cluster the
+/// way the stages do.
+pub fn kafka_config(brokers: &str) -> anyhow::Result<rdkafka::ClientConfig> {
+    let mut c = rdkafka::ClientConfig::new();
+    c.set("bootstrap.servers", brokers);
+    for (k, v) in docflow_core::kafka_client_properties()? {
+        c.set(k, v);
     }
+    Ok(c)
 }
 
 /// A current-thread-friendly tokio runtime for commands that talk to Kafka or the database.

@@ -10,7 +10,6 @@ use anyhow::Context as _;
 use docflow_runtime::lag::{group_lag, TopicLag};
 use docflow_runtime::topology::{standard_config, STAGES};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 use serde_json::json;
 
 use super::Context;
@@ -59,9 +58,8 @@ fn committed_total(lag: &TopicLag) -> i64 {
 }
 
 fn members(brokers: &str, group: &str) -> usize {
-    let probe: Result<BaseConsumer, _> = ClientConfig::new().set("bootstrap.servers", brokers).create();
+    let probe: Option<BaseConsumer> = super::kafka_config(brokers).ok().and_then(|c| c.create().ok());
     probe
-        .ok()
         .and_then(|c| c.fetch_group_list(Some(group), Duration::from_secs(5)).ok())
         .and_then(|list| list.groups().first().map(|g| g.members().len()))
         .unwrap_or(0)

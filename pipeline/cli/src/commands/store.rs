@@ -10,7 +10,6 @@ use docflow_schemas::codec;
 use docflow_store::cli as store_cli;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 
 use super::Context;
 
@@ -62,16 +61,16 @@ pub fn audit(ctx: &Context, cmd: AuditCommand) -> anyhow::Result<()> {
         }
         // The verdict is durable; now tell the learn stage. A failure here is
         // reported, and re-running the command resends (resolve is idempotent).
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &ctx.brokers)
+        let producer: FutureProducer = super::kafka_config(&ctx.brokers)?
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .create()
             .context("creating the Kafka producer")?;
         let encoded = codec::encode(&resolution.feedback, &codec::Limits::default())?;
-        let headers = OwnedHeaders::new()
+        let mut headers = OwnedHeaders::new()
             .insert(Header { key: codec::HEADER_CODEC, value: Some(encoded.codec.header_value()) })
             .insert(Header { key: codec::HEADER_SCHEMA, value: Some(codec::schema_header_value().as_str()) });
+        docflow_runtime::telemetry::inject_trace_headers(&mut headers);
         producer
             .send(
                 FutureRecord::to("docs.feedback").key(&resolution.id).payload(&encoded.bytes).headers(headers),

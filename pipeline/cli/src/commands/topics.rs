@@ -13,7 +13,6 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use serde::Deserialize;
 
 use super::Context;
@@ -163,8 +162,7 @@ pub struct ApplyReport {
 
 /// Creates missing topics, compares existing ones with the file.
 pub async fn apply(brokers: &str, topics: &TopicsFile, force_single_broker: bool) -> anyhow::Result<ApplyReport> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let admin: AdminClient<DefaultClientContext> = super::kafka_config(brokers)?
         .create()
         .context("creating the Kafka admin client")?;
     let metadata = admin
