@@ -10,8 +10,23 @@ source scripts/setup.sh
 echo "test: deployment manifests, dashboards and alerts (offline validators)"
 deploy/validate.sh
 
+# Dependency licences, bans and sources (the advisory database lives on
+# GitHub, which this machine cannot reach). The first install compiles
+# cargo-deny once (10-25 min on 2 cores); later runs find it installed.
+if ! command -v cargo-deny >/dev/null; then
+  echo "test: installing cargo-deny (once)"
+  cargo install --locked --quiet cargo-deny --version 0.20.2
+fi
+echo "test: cargo deny check licenses bans sources"
+cargo deny --offline check licenses bans sources
+
 started_stack=0
+started_secure=0
 cleanup() {
+  if [ "$started_secure" = 1 ]; then
+    echo "test: stopping the secured Kafka and Cassandra this run started"
+    deploy/local/secure-kafka.sh down all || true
+  fi
   if [ "$started_stack" = 1 ]; then
     echo "test: stopping the local stack this run started"
     deploy/local/stack.sh down || true
@@ -25,6 +40,15 @@ else
   started_stack=1
   deploy/local/stack.sh up
 fi
+
+# A second Kafka (SASL_SSL, SCRAM + PLAIN) and Cassandra (TLS + passwords)
+# for the security tests (pipeline/stages/tests/secure_*.rs).
+if deploy/local/secure-kafka.sh status >/dev/null 2>&1; then
+  echo "test: secured Kafka already running; using the secured services and leaving them up"
+else
+  started_secure=1
+fi
+deploy/local/secure-kafka.sh up all   # idempotent: starts only what is not running
 
 echo "test: building"
 cargo build --workspace --all-targets --quiet
