@@ -227,6 +227,7 @@ pub const SCYLLA_PASSWORD_FILE: &str = "DOCFLOW_SCYLLA_PASSWORD_FILE";
 pub const SCYLLA_TLS_CA_FILE: &str = "DOCFLOW_SCYLLA_TLS_CA_FILE";
 pub const SCYLLA_TLS_CERT_FILE: &str = "DOCFLOW_SCYLLA_TLS_CERT_FILE";
 pub const SCYLLA_TLS_KEY_FILE: &str = "DOCFLOW_SCYLLA_TLS_KEY_FILE";
+pub const SCYLLA_LOCAL_DC: &str = "DOCFLOW_SCYLLA_LOCAL_DC";
 
 /// Puts `nodes` and `keyspace` from the environment into a `[store]` table
 /// that does not set them. True when it changed the table.
@@ -247,14 +248,17 @@ fn fill_store_table_from_env(store: &mut toml::Table, lookup: impl Fn(&str) -> O
     changed
 }
 
-/// The store's security settings from the environment, filling what the
-/// config leaves out: user, password (or a file holding it), TLS CA, client
-/// certificate and key. Call after `StoreConfig::from_env()` or loading
+/// The store's security and locality settings from the environment, filling
+/// what the config leaves out: user, password (or a file holding it), TLS CA,
+/// client certificate and key, local datacenter. Call after `StoreConfig::from_env()` or loading
 /// `[store]`. Errors name the variable and never show a secret.
 pub fn apply_store_env(store: &mut StoreConfig, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
     let get = |k: &str| lookup(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     if store.username.is_none() {
         store.username = get(SCYLLA_USER);
+    }
+    if store.local_dc.is_none() {
+        store.local_dc = get(SCYLLA_LOCAL_DC);
     }
     if store.password.is_none() {
         store.password = match (lookup(SCYLLA_PASSWORD).filter(|p| !p.is_empty()), get(SCYLLA_PASSWORD_FILE)) {
