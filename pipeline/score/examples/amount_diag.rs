@@ -20,6 +20,7 @@ fn main() {
     let (mut tp, mut fp, mut fn_) = (0, 0, 0);
     let mut since = 0;
     let (mut max_normal, mut min_outlier) = (0.0f64, f64::MAX);
+    let mut planted: std::collections::BTreeMap<String, usize> = Default::default();
     for (i, d) in corpus.iter().enumerate() {
         let out = docflow_parse::parse_document(&d.raw, &limits).unwrap();
         let f = &out.fields;
@@ -36,6 +37,7 @@ fn main() {
             }
         }
         if i < std::env::var("WARM").ok().and_then(|v| v.parse().ok()).unwrap_or(600) { continue; }
+        for r in &d.planted { *planted.entry(r.clone()).or_default() += 1; }
         if let Some(z) = z { if truth { min_outlier = min_outlier.min(z.abs()) } else if !d.planted.iter().any(|r| r == "duplicate_content") { max_normal = max_normal.max(z.abs()) } }
         match (said, truth) {
             (true, true) => tp += 1,
@@ -54,5 +56,5 @@ fn main() {
             _ => {}
         }
     }
-    println!("seed {seed} n {n}: tp {tp} fp {fp} fn {fn_}; max |z| normal {max_normal:.2}, min |z| outlier {min_outlier:.2}");
+    println!("seed {seed} n {n}: tp {tp} fp {fp} fn {fn_}; max |z| normal {max_normal:.2}, min |z| outlier {min_outlier:.2}; planted after warm-up {planted:?}");
 }

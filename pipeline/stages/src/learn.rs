@@ -3,7 +3,10 @@
 //! `docflow_score::Learner`.
 //!
 //! At start the stage adopts the latest `model.updates` record (its own
-//! previous life, a rollback, a promotion). It must run as one active
+//! previous life, a rollback, a promotion), and while it runs it keeps
+//! following the topic: a `docflow model rollback` or `promote` published by
+//! an operator is adopted at once, so the learner's next version builds on
+//! the restored state instead of silently overriding it. It must run as one active
 //! instance (the learner's state is the model): give it one partition or a
 //! single replica.
 //!
@@ -32,6 +35,7 @@ use docflow_score::{Learner, PublishPolicy, ScoringModel, MODEL_KEY};
 use docflow_schemas::{Feedback, Limits, ModelUpdate, ScoredDocument};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -106,6 +110,14 @@ pub struct LearnStage {
     learner: Arc<Mutex<Learner>>,
     scored_topic: String,
     max_interval: Option<Duration>,
+    /// Stops the `model.updates` follower thread.
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for LearnStage {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
 }
 
 fn now_ms() -> i64 {
@@ -118,11 +130,11 @@ impl LearnStage {
         let mut learner = Learner::new(ScoringModel::empty(0), config.policy());
         let (b, topic, kafka) = (brokers.to_owned(), config.updates_topic.clone(), kafka.clone());
         let timeout = Duration::from_millis(config.catch_up_timeout_ms);
-        let updates: Vec<ModelUpdate> = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<ModelUpdate>> {
+        let (updates, reader) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<ModelUpdate>, UpdatesReader)> {
             let reader = UpdatesReader::open(&b, &topic, MODEL_KEY, &kafka)?;
             let mut all = Vec::new();
             reader.catch_up(timeout, |u| all.push(u))?;
-            Ok(all)
+            Ok((all, reader))
         })
         .await??;
         for u in &updates {
@@ -131,7 +143,19 @@ impl LearnStage {
             }
         }
         tracing::info!(version = learner.last_version(), updates = updates.len(), "learn stage resumed");
-        Ok(Self { max_interval: config.policy().max_interval, learner: Arc::new(Mutex::new(learner)), scored_topic: config.scored_topic })
+        let learner = Arc::new(Mutex::new(learner));
+        let stop = Arc::new(AtomicBool::new(false));
+        let follower = learner.clone();
+        // Our own records come back too: adopt() ignores a version it published.
+        reader.follow(stop.clone(), move |u| {
+            let mut l = follower.lock().unwrap_or_else(|p| p.into_inner());
+            match l.adopt(&u) {
+                Ok(true) => tracing::info!(version = u.version, "learn stage adopted a model version published by another writer"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(version = u.version, "cannot adopt model update: {e}"),
+            }
+        });
+        Ok(Self { max_interval: config.policy().max_interval, learner, scored_topic: config.scored_topic, stop })
     }
 
     /// Last published (or adopted) version.

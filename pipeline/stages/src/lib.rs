@@ -14,6 +14,9 @@
 //! - [`persist`]: [`PersistStage`] `docs.scored` → `docs.results`, only after
 //!   the store write; waits out an open circuit breaker.
 //! - [`learn`]: [`LearnStage`] `docs.feedback` (+ `docs.scored`) → `model.updates`.
+//! - [`offline`]: `docflow process --offline` — the parse and infer stage
+//!   code behind `docflow_score::offline` ([`offline::run_offline`]).
+//! - [`model_admin`]: `docflow model rollback | promote | import` on `model.updates`.
 //! - [`registry`]: the store as the score stage's invoice registry (LWT).
 //! - [`config`]: [`PipelineConfig`], the TOML file with one table per stage.
 //! - [`all`]: [`run_all`] (every stage in one process) and [`run_one`].
@@ -26,6 +29,8 @@ pub mod config;
 pub mod encoder_thread;
 pub mod infer;
 pub mod learn;
+pub mod model_admin;
+pub mod offline;
 pub mod parse;
 pub mod persist;
 pub mod registry;
