@@ -19,10 +19,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How often an open breaker is probed while a batch waits.
-const PROBE_EVERY: Duration = Duration::from_millis(500);
+use std::time::Duration;
 
 /// Settings of the persist stage (`[persist]` table).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,17 +69,10 @@ impl PersistStage {
             return;
         }
         self.metrics.outage_waits.fetch_add(1, Ordering::Relaxed);
-        let until = Instant::now() + Duration::from_millis(self.config.outage_wait_ms);
         tracing::warn!("store circuit breaker open: holding the batch until the database answers");
-        while self.store.is_open() && Instant::now() < until && !self.shutdown.is_triggered() {
-            if self.store.probe().await.is_ok() {
-                break;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(PROBE_EVERY) => {}
-                _ = self.shutdown.wait() => break,
-            }
-        }
+        let max = Duration::from_millis(self.config.outage_wait_ms);
+        let outcome = docflow_store::wait_while_open(&self.store, max, self.shutdown.wait()).await;
+        tracing::info!(?outcome, "store wait ended");
     }
 }
 

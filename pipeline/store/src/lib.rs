@@ -16,11 +16,14 @@
 //! - [`model`], [`error`], [`config`]: types, [`StoreError`] (→
 //!   `docflow_core::StageError`), [`StoreConfig`].
 //! - [`breaker`], [`retry`], [`paging`]: circuit breaker, backoff, keyset
-//!   paging cursors.
+//!   paging cursors; [`availability`]: [`wait_while_open`], waiting out an
+//!   outage (probing) instead of failing, for callers that would otherwise
+//!   dead-letter.
 //! - [`cli`]: clap arguments and functions for `docflow get`, `anomalies`,
 //!   `audits`, `audit resolve`, `schema apply`; [`bench`]: the persist
 //!   benchmark and the synthetic scored documents tests use.
 
+pub mod availability;
 pub mod bench;
 pub mod breaker;
 pub mod cassandra;
@@ -37,6 +40,7 @@ pub mod schema;
 pub mod store;
 pub mod validate;
 
+pub use availability::{wait_while_open, Availability};
 pub use cassandra::{connect_session, CassandraStore};
 pub use config::{StoreConfig, TlsConfig};
 pub use error::StoreError;
