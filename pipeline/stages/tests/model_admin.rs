@@ -127,7 +127,7 @@ async fn promote_and_rollback_switch_a_running_score_stage() {
     let rolled = model_admin::rollback(&RollbackArgs { topic: topic.clone() }, &brokers, &kafka).await.unwrap();
     assert_eq!(rolled.version, 3);
     let (e, s) = (embedded_t.clone(), scored_t.clone());
-    let (found, _pr) = tokio::task::spawn_blocking(move || (until_class(&pr, &e, &s, "rolledback", "alpha", Duration::from_secs(20)), pr)).await.unwrap();
+    let (found, pr) = tokio::task::spawn_blocking(move || (until_class(&pr, &e, &s, "rolledback", "alpha", Duration::from_secs(20)), pr)).await.unwrap();
     let (doc, took) = found.expect("after rollback no document was scored by the restored version");
     println!("rollback took effect after {took:?}");
     assert_eq!(doc.model_version, 3);
@@ -148,6 +148,17 @@ async fn promote_and_rollback_switch_a_running_score_stage() {
     let restored = docflow_score::decode_update(&latest).unwrap().current;
     assert_eq!(restored.provenance.restored_from, Some(1));
     assert!(restored.classifier.classes.contains_key("alpha") && !restored.classifier.classes.contains_key("beta"));
+
+    // import: a model saved by the offline mode becomes version 4 on the running stage.
+    let file = std::env::temp_dir().join(format!("{p}.model"));
+    docflow_score::offline::save_update(&file, &encode_update(&model(7, "gamma"), None, 1.0, 3).unwrap()).unwrap();
+    let args = model_admin::ImportArgs { file: file.clone(), fraction: 1.0, topic: topic.clone() };
+    let imported = model_admin::import(&args, &brokers, &kafka).await.unwrap();
+    assert_eq!((imported.version, imported.previous_version), (7, Some(3)), "a saved version above latest keeps its number");
+    let (e, s) = (embedded_t.clone(), scored_t.clone());
+    let (found, _pr) = tokio::task::spawn_blocking(move || (until_class(&pr, &e, &s, "imported", "gamma", Duration::from_secs(20)), pr)).await.unwrap();
+    assert_eq!(found.expect("after import no document was scored by the imported version").0.model_version, 7);
+    std::fs::remove_file(&file).ok();
 
     drop(learn);
     shutdown.trigger();
