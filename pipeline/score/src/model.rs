@@ -38,16 +38,10 @@ pub const STATE_FORMAT: u16 = 1;
 pub const DEFAULT_MAX_VENDORS: usize = 20_000;
 
 /// Everything a model version decides with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     pub classifier: ClassifierParams,
     pub anomaly: AnomalyParams,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Self { classifier: ClassifierParams::default(), anomaly: AnomalyParams::default() }
-    }
 }
 
 /// Counters describing what went into a version (for operators).

@@ -10,7 +10,8 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// Scales `v` to unit length in place; returns false (and leaves `v`) when it is ~zero.
 pub fn normalize(v: &mut [f32]) -> bool {
     let norm = dot(v, v).sqrt();
-    if !(norm > 1e-12) || !norm.is_finite() {
+    // NaN fails `is_finite`, so the comparison below only sees numbers.
+    if !norm.is_finite() || norm <= 1e-12 {
         return false;
     }
     v.iter_mut().for_each(|x| *x /= norm);

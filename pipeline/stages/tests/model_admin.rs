@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 const DIM: usize = 8;
 
 fn axis(i: usize) -> Vec<f32> {
-    let mut v = vec![0.01f32; DIM];
+    let mut v = [0.01f32; DIM];
     v[i] = 1.0;
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     v.iter().map(|x| x / n).collect()
