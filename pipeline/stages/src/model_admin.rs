@@ -149,22 +149,23 @@ fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyho
 }
 
 /// What the CLI calls for `docflow model rollback` (synchronous; prints the new version).
+/// These use the environment's Kafka security settings (`docflow_core::kafka_env`).
 pub fn run_rollback(args: &RollbackArgs, brokers: &str) -> anyhow::Result<()> {
-    let u = block_on(rollback(args, brokers, &BTreeMap::new()))?;
+    let u = block_on(rollback(args, brokers, &docflow_core::kafka_client_properties()?))?;
     report("rollback", &u);
     Ok(())
 }
 
 /// What the CLI calls for `docflow model promote --fraction F`.
 pub fn run_promote(args: &PromoteArgs, brokers: &str) -> anyhow::Result<()> {
-    let u = block_on(promote(args, brokers, &BTreeMap::new()))?;
+    let u = block_on(promote(args, brokers, &docflow_core::kafka_client_properties()?))?;
     report("promote", &u);
     Ok(())
 }
 
 /// What the CLI calls for `docflow model import FILE`.
 pub fn run_import(args: &ImportArgs, brokers: &str) -> anyhow::Result<()> {
-    let u = block_on(import(args, brokers, &BTreeMap::new()))?;
+    let u = block_on(import(args, brokers, &docflow_core::kafka_client_properties()?))?;
     report("import", &u);
     Ok(())
 }

