@@ -91,6 +91,9 @@ pub struct RampArgs {
     /// A step fails when more than 1 % of its documents take longer.
     #[arg(long, default_value_t = 300.0)]
     pub slo_p99_ms: f64,
+    /// Unjudged warm-up at --start-rate before the first step, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub warmup_secs: f64,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -327,6 +330,7 @@ impl Command {
                 max: positive("max-rate", a.max_rate)?,
                 step_length: secs("step-secs", positive("step-secs", a.step_secs)?)?,
                 slo_p99: Duration::from_secs_f64(positive("slo-p99-ms", a.slo_p99_ms)? / 1000.0),
+                warmup: secs("warmup-secs", a.warmup_secs)?,
             }),
         }
     }

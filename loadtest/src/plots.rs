@@ -55,7 +55,7 @@ pub fn write_all(r: &Report, dir: &Path) -> Result<Vec<String>, String> {
         files.push("rss.svg".to_string());
     }
     if let Some(ramp) = &r.ramp {
-        let judged: Vec<_> = r.phases.iter().filter(|p| p.latency.samples > 0).collect();
+        let judged: Vec<_> = r.phases.iter().filter(|p| p.latency.samples > 0 && p.label != crate::run::WARMUP).collect();
         let series = vec![
             ("p50".to_string(), judged.iter().map(|p| (p.rate, p.latency.p50_ms)).collect()),
             ("p99".to_string(), judged.iter().map(|p| (p.rate, p.latency.p99_ms)).collect()),

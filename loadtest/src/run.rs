@@ -23,6 +23,9 @@ use crate::sampler::Targets;
 use crate::schedule::{Phase, Schedule};
 use crate::topics::{PriorityMix, Topics};
 
+/// Label of the ramp's unjudged first phase.
+pub const WARMUP: &str = "warm-up";
+
 /// The offered-load shape.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
@@ -33,8 +36,10 @@ pub enum Mode {
     /// Constant rate for a long time; the report fits RSS and lag drift.
     Soak { rate: f64, duration: Duration },
     /// Steps from `start` by `step` up to `max`, `step_length` each, until
-    /// more than 1 % of a step's documents take longer than `slo_p99`.
-    Ramp { start: f64, step: f64, max: f64, step_length: Duration, slo_p99: Duration },
+    /// more than 1 % of a step's documents take longer than `slo_p99`. A
+    /// `warmup` at the start rate comes first and is not judged (consumer
+    /// group joins, connections, caches).
+    Ramp { start: f64, step: f64, max: f64, step_length: Duration, slo_p99: Duration, warmup: Duration },
 }
 
 impl Mode {
@@ -66,13 +71,17 @@ impl Mode {
                 }
                 Schedule::new(phases)?
             }
-            Mode::Ramp { start, step, max, step_length, .. } => {
+            Mode::Ramp { start, step, max, step_length, warmup, .. } => {
                 anyhow::ensure!(*step > 0.0 && step.is_finite(), "--step-rate must be > 0");
                 anyhow::ensure!(max >= start, "--max-rate must be >= --start-rate");
                 let mut phases = Vec::new();
+                if !warmup.is_zero() {
+                    phases.push(Phase::timed(WARMUP, *start, secs(warmup)));
+                }
                 let mut rate = *start;
                 while rate <= *max + 1e-9 && phases.len() < 1000 {
-                    phases.push(Phase::timed(&format!("step {}", phases.len() + 1), rate, secs(step_length)));
+                    let n = phases.iter().filter(|p| p.label != WARMUP).count() + 1;
+                    phases.push(Phase::timed(&format!("step {n}"), rate, secs(step_length)));
                     rate += step;
                 }
                 Schedule::new(phases)?
@@ -294,6 +303,9 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// Ramp verdicts: passed by phase index, and why the ramp stopped.
+type Verdicts = (std::collections::BTreeMap<usize, bool>, Option<String>);
+
 /// Judges each ramp step `slo` after it ends: a step misses when more than
 /// 1 % of its documents either took longer than `slo` or are still unseen
 /// and already older than `slo` (p99 > SLO; a backlog growing without bound
@@ -303,7 +315,7 @@ async fn judge_ramp(
     schedule: Schedule,
     slo: Duration,
     stop: Arc<AtomicBool>,
-    verdicts: Arc<Mutex<(std::collections::BTreeMap<usize, bool>, Option<String>)>>,
+    verdicts: Arc<Mutex<Verdicts>>,
 ) {
     let start = loop {
         if let Some(s) = ledger.with(|s| s.first_scheduled) {
@@ -318,6 +330,9 @@ async fn judge_ramp(
     let mut end = Duration::ZERO;
     for (k, phase) in schedule.phases.iter().enumerate() {
         end += phase.duration();
+        if phase.label == WARMUP {
+            continue;
+        }
         tokio::time::sleep_until((start + end + slo).into()).await;
         let over = ledger.with(|s| s.phases.get(k).map(|b| b.latency_us.len() - b.latency_us.count_between(0, slo_us)).unwrap_or(0));
         let overdue = ledger.overdue_in_phase(k as u32, Instant::now(), slo);

@@ -163,6 +163,28 @@ pub async fn ensure_pipeline_topics(brokers: &str, prefix: &str, partitions: i32
             Err((t, e)) => anyhow::bail!("creating topic {t}: {e}"),
         }
     }
+    // Stages started right after ask for metadata at once: wait until
+    // every partition has a leader (a fresh topic answers NotLeader first).
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let probe: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for name in &names {
+        loop {
+            // The leader must also answer offset queries (the stages' first call).
+            let ok = probe.fetch_metadata(Some(name), std::time::Duration::from_secs(5)).ok().is_some_and(|md| {
+                md.topics().first().is_some_and(|t| {
+                    t.error().is_none()
+                        && !t.partitions().is_empty()
+                        && t.partitions().iter().all(|p| p.leader() >= 0 && probe.fetch_watermarks(name, p.id(), std::time::Duration::from_secs(5)).is_ok())
+                })
+            });
+            if ok {
+                break;
+            }
+            anyhow::ensure!(std::time::Instant::now() < deadline, "topic {name} has no leader after 30 s");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
     Ok(())
 }
 
