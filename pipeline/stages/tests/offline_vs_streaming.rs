@@ -16,12 +16,7 @@
 //!
 //! Size: `DOCFLOW_OFFLINE_EQ_DOCS` (default 2,000; the acceptance run is 10,000).
 //!
-//! Formats: text, HTML, JSON and e-mail. PDFs are left out for now because
-//! the parse stage deadlocks on them until the deadline when every rayon
-//! worker of the global pool waits in `parse_document_with_deadline` for a
-//! PDF thread whose `lopdf` itself needs the global pool (`load_objects_raw`
-//! uses `par_iter`); both paths share that code, so it would only make this
-//! test slow, not different. Put `DocFormat::Pdf` back when that is fixed.
+//! Formats: all five (text, HTML, JSON, e-mail, PDF).
 
 mod common;
 
@@ -75,7 +70,7 @@ async fn offline_and_streaming_give_the_same_classes_and_scores() {
     let tmp = std::env::temp_dir().join(testkit::unique("docflow-offline-eq"));
     std::fs::create_dir_all(&tmp).unwrap();
     let plan = AnomalyPlan { outlier_amount: 0.012, reused_invoice_number: 0.012, mismatched_total: 0.012, duplicated_content: 0.006 };
-    let formats: Vec<DocFormat> = DocFormat::ALL.into_iter().filter(|f| *f != DocFormat::Pdf).collect();
+    let formats: Vec<DocFormat> = DocFormat::ALL.into_iter().collect();
     let corpus: Vec<LabeledDoc> =
         Corpus::new(CorpusConfig { seed: 17, anomalies: plan, formats, ..Default::default() }).take(TRAIN + n).collect();
     let train: Vec<InputLine> = corpus[..TRAIN].iter().map(|d| input_line(d, Some(&d.class))).collect();
