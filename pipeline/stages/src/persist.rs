@@ -12,6 +12,7 @@
 //! runtime's in-flight bound pauses consumption meanwhile. Only an outage
 //! longer than `outage_wait_ms × retry.max_attempts` reaches the DLQ.
 
+use tracing::Instrument as _;
 use docflow_runtime::{Input, Output, ProcessResult, ShutdownSignal, Stage};
 use docflow_schemas::{ResultRecord, ScoredDocument};
 use docflow_store::{AnyStore, DocumentStore};
@@ -84,14 +85,27 @@ impl Stage for PersistStage {
         "persist"
     }
 
+    /// Not ready (`/readyz` 503) while the database circuit breaker is open.
+    fn ready(&self) -> Result<(), String> {
+        if self.store.is_open() {
+            Err("database circuit breaker open".into())
+        } else {
+            Ok(())
+        }
+    }
+
     async fn process(&self, batch: Vec<Input<ScoredDocument>>) -> Vec<ProcessResult<ResultRecord>> {
         self.wait_for_store().await;
         let store = &self.store;
         futures::stream::iter(batch)
-            .map(|input| async move {
-                let key = input.key_or_empty();
-                let outcome = store.persist(&input.value).await?;
-                Ok(vec![Output::new(key, outcome.result_record(&input.value))])
+            .map(|input| {
+                let span = tracing::info_span!(parent: &input.span, "write");
+                async move {
+                    let key = input.key_or_empty();
+                    let outcome = store.persist(&input.value).await?;
+                    Ok(vec![Output::new(key, outcome.result_record(&input.value))])
+                }
+                .instrument(span)
             })
             .buffered(self.config.write_concurrency.max(1))
             .collect()

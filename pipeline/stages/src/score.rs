@@ -8,6 +8,7 @@
 //! [`ModelHandle`] — an atomic swap; batches in flight finish on the version
 //! they loaded.
 
+use tracing::Instrument as _;
 use crate::registry::StoreInvoiceRegistry;
 use crate::updates::UpdatesReader;
 use docflow_runtime::{Input, Output, ProcessResult, Stage};
@@ -120,7 +121,8 @@ impl Stage for ScoreStage {
         // Registry claims are I/O: score the batch concurrently, results in order.
         let futures = batch.into_iter().map(|input| {
             let key = input.key_or_empty();
-            async move { self.scorer.score(input.value).await.map(|s| vec![Output::new(key, s)]) }
+            let span = tracing::info_span!(parent: &input.span, "score");
+            async move { self.scorer.score(input.value).await.map(|s| vec![Output::new(key, s)]) }.instrument(span)
         });
         futures::future::join_all(futures).await
     }
