@@ -140,7 +140,7 @@ pub fn document_date(f: Folded, locale: Option<&str>) -> Option<String> {
     let order = LazyCell::new(|| slash_order(text, locale));
     let order = || *order;
     for (rank, re) in LABELED_RE.iter().enumerate() {
-        if rank == 1 && !f.has_any(&["date", "datum", "sent"]) {
+        if rank == 1 && !f.has(super::keywords::words!["date", "datum", "sent"]) {
             continue;
         }
         for m in re.find_iter(text) {

@@ -3,13 +3,14 @@
 //! the body is clearly an invoice, receipt or contract. The patterns are
 //! lower case and run on [`Folded::lower`].
 
-use super::Folded;
+use super::{keywords, Folded};
 use regex::Regex;
 use std::sync::LazyLock;
 
 struct Rules {
     title: Regex,
-    cues: Regex,
+    /// Every match starts at one of [`CUE_STARTS`] (same rule).
+    cues: keywords::Regex,
 }
 
 /// Per rule (in [`RULES`] order), words one of which a title needs and
@@ -29,8 +30,23 @@ const WORDS: [(&[&str], &[&str]); 3] = [
     ),
 ];
 
+/// Per rule, the words its cue alternatives start with.
+const CUE_STARTS: [&[&str]; 3] = [
+    &["invoice", "bill", "amount", "total", "balance", "due", "payment", "please"],
+    &["thank", "cash", "change", "card", "paid", "visa", "mastercard", "till", "register", "receipt"],
+    &[
+        "hereinafter", "whereas", "witness", "governing", "terminat", "the parties", "party", "parties", "shall",
+        "obligations", "effective", "signature",
+    ],
+];
+
+/// [`WORDS`] and [`CUE_STARTS`] as keyword masks: (title, cue, cue starts) per rule.
+static MASKS: LazyLock<[(keywords::Mask, keywords::Mask, keywords::Mask); 3]> = LazyLock::new(|| {
+    std::array::from_fn(|i| (keywords::mask(WORDS[i].0), keywords::mask(WORDS[i].1), keywords::mask(CUE_STARTS[i])))
+});
+
 static RULES: LazyLock<[(&str, Rules); 3]> = LazyLock::new(|| {
-    let r = |t: &str, c: &str| Rules { title: Regex::new(t).unwrap(), cues: Regex::new(c).unwrap() };
+    let r = |t: &str, c: &str| Rules { title: Regex::new(t).unwrap(), cues: keywords::regex(c) };
     [
         (
             "invoice",
@@ -74,14 +90,14 @@ pub fn classify(folded: Folded, mail: bool, has_invoice_number: bool) -> &'stati
     }
     let head = &body[..head_end];
     let mut best = ("other", 0usize);
-    for ((name, rules), (title_words, cue_words)) in RULES.iter().zip(WORDS) {
+    for ((name, rules), &(title_words, cue_words, cue_starts)) in RULES.iter().zip(MASKS.iter()) {
         let mut score = 0;
         // A title is a short line of the head; a mention in prose counts little.
         let is_title = |l: &str| {
             let l = l.trim().trim_end_matches([':', '.']);
             l.len() <= 48 && rules.title.find_iter(l).any(|m| m.start() == 0 || m.end() == l.len())
         };
-        if !folded.has_any(title_words) {
+        if !folded.has(title_words) {
         } else if head.lines().any(is_title) {
             score += 3;
         } else if rules.title.is_match(body) {
@@ -90,8 +106,8 @@ pub fn classify(folded: Folded, mail: bool, has_invoice_number: bool) -> &'stati
         if *name == "invoice" && has_invoice_number {
             score += 3;
         }
-        if folded.has_any(cue_words) {
-            score += rules.cues.find_iter(body).take(4).count();
+        if folded.has(cue_words) {
+            score += keywords::anchored_iter(&rules.cues, body, folded.starts(cue_starts)).take(4).count();
         }
         if score > best.1 {
             best = (name, score);

@@ -1,7 +1,7 @@
 //! Identifiers: invoice number, IBAN (mod-97), e-mail addresses, phone
 //! numbers, e-mail subject.
 
-use super::Folded;
+use super::{keywords, Folded};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -29,9 +29,18 @@ pub fn invoice_number(f: Folded) -> Option<String> {
     None
 }
 
-static IBAN_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?-u:\b)(?P<iban>[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?-u:\b)").unwrap()
-});
+/// Every match starts at two capitals and two digits (see [`iban_starts`]).
+static IBAN_RE: LazyLock<keywords::Regex> =
+    LazyLock::new(|| keywords::regex(r"(?-u:\b)(?P<iban>[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?-u:\b)"));
+
+/// Where an IBAN can start: `[A-Z]{2}[0-9]{2}`, found by a byte scan that
+/// is much cheaper than running [`IBAN_RE`] over the whole text.
+fn iban_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(3)).filter(move |&i| {
+        b[i + 3].is_ascii_digit() && b[i + 2].is_ascii_digit() && b[i].is_ascii_uppercase() && b[i + 1].is_ascii_uppercase()
+    })
+}
 
 static IBAN_LABEL_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)iban(?-u:\b)").unwrap());
 
@@ -70,16 +79,17 @@ pub fn iban_valid(iban: &str) -> bool {
 /// length for their country, or written right after an `IBAN` label).
 pub fn ibans(text: &str) -> (Vec<String>, Vec<String>) {
     let (mut valid, mut invalid) = (Vec::new(), Vec::new());
-    for c in IBAN_RE.captures_iter(text) {
-        let m = c.name("iban").unwrap();
-        let mut norm: String = m.as_str().chars().filter(|c| !c.is_whitespace()).collect();
+    for c in keywords::anchored_iter(&IBAN_RE, text, iban_starts(text)) {
+        let m = keywords::group(&c, "iban").expect("iban is not optional");
+        let m = (m.start, &text[m]);
+        let mut norm: String = m.1.chars().filter(|c| !c.is_whitespace()).collect();
         let expected = iban_len(&norm[..2]);
         if let Some(n) = expected {
             if norm.len() > n {
                 norm.truncate(n); // a word glued after a spaced IBAN
             }
         }
-        let before = &text[super::date::ceil_char(text, m.start().saturating_sub(24))..m.start()];
+        let before = &text[super::date::ceil_char(text, m.0.saturating_sub(24))..m.0];
         let labelled = IBAN_LABEL_RE.is_match(before);
         if iban_valid(&norm) && expected.is_none_or(|n| n == norm.len()) {
             if !valid.contains(&norm) {
@@ -109,30 +119,37 @@ pub fn emails(text: &str, out: &mut Vec<String>) {
 /// (lower case, run on [`Folded::lower`]). An unlabelled national number is
 /// no phone: such digit runs hold no label or `+`, so skipping them finds
 /// the same phones as a pattern with an optional label followed by a filter.
-static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+/// Every match starts at a label word or a `+` ([`PHONE_STARTS`]).
+static PHONE_RE: LazyLock<keywords::Regex> = LazyLock::new(|| {
+    keywords::regex(
         r"(?P<label>(?-u:\b)(?:tel|phone|telephone|telefon|mobile|mob|cell|fax|call(?:[\t\n\x0B\x0C\r\x20]+us)?(?:[\t\n\x0B\x0C\r\x20]+at|[\t\n\x0B\x0C\r\x20]+on)?)(?-u:\b)\.?(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:no|number)(?-u:\b)\.?)?[\t\n\x0B\x0C\r\x20]*[:|]?[\t\n\x0B\x0C\r\x20]*)(?P<num>\+?\(?[0-9][[0-9] \t().\-/]{5,22}[0-9])|(?P<intl>\+\(?[0-9][[0-9] \t().\-/]{5,22}[0-9])",
     )
-    .unwrap()
 });
 
 /// Words or the `+` one of which a phone needs.
-const PHONE_CUES: [&str; 6] = ["+", "tel", "phone", "mob", "cell", "call"];
+static PHONE_CUES: LazyLock<keywords::Mask> = LazyLock::new(|| keywords::mask(&["+", "tel", "phone", "mob", "cell", "call"]));
+
+/// What a [`PHONE_RE`] match starts with. `fax` is among them: a fax match
+/// is skipped, but it still consumes its number, which must not then be
+/// read as an international phone.
+static PHONE_STARTS: LazyLock<keywords::Mask> =
+    LazyLock::new(|| keywords::mask(&["+", "tel", "phone", "mob", "cell", "call", "fax"]));
 
 /// Phone numbers, normalised to `+` and digits (national numbers: digits only).
 /// Unlabelled numbers count only in international `+` form; fax numbers are not phones.
 pub fn phones(f: Folded) -> Vec<String> {
     let mut out = Vec::new();
-    if !f.has_any(&PHONE_CUES) {
+    if !f.has(*PHONE_CUES) {
         return out;
     }
-    for c in PHONE_RE.captures_iter(f.lower) {
-        let num = c.name("num").or(c.name("intl")).unwrap();
-        let label = c.name("label").map(|l| l.as_str());
+    for c in keywords::anchored_iter(&PHONE_RE, f.lower, f.starts(*PHONE_STARTS)) {
+        let num = keywords::group(&c, "num").or(keywords::group(&c, "intl")).expect("one of them matched");
+        let num = &f.lower[num];
+        let label = keywords::group(&c, "label").map(|l| &f.lower[l]);
         if label.is_some_and(|l| l.starts_with("fax")) {
             continue;
         }
-        let raw = num.as_str().trim();
+        let raw = num.trim();
         if label.is_none() && !raw.starts_with('+') {
             continue;
         }
@@ -157,7 +174,7 @@ static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?m)^[\t\n\x0
 
 /// A `Subject:` line.
 pub fn subject(f: Folded) -> Option<String> {
-    if !f.has_any(&["subject"]) {
+    if !f.has(super::keywords::words!["subject"]) {
         return None;
     }
     SUBJECT_RE.captures(f.lower).map(|c| f.text[c.name("s").unwrap().range()].split_whitespace().collect::<Vec<_>>().join(" "))

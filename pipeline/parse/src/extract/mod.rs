@@ -12,6 +12,7 @@ pub mod date;
 pub mod doctype;
 pub mod ident;
 pub mod items;
+pub mod keywords;
 pub mod money;
 pub mod parties;
 pub mod vendor;
@@ -25,47 +26,134 @@ use std::sync::LazyLock;
 /// A text and its ASCII-lower-cased twin. Lower-casing ASCII keeps every
 /// byte offset and char boundary, so a match found in `lower` is read from
 /// `text` at the same range. (Unicode case folding is not applied: the
-/// labels matched this way are ASCII words.)
+/// labels matched this way are ASCII words.) It also carries the document's
+/// keyword hits ([`keywords`]): which keywords lie in this range, and where.
 #[derive(Debug, Clone, Copy)]
 pub struct Folded<'a> {
     pub text: &'a str,
     pub lower: &'a str,
+    /// Keyword occurrences of the whole document (document offsets).
+    hits: &'a [keywords::Hit],
+    /// Document offset of `text[0]`.
+    base: usize,
+    /// Keywords wholly inside this range.
+    present: keywords::Mask,
 }
 
 impl<'a> Folded<'a> {
     /// The byte range `start..` of both texts, or `None` off a char boundary.
     pub fn from(&self, start: usize) -> Option<Folded<'a>> {
-        Some(Folded { text: self.text.get(start..)?, lower: self.lower.get(start..)? })
+        self.slice(start, self.text.len())
     }
 
     /// The byte range `..end` of both texts, or `None` off a char boundary.
     pub fn to(&self, end: usize) -> Option<Folded<'a>> {
-        Some(Folded { text: self.text.get(..end)?, lower: self.lower.get(..end)? })
+        self.slice(0, end)
     }
 
-    /// Whether the lower-cased text contains any of `words` (lower case).
-    pub fn has_any(&self, words: &[&str]) -> bool {
-        words.iter().any(|w| self.lower.contains(w))
+    fn slice(&self, start: usize, end: usize) -> Option<Folded<'a>> {
+        let (text, lower) = (self.text.get(start..end)?, self.lower.get(start..end)?);
+        let present = if start == 0 && end == self.text.len() {
+            self.present
+        } else {
+            keywords::present(self.hits, self.base + start, self.base + end)
+        };
+        Some(Folded { text, lower, hits: self.hits, base: self.base + start, present })
+    }
+
+    /// Whether the lower-cased text contains any of the keywords in `mask`
+    /// (built with `keywords::words!`).
+    pub fn has(&self, mask: keywords::Mask) -> bool {
+        self.present & mask != 0
+    }
+
+    /// Starts (offsets in this text) of the occurrences of the keywords in
+    /// `mask` that lie wholly inside this text, ascending.
+    pub fn starts(&self, mask: keywords::Mask) -> impl Iterator<Item = usize> + 'a {
+        let (base, end) = (self.base, self.base + self.text.len());
+        self.hits
+            .iter()
+            .filter(move |h| mask & 1u128 << h.word != 0 && h.start as usize >= base && h.end as usize <= end)
+            .map(move |h| h.start as usize - base)
+    }
+}
+
+/// A lower-cased copy of a text and its keyword hits: what a [`Folded`] borrows.
+#[derive(Debug, Default)]
+pub struct FoldedBuf {
+    lower: String,
+    hits: Vec<keywords::Hit>,
+}
+
+impl FoldedBuf {
+    /// Folds `text` and scans it for keywords.
+    pub fn new(text: &str) -> FoldedBuf {
+        let lower = text.to_ascii_lowercase();
+        let mut hits = Vec::new();
+        keywords::scan(&lower, &mut hits);
+        FoldedBuf { lower, hits }
+    }
+
+    /// The view of `text`, which must be the text this was made from.
+    pub fn get<'a>(&'a self, text: &'a str) -> Folded<'a> {
+        debug_assert_eq!(text.len(), self.lower.len());
+        let present = keywords::present(&self.hits, 0, text.len());
+        Folded { text, lower: &self.lower, hits: &self.hits, base: 0, present }
     }
 }
 
 /// Runs `f` on `text` with its lower-cased twin (for the per-field entry points).
 pub fn with_folded<R>(text: &str, f: impl FnOnce(Folded) -> R) -> R {
-    let lower = text.to_ascii_lowercase();
-    f(Folded { text, lower: &lower })
+    let buf = FoldedBuf::new(text);
+    f(buf.get(text))
 }
 
 /// Total labels, strongest first (lower case, run on [`Folded::lower`]).
 /// Subtotals, tax totals and net totals are excluded.
-static TOTAL_RES: LazyLock<[Regex; 2]> = LazyLock::new(|| {
+/// Every match starts at a line start or at a `|` (see [`total_starts`]).
+static TOTAL_RES: LazyLock<[keywords::Regex; 2]> = LazyLock::new(|| {
     [
-        Regex::new(r"(?m)(?:^|\|[\t\n\x0B\x0C\r\x20]*)[ \t]*(?:[a-z_]+\.)*(?:total[[\t\n\x0B\x0C\r\x20]_.]*(?:amount[[\t\n\x0B\x0C\r\x20]_.]*)?(?:due|payable|to[[\t\n\x0B\x0C\r\x20]_]pay)|amount[[\t\n\x0B\x0C\r\x20]_.]*(?:due|payable)|balance[[\t\n\x0B\x0C\r\x20]_.]*due|grand[[\t\n\x0B\x0C\r\x20]_.]*total|please[[\t\n\x0B\x0C\r\x20]_]pay|gesamtbetrag|totals?[[\t\n\x0B\x0C\r\x20]_.]*grand[[\t\n\x0B\x0C\r\x20]_.]*total|totaldue|amountdue|grandtotal)(?-u:\b)").unwrap(),
-        Regex::new(r"(?m)(?:^|\|[\t\n\x0B\x0C\r\x20]*)[ \t]*(?:[a-z_]+\.)*(?:(?:invoice|order|receipt)[[\t\n\x0B\x0C\r\x20]_.]*)?total(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:amount|sum|incl\.?(?:uding)?[[\t\n\x0B\x0C\r\x20]_.]*(?:vat|tax)|\(incl[^)]*\)))?(?-u:\b)(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:\((?P<c1>[a-z€$£]{1,3})\)|(?P<c2>[a-z]{3})(?-u:\b)))?").unwrap(),
+        keywords::regex(r"(?m)(?:^|\|[\t\n\x0B\x0C\r\x20]*)[ \t]*(?:[a-z_]+\.)*(?:total[[\t\n\x0B\x0C\r\x20]_.]*(?:amount[[\t\n\x0B\x0C\r\x20]_.]*)?(?:due|payable|to[[\t\n\x0B\x0C\r\x20]_]pay)|amount[[\t\n\x0B\x0C\r\x20]_.]*(?:due|payable)|balance[[\t\n\x0B\x0C\r\x20]_.]*due|grand[[\t\n\x0B\x0C\r\x20]_.]*total|please[[\t\n\x0B\x0C\r\x20]_]pay|gesamtbetrag|totals?[[\t\n\x0B\x0C\r\x20]_.]*grand[[\t\n\x0B\x0C\r\x20]_.]*total|totaldue|amountdue|grandtotal)(?-u:\b)"),
+        keywords::regex(r"(?m)(?:^|\|[\t\n\x0B\x0C\r\x20]*)[ \t]*(?:[a-z_]+\.)*(?:(?:invoice|order|receipt)[[\t\n\x0B\x0C\r\x20]_.]*)?total(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:amount|sum|incl\.?(?:uding)?[[\t\n\x0B\x0C\r\x20]_.]*(?:vat|tax)|\(incl[^)]*\)))?(?-u:\b)(?:[[\t\n\x0B\x0C\r\x20]_.]*(?:\((?P<c1>[a-z€$£]{1,3})\)|(?P<c2>[a-z]{3})(?-u:\b)))?"),
     ]
 });
 
-/// Words one of which each of [`TOTAL_RES`] needs: without them it cannot match.
-const TOTAL_WORDS: [&[&str]; 2] = [&["total", "amount", "balance", "grand", "please", "gesamtbetrag"], &["total"]];
+/// Words one of which each of [`TOTAL_RES`] needs, right after the match's
+/// optional `key.` prefixes: without them it cannot match.
+static TOTAL_WORDS: LazyLock<[keywords::Mask; 2]> =
+    LazyLock::new(|| [keywords::mask(&["total", "amount", "balance", "grand", "please", "gesamtbetrag"]), keywords::mask(&["total"])]);
+
+/// Where a [`TOTAL_RES`] match can start, given the starts of its keywords
+/// (ascending): the keyword's line start (`^`), a `|` before it on its line,
+/// or a `|` followed by nothing but whitespace up to that line (`\|\s*`).
+/// Between the match start and the keyword there are only blanks and
+/// `key.` prefixes, which hold no line break. Ascending, no duplicates.
+fn total_starts(lower: &str, keyword_starts: impl Iterator<Item = usize>) -> Vec<usize> {
+    let b = lower.as_bytes();
+    let mut out = Vec::new();
+    let (mut line, mut piped_to) = (usize::MAX, 0);
+    for p in keyword_starts {
+        let ls = keywords::line_start(lower, p);
+        if ls != line {
+            line = ls;
+            piped_to = ls;
+            out.push(ls);
+            let mut i = ls;
+            while i > 0 && matches!(b[i - 1], b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ') {
+                i -= 1;
+            }
+            if i > 0 && b[i - 1] == b'|' {
+                out.push(i - 1);
+            }
+        }
+        // Pipes not yet collected on this line: each line's bytes are read once.
+        out.extend((piped_to.max(ls)..p).filter(|&i| b[i] == b'|'));
+        piped_to = piped_to.max(p);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
 
 /// Printed or mapped mail headers (`From:`, `from.email:` and `Subject:`)
 /// near the top (lower case, run on [`Folded::lower`]).
@@ -84,18 +172,18 @@ static CURRENCY_LABEL_RE: LazyLock<Regex> =
 /// The stated total due and the currency written next to it.
 pub fn total(f: Folded) -> Option<(Decimal, Option<&'static str>)> {
     let (text, lower) = (f.text, f.lower);
-    for (re, words) in TOTAL_RES.iter().zip(TOTAL_WORDS) {
-        if !f.has_any(words) {
+    for (re, &words) in TOTAL_RES.iter().zip(TOTAL_WORDS.iter()) {
+        if !f.has(words) {
             continue;
         }
         let mut found = None;
-        for c in re.captures_iter(lower) {
-            let m = c.get(0).unwrap();
+        for c in keywords::anchored_iter(re, lower, total_starts(lower, f.starts(words))) {
+            let m = c.get_match().expect("a match");
             let after = lower[m.end()..].trim_start_matches([' ', '\t', '_', '.']);
             if NOT_TOTAL.iter().any(|w| after.starts_with(w)) {
                 continue; // `Total tax`, `Total paid`: not the total due
             }
-            let label_ccy = c.name("c1").or(c.name("c2")).and_then(|x| money::currency_of(&text[x.range()]));
+            let label_ccy = keywords::group(&c, "c1").or(keywords::group(&c, "c2")).and_then(|x| money::currency_of(&text[x]));
             // The amount follows on the same line, or alone on the next one.
             let rest = &text[m.end()..];
             let line_end = rest.find('\n').unwrap_or(rest.len());
@@ -121,7 +209,7 @@ pub fn total(f: Folded) -> Option<(Decimal, Option<&'static str>)> {
 /// The document currency: an explicit `currency:` field, else the marker on
 /// the total, else the only currency the document mentions.
 pub fn currency(f: Folded, on_total: Option<&'static str>) -> Option<String> {
-    if f.has_any(&["currency"]) {
+    if f.has(keywords::words!["currency"]) {
         if let Some(c) = CURRENCY_LABEL_RE.captures(f.lower) {
             if let Some(code) = money::currency_of(&f.text[c.name("c").unwrap().range()]) {
                 return Some(code.to_string());
@@ -144,8 +232,8 @@ pub fn currency(f: Folded, on_total: Option<&'static str>) -> Option<String> {
 
 /// Printed or mapped mail headers (`From:`, `To:`, `Subject:` lines).
 fn has_mail_headers(f: Folded) -> bool {
-    f.has_any(&["from", "sender"])
-        && f.has_any(&["subject"])
+    f.has(keywords::words!["from", "sender"])
+        && f.has(keywords::words!["subject"])
         && MAIL_FROM_RE.is_match(f.lower)
         && MAIL_TO_RE.is_match(f.lower)
         && MAIL_SUBJECT_RE.is_match(f.lower)
@@ -156,7 +244,7 @@ fn has_mail_headers(f: Folded) -> bool {
 pub fn extract_fields(text: &str, hints: &Hints, locale: Option<&str>) -> BusinessFields {
     with_folded(text, |all| {
         let body = all.from(hints.body_offset).unwrap_or(all);
-        let head = all.to(hints.body_offset).unwrap_or(Folded { text: "", lower: "" });
+        let head = all.to(hints.body_offset).unwrap_or_else(|| all.to(0).expect("0 is a char boundary"));
         let mail = hints.body_offset > 0 || hints.subject.is_some() || has_mail_headers(all);
         let invoice_number = ident::invoice_number(all);
         let kind = doctype::classify(body, mail, invoice_number.is_some());

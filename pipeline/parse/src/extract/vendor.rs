@@ -4,15 +4,16 @@
 //! a customer block (`Bill to`, `Customer`, `Ship to`). The patterns are
 //! lower case and run on [`Folded::lower`].
 
-use super::Folded;
+use super::{keywords, Folded};
 use regex::Regex;
 use std::sync::LazyLock;
 
-static LABEL_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+/// A match starts at a line start; its label word is on the line where the
+/// match's blanks end (see [`vendor`]).
+static LABEL_RE: LazyLock<keywords::Regex> = LazyLock::new(|| {
+    keywords::regex(
         r"(?m)^[\t\n\x0B\x0C\r\x20]*(?:[a-z_]+\.)*(?:vendor|seller|supplier|merchant|issued[[\t\n\x0B\x0C\r\x20]_]+by|bill(?:ed)?[[\t\n\x0B\x0C\r\x20]_]+from|invoice[[\t\n\x0B\x0C\r\x20]_]+from|store|company)(?:[[\t\n\x0B\x0C\r\x20]_.]*name)?[\t\n\x0B\x0C\r\x20]*[:|][\t\n\x0B\x0C\r\x20]*(?P<v>\S.*?)[\t\n\x0B\x0C\r\x20]*$",
     )
-    .unwrap()
 });
 
 /// Company-form suffixes that mark an organisation name.
@@ -36,14 +37,22 @@ fn clean(s: &str) -> Option<String> {
     (s.len() >= 2 && s.len() <= 100 && s.chars().any(char::is_alphabetic)).then_some(s)
 }
 
-/// Words one of which [`LABEL_RE`] needs.
-const LABEL_WORDS: [&str; 9] = ["vendor", "seller", "supplier", "merchant", "issued", "bill", "invoice", "store", "company"];
+/// Words one of which [`LABEL_RE`] needs, at the start of its label
+/// (after `key.` prefixes).
+static LABEL_WORDS: LazyLock<keywords::Mask> = LazyLock::new(|| {
+    keywords::mask(&["vendor", "seller", "supplier", "merchant", "issued", "bill", "invoice", "store", "company"])
+});
 
 /// The vendor of `body` (e-mail headers excluded by the caller).
 pub fn vendor(body: Folded) -> Option<String> {
-    if body.has_any(&LABEL_WORDS) {
-        if let Some(c) = LABEL_RE.captures(body.lower) {
-            return clean(&body.text[c.name("v").unwrap().range()]);
+    if body.has(*LABEL_WORDS) {
+        // The first match, searched only at the starts of lines that hold a
+        // label word. A match may start earlier, on blank lines before its
+        // label (`^\s*` crosses them), but its `v` is the one found from the
+        // label's own line, and no other match can start in between.
+        let lines = body.starts(*LABEL_WORDS).map(|p| keywords::line_start(body.lower, p));
+        if let Some(c) = keywords::anchored_iter(&LABEL_RE, body.lower, lines).next() {
+            return clean(&body.text[keywords::group(&c, "v").expect("v is not optional")]);
         }
     }
     let mut in_customer_block = false;
