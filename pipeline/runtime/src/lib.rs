@@ -63,3 +63,26 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
+
+/// An `info` span for one step of a stage (parse, score, write …) below a
+/// record's span, or a disabled span when the record is not traced:
+/// `let _s = docflow_runtime::step_span!(&input.span, "parse").entered();`
+/// (fields as in `tracing::info_span!`). A plain `info_span!(parent: …)`
+/// below a disabled parent would make a new root span for every untraced
+/// record — work through every layer for a span nobody exports.
+#[macro_export]
+macro_rules! step_span {
+    ($parent:expr, $name:literal $(, $($fields:tt)*)?) => {{
+        let parent: &$crate::__private::tracing::Span = $parent;
+        if parent.is_disabled() {
+            $crate::__private::tracing::Span::none()
+        } else {
+            $crate::__private::tracing::info_span!(parent: parent, $name $(, $($fields)*)?)
+        }
+    }};
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use tracing;
+}

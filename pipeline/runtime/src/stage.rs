@@ -67,10 +67,11 @@ pub struct Input<T> {
     pub value: T,
     pub key: Option<Vec<u8>>,
     pub meta: RecordMeta,
-    /// The record's `process` span in its document's trace. Put the
-    /// stage's own steps below it:
-    /// `let _s = tracing::info_span!(parent: &input.span, "parse").entered();`
-    /// (for async work: `.instrument(tracing::info_span!(parent: &input.span, "write"))`).
+    /// The record's span in its document's trace. Put the stage's own
+    /// steps below it with [`crate::step_span!`] (disabled, at no cost, for
+    /// untraced records):
+    /// `let _s = docflow_runtime::step_span!(&input.span, "parse").entered();`
+    /// (for async work: `.instrument(docflow_runtime::step_span!(&input.span, "write"))`).
     /// A batch-wide step links its records instead:
     /// `let b = tracing::info_span!("encode_batch"); for i in &batch { b.follows_from(&i.span); }`.
     /// Disabled (`Span::none()`) when tracing is off or the document is not

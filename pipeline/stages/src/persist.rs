@@ -99,7 +99,7 @@ impl Stage for PersistStage {
         let store = &self.store;
         futures::stream::iter(batch)
             .map(|input| {
-                let span = tracing::info_span!(parent: &input.span, "write");
+                let span = docflow_runtime::step_span!(&input.span, "write");
                 async move {
                     let key = input.key_or_empty();
                     let outcome = store.persist(&input.value).await?;

@@ -121,7 +121,7 @@ impl Stage for ScoreStage {
         // Registry claims are I/O: score the batch concurrently, results in order.
         let futures = batch.into_iter().map(|input| {
             let key = input.key_or_empty();
-            let span = tracing::info_span!(parent: &input.span, "score");
+            let span = docflow_runtime::step_span!(&input.span, "score");
             async move { self.scorer.score(input.value).await.map(|s| vec![Output::new(key, s)]) }.instrument(span)
         });
         futures::future::join_all(futures).await

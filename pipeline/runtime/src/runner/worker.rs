@@ -154,7 +154,8 @@ async fn handle_batch<S: Stage>(ctx: &WorkerCtx<S>, records: Vec<Arc<InFlight>>)
 impl<S: Stage> WorkerCtx<S> {
     /// Decode one record for processing attempt `attempt` (1-based).
     fn decode(&self, record: &InFlight, attempt: u32) -> Result<Input<S::Input>, StageError> {
-        let _decode = record.trace.as_ref().map(|t| t.decode_span().entered());
+        let trace = record.trace.as_ref().filter(|t| t.is_sampled());
+        let decode_started = trace.map(|_| std::time::Instant::now());
         let raw = &record.raw;
         if raw.payload_len() > self.cfg.max_record_bytes {
             return Err(StageError::user_input(
@@ -164,7 +165,13 @@ impl<S: Stage> WorkerCtx<S> {
         }
         let value = std::panic::catch_unwind(AssertUnwindSafe(|| self.stage.decode(raw, &self.limits)))
             .unwrap_or_else(|panic| Err(StageError::internal("panic", format!("decode panicked: {}", panic_message(&*panic)))))?;
-        let span = record.trace.as_ref().map_or_else(tracing::Span::none, |t| t.process_span(attempt));
+        let span = match (trace, decode_started) {
+            (Some(t), Some(at)) => {
+                t.decoded(attempt, at.elapsed());
+                t.span()
+            }
+            _ => tracing::Span::none(),
+        };
         Ok(Input { value, key: raw.key.clone(), meta: raw.meta.clone(), span })
     }
 
@@ -215,17 +222,17 @@ impl<S: Stage> WorkerCtx<S> {
             let mut headers = OwnedHeaders::new_with_capacity(4 + out.headers.len())
                 .insert(Header { key: HEADER_CODEC, value: Some(enc.codec.header_value()) })
                 .insert(Header { key: HEADER_SCHEMA, value: Some(self.schema_header.as_str()) });
-            // The document's trace context: the record's `produce` span when
-            // traced, else the input's headers as they came. A stage that
-            // sets its own trace headers on an output wins.
+            // The document's trace context: the record span when traced,
+            // else the input's headers as they came. A stage that sets its
+            // own trace headers on an output wins.
             let own = |name: &str| out.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
             match &record.trace {
                 Some(trace) => {
-                    let (traceparent, tracestate) = trace.output_headers();
                     if !own(TRACEPARENT) {
-                        headers = headers.insert(Header { key: TRACEPARENT, value: Some(traceparent.as_str()) });
+                        let traceparent = trace.output_traceparent();
+                        headers = headers.insert(Header { key: TRACEPARENT, value: Some(traceparent.as_bytes()) });
                     }
-                    if let Some(ts) = tracestate.filter(|_| !own(TRACESTATE)) {
+                    if let Some(ts) = record.raw.header(TRACESTATE).filter(|_| !own(TRACESTATE)) {
                         headers = headers.insert(Header { key: TRACESTATE, value: Some(ts) });
                     }
                 }
@@ -281,9 +288,9 @@ pub(crate) async fn send_dead_letter(
     // The dead letter stays in the document's trace (errors are always traced).
     match &record.trace {
         Some(trace) => {
-            let (traceparent, tracestate) = trace.dead_letter(&shared.stage_name, &err);
-            headers = headers.insert(Header { key: TRACEPARENT, value: Some(traceparent.as_str()) });
-            if let Some(ts) = tracestate {
+            let traceparent = trace.dead_letter(&shared.stage_name, &err, &record.raw);
+            headers = headers.insert(Header { key: TRACEPARENT, value: Some(traceparent.as_bytes()) });
+            if let Some(ts) = record.raw.header(TRACESTATE) {
                 headers = headers.insert(Header { key: TRACESTATE, value: Some(ts) });
             }
         }

@@ -12,8 +12,8 @@
 //!   variables ([`init_from_env`]: logging + spans + metrics, off without an
 //!   endpoint), the head sampler and its policy.
 //! - `otlp_metrics`: the registry's metrics exported over OTLP too.
-//! - `record_trace`: each consumed record's spans (record, decode, process,
-//!   produce, dead_letter) and the trace context of its outputs.
+//! - `record_trace`: each consumed record's span (one per sampled record,
+//!   plus `dead_letter` on errors) and the trace context of its outputs.
 //! - [`trace_context`]: W3C `traceparent` in Kafka headers;
 //!   [`inject_trace_headers`] for producers outside the runtime.
 //!

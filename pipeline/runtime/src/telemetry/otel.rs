@@ -42,6 +42,10 @@ pub const DEFAULT_SAMPLE_RATIO: f64 = 0.1;
 /// Span queue of the batch processor when `OTEL_BSP_MAX_QUEUE_SIZE` is not
 /// set: the SDK's 2048 overflows within a second at 10% of 80k records/s.
 const DEFAULT_SPAN_QUEUE: usize = 65_536;
+/// Spans per export request when `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` is not
+/// set: fewer, larger requests than the SDK's 512 (the per-request cost of
+/// gRPC is paid on the same shared cores as the stage).
+const DEFAULT_EXPORT_BATCH: usize = 2_048;
 
 static TRACING_ON: AtomicBool = AtomicBool::new(false);
 static RATIO_BITS: AtomicU64 = AtomicU64::new(0);
@@ -229,8 +233,11 @@ pub fn init_from_env(default_log_filter: &str) -> anyhow::Result<TelemetryGuard>
 /// subscriber is already set.
 pub fn install(config: &OtelConfig, default_log_filter: &str) -> anyhow::Result<TelemetryGuard> {
     use std::io::IsTerminal as _;
+    // The per-record spans are for export only: formatting their fields
+    // for the log output would cost more than building them.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter))
+        .add_directive("docflow::trace=off".parse().context("the log filter directive for record spans")?);
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt = if std::io::stderr().is_terminal() { fmt.boxed() } else { fmt.json().boxed() };
 
@@ -255,6 +262,9 @@ pub fn install(config: &OtelConfig, default_log_filter: &str) -> anyhow::Result<
             let mut batch = opentelemetry_sdk::trace::BatchConfigBuilder::default();
             if std::env::var_os("OTEL_BSP_MAX_QUEUE_SIZE").is_none() {
                 batch = batch.with_max_queue_size(DEFAULT_SPAN_QUEUE);
+            }
+            if std::env::var_os("OTEL_BSP_MAX_EXPORT_BATCH_SIZE").is_none() {
+                batch = batch.with_max_export_batch_size(DEFAULT_EXPORT_BATCH);
             }
             let processor = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter).with_batch_config(batch.build()).build();
             guard.tracer_provider = Some(

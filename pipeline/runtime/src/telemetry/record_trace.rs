@@ -3,27 +3,36 @@
 //! Span tree of a sampled record in stage `S` (names are the OTel names):
 //!
 //! ```text
-//! S record   (consumer; parent: the upstream producer's span from `traceparent`)
-//! ├─ decode
-//! ├─ process          ← `Input::span`: the stage's own spans go below it
-//! │   └─ parse / tokenize / score / write …   (stage code)
-//! ├─ produce          (producer; its context is the outputs' `traceparent`)
+//! S record   (consumer; parent: the upstream stage's record span, from `traceparent`)
+//! ├─ parse / tokenize / score / write …   (stage code, below `Input::span`)
 //! └─ dead_letter      (error status, when the record is dead-lettered)
 //! ```
 //!
-//! An unsampled record costs a header parse (or two random ids) and a
-//! header write: no span exists, the outputs carry the incoming context
-//! (or a new unsampled one) so later stages make the same decision. A
+//! One runtime span per sampled record: decode, process attempts and
+//! produce are its attributes (`docflow.decode.duration_us`,
+//! `docflow.attempts`) and events (retries), not spans of their own, because
+//! each exported span costs several µs (tracing layer, SDK, gRPC export) —
+//! as much as a pass-through stage's whole work per record. The outputs'
+//! `traceparent` names the record span, so the next stage's record span is
+//! its child.
+//!
+//! Sampling is decided before anything is built: from the incoming
+//! `traceparent` flag (parent-based), or for a record without one from the
+//! id of the new trace (`sampled_by_id`). An unsampled record costs a
+//! header parse (or two random ids) and a 55-byte header write on the
+//! stack: no span, no allocation; its outputs carry the incoming context (or
+//! the new unsampled one) so later stages make the same decision. A
 //! dead-lettered unsampled record still gets an exported `dead_letter` span
 //! (errors are always kept; see `otel`). The `docflow.sampled` span
 //! attribute is the runtime's decision, which the sampler obeys.
 
 use super::otel::sample_ratio;
-use super::trace_context::{TraceParent, TRACEPARENT, TRACESTATE};
+use super::trace_context::{HeaderValue, TraceParent, TRACEPARENT, TRACESTATE};
 use crate::stage::RawRecord;
 use docflow_core::StageError;
 use opentelemetry::trace::TraceContextExt as _;
 use std::sync::OnceLock;
+use std::time::Duration;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -31,15 +40,13 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 pub(crate) struct RecordTrace {
     /// The incoming context, or a new root: what an unsampled record passes on.
     context: TraceParent,
-    /// Incoming `tracestate`, forwarded unchanged.
-    tracestate: Option<Vec<u8>>,
     sampled: Option<Sampled>,
 }
 
 struct Sampled {
     record: Span,
-    /// The `produce` span and the `traceparent` value naming it.
-    produce: OnceLock<(Span, String)>,
+    /// The `traceparent` naming the record span (made on first use).
+    header: OnceLock<HeaderValue>,
 }
 
 impl RecordTrace {
@@ -47,13 +54,8 @@ impl RecordTrace {
     pub fn start(stage: &str, raw: &RawRecord) -> Option<Self> {
         let ratio = sample_ratio()?;
         let parent = raw.header(TRACEPARENT).and_then(TraceParent::parse);
-        let tracestate = raw.header(TRACESTATE).map(<[u8]>::to_vec);
-        let sampled = match &parent {
-            Some(p) => p.is_sampled(),
-            None => ratio > 0.0 && rand::random::<f64>() < ratio,
-        };
-        let context = parent.unwrap_or_else(|| TraceParent::new_root(false));
-        let sampled = sampled.then(|| {
+        let context = parent.unwrap_or_else(|| TraceParent::new_root_sampled(ratio));
+        let sampled = context.is_sampled().then(|| {
             let key = raw.key.as_deref().map(String::from_utf8_lossy);
             let record = tracing::info_span!(
                 target: "docflow::trace",
@@ -63,61 +65,58 @@ impl RecordTrace {
                 otel.status_code = tracing::field::Empty,
                 docflow.sampled = true,
                 docflow.stage = stage,
+                docflow.decode.duration_us = tracing::field::Empty,
+                docflow.attempts = tracing::field::Empty,
                 messaging.system = "kafka",
-                messaging.operation.type = "process",
                 messaging.destination.name = &*raw.meta.topic,
                 messaging.destination.partition.id = raw.meta.partition,
                 messaging.kafka.offset = raw.meta.offset,
                 messaging.kafka.message.key = key.as_deref(),
             );
+            // A new root (no incoming context) keeps the span's own trace id:
+            // the outputs name the span, so the document's trace goes on.
             if let Some(p) = &parent {
-                let _ = record.set_parent(opentelemetry::Context::new().with_remote_span_context(p.to_span_context(tracestate.as_deref())));
+                let tracestate = raw.header(TRACESTATE);
+                let _ = record.set_parent(opentelemetry::Context::new().with_remote_span_context(p.to_span_context(tracestate)));
             }
-            Sampled { record, produce: OnceLock::new() }
+            Sampled { record, header: OnceLock::new() }
         });
-        Some(Self { context, tracestate, sampled })
+        Some(Self { context, sampled })
     }
 
-    /// A `decode` span (disabled when not sampled).
-    pub fn decode_span(&self) -> Span {
-        match &self.sampled {
-            Some(s) => tracing::info_span!(target: "docflow::trace", parent: &s.record, "decode"),
-            None => Span::none(),
+    /// Whether this record's spans are exported.
+    pub fn is_sampled(&self) -> bool {
+        self.sampled.is_some()
+    }
+
+    /// The record span, the parent of the stage's own spans (`Input::span`);
+    /// disabled when not sampled.
+    pub fn span(&self) -> Span {
+        self.sampled.as_ref().map_or_else(Span::none, |s| s.record.clone())
+    }
+
+    /// Note how long decoding took for processing attempt `attempt`.
+    pub fn decoded(&self, attempt: u32, took: Duration) {
+        if let Some(s) = &self.sampled {
+            s.record.record("docflow.decode.duration_us", took.as_micros() as u64);
+            s.record.record("docflow.attempts", attempt);
         }
     }
 
-    /// A `process` span for one attempt (disabled when not sampled).
-    pub fn process_span(&self, attempt: u32) -> Span {
+    /// The `traceparent` for this record's outputs: the record span when
+    /// sampled, else the context passed on unchanged (the input's
+    /// `tracestate` goes with it as it came).
+    pub fn output_traceparent(&self) -> HeaderValue {
         match &self.sampled {
-            Some(s) => tracing::info_span!(target: "docflow::trace", parent: &s.record, "process", docflow.attempt = attempt),
-            None => Span::none(),
+            Some(s) => *s.header.get_or_init(|| header_of(&s.record).unwrap_or_else(|| self.context.header_value())),
+            None => self.context.header_value(),
         }
     }
 
-    /// `(traceparent, tracestate)` for this record's outputs. Sampled: the
-    /// `produce` span (started on first use, ended when the record is
-    /// done); else the context passed on unchanged.
-    pub fn output_headers(&self) -> (String, Option<&[u8]>) {
-        let traceparent = match &self.sampled {
-            Some(s) => {
-                s.produce
-                    .get_or_init(|| {
-                        let span = tracing::info_span!(target: "docflow::trace", parent: &s.record, "produce", otel.kind = "producer");
-                        let header = header_of(&span).unwrap_or_else(|| self.context.to_header());
-                        (span, header)
-                    })
-                    .1
-                    .clone()
-            }
-            None => self.context.to_header(),
-        };
-        (traceparent, self.tracestate.as_deref())
-    }
-
-    /// Record the failure and return `(traceparent, tracestate)` for the
-    /// dead letter: a `dead_letter` span with error status, exported even
-    /// when the record was not sampled.
-    pub fn dead_letter(&self, stage: &str, err: &StageError) -> (String, Option<&[u8]>) {
+    /// Record the failure and return the `traceparent` for the dead letter:
+    /// a `dead_letter` span with error status, exported even when the
+    /// record was not sampled. `raw` is the record (its `tracestate`).
+    pub fn dead_letter(&self, stage: &str, err: &StageError, raw: &RawRecord) -> HeaderValue {
         let span = match &self.sampled {
             Some(s) => {
                 s.record.record("otel.status_code", "ERROR");
@@ -134,16 +133,15 @@ impl RecordTrace {
                     docflow.stage = stage, docflow.sampled = true, docflow.sampled.reason = "error",
                 );
                 let _ = span.set_parent(
-                    opentelemetry::Context::new().with_remote_span_context(self.context.to_span_context(self.tracestate.as_deref())),
+                    opentelemetry::Context::new().with_remote_span_context(self.context.to_span_context(raw.header(TRACESTATE))),
                 );
                 span
             }
         };
-        let traceparent = header_of(&span).unwrap_or_else(|| self.context.to_header());
-        (traceparent, self.tracestate.as_deref())
+        header_of(&span).unwrap_or_else(|| self.context.header_value())
     }
 
-    /// The record's `process`-level parent for a retry event.
+    /// A retry event on the record span.
     pub fn note_retry(&self, attempt: u32) {
         if let Some(s) = &self.sampled {
             tracing::info!(target: "docflow::trace", parent: &s.record, attempt, "retrying after a retryable error");
@@ -152,10 +150,10 @@ impl RecordTrace {
 }
 
 /// The `traceparent` naming `span` (`None` if the span is not exported).
-fn header_of(span: &Span) -> Option<String> {
+fn header_of(span: &Span) -> Option<HeaderValue> {
     let cx = span.context();
-    let sc = cx.span().span_context().clone();
-    TraceParent::from_span_context(&sc).map(|tp| tp.to_header())
+    let span = cx.span();
+    TraceParent::from_span_context(span.span_context()).map(|tp| tp.header_value())
 }
 
 /// Copy the input's trace headers unchanged (tracing off).

@@ -1,8 +1,8 @@
 //! W3C Trace Context (`traceparent`, `tracestate`) in Kafka headers.
 //!
-//! The runtime parses and writes `traceparent` itself (55 ASCII bytes): that
-//! keeps the per-record cost of an unsampled record to a parse and a format,
-//! with no OpenTelemetry `Context` built. `tracestate` is vendor data the
+//! The runtime parses and writes `traceparent` itself (55 ASCII bytes on the
+//! stack): that keeps the per-record cost of an unsampled record to a parse
+//! and a hex write, with no allocation and no OpenTelemetry `Context` built. `tracestate` is vendor data the
 //! runtime forwards unchanged.
 //!
 //! [`inject_trace_headers`] is the helper for producers outside the runtime
@@ -67,13 +67,35 @@ impl TraceParent {
         }
     }
 
+    /// A new trace whose sampling decision is read from its trace id
+    /// ([`sampled_by_id`]): the head sampler, one random draw per document.
+    pub fn new_root_sampled(ratio: f64) -> Self {
+        let mut tp = Self::new_root(false);
+        if sampled_by_id(tp.trace_id, ratio) {
+            tp.flags = FLAG_SAMPLED;
+        }
+        tp
+    }
+
     pub fn is_sampled(&self) -> bool {
         self.flags & FLAG_SAMPLED != 0
     }
 
     /// The version-00 header value.
     pub fn to_header(&self) -> String {
-        format!("00-{:032x}-{:016x}-{:02x}", self.trace_id, self.span_id, self.flags)
+        self.header_value().as_str().to_owned()
+    }
+
+    /// The version-00 header value on the stack (no allocation: written
+    /// for every record while tracing is on).
+    pub fn header_value(&self) -> HeaderValue {
+        let mut b = [b'-'; 55];
+        b[0] = b'0';
+        b[1] = b'0';
+        write_hex(&mut b[3..35], &self.trace_id.to_be_bytes());
+        write_hex(&mut b[36..52], &self.span_id.to_be_bytes());
+        write_hex(&mut b[53..55], &[self.flags]);
+        HeaderValue(b)
     }
 
     /// As an OpenTelemetry remote span context.
@@ -102,6 +124,50 @@ impl TraceParent {
     }
 }
 
+/// A formatted `traceparent` (55 ASCII bytes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HeaderValue([u8; 55]);
+
+impl HeaderValue {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits and '-' are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for HeaderValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The head-sampling decision for a new trace, from its id (as
+/// OpenTelemetry's `TraceIdRatioBased`: the low 64 bits below
+/// `ratio * 2^64`), so no second random draw is needed and anyone holding
+/// the id can recompute it.
+pub fn sampled_by_id(trace_id: u128, ratio: f64) -> bool {
+    if ratio >= 1.0 {
+        return true;
+    }
+    if ratio <= 0.0 || ratio.is_nan() {
+        return false;
+    }
+    // `as` saturates; ratio < 1 keeps the bound below 2^64.
+    (trace_id as u64) < (ratio * 18_446_744_073_709_551_616.0) as u64
+}
+
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0x0f)];
+    }
+}
+
 /// Hex digits must be lowercase in `traceparent`.
 fn hex_lower(s: &str) -> Option<&str> {
     s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)).then_some(s)
@@ -123,7 +189,7 @@ pub fn current_trace_headers() -> Vec<(&'static str, String)> {
         let span = cx.span();
         TraceParent::from_span_context(span.span_context())
     };
-    let tp = parent.unwrap_or_else(|| TraceParent::new_root(rand::random::<f64>() < ratio));
+    let tp = parent.unwrap_or_else(|| TraceParent::new_root_sampled(ratio));
     vec![(TRACEPARENT, tp.to_header())]
 }
 
@@ -187,6 +253,24 @@ mod tests {
         assert_ne!(a.trace_id, b.trace_id);
         assert!(a.is_sampled() && !b.is_sampled());
         assert_eq!(TraceParent::parse(b.to_header().as_bytes()), Some(b));
+    }
+
+    #[test]
+    fn header_value_matches_the_formatted_header() {
+        let tp = TraceParent { trace_id: 0x0af7651916cd43dd8448eb211c80319c, span_id: 0x00f067aa0ba902b7, flags: 1 };
+        assert_eq!(tp.header_value().as_str(), "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01");
+        let small = TraceParent { trace_id: 1, span_id: 2, flags: 0 };
+        assert_eq!(small.header_value().as_str(), format!("00-{:032x}-{:016x}-00", 1, 2));
+        assert_eq!(TraceParent::parse(small.header_value().as_bytes()), Some(small));
+    }
+
+    #[test]
+    fn head_sampling_by_trace_id_keeps_about_the_ratio() {
+        assert!(sampled_by_id(u128::MAX, 1.0) && !sampled_by_id(0, 0.0));
+        assert!(sampled_by_id(5, 0.1) && !sampled_by_id(u128::from(u64::MAX), 0.1));
+        let n = 20_000;
+        let kept = (0..n).filter(|_| TraceParent::new_root_sampled(0.1).is_sampled()).count();
+        assert!((1_600..2_400).contains(&kept), "{kept} of {n} kept at 10%");
     }
 
     #[test]
