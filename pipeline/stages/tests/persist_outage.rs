@@ -14,10 +14,11 @@
 //! stack's pid file (`deploy/local/stack.sh`, `$DOCFLOW_STATE_DIR` or
 //! `<repo>/.state/cassandra/cassandra.pid`); an external Cassandra cannot be
 //! paused, so the test says so and skips. A watchdog process resumes
-//! Cassandra even if this test is killed mid-outage.
+//! Cassandra even if this test is killed mid-outage (`common::pause`).
 
 mod common;
 
+use common::pause::{cassandra_pid, PausedProcess};
 use common::*;
 use docflow_runtime::testkit;
 use docflow_runtime::{ShutdownSignal, StageMetrics};
@@ -27,7 +28,6 @@ use docflow_store::bench::synthetic_scored;
 use docflow_store::{apply_schema, connect_session, AnyStore, CassandraStore, Replication, StoreConfig};
 use futures::TryStreamExt;
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -190,55 +190,4 @@ async fn persist_pauses_through_a_30s_database_outage_and_loses_nothing() {
     let mut q = scylla::statement::Statement::new(format!("DROP KEYSPACE IF EXISTS {ks}"));
     q.set_request_timeout(Some(docflow_store::schema::DDL_TIMEOUT));
     let _ = session.query_unpaged(q, ()).await;
-}
-
-/// The local stack's Cassandra pid: `DOCFLOW_CASSANDRA_PID`, else the pid
-/// file of `deploy/local/stack.sh`, accepted only if that process is alive
-/// and its command line carries `-Ddocflow.stack=cassandra` (as stack.sh
-/// itself checks), so a recycled pid is never signalled.
-fn cassandra_pid() -> Option<u32> {
-    if let Ok(p) = std::env::var("DOCFLOW_CASSANDRA_PID") {
-        return p.trim().parse().ok();
-    }
-    let state = std::env::var("DOCFLOW_STATE_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.state"));
-    let pid: u32 = std::fs::read_to_string(state.join("cassandra/cassandra.pid")).ok()?.trim().parse().ok()?;
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-    cmdline.contains("-Ddocflow.stack=cassandra ").then_some(pid)
-}
-
-/// A process stopped with SIGSTOP; SIGCONT on drop (also when the test
-/// panics), and a detached watchdog sends SIGCONT after `at_most` even if
-/// this test process dies meanwhile (the database is shared).
-struct PausedProcess {
-    pid: u32,
-    watchdog: Option<std::process::Child>,
-}
-
-impl PausedProcess {
-    fn stop(pid: u32, at_most: Duration) -> Self {
-        let watchdog = Command::new("setsid")
-            .args(["sh", "-c", &format!("sleep {}; kill -CONT {pid}", at_most.as_secs())])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawning the SIGCONT watchdog");
-        let ok = Command::new("kill").args(["-STOP", &pid.to_string()]).status().expect("running kill").success();
-        assert!(ok, "kill -STOP {pid} failed");
-        Self { pid, watchdog: Some(watchdog) }
-    }
-}
-
-impl Drop for PausedProcess {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-CONT", &self.pid.to_string()]).status();
-        if let Some(mut w) = self.watchdog.take() {
-            // The watchdog's `sh` is its own session leader: its pid is its group.
-            let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", w.id())]).status();
-            let _ = w.wait();
-        }
-    }
 }

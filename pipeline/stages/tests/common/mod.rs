@@ -2,6 +2,8 @@
 //! records, read a topic back decoded, the tiny model, Cassandra keyspaces.
 #![allow(dead_code)]
 
+pub mod pause;
+
 use docflow_runtime::testkit;
 use docflow_schemas::{decode, encode, Codec, Limits, HEADER_CODEC, HEADER_SCHEMA};
 use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
