@@ -35,11 +35,14 @@ static IBAN_RE: LazyLock<keywords::Regex> =
 
 /// Where an IBAN can start: `[A-Z]{2}[0-9]{2}`, found by a byte scan that
 /// is much cheaper than running [`IBAN_RE`] over the whole text.
-fn iban_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
-    let b = text.as_bytes();
-    (0..b.len().saturating_sub(3)).filter(move |&i| {
-        b[i + 3].is_ascii_digit() && b[i + 2].is_ascii_digit() && b[i].is_ascii_uppercase() && b[i + 1].is_ascii_uppercase()
-    })
+fn iban_starts(text: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (i, w) in text.as_bytes().windows(4).enumerate() {
+        if w[3].is_ascii_digit() && w[2].is_ascii_digit() && w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase() {
+            out.push(i);
+        }
+    }
+    out
 }
 
 static IBAN_LABEL_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)iban(?-u:\b)").unwrap());

@@ -147,7 +147,8 @@ fn total_starts(lower: &str, keyword_starts: impl Iterator<Item = usize>) -> Vec
             }
         }
         // Pipes not yet collected on this line: each line's bytes are read once.
-        out.extend((piped_to.max(ls)..p).filter(|&i| b[i] == b'|'));
+        let from = piped_to.max(ls);
+        out.extend(b[from..p].iter().enumerate().filter(|(_, &c)| c == b'|').map(|(i, _)| from + i));
         piped_to = piped_to.max(p);
     }
     out.sort_unstable();
