@@ -112,9 +112,9 @@ pub fn scan(lower: &str, out: &mut Vec<Hit>) {
     // then only the candidates are looked at.
     for block in (0..n).step_by(64) {
         let mut m = 0u64;
-        for j in 0..64.min(n - block) {
-            let s = block + j;
-            let t = trigram(b[s], b[s + 1], b[s + 2]);
+        let window = &b[block..(block + 66).min(b.len())];
+        for (j, w) in window.windows(3).enumerate() {
+            let t = trigram(w[0], w[1], w[2]);
             m |= (sc.trigrams[t >> 6] >> (t & 63) & 1) << j;
         }
         while m != 0 {
