@@ -3,7 +3,7 @@
 //! guessed), `12 March 2026`, `March 12, 2026`, `12-Mar-2026`, `2026/03/12`.
 //! The patterns are lower case and run on [`Folded::lower`].
 
-use super::Folded;
+use super::{keywords, Folded};
 use chrono::NaiveDate;
 use regex::Regex;
 use std::cell::LazyCell;
@@ -119,16 +119,40 @@ pub fn dates_in(text: &str, order: &dyn Fn() -> SlashOrder) -> Vec<(usize, Naive
 
 /// Labels that introduce the document date, most specific first; a label
 /// must be followed (after `:`, `|`, spaces or a line break) by the date.
-static LABELED_RE: LazyLock<[Regex; 2]> = LazyLock::new(|| {
+/// They are searched only at [`label_starts`].
+static LABELED_RE: LazyLock<[keywords::Regex; 2]> = LazyLock::new(|| {
     let tail = r"[[\t\n\x0B\x0C\r\x20]:|.,#\-]{0,40}(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?[\t\n\x0B\x0C\r\x20]*)?";
     [
-        Regex::new(&format!(
+        keywords::regex(&format!(
             r"(?-u:\b)(?:invoice[[\t\n\x0B\x0C\r\x20]_.]*date|date[[\t\n\x0B\x0C\r\x20]_]+of[[\t\n\x0B\x0C\r\x20]_]+(?:issue|invoice)|issue[[\t\n\x0B\x0C\r\x20]_.]*date|issued(?:[[\t\n\x0B\x0C\r\x20]_]+on)?|receipt[[\t\n\x0B\x0C\r\x20]_.]*date|document[[\t\n\x0B\x0C\r\x20]_.]*date|effective[[\t\n\x0B\x0C\r\x20]_.]*date|dated|made[[\t\n\x0B\x0C\r\x20]_]+on|entered[[\t\n\x0B\x0C\r\x20]_]+into[[\t\n\x0B\x0C\r\x20]_]+(?:on|as[[\t\n\x0B\x0C\r\x20]_]+of)|as[[\t\n\x0B\x0C\r\x20]_]+of|invoicedate|issuedate){tail}"
-        ))
-        .unwrap(),
-        Regex::new(&format!(r"(?m)(?:^|[[\t\n\x0B\x0C\r\x20]|.])(?:date|datum|sent){tail}")).unwrap(),
+        )),
+        keywords::regex(&format!(r"(?m)(?:^|[[\t\n\x0B\x0C\r\x20]|.])(?:date|datum|sent){tail}")),
     ]
 });
+
+/// The words each of [`LABELED_RE`] starts with (the first right after
+/// `\b`; the second one byte after the match start, or at it after `^`).
+static LABEL_WORDS: LazyLock<[keywords::Mask; 2]> = LazyLock::new(|| {
+    [
+        keywords::mask(&[
+            "invoice", "date", "issue", "receipt", "document", "effective", "made", "entered", "as ", "as\t", "as\n",
+            "as\x0b", "as\x0c", "as\r", "as_",
+        ]),
+        keywords::mask(&["date", "datum", "sent"]),
+    ]
+});
+
+/// Where a [`LABELED_RE`] match of `rank` can start, ascending.
+fn label_starts(f: Folded, rank: usize) -> Vec<usize> {
+    let words = f.starts(LABEL_WORDS[rank]);
+    if rank == 0 {
+        return words.collect();
+    }
+    let mut out: Vec<usize> = words.flat_map(|p| [p.saturating_sub(1), p]).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
 
 /// Words in the 40 bytes before a plain `date` label that make it some other date.
 const OTHER_DATES: [&str; 7] = ["due", "delivery", "service", "birth", "expiry", "ship", "payment"];
@@ -143,7 +167,8 @@ pub fn document_date(f: Folded, locale: Option<&str>) -> Option<String> {
         if rank == 1 && !f.has(super::keywords::words!["date", "datum", "sent"]) {
             continue;
         }
-        for m in re.find_iter(text) {
+        for c in keywords::anchored_iter(re, text, label_starts(f, rank)) {
+            let m = c.get_match().expect("a match");
             if rank == 1 {
                 let window = &text[ceil_char(text, m.start().saturating_sub(16))..m.start()];
                 if OTHER_DATES.iter().any(|w| window.contains(w)) {

@@ -42,6 +42,8 @@ pub const KEYWORDS: &[&str] = &[
     "+", "tel", "phone", "mob", "cell", "call", "fax",
     // dates, currency, mail headers
     "date", "datum", "sent", "currency", "subject", "from", "sender",
+    // date label starts: `as` followed by each byte of `[\s_]` (keywords have three bytes or more)
+    "issue", "document", "made", "entered", "as ", "as\t", "as\n", "as\x0b", "as\x0c", "as\r", "as_",
 ];
 
 /// A set of [`KEYWORDS`], one bit each.

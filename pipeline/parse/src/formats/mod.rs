@@ -39,8 +39,11 @@ pub fn normalize(raw: &str) -> String {
     let raw = raw.strip_prefix('\u{feff}').unwrap_or(raw);
     // A byte scan first (`\r`, `\t` and the lead bytes of U+00A0 and
     // U+200B): most documents have none of the odd characters, and looking
-    // for them char by char in every line costs more than the rest.
-    let any_odd = may_have_odd(raw);
+    // for them char by char in every line costs more than the rest. Lead
+    // bytes alone are common (`€`, `£` start with them), so the whole text
+    // is then searched for the characters themselves (memchr on their last
+    // byte), which spares the per-line checks in most documents.
+    let any_odd = may_have_odd(raw) && has_odd(raw);
     for line in raw.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
         let has_odd = any_odd && may_have_odd(line) && line.contains(['\r', '\u{a0}', '\t', '\u{200b}']);
@@ -72,6 +75,11 @@ pub fn normalize(raw: &str) -> String {
         }
     }
     out
+}
+
+/// Whether `s` holds `\r`, `\t`, U+00A0 or U+200B.
+fn has_odd(s: &str) -> bool {
+    s.as_bytes().iter().any(|&b| b == b'\r' || b == b'\t') || s.contains('\u{a0}') || s.contains('\u{200b}')
 }
 
 /// Whether `s` may hold `\r`, `\t`, U+00A0 or U+200B: a byte scan for them
