@@ -5,8 +5,10 @@
 //! regexes are compiled once (`LazyLock`), never per document; the text is
 //! ASCII-lower-cased once ([`Folded`]) and the case-insensitive patterns are
 //! written in lower case and run on that copy, whose byte offsets are the
-//! original's, so values are read from the original text; a regex that can
-//! only match when a label word is present runs only when the word is.
+//! original's, so values are read from the original text. One keyword scan
+//! ([`keywords`]) tells which label words are present (a regex that needs
+//! one runs only when it is) and where, and label regexes run anchored at
+//! the positions where a match can start rather than over the whole text.
 
 pub mod date;
 pub mod doctype;
