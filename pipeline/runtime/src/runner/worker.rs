@@ -79,7 +79,7 @@ async fn handle_batch<S: Stage>(ctx: &WorkerCtx<S>, records: Vec<Arc<InFlight>>)
     let mut todo = Vec::with_capacity(records.len());
     let mut inputs = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
-        match ctx.decode(r, 1) {
+        match ctx.decode(r) {
             Ok(input) => {
                 todo.push(i);
                 inputs.push(input);
@@ -131,7 +131,7 @@ async fn handle_batch<S: Stage>(ctx: &WorkerCtx<S>, records: Vec<Arc<InFlight>>)
         }
         todo.clear();
         for i in retry {
-            match ctx.decode(&records[i], attempts + 1) {
+            match ctx.decode(&records[i]) {
                 Ok(input) => {
                     todo.push(i);
                     inputs.push(input);
@@ -152,8 +152,8 @@ async fn handle_batch<S: Stage>(ctx: &WorkerCtx<S>, records: Vec<Arc<InFlight>>)
 }
 
 impl<S: Stage> WorkerCtx<S> {
-    /// Decode one record for processing attempt `attempt` (1-based).
-    fn decode(&self, record: &InFlight, attempt: u32) -> Result<Input<S::Input>, StageError> {
+    /// Decode one record (again on each retry).
+    fn decode(&self, record: &InFlight) -> Result<Input<S::Input>, StageError> {
         let trace = record.trace.as_ref().filter(|t| t.is_sampled());
         let decode_started = trace.map(|_| std::time::Instant::now());
         let raw = &record.raw;
@@ -167,7 +167,7 @@ impl<S: Stage> WorkerCtx<S> {
             .unwrap_or_else(|panic| Err(StageError::internal("panic", format!("decode panicked: {}", panic_message(&*panic)))))?;
         let span = match (trace, decode_started) {
             (Some(t), Some(at)) => {
-                t.decoded(attempt, at.elapsed());
+                t.decoded(at.elapsed());
                 t.span()
             }
             _ => tracing::Span::none(),

@@ -305,11 +305,12 @@ pub fn install(config: &OtelConfig, default_log_filter: &str) -> anyhow::Result<
             .with_target("opentelemetry", tracing::level_filters::LevelFilter::OFF);
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("docflow"))
-            // No busy/idle timings, no thread or code location attributes,
+            // No busy/idle timings, no thread, target or code location attributes,
             // no OTel context attached on enter: less work per span.
             .with_tracked_inactivity(false)
             .with_threads(false)
             .with_location(false)
+            .with_target(false)
             .with_context_activation(false)
             .with_filter(targets)
     });
