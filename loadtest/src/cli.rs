@@ -250,6 +250,10 @@ impl CommonArgs {
         if let Some(d) = &self.dlq_topic {
             topics.dlq.clone_from(d);
         }
+        if self.raw_topic.is_some() || self.results_topic.is_some() {
+            // Explicit endpoints: the standard intermediate names may not apply.
+            topics.stages.clear();
+        }
         let mut chaos = ChaosPlan::default();
         if let Some(stage) = &self.kill_stage {
             anyhow::ensure!(self.stages.iter().any(|s| &s.name == stage), "--kill-stage {stage}: no --stage {stage}=COMMAND to kill");

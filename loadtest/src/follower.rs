@@ -48,19 +48,7 @@ impl Follower {
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")
             .create()?;
-        let mut tpl = TopicPartitionList::new();
-        for topic in [results, dlq] {
-            let md = consumer.fetch_metadata(Some(topic), QUERY_TIMEOUT)?;
-            let t = md.topics().iter().find(|t| t.name() == topic).ok_or_else(|| FollowError::NoTopic(topic.into()))?;
-            if t.error().is_some() || t.partitions().is_empty() {
-                return Err(FollowError::NoTopic(topic.into()));
-            }
-            for p in t.partitions() {
-                let high = end_offset(&consumer, topic, p.id())?;
-                tpl.add_partition_offset(topic, p.id(), Offset::Offset(high))?;
-            }
-        }
-        consumer.assign(&tpl)?;
+        assign_at_end(&consumer, &[results, dlq])?;
         Ok(Self { consumer, results: results.into(), dlq: dlq.into() })
     }
 
@@ -110,6 +98,25 @@ impl Follower {
             }
         }
     }
+}
+
+/// Assigns every partition of `topics` at its current high watermark, so
+/// only records produced from now on are seen.
+pub fn assign_at_end(consumer: &BaseConsumer, topics: &[&str]) -> Result<(), FollowError> {
+    let mut tpl = TopicPartitionList::new();
+    for &topic in topics {
+        let md = consumer.fetch_metadata(Some(topic), QUERY_TIMEOUT)?;
+        let t = md.topics().iter().find(|t| t.name() == topic).ok_or_else(|| FollowError::NoTopic(topic.into()))?;
+        if t.error().is_some() || t.partitions().is_empty() {
+            return Err(FollowError::NoTopic(topic.into()));
+        }
+        for p in t.partitions() {
+            let high = end_offset(consumer, topic, p.id())?;
+            tpl.add_partition_offset(topic, p.id(), Offset::Offset(high))?;
+        }
+    }
+    consumer.assign(&tpl)?;
+    Ok(())
 }
 
 /// The end offset of one partition. A topic created a moment ago may not have

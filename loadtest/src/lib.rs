@@ -15,6 +15,8 @@
 //!   scheduled send time: no coordinated omission), poison injection.
 //! - [`follower`]: reads `docs.results` / `docs.dlq` from the end offsets
 //!   captured before publishing and classifies sightings by document id.
+//! - [`hops`]: per-stage latency from the record timestamps on every topic
+//!   a document passes through (where the end-to-end time goes).
 //! - [`ledger`]: the shared books (published ids, outcomes, duplicates, HDR
 //!   latency histograms overall / per phase / per timeline bucket).
 //! - [`procs`]: stage processes the harness starts, measures and kills
@@ -33,6 +35,7 @@ pub mod chaos;
 pub mod cli;
 pub mod corpus;
 pub mod follower;
+pub mod hops;
 pub mod ledger;
 pub mod markdown;
 pub mod plots;

@@ -45,6 +45,7 @@ pub fn render(r: &Report) -> String {
         l.samples, l.mean_ms, l.p50_ms, l.p90_ms, l.p99_ms, l.p999_ms, l.max_ms
     );
     let _ = writeln!(md, "Worst send lag behind schedule: {:.1} ms.\n", r.max_send_lag_ms);
+    hops(r, &mut md);
 
     if r.phases.len() > 1 || r.ramp.is_some() {
         md.push_str("## Phases\n\n| phase | offered rate | published | delivered | dead-lettered | p50 | p99 | max | SLO |\n|---|---|---|---|---|---|---|---|---|\n");
@@ -149,6 +150,24 @@ pub fn render(r: &Report) -> String {
 }
 
 /// The KPI table: the seed's KPIs (its table's rows) beside docflow's figures.
+/// Where the end-to-end time went, stage by stage.
+fn hops(r: &Report, md: &mut String) {
+    if r.hops.iter().all(|h| h.latency.samples == 0) {
+        return;
+    }
+    md.push_str("## Latency per stage (input record timestamp → output record timestamp)\n\n");
+    md.push_str("| stage | output topic | documents | mean | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|---|---|\n");
+    for h in &r.hops {
+        let l = &h.latency;
+        let _ = writeln!(
+            md,
+            "| {} | `{}` | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+            h.stage, h.output_topic, l.samples, l.mean_ms, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+        );
+    }
+    md.push_str("\nEach hop includes the input's trip through the broker and the stage's batching; record timestamps have 1 ms resolution.\n\n");
+}
+
 fn kpis(r: &Report, md: &mut String) {
     let l = &r.latency;
     md.push_str("## Against the seed's KPI table\n\n| KPI (seed) | docflow, measured here | how |\n|---|---|---|\n");

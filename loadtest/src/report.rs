@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::chaos::ChaosEvent;
+use crate::hops::HopLatency;
 use crate::ledger::Ledger;
 use crate::procs::StageProcessReport;
 use crate::sampler::{slope, TimePoint};
@@ -30,7 +31,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of<T: hdrhistogram::Counter>(h: &Histogram<T>) -> Self {
+    pub(crate) fn of<T: hdrhistogram::Counter>(h: &Histogram<T>) -> Self {
         let ms = |us: u64| us as f64 / 1000.0;
         Latency {
             samples: h.len(),
@@ -147,6 +148,8 @@ pub struct Extras {
     /// Ramp verdict per phase index.
     pub phase_passed: BTreeMap<usize, bool>,
     pub ramp: Option<RampResult>,
+    /// Per-stage latency from record timestamps.
+    pub hops: Vec<HopLatency>,
 }
 
 /// Everything a run measured. Invariant: `delivered + dead_lettered + lost == published`.
@@ -187,6 +190,8 @@ pub struct Report {
     pub stage_processes: Vec<StageProcessReport>,
     pub chaos: Vec<ChaosEvent>,
     pub ramp: Option<RampResult>,
+    /// Per-stage hop latency (input record timestamp → output record timestamp).
+    pub hops: Vec<HopLatency>,
     /// Sampled series (ledger counters, per-process RSS / utilisation / lag).
     pub samples: Vec<TimePoint>,
     /// Plot files written next to the report.
@@ -287,6 +292,7 @@ impl Report {
                 stage_processes: Vec::new(),
                 chaos: Vec::new(),
                 ramp: None,
+                hops: Vec::new(),
                 samples: Vec::new(),
                 plots: Vec::new(),
                 machine: Machine::this(),
@@ -307,6 +313,7 @@ impl Report {
         self.chaos = extras.chaos;
         self.stage_processes = extras.stage_processes;
         self.ramp = extras.ramp;
+        self.hops = extras.hops;
     }
 
     /// True when the books balance (they always should; the test checks it).

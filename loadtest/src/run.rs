@@ -15,6 +15,7 @@ use rdkafka::ClientConfig;
 
 use crate::chaos::{ChaosLog, ChaosPlan};
 use crate::follower::Follower;
+use crate::hops::{HopBook, HopFollower};
 use crate::ledger::Ledger;
 use crate::procs::{StageSpec, Supervisor, WatchMetrics, WatchPid};
 use crate::publisher::{publish, PublishPlan};
@@ -185,6 +186,24 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
         let (l, s) = (ledger.clone(), stop.clone());
         std::thread::Builder::new().name("loadtest-follow".into()).spawn(move || follower.run(l, s))?
     };
+    // The per-stage breakdown is a diagnostic: a missing topic only drops it.
+    let hop_book = Arc::new(Mutex::new(HopBook::default()));
+    let hops = opts.topics.hops();
+    let hop_thread = if hops.is_empty() {
+        None
+    } else {
+        let (brokers, h) = (opts.brokers.clone(), hops.clone());
+        match tokio::task::spawn_blocking(move || HopFollower::at_end(&brokers, &h)).await? {
+            Ok(f) => {
+                let (b, s) = (hop_book.clone(), stop.clone());
+                Some(std::thread::Builder::new().name("loadtest-hops".into()).spawn(move || f.run(b, s))?)
+            }
+            Err(e) => {
+                eprintln!("loadtest: no per-stage latency breakdown: {e}");
+                None
+            }
+        }
+    };
     let targets = Targets { supervisor: supervisor.clone(), pids: opts.watch_pids.clone(), metrics: opts.watch_metrics.clone() };
     let sampler = {
         let (l, s, every) = (ledger.clone(), stop.clone(), opts.sample_every);
@@ -248,6 +267,9 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
     chaos_cancel.store(true, Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
     let _ = follow_thread.join();
+    if let Some(t) = hop_thread {
+        let _ = t.join();
+    }
     let samples = sampler.join().unwrap_or_default();
     for t in chaos_threads {
         let _ = t.join();
@@ -296,7 +318,8 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
         }),
         _ => None,
     };
-    report.attach(Extras { samples, chaos: chaos_log.events(), stage_processes, phase_passed, ramp });
+    let hops = if hops.is_empty() { Vec::new() } else { hop_book.lock().unwrap_or_else(|p| p.into_inner()).latencies(&hops) };
+    report.attach(Extras { hops, samples, chaos: chaos_log.events(), stage_processes, phase_passed, ramp });
     if let Some(dir) = &opts.out_dir {
         report.write(dir).with_context(|| format!("writing the report to {}", dir.display()))?;
     }

@@ -16,6 +16,10 @@ pub struct Topics {
     pub results: String,
     /// `docs.dlq` (DeadLetter, keyed by the original key).
     pub dlq: String,
+    /// The stages between raw and results, with the topics they produce
+    /// (`parse` → `docs.parsed`, …), for the per-stage latency breakdown.
+    /// Empty: no breakdown.
+    pub stages: Vec<(String, String)>,
 }
 
 impl Topics {
@@ -25,7 +29,25 @@ impl Topics {
             raw: LANES.iter().map(|l| (l.to_string(), format!("{prefix}docs.raw.{l}"))).collect(),
             results: format!("{prefix}docs.results"),
             dlq: format!("{prefix}docs.dlq"),
+            stages: [("parse", "docs.parsed"), ("infer", "docs.embedded"), ("score", "docs.scored"), ("persist", "docs.results")]
+                .iter()
+                .map(|(stage, topic)| (stage.to_string(), format!("{prefix}{topic}")))
+                .collect(),
         }
+    }
+
+    /// The hops of the per-stage breakdown: each stage with the topics it
+    /// reads (the raw lanes for the first) and the one it produces.
+    pub fn hops(&self) -> Vec<crate::hops::Hop> {
+        let mut inputs: Vec<String> = self.raw.iter().map(|(_, t)| t.clone()).collect();
+        self.stages
+            .iter()
+            .map(|(stage, output)| {
+                let hop = crate::hops::Hop { stage: stage.clone(), inputs: std::mem::take(&mut inputs), output: output.clone() };
+                inputs = vec![output.clone()];
+                hop
+            })
+            .collect()
     }
 
     /// The raw topic of `lane`, if the lane is configured.

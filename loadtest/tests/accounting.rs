@@ -162,7 +162,7 @@ async fn every_published_id_is_accounted_for_and_the_planted_loss_is_named() {
     let out = std::env::temp_dir().join(&run);
     let mut opts = SteadyOptions::new(&brokers, 100.0, Duration::from_secs(2));
     opts.deadline = Duration::from_secs(6);
-    opts.topics = Topics { raw: vec![("normal".into(), raw.clone())], results: results.clone(), dlq: dlq.clone() };
+    opts.topics = Topics { raw: vec![("normal".into(), raw.clone())], results: results.clone(), dlq: dlq.clone(), stages: vec![] };
     opts.mix = PriorityMix::single("normal");
     opts.id_prefix = Some(id_prefix.clone());
     opts.out_dir = Some(out.clone());
@@ -231,7 +231,7 @@ async fn ramp_finds_the_capacity_of_a_rate_limited_pipeline() {
         },
     );
     opts.deadline = Duration::from_secs(30);
-    opts.topics = Topics { raw: vec![("normal".into(), raw.clone())], results: results.clone(), dlq: dlq.clone() };
+    opts.topics = Topics { raw: vec![("normal".into(), raw.clone())], results: results.clone(), dlq: dlq.clone(), stages: vec![] };
     opts.mix = PriorityMix::single("normal");
     opts.out_dir = Some(out.clone());
     let report = docflow_loadtest::run::run(opts).await.expect("ramp run");
