@@ -54,7 +54,7 @@ pub(crate) async fn worker_loop<S: Stage>(ctx: Arc<WorkerCtx<S>>, mut rx: Unboun
             let lane = lane_of(&batch);
             queues[lane].push_back(batch.records);
         }
-        if let Some(records) = queues.iter_mut().find_map(VecDeque::pop_front) {
+        if let Some(records) = next_batch(&mut queues, ctx.cfg.batch_size) {
             let started = std::time::Instant::now();
             handle_batch(&ctx, records).await;
             ctx.shared.metrics.busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
@@ -72,6 +72,22 @@ pub(crate) async fn worker_loop<S: Stage>(ctx: Arc<WorkerCtx<S>>, mut rx: Unboun
 
 fn queues_len(lanes: usize) -> usize {
     lanes.max(1)
+}
+
+/// The front batch of the highest-priority non-empty lane, merged with the
+/// batches queued behind it in that lane while the total stays within
+/// `batch_size`. The dispatcher cuts batches on a short linger, so behind a
+/// slow batch many small ones pile up; processing them one by one would
+/// pay every per-call cost (an encoder pass, a round trip) per few records
+/// exactly when the stage is behind. Merging keeps arrival order, so
+/// per-partition order holds.
+fn next_batch<T>(queues: &mut [VecDeque<Vec<T>>], batch_size: usize) -> Option<Vec<T>> {
+    let lane = queues.iter_mut().find(|q| !q.is_empty())?;
+    let mut records = lane.pop_front()?;
+    while lane.front().is_some_and(|b| records.len() + b.len() <= batch_size) {
+        records.extend(lane.pop_front().into_iter().flatten());
+    }
+    Some(records)
 }
 
 async fn handle_batch<S: Stage>(ctx: &WorkerCtx<S>, records: Vec<Arc<InFlight>>) {
@@ -340,4 +356,32 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_batch;
+    use std::collections::VecDeque;
+
+    #[test]
+    fn queued_batches_of_a_lane_merge_up_to_the_batch_size_in_order() {
+        let mut queues = vec![VecDeque::new(), VecDeque::from(vec![vec![1, 2], vec![3], vec![4, 5], vec![6]])];
+        assert_eq!(next_batch(&mut queues, 4), Some(vec![1, 2, 3]));
+        assert_eq!(next_batch(&mut queues, 4), Some(vec![4, 5, 6]));
+        assert_eq!(next_batch(&mut queues, 4), None);
+    }
+
+    #[test]
+    fn the_higher_lane_goes_first_and_lanes_never_mix() {
+        let mut queues = vec![VecDeque::from(vec![vec!["hi"]]), VecDeque::from(vec![vec!["lo"]])];
+        assert_eq!(next_batch(&mut queues, 10), Some(vec!["hi"]));
+        assert_eq!(next_batch(&mut queues, 10), Some(vec!["lo"]));
+    }
+
+    #[test]
+    fn a_full_batch_is_not_merged() {
+        let mut queues = vec![VecDeque::from(vec![vec![1, 2, 3], vec![4]])];
+        assert_eq!(next_batch(&mut queues, 3), Some(vec![1, 2, 3]));
+        assert_eq!(next_batch(&mut queues, 3), Some(vec![4]));
+    }
 }
