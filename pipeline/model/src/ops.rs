@@ -301,11 +301,15 @@ pub fn erf(x: f32) -> f32 {
 /// branch-free so loops over it vectorise. Inputs below -87 give ~0.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    let x = x.clamp(-87.0, 88.0);
+    // max/min rather than clamp, and the exponent from the bits rather than
+    // an `as i32` cast: both keep the loop vectorisable (a saturating float
+    // to int cast made LLVM emit it scalar, 8× slower in softmax).
+    let x = x.max(-87.0).min(88.0);
     // Round x·log2(e) to the nearest integer without a library call: adding
     // 1.5·2²³ pushes the fraction bits out of the mantissa.
     const SHIFT: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
+    let t = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = t - SHIFT;
     // r = x - n·ln2, with ln2 split in two for precision.
     let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
     let mut p = 1.987_569_1e-4_f32;
@@ -315,7 +319,10 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5; // Cephes: 5.0000001201e-1, which is 0.5 in f32
     let y = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // t lies in [2²³, 2²⁴), where one unit of the mantissa is 1.0, so its
+    // low bits hold n as a two's-complement integer.
+    let n_int = (t.to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32);
+    let scale = f32::from_bits((n_int.wrapping_add(127) << 23) as u32);
     y * scale
 }
 

@@ -8,7 +8,9 @@
 //! since that first job was *enqueued* (so no document waits longer than
 //! `max_wait` for its batch to close, a carried-over one included). Under
 //! load the channel fills while the encoder runs, so batches close full and
-//! at once; a lone document pays at most `max_wait`.
+//! at once; a lone document pays at most `max_wait`. With `max_wait` zero
+//! (the infer stage's default) a batch is whatever is queued when the
+//! encoder becomes free: no document ever waits for company.
 
 use docflow_core::StageError;
 use docflow_model::pooling::combine_chunks;

@@ -104,7 +104,12 @@ pub struct InferConfig {
     pub max_tokens: usize,
     /// A batch closes when it holds this many tokens.
     pub batch_tokens: usize,
-    /// ... or when its first document has waited this long (ms).
+    /// ... or when its first document has waited this long (ms). The
+    /// default, 0, closes a batch as soon as the encoder is free with what is
+    /// queued (continuous batching, as Triton's default queue delay): under
+    /// load documents queue while the encoder runs, so batches fill by
+    /// themselves, and at low rates nobody waits for company. A positive
+    /// wait buys fuller batches at low rates (a GPU) with latency.
     pub max_wait_ms: u64,
     /// Bytes of the embedding LRU cache (0 disables it).
     pub cache_bytes: usize,
@@ -121,7 +126,7 @@ impl Default for InferConfig {
             max_chunks: ChunkParams::default().max_chunks,
             max_tokens: docflow_model::DEFAULT_MAX_TOKENS,
             batch_tokens: 16_384,
-            max_wait_ms: 20,
+            max_wait_ms: 0,
             cache_bytes: 64 << 20,
         }
     }
