@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 T="${CARGO_TARGET_DIR:-target}/release"
 DF="$T/docflow"; LT="$T/loadtest"
-TINY=/tmp/docflow-tiny
+TINY=/tmp/docflow-tiny-1l1h   # one layer, one head (see loadtest/examples/tiny_model.rs)
 REAL="${DOCFLOW_MODEL_DIR:-$HOME/.cache/docflow/models/all-MiniLM-L6-v2}"
 [ -d "$TINY" ] || cargo run --release -p docflow-loadtest --example tiny_model -- "$TINY"
 
@@ -21,7 +21,7 @@ run() { # run MODE OUT MODEL [flags...]
     --stage "persist=$DF stage persist --topic-prefix $p" "$@"
 }
 F="--formats text,html,json,email"
-run ramp docs/loadtest/ramp-tiny "$TINY" $F --start-rate 25 --step-rate 25 --max-rate 1000 --step-secs 10 --warmup-secs 10 --slo-p99-ms 3000 --deadline-secs 60
+run ramp docs/loadtest/ramp-tiny "$TINY" $F --start-rate 50 --step-rate 50 --max-rate 800 --step-secs 10 --warmup-secs 10 --slo-p99-ms 1000 --deadline-secs 60
 run ramp docs/loadtest/ramp-real-cpu "$REAL" $F --start-rate 5 --step-rate 5 --max-rate 200 --step-secs 10 --warmup-secs 10 --slo-p99-ms 3000 --deadline-secs 60
 run steady docs/loadtest/kill-infer-3x "$TINY" $F --rate 50 --duration-secs 30 --deadline-secs 60 --kill-stage infer --kills 3 --kill-first-secs 8 --kill-every-secs 7
 run steady docs/loadtest/db-outage-30s "$TINY" $F --rate 40 --duration-secs 60 --deadline-secs 120 --db-outage-at-secs 15 --db-outage-secs 30 --db-pid auto
