@@ -23,5 +23,5 @@ run() { # run MODE OUT MODEL [flags...]
 F="--formats text,html,json,email"
 run ramp docs/loadtest/ramp-tiny "$TINY" $F --start-rate 50 --step-rate 50 --max-rate 800 --step-secs 10 --warmup-secs 10 --slo-p99-ms 1000 --deadline-secs 60
 run ramp docs/loadtest/ramp-real-cpu "$REAL" $F --start-rate 5 --step-rate 5 --max-rate 200 --step-secs 10 --warmup-secs 10 --slo-p99-ms 3000 --deadline-secs 60
-run steady docs/loadtest/kill-infer-3x "$TINY" $F --rate 50 --duration-secs 30 --deadline-secs 60 --kill-stage infer --kills 3 --kill-first-secs 8 --kill-every-secs 7
-run steady docs/loadtest/db-outage-30s "$TINY" $F --rate 40 --duration-secs 60 --deadline-secs 120 --db-outage-at-secs 15 --db-outage-secs 30 --db-pid auto
+run steady docs/loadtest/kill-infer-3x "$TINY" $F --rate 100 --duration-secs 30 --deadline-secs 60 --kill-stage infer --kills 3 --kill-first-secs 8 --kill-every-secs 7
+run steady docs/loadtest/db-outage-30s "$TINY" $F --rate 100 --duration-secs 60 --deadline-secs 120 --db-outage-at-secs 15 --db-outage-secs 30 --db-pid auto
