@@ -258,6 +258,10 @@ fn spawn(m: &mut Managed, log_dir: &Path) -> anyhow::Result<()> {
         .arg("-c")
         .arg(format!("exec {}", m.spec.command))
         .env("DOCFLOW_METRICS_ADDR", m.metrics.to_string())
+        // Static group membership: a stage killed and restarted by the chaos
+        // hooks takes its partitions back without a rebalance, as a
+        // StatefulSet replica would.
+        .env("DOCFLOW_GROUP_INSTANCE_ID", format!("loadtest{}-{}", std::process::id(), m.spec.name))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

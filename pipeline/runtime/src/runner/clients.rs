@@ -37,6 +37,10 @@ pub(crate) fn producer_config(cfg: &StageConfig, stage: &str) -> ClientConfig {
     c
 }
 
+/// Environment variable naming this replica for static group membership
+/// (`group.instance.id` = `<value>-<stage>`); unset: dynamic membership.
+pub const GROUP_INSTANCE_ID_ENV: &str = "DOCFLOW_GROUP_INSTANCE_ID";
+
 /// Consumer settings: offsets stored by the runtime only after acks, and
 /// committed in the background plus on revoke and shutdown.
 pub(crate) fn consumer_config(cfg: &StageConfig, stage: &str) -> ClientConfig {
@@ -58,6 +62,15 @@ pub(crate) fn consumer_config(cfg: &StageConfig, stage: &str) -> ClientConfig {
         .set("enable.partition.eof", "false")
         // Statistics carry per-partition consumer lag (docflow_consumer_lag).
         .set("statistics.interval.ms", "2000");
+    // Static membership (KIP-345) when the replica has a stable name (a
+    // StatefulSet pod, a supervisor's slot): a replica restarted within the
+    // session timeout takes its partitions back at once instead of waiting
+    // for the group to notice the dead member and rebalance. The price: a
+    // replica that stops for good keeps its partitions until the session
+    // times out, as static members do not leave the group on close.
+    if let Some(id) = std::env::var(GROUP_INSTANCE_ID_ENV).ok().filter(|v| !v.trim().is_empty()) {
+        c.set("group.instance.id", format!("{}-{stage}", id.trim()));
+    }
     for (k, v) in &cfg.kafka {
         c.set(k, v);
     }
