@@ -35,7 +35,9 @@ fn main() {
             body
         })
         .collect();
-    let n = 40;
+    // Rounds over the 64 documents (`EXTRACT_PROFILE_N`, default 40); more
+    // give finer figures where the thread CPU clock ticks coarsely.
+    let n: usize = std::env::var("EXTRACT_PROFILE_N").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
     // Thread CPU time, so a busy machine does not inflate the figures.
     let cpu = || docflow_parse::bench::thread_cpu_seconds().expect("Linux schedstat");
     let per_doc = |s: f64| (cpu() - s) * 1e6 / (n * bodies.len()) as f64;

@@ -4,8 +4,8 @@
 //! Without a header only the unmistakable receipt shapes `2 x Coffee 7.00`
 //! and `Coffee 2 @ 3.50 7.00` are read.
 
-use super::money::{parse_number, CURRENCY_RE};
-use super::Folded;
+use super::money::{parse_number, strip_edge_markers, CURRENCY_RE};
+use super::{keywords, Folded};
 use docflow_schemas::LineItem;
 use regex::Regex;
 use rust_decimal::Decimal;
@@ -85,7 +85,13 @@ fn cells(line: &str) -> Vec<&str> {
 fn number(cell: &str) -> Option<Decimal> {
     // Every currency marker holds an ASCII letter or one of these symbols.
     let marked = cell.bytes().any(|b| b.is_ascii_alphabetic() || b == b'$') || cell.contains(['€', '£', '¥']);
-    let stripped = if marked { CURRENCY_RE.replace_all(cell, "") } else { Cow::Borrowed(cell) };
+    let stripped = if !marked {
+        Cow::Borrowed(cell)
+    } else if let Some(s) = strip_edge_markers(cell) {
+        Cow::Borrowed(s) // `EUR 12.00`, `5,00 €`: what the regex would leave, without it
+    } else {
+        CURRENCY_RE.replace_all(cell, "")
+    };
     let s = stripped.trim();
     if s.is_empty() {
         return None;
@@ -97,15 +103,31 @@ fn number(cell: &str) -> Option<Decimal> {
     }
 }
 
+/// The words of `s` joined by single spaces (`split_whitespace` + `join`, without the list).
 fn clean_desc(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 /// Words one of which a header row holds (it names a description column).
-static HEADER_WORD_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new("desc|item|product|service|article|particular").unwrap());
+static HEADER_WORDS: LazyLock<keywords::Mask> =
+    LazyLock::new(|| keywords::mask(&["desc", "item", "product", "service", "article", "particular"]));
+
+/// Whether [`STOP_RE`] can match `lower`: its words start with one of these
+/// bytes, after blanks. (A byte test spares most item rows the regex.)
+fn may_stop(lower: &str) -> bool {
+    let first = lower.bytes().find(|b| !matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' '));
+    first.is_some_and(|b| matches!(b, b's' | b't' | b'v' | b'g' | b'b' | b'a' | b'n' | b'p' | b'c' | b'i'))
+}
 
 /// Finds the header row: a description column plus a unit-price or amount
-/// column. The caller has checked that the line holds a [`HEADER_WORD_RE`] word.
+/// column. The caller has checked that the line holds a [`HEADER_WORDS`] word.
 fn header(line: &str) -> Option<Vec<Role>> {
     if line.len() > 200 {
         return None;
@@ -173,9 +195,9 @@ fn item_from_tail(roles: &[Role], line: &str) -> Option<LineItem> {
 pub fn line_items(f: Folded) -> Vec<LineItem> {
     let mut items = Vec::new();
     let mut roles: Option<Vec<Role>> = None;
-    // Where header words start: one search instead of six per line. Words
-    // hold no line break, so a line holds one iff a match starts in it.
-    let mut words = HEADER_WORD_RE.find_iter(f.lower).map(|m| m.start()).peekable();
+    // Where header words start (the keyword scan's hits). Words hold no
+    // line break, so a line holds one iff an occurrence starts in it.
+    let mut words = f.starts(*HEADER_WORDS).peekable();
     for (line, lower) in f.text.lines().zip(f.lower.lines()) {
         let start = lower.as_ptr() as usize - f.lower.as_ptr() as usize;
         let mut has_word = false;
@@ -196,7 +218,8 @@ pub fn line_items(f: Folded) -> Vec<LineItem> {
             }
         }
         let Some(r) = &roles else { continue };
-        if STOP_RE.is_match(lower) || LABEL_LINE_RE.is_match(line) {
+        // (`LABEL_LINE_RE` needs a `:`; `may_stop` is a necessary condition of `STOP_RE`.)
+        if may_stop(lower) && STOP_RE.is_match(lower) || line.contains(':') && LABEL_LINE_RE.is_match(line) {
             break; // the totals block, or `key: value` lines after the table
         }
         let cs = cells(line);
@@ -210,7 +233,7 @@ pub fn line_items(f: Folded) -> Vec<LineItem> {
     }
     // No header: only the unmistakable receipt shapes, before the totals.
     for (line, lower) in f.text.lines().zip(f.lower.lines()) {
-        if !items.is_empty() && STOP_RE.is_match(lower) {
+        if !items.is_empty() && may_stop(lower) && STOP_RE.is_match(lower) {
             break;
         }
         // Both shapes need a digit and an `x`, `×` or `@` between the numbers.

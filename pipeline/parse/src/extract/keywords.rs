@@ -44,6 +44,8 @@ pub const KEYWORDS: &[&str] = &[
     "date", "datum", "sent", "currency", "subject", "from", "sender",
     // date label starts: `as` followed by each byte of `[\s_]` (keywords have three bytes or more)
     "issue", "document", "made", "entered", "as ", "as\t", "as\n", "as\x0b", "as\x0c", "as\r", "as_",
+    // line-item header words
+    "desc", "item", "product", "service", "article", "particular",
 ];
 
 /// A set of [`KEYWORDS`], one bit each.

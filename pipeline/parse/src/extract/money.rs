@@ -81,15 +81,22 @@ pub fn parse_number(s: &str) -> Option<Decimal> {
     if s.is_empty() || !s.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let mut digits = String::with_capacity(s.len());
-    let seps: Vec<(usize, char)> =
-        s.char_indices().filter(|(_, c)| matches!(c, '.' | ',' | '\'' | '’' | ' ' | '\u{a0}' | '\u{202f}')).collect();
-    let decimal_at = match seps.last() {
+    let is_sep = |c: char| matches!(c, '.' | ',' | '\'' | '’' | ' ' | '\u{a0}' | '\u{202f}');
+    // The last separator, then how many of its kind there are and whether
+    // others are mixed in: no list of them is kept.
+    let last = s.char_indices().rev().find(|&(_, c)| is_sep(c));
+    let decimal_at = match last {
         None => None,
-        Some(&(i, c)) if c == '.' || c == ',' => {
+        Some((i, c)) if c == '.' || c == ',' => {
             let after = s.len() - i - 1;
-            let same_kind = seps.iter().filter(|(_, d)| *d == c).count();
-            let mixed = seps.iter().any(|(_, d)| *d != c);
+            let (mut same_kind, mut mixed) = (0usize, false);
+            for d in s.chars().filter(|&d| is_sep(d)) {
+                if d == c {
+                    same_kind += 1;
+                } else {
+                    mixed = true;
+                }
+            }
             if mixed || (same_kind == 1 && after != 3) {
                 Some(i)
             } else {
@@ -98,19 +105,78 @@ pub fn parse_number(s: &str) -> Option<Decimal> {
         }
         Some(_) => None,
     };
+    // The digits (and the decimal point) go to a stack buffer: numbers in
+    // documents are short; a longer one takes the heap.
+    let mut stack = [0u8; 64];
+    let mut heap = Vec::new();
+    let mut n = 0usize;
+    let mut put = |b: u8| {
+        if n < stack.len() {
+            stack[n] = b;
+        } else {
+            if heap.is_empty() {
+                heap.extend_from_slice(&stack);
+            }
+            heap.push(b);
+        }
+        n += 1;
+    };
     for (i, c) in s.char_indices() {
         if c.is_ascii_digit() {
-            digits.push(c);
+            put(c as u8);
         } else if Some(i) == decimal_at {
-            digits.push('.');
-        } else if matches!(c, '.' | ',' | '\'' | '’' | ' ' | '\u{a0}' | '\u{202f}') {
+            put(b'.');
+        } else if is_sep(c) {
             continue;
         } else {
             return None;
         }
     }
-    let d = Decimal::from_str(&digits).ok()?;
+    let digits = if n <= stack.len() { &stack[..n] } else { &heap[..] };
+    // ASCII digits and at most one `.`: valid UTF-8.
+    let d = Decimal::from_str(std::str::from_utf8(digits).ok()?).ok()?;
     Some(if neg { -d } else { d })
+}
+
+/// Currency markers that [`CURRENCY_RE`] matches exactly as written, for
+/// [`strip_edge_markers`]: symbols (longest first) and the ISO codes.
+const EDGE_SYMBOLS: [&str; 9] = ["US$", "CA$", "AU$", "C$", "A$", "$", "€", "£", "¥"];
+
+/// A cell's text with [`CURRENCY_RE`]'s matches removed, as
+/// `CURRENCY_RE.replace_all(cell, "")` gives it, for the common shapes
+/// `EUR 1.234,56`, `€1.000,00`, `12.00 USD`: at most one marker at each end
+/// and nothing between them but ASCII digits, `.`, `,`, `'`, `-` and
+/// spaces (where no match can start or end). `None` for any other shape
+/// (the caller then runs the regex).
+pub fn strip_edge_markers(cell: &str) -> Option<&str> {
+    fn is_word(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b == b'_'
+    }
+    let b = cell.as_bytes();
+    // A marker at the start: a symbol, or a code followed by a word boundary.
+    let mut start = 0;
+    if let Some(sym) = EDGE_SYMBOLS.iter().find(|m| cell.starts_with(**m)) {
+        start = sym.len();
+    } else if b.len() >= 3 && CODES.iter().any(|c| c.as_bytes() == &b[..3]) && b.get(3).is_none_or(|&x| !is_word(x)) {
+        start = 3;
+    }
+    let rest = &cell[start..];
+    let r = rest.as_bytes();
+    // A marker at the end: a code preceded by a word boundary, or a symbol.
+    let mut end = rest.len();
+    if r.len() >= 3
+        && CODES.iter().any(|c| c.as_bytes() == &r[r.len() - 3..])
+        && (r.len() == 3 || !is_word(r[r.len() - 4]))
+    {
+        end = r.len() - 3;
+    } else if let Some(sym) = EDGE_SYMBOLS.iter().find(|m| rest.ends_with(**m)) {
+        // `5 C$`: the regex takes the longest symbol starting leftmost, and
+        // what precedes the symbol here is no letter (checked below), so
+        // the symbol found longest-first is that match.
+        end = rest.len() - sym.len();
+    }
+    let mid = &rest[..end];
+    mid.bytes().all(|x| x.is_ascii_digit() || matches!(x, b'.' | b',' | b'\'' | b'-' | b' ')).then_some(mid)
 }
 
 /// An amount found in a line: value, currency if marked, byte span.
@@ -206,6 +272,75 @@ mod tests {
         assert_eq!(parse_number("1.234.567,00"), Some(d("1234567.00")));
         assert_eq!(parse_number("abc"), None);
         assert_eq!(parse_number("12 000,00"), Some(d("12000.00")));
+    }
+
+    #[test]
+    fn edge_markers_strip_like_the_regex() {
+        for cell in [
+            "GBP 683.70", "683.70 GBP", "€1.000,00", "5,00 €", "$ 12.00", "US$12", "CA$ 5", "5 C$", "5 A$", "EUR-5",
+            "EUR5", "5EUR", "5 AUSD", "5 AUS$", "GBP 1'006.62", "12 000,00 NOK", "£ 5.96", "¥500", "EURO 5", "5 euros",
+            "12 EUR 34", "USD", "$", "", "1.5", "-3 CHF", "CHF-3", "5 $US", "JPY 5 JPY", "5€", "A$5", "C$5 C$",
+        ] {
+            let want = CURRENCY_RE.replace_all(cell, "");
+            if let Some(got) = strip_edge_markers(cell) {
+                assert_eq!(got, want, "{cell}");
+            }
+        }
+        assert_eq!(strip_edge_markers("GBP 683.70"), Some(" 683.70"));
+        assert_eq!(strip_edge_markers("5,00 €"), Some("5,00 "));
+        assert_eq!(strip_edge_markers("EUR5"), None);
+    }
+
+    /// `parse_number` as it was before the allocation-free rewrite.
+    fn parse_number_old(s: &str) -> Option<Decimal> {
+        let s = s.trim();
+        let (neg, s) = match s.strip_prefix('-') {
+            Some(r) => (true, r.trim_start()),
+            None => (false, s),
+        };
+        if s.is_empty() || !s.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        let mut digits = String::with_capacity(s.len());
+        let seps: Vec<(usize, char)> =
+            s.char_indices().filter(|(_, c)| matches!(c, '.' | ',' | '\'' | '’' | ' ' | '\u{a0}' | '\u{202f}')).collect();
+        let decimal_at = match seps.last() {
+            None => None,
+            Some(&(i, c)) if c == '.' || c == ',' => {
+                let after = s.len() - i - 1;
+                let same_kind = seps.iter().filter(|(_, d)| *d == c).count();
+                let mixed = seps.iter().any(|(_, d)| *d != c);
+                if mixed || (same_kind == 1 && after != 3) { Some(i) } else { None }
+            }
+            Some(_) => None,
+        };
+        for (i, c) in s.char_indices() {
+            if c.is_ascii_digit() {
+                digits.push(c);
+            } else if Some(i) == decimal_at {
+                digits.push('.');
+            } else if matches!(c, '.' | ',' | '\'' | '’' | ' ' | '\u{a0}' | '\u{202f}') {
+                continue;
+            } else {
+                return None;
+            }
+        }
+        let d = Decimal::from_str(&digits).ok()?;
+        Some(if neg { -d } else { d })
+    }
+
+    #[test]
+    fn parse_number_equals_the_old_one() {
+        let long = "1".repeat(70);
+        let long_dec = format!("{}.5", "9".repeat(80));
+        for s in [
+            "1.234,56", "1,234.56", "1'234.5", "1234,5", "1.234", "12.34", "1.234.567,00", "abc", "12 000,00", "- 12,5",
+            "1.234.5", "1,234.567", "5.", "5’000", "5\u{a0}000,00", "5\u{202f}000", "0", "007", "-", "", " 3 ", "1..2",
+            "1,,2", "12345678901234567890123456789", "123456789012345678901234567890", &long, &long_dec, "1.2.3,4'5",
+            "3x", "é5", "5é", "9.99", "-0", "1,5,",
+        ] {
+            assert_eq!(parse_number(s), parse_number_old(s), "{s:?}");
+        }
     }
 
     #[test]
