@@ -14,8 +14,10 @@
 //!   invoice number, line items, IBAN, e-mails, phones, parties, doc type).
 //! - [`deadline`]: running a PDF parse on its own thread with a deadline.
 //! - [`bench`]: `bench_parse`, docs/s per core; [`cli`]: `docflow parse`.
+//! - `bytes`: SSE2 byte scans shared by the hot paths (plain loops off x86-64).
 
 pub mod bench;
+mod bytes;
 pub mod cli;
 pub mod deadline;
 pub mod error;

@@ -37,11 +37,7 @@ static IBAN_RE: LazyLock<keywords::Regex> =
 /// is much cheaper than running [`IBAN_RE`] over the whole text.
 fn iban_starts(text: &str) -> Vec<usize> {
     let mut out = Vec::new();
-    for (i, w) in text.as_bytes().windows(4).enumerate() {
-        if w[3].is_ascii_digit() && w[2].is_ascii_digit() && w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase() {
-            out.push(i);
-        }
-    }
+    crate::bytes::caps2_digits2(text.as_bytes(), &mut out);
     out
 }
 

@@ -79,13 +79,13 @@ pub fn normalize(raw: &str) -> String {
 
 /// Whether `s` holds `\r`, `\t`, U+00A0 or U+200B.
 fn has_odd(s: &str) -> bool {
-    s.as_bytes().iter().any(|&b| b == b'\r' || b == b'\t') || s.contains('\u{a0}') || s.contains('\u{200b}')
+    crate::bytes::has_byte(s.as_bytes(), [b'\r', b'\t', b'\r', b'\t']) || s.contains('\u{a0}') || s.contains('\u{200b}')
 }
 
-/// Whether `s` may hold `\r`, `\t`, U+00A0 or U+200B: a byte scan for them
-/// and their lead bytes, in blocks without early exit so it vectorises.
+/// Whether `s` may hold `\r`, `\t`, U+00A0 or U+200B: a vectorised byte
+/// scan for them and their lead bytes.
 fn may_have_odd(s: &str) -> bool {
-    s.as_bytes().chunks(64).any(|block| block.iter().fold(false, |odd, &b| odd | (b == b'\r') | (b == b'\t') | (b == 0xC2) | (b == 0xE2)))
+    crate::bytes::has_byte(s.as_bytes(), [b'\r', b'\t', 0xC2, 0xE2])
 }
 
 #[cfg(test)]
