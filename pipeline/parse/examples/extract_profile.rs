@@ -56,6 +56,25 @@ fn main() {
         }
     }
     println!("{:<14} {:>8.1} us/doc ({format:?}, {} bytes avg)", "format parse", per_doc(s), bodies.iter().map(Vec::len).sum::<usize>() / bodies.len());
+    if format == DocFormat::Html {
+        // The floor under the HTML renderer: html5gum with a callback that does nothing.
+        use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
+        let s = cpu();
+        for _ in 0..n {
+            for b in &bodies {
+                let html = std::str::from_utf8(b).expect("UTF-8");
+                let mut emitter = CallbackEmitter::new(|ev: CallbackEvent<'_>, _: html5gum::Span<()>| -> Option<()> {
+                    std::hint::black_box(&ev);
+                    None
+                });
+                emitter.naively_switch_states(true);
+                for t in html5gum::Tokenizer::new_with_emitter(html, emitter) {
+                    let Ok(()) = t;
+                }
+            }
+        }
+        println!("{:<14} {:>8.1} us/doc", "tokenise only", per_doc(s));
+    }
     // Each step on a pre-folded text; `fold+scan` is the shared lower-casing and keyword scan.
     let bufs: Vec<FoldedBuf> = texts.iter().map(|t| FoldedBuf::new(t)).collect();
     macro_rules! t { ($name:literal, $e:expr) => {{

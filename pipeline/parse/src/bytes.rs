@@ -69,6 +69,29 @@ pub fn caps2_digits2(s: &[u8], out: &mut Vec<usize>) {
     }
 }
 
+/// Appends the positions of `needle` in `s` (offset by `base`), ascending.
+pub fn positions(s: &[u8], needle: u8, base: u32, out: &mut Vec<u32>) {
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is baseline on x86-64; each load reads s[i..i + 16] with i + 16 <= s.len().
+        unsafe {
+            let v = _mm_set1_epi8(needle as i8);
+            while i + 16 <= s.len() {
+                let x = _mm_loadu_si128(s.as_ptr().add(i).cast());
+                let mut bits = _mm_movemask_epi8(_mm_cmpeq_epi8(x, v)) as u32;
+                while bits != 0 {
+                    out.push(base + (i + bits.trailing_zeros() as usize) as u32);
+                    bits &= bits - 1;
+                }
+                i += 16;
+            }
+        }
+    }
+    out.extend(s[i..].iter().enumerate().filter(|(_, &b)| b == needle).map(|(j, _)| base + (i + j) as u32));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +119,10 @@ mod tests {
                     .collect();
                 let mut got = Vec::new();
                 caps2_digits2(&s, &mut got);
+                assert_eq!(got, want);
+                let want: Vec<u32> = s.iter().enumerate().filter(|(_, &b)| b == b'Q').map(|(i, _)| i as u32 + 3).collect();
+                let mut got = Vec::new();
+                positions(&s, b'Q', 3, &mut got);
                 assert_eq!(got, want);
             }
         }

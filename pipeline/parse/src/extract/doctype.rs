@@ -79,8 +79,9 @@ pub fn classify(folded: Folded, mail: bool, has_invoice_number: bool) -> &'stati
     // The head: the first six non-empty lines, where titles sit.
     let mut head_end = body.len();
     let mut seen = 0;
-    for (i, line) in body.split('\n').scan(0usize, |pos, l| { let start = *pos; *pos += l.len() + 1; Some((start, l)) }) {
-        if !line.trim().is_empty() {
+    for (i, end) in folded.lines() {
+        // (`lines` drops a `\r` before the `\n`: `trim` would have.)
+        if !body[i..end].trim().is_empty() {
             seen += 1;
             if seen > 6 {
                 head_end = i;
@@ -97,8 +98,11 @@ pub fn classify(folded: Folded, mail: bool, has_invoice_number: bool) -> &'stati
             let l = l.trim().trim_end_matches([':', '.']);
             l.len() <= 48 && rules.title.find_iter(l).any(|m| m.start() == 0 || m.end() == l.len())
         };
+        // Every title match holds a title word, so only the head lines
+        // that hold one (a keyword hit) are tried.
+        let title_line = |p: usize| is_title(&head[folded.line_start(p)..folded.line_end(p)]);
         if !folded.has(title_words) {
-        } else if head.lines().any(is_title) {
+        } else if folded.starts(title_words).take_while(|&p| p < head_end).any(title_line) {
             score += 3;
         } else if rules.title.is_match(body) {
             score += 1;

@@ -198,8 +198,8 @@ pub fn line_items(f: Folded) -> Vec<LineItem> {
     // Where header words start (the keyword scan's hits). Words hold no
     // line break, so a line holds one iff an occurrence starts in it.
     let mut words = f.starts(*HEADER_WORDS).peekable();
-    for (line, lower) in f.text.lines().zip(f.lower.lines()) {
-        let start = lower.as_ptr() as usize - f.lower.as_ptr() as usize;
+    for (start, end) in f.lines() {
+        let (line, lower) = (&f.text[start..end], &f.lower[start..end]);
         let mut has_word = false;
         while let Some(&w) = words.peek() {
             if w >= start + lower.len() {
@@ -232,7 +232,8 @@ pub fn line_items(f: Folded) -> Vec<LineItem> {
         return items;
     }
     // No header: only the unmistakable receipt shapes, before the totals.
-    for (line, lower) in f.text.lines().zip(f.lower.lines()) {
+    for (start, end) in f.lines() {
+        let (line, lower) = (&f.text[start..end], &f.lower[start..end]);
         if !items.is_empty() && may_stop(lower) && STOP_RE.is_match(lower) {
             break;
         }

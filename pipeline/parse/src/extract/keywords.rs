@@ -116,13 +116,21 @@ static SCANNER: LazyLock<Scanner> = LazyLock::new(|| {
         avx2: avx2_available(),
     };
     // Buckets: `+` alone in bucket 0 (any two bytes may follow it), the
-    // other first bytes in order over buckets 1..8, neighbours together
-    // (letters close in the alphabet share their high nibble, which keeps
-    // the buckets' first-byte sets tight).
-    let mut firsts: Vec<u8> = KEYWORDS.iter().filter(|k| k.len() >= 3).map(|k| k.as_bytes()[0]).collect();
-    firsts.sort_unstable();
-    firsts.dedup();
-    let bucket = |a: u8| 1 + firsts.iter().position(|&f| f == a).expect("a first byte") * 7 / firsts.len();
+    // other keywords by first byte over buckets 1..8: an assignment that
+    // lets few positions of invoice text through (a local search over
+    // generated invoices: 11% of positions, where letters in alphabet
+    // order, three to a bucket, let 20% through). Any assignment finds
+    // every hit; a first byte not listed goes by its value.
+    let bucket = |a: u8| match a {
+        b'b' | b'f' | b'k' | b'p' => 1,
+        b'e' | b'h' => 2,
+        b'c' | b'g' | b'l' => 3,
+        b'd' | b'i' | b'm' => 4,
+        b'a' | b'o' => 5,
+        b's' | b't' => 6,
+        b'q' | b'r' | b'v' | b'w' => 7,
+        _ => 1 + a as usize % 7,
+    };
     sc.tables[0][(b'+' & 15) as usize] |= 1;
     sc.tables[1][(b'+' >> 4) as usize] |= 1;
     for t in &mut sc.tables[2..] {

@@ -36,6 +36,8 @@ pub struct Folded<'a> {
     pub lower: &'a str,
     /// Keyword occurrences of the whole document (document offsets).
     hits: &'a [keywords::Hit],
+    /// Positions of the document's line feeds (document offsets), ascending.
+    newlines: &'a [u32],
     /// Document offset of `text[0]`.
     base: usize,
     /// Keywords wholly inside this range.
@@ -60,13 +62,50 @@ impl<'a> Folded<'a> {
         } else {
             keywords::present(self.hits, self.base + start, self.base + end)
         };
-        Some(Folded { text, lower, hits: self.hits, base: self.base + start, present })
+        Some(Folded { text, lower, hits: self.hits, newlines: self.newlines, base: self.base + start, present })
     }
 
     /// Whether the lower-cased text contains any of the keywords in `mask`
     /// (built with `keywords::words!`).
     pub fn has(&self, mask: keywords::Mask) -> bool {
         self.present & mask != 0
+    }
+
+    /// The lines of this text as `(start, end)` byte ranges: what
+    /// `text.lines()` gives (split at `\n`, a `\r` before it dropped, no
+    /// empty last line), from the document's line-feed index instead of a
+    /// search per line.
+    pub fn lines(&self) -> Lines<'a> {
+        let (lo, hi) = (self.base, self.base + self.text.len());
+        let from = self.newlines.partition_point(|&p| (p as usize) < lo);
+        let to = self.newlines.partition_point(|&p| (p as usize) < hi);
+        Lines { bytes: self.text.as_bytes(), newlines: self.newlines[from..to].iter(), base: lo, start: 0 }
+    }
+
+    /// Start of the line holding byte `at` (an offset in this text):
+    /// `keywords::line_start(text, at)`, from the line-feed index.
+    pub fn line_start(&self, at: usize) -> usize {
+        let (lo, at_doc) = (self.base, self.base + at);
+        let i = self.newlines.partition_point(|&p| (p as usize) < at_doc);
+        match i.checked_sub(1).map(|j| self.newlines[j] as usize) {
+            Some(p) if p >= lo => p + 1 - lo,
+            _ => 0,
+        }
+    }
+
+    /// End of the line holding byte `at` (an offset in this text), as
+    /// [`Folded::lines`] ends it: before its `\n` (and a `\r` before that),
+    /// or at the end of the text.
+    pub fn line_end(&self, at: usize) -> usize {
+        let (lo, hi) = (self.base, self.base + self.text.len());
+        let i = self.newlines.partition_point(|&p| (p as usize) < lo + at);
+        match self.newlines.get(i).map(|&p| p as usize) {
+            Some(p) if p < hi => {
+                let nl = p - lo;
+                if nl > self.line_start(at) && self.text.as_bytes()[nl - 1] == b'\r' { nl - 1 } else { nl }
+            }
+            _ => self.text.len(),
+        }
     }
 
     /// Starts (offsets in this text) of the occurrences of the keywords in
@@ -80,27 +119,62 @@ impl<'a> Folded<'a> {
     }
 }
 
-/// A lower-cased copy of a text and its keyword hits: what a [`Folded`] borrows.
+/// [`Folded::lines`]: line ranges (offsets in the folded text).
+pub struct Lines<'a> {
+    bytes: &'a [u8],
+    newlines: std::slice::Iter<'a, u32>,
+    /// Document offset of `bytes[0]`.
+    base: usize,
+    /// Start of the next line.
+    start: usize,
+}
+
+impl Iterator for Lines<'_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        match self.newlines.next() {
+            Some(&p) => {
+                let (start, nl) = (self.start, p as usize - self.base);
+                self.start = nl + 1;
+                // `\r\n` ends a line as `\n` does.
+                let end = if nl > start && self.bytes[nl - 1] == b'\r' { nl - 1 } else { nl };
+                Some((start, end))
+            }
+            None if self.start < self.bytes.len() => {
+                let start = std::mem::replace(&mut self.start, self.bytes.len());
+                Some((start, self.bytes.len()))
+            }
+            None => None,
+        }
+    }
+}
+
+/// A lower-cased copy of a text, its keyword hits and its line feeds: what
+/// a [`Folded`] borrows.
 #[derive(Debug, Default)]
 pub struct FoldedBuf {
     lower: String,
     hits: Vec<keywords::Hit>,
+    newlines: Vec<u32>,
 }
 
 impl FoldedBuf {
-    /// Folds `text` and scans it for keywords.
+    /// Folds `text` and scans it for keywords and line feeds.
     pub fn new(text: &str) -> FoldedBuf {
         let lower = text.to_ascii_lowercase();
         let mut hits = Vec::new();
         keywords::scan(&lower, &mut hits);
-        FoldedBuf { lower, hits }
+        let mut newlines = Vec::new();
+        crate::bytes::positions(lower.as_bytes(), b'\n', 0, &mut newlines);
+        FoldedBuf { lower, hits, newlines }
     }
 
     /// The view of `text`, which must be the text this was made from.
     pub fn get<'a>(&'a self, text: &'a str) -> Folded<'a> {
         debug_assert_eq!(text.len(), self.lower.len());
         let present = keywords::present(&self.hits, 0, text.len());
-        Folded { text, lower: &self.lower, hits: &self.hits, base: 0, present }
+        Folded { text, lower: &self.lower, hits: &self.hits, newlines: &self.newlines, base: 0, present }
     }
 }
 
@@ -130,12 +204,12 @@ static TOTAL_WORDS: LazyLock<[keywords::Mask; 2]> =
 /// or a `|` followed by nothing but whitespace up to that line (`\|\s*`).
 /// Between the match start and the keyword there are only blanks and
 /// `key.` prefixes, which hold no line break. Ascending, no duplicates.
-fn total_starts(lower: &str, keyword_starts: impl Iterator<Item = usize>) -> Vec<usize> {
-    let b = lower.as_bytes();
+fn total_starts(f: Folded, keyword_starts: impl Iterator<Item = usize>) -> Vec<usize> {
+    let b = f.lower.as_bytes();
     let mut out = Vec::new();
     let (mut line, mut piped_to) = (usize::MAX, 0);
     for p in keyword_starts {
-        let ls = keywords::line_start(lower, p);
+        let ls = f.line_start(p);
         if ls != line {
             line = ls;
             piped_to = ls;
@@ -180,7 +254,7 @@ pub fn total(f: Folded) -> Option<(Decimal, Option<&'static str>)> {
             continue;
         }
         let mut found = None;
-        for c in keywords::anchored_iter(re, lower, total_starts(lower, f.starts(words))) {
+        for c in keywords::anchored_iter(re, lower, total_starts(f, f.starts(words))) {
             let m = c.get_match().expect("a match");
             let after = lower[m.end()..].trim_start_matches([' ', '\t', '_', '.']);
             if NOT_TOTAL.iter().any(|w| after.starts_with(w)) {
@@ -276,4 +350,31 @@ pub fn extract_fields(text: &str, hints: &Hints, locale: Option<&str>) -> Busine
         f.subject = hints.subject.clone().or_else(|| ident::subject(all));
         f
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_equals_str_lines() {
+        for text in ["", "\n", "a", "a\n", "a\r\nb\r", "\r\n\r\n", "ab\n\ncd\r\n\ré\nlast", "x\ry\n\rz\n\n"] {
+            let buf = FoldedBuf::new(text);
+            let all = buf.get(text);
+            for start in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+                for view in [all.from(start).unwrap(), all.to(start).unwrap()] {
+                    let want: Vec<&str> = view.text.lines().collect();
+                    let got: Vec<&str> = view.lines().map(|(s, e)| &view.text[s..e]).collect();
+                    assert_eq!(got, want, "{text:?} from/to {start}");
+                    for at in 0..view.text.len() {
+                        assert_eq!(view.line_start(at), keywords::line_start(view.text, at), "{text:?} {start} {at}");
+                        if view.text.as_bytes()[at] != b'\n' {
+                            let (s, e) = (view.line_start(at), view.line_end(at));
+                            assert!(want.iter().any(|l| l.as_ptr() as usize - view.text.as_ptr() as usize == s && l.len() == e - s));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -50,13 +50,14 @@ pub fn vendor(body: Folded) -> Option<String> {
         // label word. A match may start earlier, on blank lines before its
         // label (`^\s*` crosses them), but its `v` is the one found from the
         // label's own line, and no other match can start in between.
-        let lines = body.starts(*LABEL_WORDS).map(|p| keywords::line_start(body.lower, p));
+        let lines = body.starts(*LABEL_WORDS).map(|p| body.line_start(p));
         if let Some(c) = keywords::anchored_iter(&LABEL_RE, body.lower, lines).next() {
             return clean(&body.text[keywords::group(&c, "v").expect("v is not optional")]);
         }
     }
     let mut in_customer_block = false;
-    for (line, lower) in body.text.lines().zip(body.lower.lines()).take(12) {
+    for (start, end) in body.lines().take(12) {
+        let (line, lower) = (&body.text[start..end], &body.lower[start..end]);
         let (t, tl) = (line.trim(), lower.trim());
         if t.is_empty() {
             in_customer_block = false;
