@@ -4,7 +4,7 @@
 //! The patterns are lower case and run on [`Folded::lower`].
 
 use super::{keywords, Folded};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use regex::Regex;
 use std::cell::LazyCell;
 use std::sync::LazyLock;
@@ -40,9 +40,12 @@ pub enum SlashOrder {
 /// `text` is lower-cased.
 pub fn slash_order(text: &str, locale: Option<&str>) -> SlashOrder {
     let (mut day_first, mut month_first) = (false, false);
-    for c in DATE_RE.captures_iter(text) {
-        if let (Some(a), Some(b)) = (c.name("sa"), c.name("sb")) {
-            let (a, b): (u32, u32) = (a.as_str().parse().unwrap_or(0), b.as_str().parse().unwrap_or(0));
+    // The matches `captures_iter` would give, without capture groups: a
+    // match shaped `a/b/yyyy` (or with `-`) can only come from the slash
+    // alternative (the others need four leading digits, a `.` or a month
+    // name), and its `sa` and `sb` are then its two short numbers.
+    for m in DATE_RE.find_iter(text) {
+        if let Some((a, b)) = slash_parts(m.as_str()) {
             day_first |= a > 12 && b <= 12;
             month_first |= b > 12 && a <= 12;
         }
@@ -60,6 +63,23 @@ pub fn slash_order(text: &str, locale: Option<&str>) -> SlashOrder {
         }
         None => SlashOrder::Unknown,
     }
+}
+
+/// `(a, b)` of a whole `a/b/yyyy` or `a-b-yyyy` (`a`, `b`: one or two
+/// ASCII digits, `yyyy` four), else `None`.
+fn slash_parts(s: &str) -> Option<(u32, u32)> {
+    let b = s.as_bytes();
+    let num = |from: usize| {
+        let n = b[from..].iter().take(3).take_while(|x| x.is_ascii_digit()).count();
+        (1..=2).contains(&n).then(|| (b[from..from + n].iter().fold(0u32, |v, d| v * 10 + (d - b'0') as u32), from + n))
+    };
+    let (a, i) = num(0)?;
+    let sep = *b.get(i).filter(|x| matches!(x, b'/' | b'-'))?;
+    let (bb, j) = num(i + 1).filter(|_| i + 1 < b.len())?;
+    let sep2 = *b.get(j).filter(|x| matches!(x, b'/' | b'-'))?;
+    let _ = (sep, sep2);
+    let year = &b[j + 1..];
+    (year.len() == 4 && year.iter().all(u8::is_ascii_digit)).then_some((a, bb))
 }
 
 fn month_num(m: &str) -> Option<u32> {
@@ -146,7 +166,8 @@ static LABEL_WORDS: LazyLock<[keywords::Mask; 2]> = LazyLock::new(|| {
 fn label_starts(f: Folded, rank: usize) -> Vec<usize> {
     let words = f.starts(LABEL_WORDS[rank]);
     if rank == 0 {
-        return words.collect();
+        // Every match starts with `\b` before a letter.
+        return words.filter(|&p| keywords::word_start(f.lower.as_bytes(), p)).collect();
     }
     let mut out: Vec<usize> = words.flat_map(|p| [p.saturating_sub(1), p]).collect();
     out.sort_unstable();
@@ -167,20 +188,20 @@ pub fn document_date(f: Folded, locale: Option<&str>) -> Option<String> {
         if rank == 1 && !f.has(super::keywords::words!["date", "datum", "sent"]) {
             continue;
         }
-        for c in keywords::anchored_iter(re, text, label_starts(f, rank)) {
-            let m = c.get_match().expect("a match");
+        for m in keywords::anchored_matches(re, text, label_starts(f, rank)) {
             if rank == 1 {
-                let window = &text[ceil_char(text, m.start().saturating_sub(16))..m.start()];
-                if OTHER_DATES.iter().any(|w| window.contains(w)) {
+                let window = &text[ceil_char(text, m.start.saturating_sub(16))..m.start];
+                // (`contains` for each word, in one pass over the short window.)
+                if (0..window.len()).any(|i| OTHER_DATES.iter().any(|w| window.as_bytes()[i..].starts_with(w.as_bytes()))) {
                     continue;
                 }
             }
-            let rest = &text[m.end()..];
+            let rest = &text[m.end..];
             let rest = &rest[..floor_char(rest, 48)];
             if let Some(c) = DATE_RE.captures(rest) {
                 if c.get(0).unwrap().start() == 0 {
                     if let Some(d) = to_date(&c, &order) {
-                        return Some(d.format("%Y-%m-%d").to_string());
+                        return Some(iso(d));
                     }
                 }
             }
@@ -190,9 +211,25 @@ pub fn document_date(f: Folded, locale: Option<&str>) -> Option<String> {
     all.sort();
     all.dedup();
     match all.as_slice() {
-        [only] => Some(only.format("%Y-%m-%d").to_string()),
+        [only] => Some(iso(*only)),
         _ => None,
     }
+}
+
+/// `YYYY-MM-DD`, as chrono's `%Y-%m-%d` writes the years [`ymd`] allows,
+/// without parsing a format string per date.
+fn iso(d: NaiveDate) -> String {
+    let (y, m, day) = (d.year().unsigned_abs(), d.month(), d.day());
+    let mut s = String::with_capacity(10);
+    for (v, width) in [(y, 4), (m, 2), (day, 2)] {
+        if !s.is_empty() {
+            s.push('-');
+        }
+        for k in (0..width).rev() {
+            s.push(char::from(b'0' + (v / 10u32.pow(k) % 10) as u8));
+        }
+    }
+    s
 }
 
 /// Smallest char boundary ≥ `n`.
@@ -217,6 +254,25 @@ pub fn floor_char(s: &str, n: usize) -> usize {
 mod tests {
     fn document_date(t: &str, locale: Option<&str>) -> Option<String> {
         super::super::with_folded(t, |f| super::document_date(f, locale))
+    }
+
+    #[test]
+    fn slash_parts_equal_the_slash_groups() {
+        let re = &*super::DATE_RE;
+        for t in ["1/2/2026", "12-31-2026", "03/04/2026", "1/2/20260", "123/4/2026", "2026-03-12", "12.03.2026", "1/2-2026", "12 mar 2026", "1//2026", "5/6/2026 ", "a/b/cdef"] {
+            let want = re.captures(t).filter(|c| c.get(0).unwrap().range() == (0..t.len())).and_then(|c| {
+                Some((c.name("sa")?.as_str().parse::<u32>().unwrap(), c.name("sb")?.as_str().parse::<u32>().unwrap()))
+            });
+            assert_eq!(super::slash_parts(t), want, "{t}");
+        }
+    }
+
+    #[test]
+    fn iso_equals_chrono() {
+        for (y, m, d) in [(1900, 1, 1), (2026, 3, 12), (2200, 12, 31), (1999, 10, 5)] {
+            let date = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(super::iso(date), date.format("%Y-%m-%d").to_string());
+        }
     }
 
     #[test]

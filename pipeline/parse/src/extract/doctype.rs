@@ -111,7 +111,9 @@ pub fn classify(folded: Folded, mail: bool, has_invoice_number: bool) -> &'stati
             score += 3;
         }
         if folded.has(cue_words) {
-            score += keywords::anchored_iter(&rules.cues, body, folded.starts(cue_starts)).take(4).count();
+            // Every cue starts with `\b` before a letter.
+            let starts = folded.starts(cue_starts).filter(|&p| keywords::word_start(body.as_bytes(), p));
+            score += keywords::anchored_matches(&rules.cues, body, starts).take(4).count();
         }
         if score > best.1 {
             best = (name, score);

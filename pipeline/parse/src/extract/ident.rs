@@ -78,8 +78,9 @@ pub fn iban_valid(iban: &str) -> bool {
 /// length for their country, or written right after an `IBAN` label).
 pub fn ibans(text: &str) -> (Vec<String>, Vec<String>) {
     let (mut valid, mut invalid) = (Vec::new(), Vec::new());
-    for c in keywords::anchored_iter(&IBAN_RE, text, iban_starts(text)) {
-        let m = keywords::group(&c, "iban").expect("iban is not optional");
+    // The `iban` group is the whole match (`\b` is zero-width): no captures needed.
+    let starts = iban_starts(text).into_iter().filter(|&p| keywords::word_start(text.as_bytes(), p));
+    for m in keywords::anchored_matches(&IBAN_RE, text, starts) {
         let m = (m.start, &text[m]);
         let mut norm: String = m.1.chars().filter(|c| !c.is_whitespace()).collect();
         let expected = iban_len(&norm[..2]);
@@ -141,7 +142,10 @@ pub fn phones(f: Folded) -> Vec<String> {
     if !f.has(*PHONE_CUES) {
         return out;
     }
-    for c in keywords::anchored_iter(&PHONE_RE, f.lower, f.starts(*PHONE_STARTS)) {
+    // A label match starts with `\b` before a letter; an international one at `+`.
+    let b = f.lower.as_bytes();
+    let starts = f.starts(*PHONE_STARTS).filter(|&p| b[p] == b'+' || keywords::word_start(b, p));
+    for c in keywords::anchored_iter(&PHONE_RE, f.lower, starts) {
         let num = keywords::group(&c, "num").or(keywords::group(&c, "intl")).expect("one of them matched");
         let num = &f.lower[num];
         let label = keywords::group(&c, "label").map(|l| &f.lower[l]);

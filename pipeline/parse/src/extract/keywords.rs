@@ -323,9 +323,49 @@ impl<I: Iterator<Item = usize>> Iterator for AnchoredIter<'_, I> {
     }
 }
 
+/// The match ranges [`anchored_iter`] would give, without capture groups:
+/// only the lazy DFA's half search (an anchored match starts where it was
+/// searched; the half search gives its end), for callers that need no group.
+pub fn anchored_matches<'r, I: IntoIterator<Item = usize>>(re: &'r Regex, hay: &'r str, starts: I) -> AnchoredMatches<'r, I::IntoIter> {
+    AnchoredMatches { re, hay, starts: starts.into_iter(), pos: 0 }
+}
+
+pub struct AnchoredMatches<'r, I> {
+    re: &'r Regex,
+    hay: &'r str,
+    starts: I,
+    /// End of the last match: the next one starts at or after it.
+    pos: usize,
+}
+
+impl<I: Iterator<Item = usize>> Iterator for AnchoredMatches<'_, I> {
+    type Item = std::ops::Range<usize>;
+
+    fn next(&mut self) -> Option<std::ops::Range<usize>> {
+        for s in self.starts.by_ref() {
+            if s < self.pos || s >= self.hay.len() || !self.hay.is_char_boundary(s) {
+                continue;
+            }
+            let input = Input::new(self.hay).span(s..self.hay.len()).anchored(Anchored::Yes);
+            if let Some(end) = self.re.search_half(&input).map(|h| h.offset()) {
+                self.pos = end;
+                return Some(s..end);
+            }
+        }
+        None
+    }
+}
+
 /// The byte range of group `name` in `caps`.
 pub fn group(caps: &Captures, name: &str) -> Option<std::ops::Range<usize>> {
     caps.get_group_by_name(name).map(|s| s.range())
+}
+
+/// Whether an ASCII word boundary (`(?-u:\b)`) lies before `hay[s]`, a
+/// word byte: `s` is 0 or the byte before is no `[0-9A-Za-z_]`. Lets a
+/// caller skip the anchored searches of a regex that starts with `\b`.
+pub fn word_start(hay: &[u8], s: usize) -> bool {
+    s == 0 || !(hay[s - 1].is_ascii_alphanumeric() || hay[s - 1] == b'_')
 }
 
 /// Start of the line holding byte `at`.
@@ -398,8 +438,9 @@ mod tests {
         let hay = "tel: 12 phone 34 +56 tel+78 xphone 9";
         let re = regex(pattern);
         let starts = (0..hay.len()).filter(|&i| hay[i..].starts_with(['t', 'p', '+']));
-        let got: Vec<_> = anchored_iter(&re, hay, starts).map(|c| c.get_match().unwrap().range()).collect();
+        let got: Vec<_> = anchored_iter(&re, hay, starts.clone()).map(|c| c.get_match().unwrap().range()).collect();
         let want: Vec<_> = regex::Regex::new(pattern).unwrap().find_iter(hay).map(|m| m.range()).collect();
         assert_eq!(got, want);
+        assert_eq!(anchored_matches(&re, hay, starts).collect::<Vec<_>>(), want);
     }
 }

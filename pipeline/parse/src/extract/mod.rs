@@ -163,9 +163,10 @@ impl FoldedBuf {
     /// Folds `text` and scans it for keywords and line feeds.
     pub fn new(text: &str) -> FoldedBuf {
         let lower = text.to_ascii_lowercase();
-        let mut hits = Vec::new();
+        // Room for the usual number of hits and lines: no regrowing.
+        let mut hits = Vec::with_capacity(lower.len() / 16);
         keywords::scan(&lower, &mut hits);
-        let mut newlines = Vec::new();
+        let mut newlines = Vec::with_capacity(lower.len() / 32);
         crate::bytes::positions(lower.as_bytes(), b'\n', 0, &mut newlines);
         FoldedBuf { lower, hits, newlines }
     }

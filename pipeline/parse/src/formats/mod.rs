@@ -44,37 +44,60 @@ pub fn normalize(raw: &str) -> String {
     // is then searched for the characters themselves (memchr on their last
     // byte), which spares the per-line checks in most documents.
     let any_odd = may_have_odd(raw) && has_odd(raw);
+    let mut cleaned = String::new(); // one buffer for every line that needs it
     for line in raw.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let has_odd = any_odd && may_have_odd(line) && line.contains(['\r', '\u{a0}', '\t', '\u{200b}']);
-        let cleaned;
-        let line = if has_odd {
-            cleaned = line
-                .replace('\r', "\n")
-                .replace(['\u{a0}'], " ")
-                .replace('\u{200b}', "")
-                .replace('\t', "  ");
-            cleaned.as_str()
+        if any_odd && may_have_odd(line) && clean_odd(line, &mut cleaned) {
+            for sub in cleaned.split('\n') {
+                push_line(&mut out, &mut blank_run, sub); // `\r` became a line break
+            }
         } else {
-            line
-        };
-        for sub in line.split('\n') {
-            let sub = sub.trim_end();
-            if sub.trim_start().is_empty() {
-                blank_run += 1;
-                continue;
-            }
-            if !out.is_empty() {
-                out.push('\n');
-                if blank_run > 0 {
-                    out.push('\n');
-                }
-            }
-            blank_run = 0;
-            out.push_str(sub);
+            push_line(&mut out, &mut blank_run, line); // no line break inside
         }
     }
     out
+}
+
+/// Appends one line to `normalize`'s output: trailing blanks go, a blank
+/// line only counts towards the run of blank lines before the next line.
+fn push_line(out: &mut String, blank_run: &mut usize, sub: &str) {
+    let sub = sub.trim_end();
+    if sub.trim_start().is_empty() {
+        *blank_run += 1;
+        return;
+    }
+    if !out.is_empty() {
+        out.push('\n');
+        if *blank_run > 0 {
+            out.push('\n');
+        }
+    }
+    *blank_run = 0;
+    out.push_str(sub);
+}
+
+/// Writes `line` to `buf` with `\r` → `\n`, U+00A0 → space, U+200B
+/// dropped and a tab → two spaces, in one pass (no replacement holds
+/// another's target, so this is the four `replace` calls in a row).
+/// `false`, and `buf` unspecified, when `line` holds none of them.
+fn clean_odd(line: &str, buf: &mut String) -> bool {
+    buf.clear();
+    let (mut copied, mut any) = (0, false);
+    for (i, c) in line.char_indices() {
+        let with = match c {
+            '\r' => "\n",
+            '\u{a0}' => " ",
+            '\u{200b}' => "",
+            '\t' => "  ",
+            _ => continue,
+        };
+        buf.push_str(&line[copied..i]);
+        buf.push_str(with);
+        copied = i + c.len_utf8();
+        any = true;
+    }
+    buf.push_str(&line[copied..]);
+    any
 }
 
 /// Whether `s` holds `\r`, `\t`, U+00A0 or U+200B.
@@ -90,6 +113,48 @@ fn may_have_odd(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// `normalize` as it was: four `replace` calls per odd line.
+    fn normalize_old(raw: &str) -> String {
+        let mut out = String::with_capacity(raw.len());
+        let mut blank_run = 0usize;
+        let raw = raw.strip_prefix('\u{feff}').unwrap_or(raw);
+        for line in raw.split('\n') {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let cleaned = line.replace('\r', "\n").replace(['\u{a0}'], " ").replace('\u{200b}', "").replace('\t', "  ");
+            for sub in cleaned.split('\n') {
+                let sub = sub.trim_end();
+                if sub.trim_start().is_empty() {
+                    blank_run += 1;
+                    continue;
+                }
+                if !out.is_empty() {
+                    out.push('\n');
+                    if blank_run > 0 {
+                        out.push('\n');
+                    }
+                }
+                blank_run = 0;
+                out.push_str(sub);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn normalize_equals_the_replace_chain() {
+        let pieces = ["a", " ", "\n", "\r", "\r\n", "\t", "\u{a0}", "\u{200b}", "\u{feff}", "€", "£", "\u{2003}", "b c"];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        let t = format!("{a}{b}{c}{d}");
+                        assert_eq!(super::normalize(&t), normalize_old(&t), "{t:?}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn normalize_collapses_blank_lines_and_trailing_space() {
         assert_eq!(super::normalize("\r\n\n a  b \r\n\r\n\r\n\tc\u{a0}d\n\n"), " a  b\n\n  c d");
