@@ -104,7 +104,9 @@ pub fn classify(folded: Folded, mail: bool, has_invoice_number: bool) -> &'stati
         if !folded.has(title_words) {
         } else if folded.starts(title_words).take_while(|&p| p < head_end).any(title_line) {
             score += 3;
-        } else if rules.title.is_match(body) {
+        } else if folded.has_whole_word(title_words) {
+            // = `rules.title.is_match(body)`: a title match holds its title
+            // word between word boundaries, and the word alone matches.
             score += 1;
         }
         if *name == "invoice" && has_invoice_number {

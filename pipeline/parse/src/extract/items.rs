@@ -22,7 +22,13 @@ enum Role {
 }
 
 fn role(cell: &str) -> Role {
-    let c = cell.to_lowercase().replace(['_', '-'], " ");
+    // ASCII (the usual header): lower-cased with `_`/`-` as spaces in one
+    // pass, as `to_lowercase` and `replace` would.
+    let c = if cell.is_ascii() {
+        cell.bytes().map(|b| if b == b'_' || b == b'-' { ' ' } else { b.to_ascii_lowercase() as char }).collect::<String>()
+    } else {
+        cell.to_lowercase().replace(['_', '-'], " ")
+    };
     let c = c.trim();
     if c.contains("unit price") || c.contains("unit cost") || c == "price" || c == "rate" || c == "each" || c.starts_with("price") || c == "unit" {
         Role::Unit
@@ -59,12 +65,14 @@ fn money_cell() -> String {
 /// Splits a row into cells: ` | ` (tables), else runs of 2+ spaces.
 fn cells(line: &str) -> Vec<&str> {
     let line = line.trim();
-    if line.contains(" | ") || line.starts_with("| ") || line.ends_with(" |") {
+    let b = line.as_bytes();
+    // `contains(" | ")`, looking only around each `|` (rows hold few).
+    let spaced_pipe = b.iter().enumerate().any(|(i, &c)| c == b'|' && i > 0 && b[i - 1] == b' ' && b.get(i + 1) == Some(&b' '));
+    if spaced_pipe || line.starts_with("| ") || line.ends_with(" |") {
         return line.trim_matches('|').split('|').map(str::trim).collect();
     }
     let mut out = Vec::new();
     let mut start = 0;
-    let b = line.as_bytes();
     let mut i = 0;
     while i < b.len() {
         if b[i] == b' ' && i + 1 < b.len() && b[i + 1] == b' ' {

@@ -117,6 +117,22 @@ impl<'a> Folded<'a> {
             .filter(move |h| mask & 1u128 << h.word != 0 && h.start as usize >= base && h.end as usize <= end)
             .map(move |h| h.start as usize - base)
     }
+
+    /// Whether one of the keywords in `mask` occurs as a whole word: an
+    /// ASCII word boundary (`(?-u:\b)`) before and after it.
+    pub fn has_whole_word(&self, mask: keywords::Mask) -> bool {
+        let (base, end) = (self.base, self.base + self.text.len());
+        let b = self.lower.as_bytes();
+        let is_word = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
+        self.hits.iter().any(|h| {
+            let (s, e) = (h.start as usize, h.end as usize);
+            mask & 1u128 << h.word != 0
+                && s >= base
+                && e <= end
+                && (s == base || !is_word(b[s - base - 1]) || !is_word(b[s - base]))
+                && (e == end || !is_word(b[e - base]) || !is_word(b[e - base - 1]))
+        })
+    }
 }
 
 /// [`Folded::lines`]: line ranges (offsets in the folded text).
@@ -208,6 +224,7 @@ static TOTAL_WORDS: LazyLock<[keywords::Mask; 2]> =
 fn total_starts(f: Folded, keyword_starts: impl Iterator<Item = usize>) -> Vec<usize> {
     let b = f.lower.as_bytes();
     let mut out = Vec::new();
+    let mut pipes = Vec::new();
     let (mut line, mut piped_to) = (usize::MAX, 0);
     for p in keyword_starts {
         let ls = f.line_start(p);
@@ -225,7 +242,12 @@ fn total_starts(f: Folded, keyword_starts: impl Iterator<Item = usize>) -> Vec<u
         }
         // Pipes not yet collected on this line: each line's bytes are read once.
         let from = piped_to.max(ls);
-        out.extend(b[from..p].iter().enumerate().filter(|(_, &c)| c == b'|').map(|(i, _)| from + i));
+        if from < p {
+            // (16 bytes at a time: a line of prose can be long.)
+            pipes.clear();
+            crate::bytes::positions(&b[from..p], b'|', from as u32, &mut pipes);
+            out.extend(pipes.iter().map(|&i| i as usize));
+        }
         piped_to = piped_to.max(p);
     }
     out.sort_unstable();

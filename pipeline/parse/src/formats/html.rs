@@ -168,6 +168,10 @@ pub fn html_to_text(html: &str) -> String {
 
 /// Parses an HTML body (UTF-8, lossy with a warning).
 pub fn parse(body: &[u8]) -> Extracted {
+    // Valid UTF-8 (the usual case) is read in place, not copied first.
+    if let Ok(html) = std::str::from_utf8(body) {
+        return Extracted { text: html_to_text(html), ..Default::default() };
+    }
     let mut warnings = Vec::new();
     let html = decode(body, &mut warnings);
     Extracted { text: html_to_text(&html), warnings, ..Default::default() }
@@ -195,8 +199,16 @@ fn push_text(out: &mut String, t: &str, pre: bool) {
         out.push_str(t);
         return;
     }
-    let mut last_space = out.is_empty() || out.ends_with([' ', '\n']);
+    // (A char's last byte is a space or line feed only if the char is one.)
+    let mut last_space = out.as_bytes().last().is_none_or(|&c| c == b' ' || c == b'\n');
     let b = t.as_bytes();
+    if b.iter().all(|&c| c == b' ' || (b'\t'..=b'\r').contains(&c)) {
+        // Blanks only (the usual text between tags): one space at most.
+        if !b.is_empty() && !last_space {
+            out.push(' ');
+        }
+        return;
+    }
     let (mut i, mut copied) = (0, 0); // `t[copied..i]` is kept as written
     while i < b.len() {
         let x = b[i];
