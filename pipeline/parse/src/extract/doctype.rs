@@ -136,6 +136,21 @@ mod tests {
     }
 
     #[test]
+    fn whole_title_words_equal_the_title_regexes() {
+        for t in [
+            "please pay", "lease", "a lease.", "released", "subcontract", "contract_x", "the contract", "invoices",
+            "tax invoice", "x-invoice-y", "rebill", "bill", "receipts", "receipt1", "terms of service", "memorandum of understanding",
+            "kassenbon", "quittung:", "facture", "rechnung", "",
+        ] {
+            super::super::with_folded(t, |f| {
+                for (rule, masks) in super::RULES.iter().zip(super::MASKS.iter()) {
+                    assert_eq!(f.has_whole_word(masks.0), rule.1.title.is_match(f.lower), "{t:?} {}", rule.0);
+                }
+            });
+        }
+    }
+
+    #[test]
     fn kinds() {
         assert_eq!(classify("INVOICE\nInvoice No: 1\nBill to: X\nTotal due: 5", false, true), "invoice");
         assert_eq!(classify("Corner Shop\nRECEIPT\n2 x Tea 3.00\nTOTAL 3.00\nCash 5.00", false, false), "receipt");
