@@ -68,6 +68,19 @@ pub static AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
+/// Indices of [`AMOUNT_RE`]'s named groups.
+struct AmountGroups {
+    pre: usize,
+    sign: usize,
+    num: usize,
+    post: usize,
+}
+
+static AMOUNT_GROUPS: LazyLock<AmountGroups> = LazyLock::new(|| {
+    let at = |name: &str| AMOUNT_RE.capture_names().position(|n| n == Some(name)).expect("a group of AMOUNT_RE");
+    AmountGroups { pre: at("pre"), sign: at("sign"), num: at("num"), post: at("post") }
+});
+
 /// Parses a number written with any common grouping/decimal convention.
 /// A single separator followed by exactly three digits is a thousands
 /// separator (`1.234` = 1234, `1,234` = 1234); otherwise the last `.` or `,`
@@ -190,17 +203,18 @@ pub struct Amount {
 
 /// Amounts in a piece of text, skipping numbers glued to letters (`A4`, `INV-12`).
 pub fn amounts(text: &str) -> Vec<Amount> {
+    let g = &*AMOUNT_GROUPS; // group indices: `get(i)`, not a name lookup per use
     let mut out = Vec::new();
     let mut pos = 0;
     while let Some(c) = AMOUNT_RE.captures_at(text, pos) {
         let m = c.get(0).unwrap();
         // `NOK 1 200,00 NOK 12 000,00`: a code after an amount that already
         // has one belongs to the next amount.
-        pos = match (c.name("pre"), c.name("post")) {
+        pos = match (c.get(g.pre), c.get(g.post)) {
             (Some(_), Some(post)) => post.start(),
             _ => m.end(), // matches are never empty: progress guaranteed
         };
-        let c = if c.name("pre").is_some() && c.name("post").is_some() {
+        let c = if c.get(g.pre).is_some() && c.get(g.post).is_some() {
             // Re-match the span without the trailing code.
             match AMOUNT_RE.captures_at(&text[..pos], m.start()).filter(|x| x.get(0).unwrap().start() == m.start()) {
                 Some(x) => x,
@@ -210,8 +224,8 @@ pub fn amounts(text: &str) -> Vec<Amount> {
             c
         };
         let m = c.get(0).unwrap();
-        let num = c.name("num").unwrap();
-        if num.as_str().contains([' ', '\u{a0}', '\u{202f}']) && c.name("pre").is_none() && c.name("post").is_none() {
+        let num = c.get(g.num).unwrap();
+        if num.as_str().contains([' ', '\u{a0}', '\u{202f}']) && c.get(g.pre).is_none() && c.get(g.post).is_none() {
             // `2 149.00` without a currency: two numbers, not one.
             for p in PLAIN_RE.find_iter(num.as_str()) {
                 if let Some(value) = parse_number(p.as_str()) {
@@ -223,22 +237,22 @@ pub fn amounts(text: &str) -> Vec<Amount> {
         }
         let before = text[..num.start()].chars().next_back();
         let after = text[num.end()..].chars().next();
-        if before.is_some_and(|b| b.is_alphanumeric() || b == '-' && c.name("sign").is_none() || b == '/' || b == '#')
-            || after.is_some_and(|a| a.is_alphanumeric() && c.name("post").is_none() || a == '/' || a == '-' || a == '%')
+        if before.is_some_and(|b| b.is_alphanumeric() || b == '-' && c.get(g.sign).is_none() || b == '/' || b == '#')
+            || after.is_some_and(|a| a.is_alphanumeric() && c.get(g.post).is_none() || a == '/' || a == '-' || a == '%')
             || glued_digits(&text[num.end()..])
         {
             continue;
         }
-        if let Some(sign) = c.name("sign") {
+        if let Some(sign) = c.get(g.sign) {
             if text[..sign.start()].chars().next_back().is_some_and(|b| b.is_alphanumeric()) {
                 continue; // `INV-12`: a hyphen, not a minus
             }
         }
         let Some(mut value) = parse_number(num.as_str()) else { continue };
-        if c.name("sign").is_some() {
+        if c.get(g.sign).is_some() {
             value = -value;
         }
-        let currency = c.name("pre").or(c.name("post")).and_then(|m| currency_of(m.as_str()));
+        let currency = c.get(g.pre).or(c.get(g.post)).and_then(|m| currency_of(m.as_str()));
         out.push(Amount { value, currency, start: m.start(), end: m.end() });
     }
     out
