@@ -146,9 +146,35 @@ pub fn parse_number(s: &str) -> Option<Decimal> {
         }
     }
     let digits = if n <= stack.len() { &stack[..n] } else { &heap[..] };
-    // ASCII digits and at most one `.`: valid UTF-8.
-    let d = Decimal::from_str(std::str::from_utf8(digits).ok()?).ok()?;
+    let d = match small_decimal(digits) {
+        Some(d) => d,
+        // ASCII digits and at most one `.`: valid UTF-8.
+        None => Decimal::from_str(std::str::from_utf8(digits).ok()?).ok()?,
+    };
     Some(if neg { -d } else { d })
+}
+
+/// `Decimal::from_str` of up to 18 ASCII digits with an optional `.` and at
+/// least one digit after it (what `parse_number` writes for amounts):
+/// mantissa and scale directly, the same value and scale. `None` for any
+/// other shape (the caller then parses the text).
+fn small_decimal(digits: &[u8]) -> Option<Decimal> {
+    let (int, frac) = match digits.iter().position(|&b| b == b'.') {
+        Some(i) => (&digits[..i], &digits[i + 1..]),
+        None => (digits, &digits[digits.len()..]),
+    };
+    let dot = int.len() < digits.len();
+    if int.is_empty() || int.len() + frac.len() > 18 || dot && frac.is_empty() {
+        return None;
+    }
+    let mut mantissa = 0i64;
+    for &b in int.iter().chain(frac) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        mantissa = mantissa * 10 + (b - b'0') as i64;
+    }
+    Some(Decimal::new(mantissa, frac.len() as u32))
 }
 
 /// Currency markers that [`CURRENCY_RE`] matches exactly as written, for
@@ -341,6 +367,18 @@ mod tests {
         }
         let d = Decimal::from_str(&digits).ok()?;
         Some(if neg { -d } else { d })
+    }
+
+    #[test]
+    fn small_decimals_equal_from_str() {
+        for s in ["0", "7", "007", "0.50", "683.70", "1234567.00", "999999999999999999", "12345678901234567.8", "0.000000000000000001", "5.", ".5", "1.2.3", ""] {
+            let got = small_decimal(s.as_bytes());
+            if let Some(d) = got {
+                let want = Decimal::from_str(s).unwrap();
+                assert_eq!((d, d.scale(), d.to_string()), (want, want.scale(), want.to_string()), "{s}");
+            }
+        }
+        assert!(small_decimal(b"5.").is_none() && small_decimal(b"1234567890123456789").is_none());
     }
 
     #[test]
