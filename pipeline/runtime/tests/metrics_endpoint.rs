@@ -7,8 +7,6 @@
 use docflow_runtime::telemetry::{self, Registry};
 use docflow_runtime::{passthrough::PassThrough, testkit, ShutdownSignal, StageConfig, StageMetrics};
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,23 +14,7 @@ use std::time::{Duration, Instant};
 const DOCS: u64 = 300;
 const GARBAGE: u64 = 5;
 
-/// `GET path` over a raw socket: (status, body).
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect to the metrics endpoint");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\nAccept: text/plain\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read the response");
-    let (head, body) = resp.split_once("\r\n\r\n").expect("a complete HTTP response");
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).expect("a status code");
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("a Content-Length");
-    assert_eq!(len, body.len(), "Content-Length matches the body");
-    (status, body.to_owned())
-}
+use docflow_runtime::testkit::http_get as get;
 
 /// Sample lines as `series (name{labels}) -> value`.
 fn samples(text: &str) -> HashMap<String, f64> {

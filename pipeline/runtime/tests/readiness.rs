@@ -10,11 +10,10 @@
 use docflow_runtime::passthrough::TestDoc;
 use docflow_runtime::telemetry::{self, Registry};
 use docflow_runtime::{testkit, Input, Output, ProcessResult, ShutdownSignal, Stage, StageConfig};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Pass-through whose readiness the test switches, like a circuit breaker.
 struct Breaker {
@@ -40,30 +39,12 @@ impl Stage for Breaker {
     }
 }
 
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
-    (head.split_whitespace().nth(1).unwrap().parse().unwrap(), body.to_owned())
-}
-
 async fn readyz(addr: SocketAddr) -> (u16, String) {
-    tokio::task::spawn_blocking(move || get(addr, "/readyz")).await.unwrap()
+    tokio::task::spawn_blocking(move || testkit::http_get(addr, "/readyz")).await.unwrap()
 }
 
 async fn wait_status(addr: SocketAddr, want: u16, timeout: Duration) -> String {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let (status, body) = readyz(addr).await;
-        if status == want {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "/readyz stayed {status} ({body:?}), wanted {want}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    testkit::wait_http_status(addr, "/readyz", want, timeout).await
 }
 
 fn config(brokers: &str, input: &str, out: &str) -> StageConfig {
@@ -109,7 +90,7 @@ async fn readyz_follows_the_broker_and_the_stage_hook() {
     assert!(body.contains(&name) && body.contains("database circuit breaker open"), "{body}");
     open.store(false, Ordering::Relaxed);
     wait_status(addr, 200, Duration::from_secs(2)).await;
-    assert_eq!(tokio::task::spawn_blocking(move || get(addr, "/healthz").0).await.unwrap(), 200);
+    assert_eq!(tokio::task::spawn_blocking(move || testkit::http_get(addr, "/healthz").0).await.unwrap(), 200);
 
     shutdown.trigger();
     tokio::time::timeout(Duration::from_secs(30), run).await.expect("stage stops").unwrap().unwrap();

@@ -9,7 +9,7 @@ use docflow_runtime::testkit;
 use docflow_schemas::ResultRecord;
 use docflow_stages::config::StoreBackend;
 use docflow_stages::PipelineConfig;
-use docflow_store::{apply_schema, connect_session, DocumentStore, Replication, StoreConfig};
+use docflow_store::DocumentStore;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -25,10 +25,7 @@ async fn generated_documents_reach_results_exactly_once() {
     }
     let dir = tiny_model();
     let p = testkit::unique("e2e");
-    let ks = format!("dfs_e2e_{}", p.rsplit('-').next().unwrap());
-    let store_cfg = StoreConfig { keyspace: ks.clone(), ..StoreConfig::from_env() };
-    let session = connect_session(&store_cfg).await.expect("connect");
-    apply_schema(&session, &ks, &Replication::local()).await.expect("schema");
+    let ks = TestKeyspace::create("e2e", &p, |_| {}).await;
 
     let mut stage = BTreeMap::new();
     for name in docflow_runtime::topology::STAGES {
@@ -38,7 +35,7 @@ async fn generated_documents_reach_results_exactly_once() {
         brokers: Some(testkit::brokers()),
         topic_prefix: Some(p.clone()),
         store_backend: StoreBackend::Cassandra,
-        store: store_cfg.clone(),
+        store: ks.store.clone(),
         stage,
         infer: tiny_infer(&dir),
         // PDFs on a 2-core CI machine that is also compiling: generous deadline
@@ -83,13 +80,11 @@ async fn generated_documents_reach_results_exactly_once() {
     assert!(records.iter().all(|r| r.persisted_at_ms >= r.created_at_ms));
 
     // "In docs.results" means "in the database".
-    let store = docflow_store::CassandraStore::connect(&store_cfg).await.unwrap();
+    let store = docflow_store::CassandraStore::connect(&ks.store).await.unwrap();
     for id in want.iter().take(20) {
         assert!(store.get(id).await.unwrap().is_some(), "{id} not in the store");
     }
     shutdown.trigger();
     running.await.unwrap().unwrap();
-    let mut q = scylla::statement::Statement::new(format!("DROP KEYSPACE IF EXISTS {ks}"));
-    q.set_request_timeout(Some(docflow_store::schema::DDL_TIMEOUT));
-    let _ = session.query_unpaged(q, ()).await;
+    ks.drop().await;
 }

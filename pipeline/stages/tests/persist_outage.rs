@@ -25,7 +25,7 @@ use docflow_runtime::{ShutdownSignal, StageMetrics};
 use docflow_schemas::ResultRecord;
 use docflow_stages::{PersistConfig, PersistStage};
 use docflow_store::bench::synthetic_scored;
-use docflow_store::{apply_schema, connect_session, AnyStore, CassandraStore, Replication, StoreConfig};
+use docflow_store::{AnyStore, CassandraStore};
 use futures::TryStreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -52,16 +52,12 @@ async fn persist_pauses_through_a_30s_database_outage_and_loses_nothing() {
     };
 
     let p = testkit::unique("outage");
-    let ks = format!("dfs_outage_{}", p.rsplit('-').next().unwrap());
-    let store_cfg = StoreConfig { keyspace: ks.clone(), ..StoreConfig::from_env() };
-    let session = connect_session(&store_cfg).await.expect("connect");
-    apply_schema(&session, &ks, &Replication::local()).await.expect("schema");
-    let (scored, results, dlq) = (format!("{p}.docs.scored"), format!("{p}.docs.results"), format!("{p}.docs.dlq"));
-    testkit::create_topics(&testkit::brokers(), &[(&scored, 2), (&results, 2), (&dlq, 1)]).await.unwrap();
+    let ks = TestKeyspace::create("outage", &p, |_| {}).await;
+    let (scored, results, dlq) = persist_topics(&p).await;
 
     // The stage exactly as `docflow stage persist` builds it, with the
     // production store settings (timeouts, retries, breaker).
-    let store = AnyStore::Cassandra(CassandraStore::connect(&store_cfg).await.expect("store"));
+    let store = AnyStore::Cassandra(CassandraStore::connect(&ks.store).await.expect("store"));
     let shutdown = ShutdownSignal::new();
     let _stop = StopOnDrop(shutdown.clone());
     let stage = PersistStage::new(store, PersistConfig::default(), shutdown.clone());
@@ -157,10 +153,10 @@ async fn persist_pauses_through_a_30s_database_outage_and_loses_nothing() {
     assert!(dups.is_empty(), "duplicates on docs.results: {dups:?}");
 
     // Every id in the database exactly once.
-    let mut q = scylla::statement::Statement::new(format!("SELECT id FROM {ks}.documents"));
+    let mut q = scylla::statement::Statement::new(format!("SELECT id FROM {}.documents", ks.name));
     q.set_request_timeout(Some(Duration::from_secs(30)));
     let rows: Vec<String> =
-        session.query_iter(q, ()).await.unwrap().rows_stream::<(String,)>().unwrap().map_ok(|(s,)| s).try_collect().await.unwrap();
+        ks.session.query_iter(q, ()).await.unwrap().rows_stream::<(String,)>().unwrap().map_ok(|(s,)| s).try_collect().await.unwrap();
     let in_db: BTreeSet<String> = rows.iter().cloned().collect();
     assert_eq!(rows.len(), in_db.len());
     assert_eq!(in_db, want, "database rows differ from the published ids");
@@ -187,7 +183,5 @@ async fn persist_pauses_through_a_30s_database_outage_and_loses_nothing() {
     assert!(backlog > 0, "the stage kept consuming during the outage (consumed {} of {} produced)", during.0, during.2);
     assert!(rss_peak < before.1 + 128 * 1024, "RSS grew from {} KiB to {rss_peak} KiB during the outage", before.1);
 
-    let mut q = scylla::statement::Statement::new(format!("DROP KEYSPACE IF EXISTS {ks}"));
-    q.set_request_timeout(Some(docflow_store::schema::DDL_TIMEOUT));
-    let _ = session.query_unpaged(q, ()).await;
+    ks.drop().await;
 }

@@ -22,10 +22,9 @@ use docflow_runtime::telemetry::{self, Registry};
 use docflow_runtime::{testkit, ShutdownSignal};
 use docflow_stages::{PersistConfig, PersistStage};
 use docflow_store::bench::synthetic_scored;
-use docflow_store::{apply_schema, connect_session, AnyStore, CassandraStore, Replication, StoreConfig};
+use docflow_store::{AnyStore, CassandraStore};
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,27 +32,9 @@ use std::time::{Duration, Instant};
 /// Longest the database stays paused, whatever happens to this test.
 const MAX_OUTAGE: Duration = Duration::from_secs(90);
 
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
-    (head.split_whitespace().nth(1).unwrap().parse().unwrap(), body.to_owned())
-}
-
 /// Poll `/readyz` until it answers `want`; the body of that answer.
 async fn wait_readyz(addr: SocketAddr, want: u16, timeout: Duration) -> String {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let (status, body) = tokio::task::spawn_blocking(move || get(addr, "/readyz")).await.unwrap();
-        if status == want {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "/readyz stayed {status} ({body:?}), wanted {want} within {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    testkit::wait_http_status(addr, "/readyz", want, timeout).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -69,15 +50,11 @@ async fn readyz_is_503_while_the_database_is_stopped_and_200_after() {
     let addr = server.local_addr;
 
     let p = testkit::unique("readyz");
-    let ks = format!("dfs_readyz_{}", p.rsplit('-').next().unwrap());
     // Short request timeouts: the breaker opens within seconds of the pause.
-    let store_cfg = StoreConfig { keyspace: ks.clone(), request_timeout_ms: 1_000, ..StoreConfig::from_env() };
-    let session = connect_session(&store_cfg).await.expect("connect");
-    apply_schema(&session, &ks, &Replication::local()).await.expect("schema");
-    let (scored, results, dlq) = (format!("{p}.docs.scored"), format!("{p}.docs.results"), format!("{p}.docs.dlq"));
-    testkit::create_topics(&testkit::brokers(), &[(&scored, 2), (&results, 2), (&dlq, 1)]).await.unwrap();
+    let ks = TestKeyspace::create("readyz", &p, |c| c.request_timeout_ms = 1_000).await;
+    let (scored, results, dlq) = persist_topics(&p).await;
 
-    let store = AnyStore::Cassandra(CassandraStore::connect(&store_cfg).await.expect("store"));
+    let store = AnyStore::Cassandra(CassandraStore::connect(&ks.store).await.expect("store"));
     let shutdown = ShutdownSignal::new();
     let stage = PersistStage::new(store, PersistConfig::default(), shutdown.clone());
     let running = tokio::spawn(docflow_runtime::run_stage(stage, stage_config(&[&scored], Some(&results), &dlq), shutdown.clone()));
@@ -107,7 +84,7 @@ async fn readyz_is_503_while_the_database_is_stopped_and_200_after() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(tokio::task::spawn_blocking(move || get(addr, "/readyz").0).await.unwrap(), 200, "ready while the database answers");
+    assert_eq!(tokio::task::spawn_blocking(move || testkit::http_get(addr, "/readyz").0).await.unwrap(), 200, "ready while the database answers");
 
     // Database stopped: writes time out, the breaker opens, not ready.
     println!("SIGSTOP cassandra pid {pid}");
@@ -145,7 +122,5 @@ async fn readyz_is_503_while_the_database_is_stopped_and_200_after() {
     shutdown.trigger();
     tokio::time::timeout(Duration::from_secs(60), running).await.expect("stage stops").unwrap().expect("persist stage ends cleanly");
     server.stop();
-    let mut q = scylla::statement::Statement::new(format!("DROP KEYSPACE IF EXISTS {ks}"));
-    q.set_request_timeout(Some(docflow_store::schema::DDL_TIMEOUT));
-    let _ = session.query_unpaged(q, ()).await;
+    ks.drop().await;
 }

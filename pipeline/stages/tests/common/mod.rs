@@ -75,3 +75,40 @@ impl Drop for StopOnDrop {
         self.0.trigger();
     }
 }
+
+/// A keyspace of one test run with docflow's schema, dropped by [`TestKeyspace::drop`].
+pub struct TestKeyspace {
+    pub name: String,
+    pub session: scylla::client::session::Session,
+    /// The store settings pointing at this keyspace.
+    pub store: docflow_store::StoreConfig,
+}
+
+impl TestKeyspace {
+    /// `dfs_<tag>_<n>`, `n` the run number ending the run prefix `p`
+    /// (`testkit::unique`); `tune` adjusts the store settings from the
+    /// environment (timeouts, say) before connecting.
+    pub async fn create(tag: &str, p: &str, tune: impl FnOnce(&mut docflow_store::StoreConfig)) -> Self {
+        let name = format!("dfs_{tag}_{}", p.rsplit('-').next().unwrap_or(p));
+        let mut store = docflow_store::StoreConfig { keyspace: name.clone(), ..docflow_store::StoreConfig::from_env() };
+        tune(&mut store);
+        let session = docflow_store::connect_session(&store).await.expect("connect to Cassandra");
+        docflow_store::apply_schema(&session, &name, &docflow_store::Replication::local()).await.expect("schema");
+        Self { name, session, store }
+    }
+
+    /// Drop the keyspace; best effort (the test's verdict is already in).
+    pub async fn drop(self) {
+        let mut q = scylla::statement::Statement::new(format!("DROP KEYSPACE IF EXISTS {}", self.name));
+        q.set_request_timeout(Some(docflow_store::schema::DDL_TIMEOUT));
+        let _ = self.session.query_unpaged(q, ()).await;
+    }
+}
+
+/// The persist stage's topics of run `p`, created: (`<p>.docs.scored`,
+/// `<p>.docs.results`, two partitions each; `<p>.docs.dlq`).
+pub async fn persist_topics(p: &str) -> (String, String, String) {
+    let (scored, results, dlq) = (format!("{p}.docs.scored"), format!("{p}.docs.results"), format!("{p}.docs.dlq"));
+    testkit::create_topics(&testkit::brokers(), &[(&scored, 2), (&results, 2), (&dlq, 1)]).await.expect("create topics");
+    (scored, results, dlq)
+}
