@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use docflow_runtime::testkit;
-use docflow_schemas::{embedding_to_bytes, BusinessFields, EmbeddedDocument, Feedback, ParsedDocument, ScoredDocument};
+use docflow_schemas::{embedding_to_bytes, Feedback, ScoredDocument};
 use docflow_stages::learn::LearnConfig;
 use docflow_stages::score::{RegistryKind, ScoreConfig};
 use docflow_stages::{LearnStage, ScoreStage};
@@ -22,22 +22,6 @@ fn near(axis: usize, i: usize) -> Vec<f32> {
     v[axis] += 1.0;
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     v.iter().map(|x| x / n).collect()
-}
-
-fn embedded(id: &str, e: &[f32]) -> EmbeddedDocument {
-    EmbeddedDocument {
-        parsed: ParsedDocument {
-            id: id.into(),
-            content_type: "text/plain".into(),
-            text: format!("document {id}"),
-            fields: BusinessFields::default(),
-            warnings: vec![],
-            created_at_ms: 1,
-            priority: "normal".into(),
-        },
-        embedding_f32le: embedding_to_bytes(e),
-        encoder_version: "test@0".into(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +51,7 @@ async fn a_feedback_burst_creates_a_class_that_scoring_uses_within_seconds() {
 
     let producer = testkit::producer(&brokers).unwrap();
     // Before any feedback the document has no class.
-    send(&producer, &embedded_t, "before", &embedded("before", &near(3, 0)));
+    send(&producer, &embedded_t, "before", &embedded_doc("before", &near(3, 0)));
     testkit::flush(&producer).unwrap();
     let before: ScoredDocument = decoded(&read_n(&scored_t, 1, Duration::from_secs(30))[0]);
     assert_eq!(before.class, docflow_score::OTHER);
@@ -91,7 +75,7 @@ async fn a_feedback_burst_creates_a_class_that_scoring_uses_within_seconds() {
     let mut found = None;
     for i in 0..40 {
         let id = format!("after{i}");
-        send(&producer, &embedded_t, &id, &embedded(&id, &near(3, 200 + i)));
+        send(&producer, &embedded_t, &id, &embedded_doc(&id, &near(3, 200 + i)));
         testkit::flush(&producer).unwrap();
         tokio::time::sleep(Duration::from_millis(250)).await;
         let scored: Vec<ScoredDocument> = read_n(&scored_t, 2 + i, Duration::from_secs(2)).iter().map(decoded).collect();

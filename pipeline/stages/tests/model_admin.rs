@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use docflow_runtime::testkit;
-use docflow_schemas::{embedding_to_bytes, BusinessFields, EmbeddedDocument, ParsedDocument, ScoredDocument};
+use docflow_schemas::ScoredDocument;
 use docflow_score::{encode_update, ScoringModel};
 use docflow_stages::learn::LearnConfig;
 use docflow_stages::model_admin::{self, PromoteArgs, RollbackArgs, UpdatesTopicArgs};
@@ -37,29 +37,13 @@ fn model(version: u64, name: &str) -> ScoringModel {
     m
 }
 
-fn embedded(id: &str) -> EmbeddedDocument {
-    EmbeddedDocument {
-        parsed: ParsedDocument {
-            id: id.into(),
-            content_type: "text/plain".into(),
-            text: format!("document {id}"),
-            fields: BusinessFields::default(),
-            warnings: vec![],
-            created_at_ms: 1,
-            priority: "normal".into(),
-        },
-        embedding_f32le: embedding_to_bytes(&axis(0)),
-        encoder_version: "test@0".into(),
-    }
-}
-
 /// Sends documents until one is scored with `class` (at most `within`); returns it and the time taken.
 fn until_class(producer: &Producer, embedded_t: &str, scored_t: &str, tag: &str, class: &str, within: Duration) -> Option<(ScoredDocument, Duration)> {
     let start = Instant::now();
     let mut sent = 0;
     while start.elapsed() < within {
         let id = format!("{tag}-{sent}");
-        send(producer, embedded_t, &id, &embedded(&id));
+        send(producer, embedded_t, &id, &embedded_doc(&id, &axis(0)));
         testkit::flush(producer).unwrap();
         sent += 1;
         std::thread::sleep(Duration::from_millis(200));

@@ -112,3 +112,20 @@ pub async fn persist_topics(p: &str) -> (String, String, String) {
     testkit::create_topics(&testkit::brokers(), &[(&scored, 2), (&results, 2), (&dlq, 1)]).await.expect("create topics");
     (scored, results, dlq)
 }
+
+/// An embedded plain-text document `id` with embedding `e` (score-stage input).
+pub fn embedded_doc(id: &str, e: &[f32]) -> docflow_schemas::EmbeddedDocument {
+    docflow_schemas::EmbeddedDocument {
+        parsed: docflow_schemas::ParsedDocument {
+            id: id.into(),
+            content_type: "text/plain".into(),
+            text: format!("document {id}"),
+            fields: docflow_schemas::BusinessFields::default(),
+            warnings: vec![],
+            created_at_ms: 1,
+            priority: "normal".into(),
+        },
+        embedding_f32le: docflow_schemas::embedding_to_bytes(e),
+        encoder_version: "test@0".into(),
+    }
+}
