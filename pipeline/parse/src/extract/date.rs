@@ -167,12 +167,30 @@ fn label_starts(f: Folded, rank: usize) -> Vec<usize> {
     let words = f.starts(LABEL_WORDS[rank]);
     if rank == 0 {
         // Every match starts with `\b` before a letter.
-        return words.filter(|&p| keywords::word_start(f.lower.as_bytes(), p)).collect();
+        let b = f.lower.as_bytes();
+        return words.filter(|&p| keywords::word_start(b, p) && may_be_date_label(b, p)).collect();
     }
     let mut out: Vec<usize> = words.flat_map(|p| [p.saturating_sub(1), p]).collect();
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Whether [`LABELED_RE`]`[0]` can match at `p` (a label word's start), as
+/// far as a byte test tells: at `invoice`, `receipt`, `document` and
+/// `effective` its only alternatives are `word[\s_.]*date`, so a match
+/// needs `date` after the word's run of blanks, `_` and `.` (which `date`
+/// holds none of); other words are left to the regex. Spares the anchored
+/// search at every `invoice` of running text.
+fn may_be_date_label(lower: &[u8], p: usize) -> bool {
+    for w in ["invoice", "receipt", "document", "effective"] {
+        if lower[p..].starts_with(w.as_bytes()) {
+            let rest = &lower[p + w.len()..];
+            let blanks = rest.iter().take_while(|b| matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ' | b'_' | b'.')).count();
+            return rest[blanks..].starts_with(b"date");
+        }
+    }
+    true
 }
 
 /// Words in the 40 bytes before a plain `date` label that make it some other date.
@@ -254,6 +272,20 @@ pub fn floor_char(s: &str, n: usize) -> usize {
 mod tests {
     fn document_date(t: &str, locale: Option<&str>) -> Option<String> {
         super::super::with_folded(t, |f| super::document_date(f, locale))
+    }
+
+    #[test]
+    fn date_label_precheck_never_refuses_a_match() {
+        let re = &super::LABELED_RE[0];
+        for t in [
+            "invoice date", "invoice_date", "invoice. \n date", "invoicedate", "invoice number", "invoice no", "invoice",
+            "receipt date", "receipt no", "document.date", "documents", "effective date", "effective as of", "invoice__..date x",
+        ] {
+            let input = regex_automata::Input::new(t).anchored(regex_automata::Anchored::Yes);
+            let matches = re.search_half(&input).is_some();
+            assert!(!matches || super::may_be_date_label(t.as_bytes(), 0), "{t:?}");
+            assert_eq!(super::may_be_date_label(t.as_bytes(), 0), matches, "{t:?}");
+        }
     }
 
     #[test]
