@@ -4,12 +4,15 @@
 //! `vendor`, `tel`, …) or starts at one. Instead of one `str::contains` per
 //! keyword and one regex pass over the whole text per field, the lower-cased
 //! text is scanned once for every occurrence of every keyword (overlapping
-//! ones included: `telephone` holds `tel` and `phone`): each position's
-//! three bytes are looked up in a 4 KiB bit table of the keywords' first
-//! three bytes, and the few keywords with that first byte are compared
-//! where the bit is set. (An overlapping Aho-Corasick DFA took 3× as long,
-//! and a SIMD prefix search restarted at every hit longer still: common
-//! prefixes such as `the`, `par` and `con` hit too often.) A field
+//! ones included: `telephone` holds `tel` and `phone`): an AVX2 pre-filter
+//! (Teddy-style nibble tables over the first three bytes, 32 positions a
+//! step) lets about one position in ten through, and there the three bytes
+//! are looked up in a small hash table of the keywords' first three bytes,
+//! whose few keywords are compared (without AVX2, a 4 KiB trigram bit table
+//! picks the candidates). (An overlapping Aho-Corasick DFA took 3× as long
+//! as the scalar scan, and a SIMD prefix search restarted at every hit
+//! longer still: common prefixes such as `the`, `par` and `con` hit too
+//! often.) A field
 //! then asks whether a keyword is present ([`Folded::has`]) with a bit test,
 //! and runs its regex only *anchored* at the few positions where a match can
 //! start ([`anchored_iter`]), which reproduces `find_iter` exactly as long
@@ -68,13 +71,17 @@ macro_rules! words {
 pub(crate) use words;
 
 /// The scanner: a bit per [`trigram`] of the keywords' first three bytes
-/// (`+`, the one shorter keyword, is tested on its own), per first byte
-/// the keywords that start with it, shortest first (so the hits at one
-/// position come out ordered by end), and a vectorised pre-filter.
+/// (`+`, the one shorter keyword, is tested on its own), a hash table from
+/// those three bytes to the keywords that start with them, shortest first
+/// (so the hits at one position come out ordered by end), and a vectorised
+/// pre-filter.
 struct Scanner {
     trigrams: [u64; 512],
-    /// (second byte, third byte, keyword index) of the keywords starting with a byte.
-    by_first: [Vec<(u8, u8, u8)>; 256],
+    /// Open addressing on [`prefix_key`]: (key, first index in `by_prefix`,
+    /// count); key 0 is an empty slot (no keyword starts with a NUL).
+    prefix_slots: [(u32, u8, u8); 256],
+    /// Keyword indices grouped by their first three bytes, each group shortest first.
+    by_prefix: Vec<u8>,
     /// Nibble tables of the pre-filter, as in Teddy (Hyperscan's literal
     /// matcher): the keywords fall into 8 buckets by first byte, and
     /// `tables[2k]` (low nibble) and `tables[2k + 1]` (high nibble) give the
@@ -111,7 +118,8 @@ static SCANNER: LazyLock<Scanner> = LazyLock::new(|| {
     assert!(KEYWORDS.iter().all(|k| k.is_ascii()));
     let mut sc = Scanner {
         trigrams: [0; 512],
-        by_first: std::array::from_fn(|_| Vec::new()),
+        prefix_slots: [(0, 0, 0); 256],
+        by_prefix: Vec::new(),
         tables: [[0; 16]; 6],
         avx2: avx2_available(),
     };
@@ -138,11 +146,10 @@ static SCANNER: LazyLock<Scanner> = LazyLock::new(|| {
             *x |= 1;
         }
     }
-    for (i, k) in KEYWORDS.iter().enumerate() {
+    for k in KEYWORDS {
         if let [a, b, c, ..] = *k.as_bytes() {
             let t = trigram(a, b, c);
             sc.trigrams[t >> 6] |= 1 << (t & 63);
-            sc.by_first[a as usize].push((b, c, i as u8));
             let bit = 1u8 << bucket(a);
             for (j, x) in [a, b, c].into_iter().enumerate() {
                 sc.tables[2 * j][(x & 15) as usize] |= bit;
@@ -150,11 +157,33 @@ static SCANNER: LazyLock<Scanner> = LazyLock::new(|| {
             }
         }
     }
-    for list in &mut sc.by_first {
-        list.sort_by_key(|&(_, _, i)| KEYWORDS[i as usize].len());
+    // Groups by first three bytes, shortest keyword first, then one slot each.
+    let mut long: Vec<u8> = (0..KEYWORDS.len() as u8).filter(|&i| KEYWORDS[i as usize].len() >= 3).collect();
+    long.sort_by_key(|&i| (prefix_key(KEYWORDS[i as usize].as_bytes()), KEYWORDS[i as usize].len()));
+    for group in long.chunk_by(|&x, &y| prefix_key(KEYWORDS[x as usize].as_bytes()) == prefix_key(KEYWORDS[y as usize].as_bytes())) {
+        let key = prefix_key(KEYWORDS[group[0] as usize].as_bytes());
+        let mut h = slot_of(key);
+        while sc.prefix_slots[h].0 != 0 {
+            h = (h + 1) & 255;
+        }
+        sc.prefix_slots[h] = (key, sc.by_prefix.len() as u8, group.len() as u8);
+        sc.by_prefix.extend_from_slice(group);
     }
+    assert!(sc.by_prefix.len() < 256 && sc.prefix_slots.iter().filter(|s| s.0 != 0).count() < 192);
     sc
 });
+
+/// The first three bytes of `b` as a hash key (non-zero for keywords).
+#[inline(always)]
+fn prefix_key(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], 0])
+}
+
+/// The home slot of a key in `prefix_slots` (multiplicative hashing).
+#[inline(always)]
+fn slot_of(key: u32) -> usize {
+    (key.wrapping_mul(0x9E37_79B1) >> 24) as usize
+}
 
 fn avx2_available() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -200,16 +229,18 @@ fn hits_at(sc: &Scanner, b: &[u8], s: usize, out: &mut Vec<Hit>) {
     if s + 2 >= b.len() {
         return;
     }
-    let t = trigram(b[s], b[s + 1], b[s + 2]);
-    if sc.trigrams[t >> 6] >> (t & 63) & 1 == 0 {
-        return;
-    }
-    for &(b1, b2, i) in &sc.by_first[b[s] as usize] {
-        if b1 != b[s + 1] || b2 != b[s + 2] {
-            continue;
+    let key = prefix_key(&b[s..]);
+    let mut h = slot_of(key);
+    let (first, n) = loop {
+        match sc.prefix_slots[h] {
+            (0, _, _) => return, // no keyword starts with these three bytes
+            (k, first, n) if k == key => break (first as usize, n as usize),
+            _ => h = (h + 1) & 255,
         }
+    };
+    let rest = &b[s..];
+    for &i in &sc.by_prefix[first..first + n] {
         let k = KEYWORDS[i as usize].as_bytes();
-        let rest = &b[s..];
         // A byte loop: these are short, and a memcmp call costs more.
         if rest.len() >= k.len() && k[3..].iter().zip(&rest[3..]).all(|(x, y)| x == y) {
             out.push(Hit { start: s as u32, end: (s + k.len()) as u32, word: i });
