@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 T="${CARGO_TARGET_DIR:-target}/release"
 DF="$T/docflow"; LT="$T/loadtest"
-TINY=/tmp/docflow-tiny-1l1h   # one layer, one head (see loadtest/examples/tiny_model.rs)
+TINY=/tmp/docflow-tiny-1l1h64   # one layer, one head, 64 positions (see loadtest/examples/tiny_model.rs)
 REAL="${DOCFLOW_MODEL_DIR:-$HOME/.cache/docflow/models/all-MiniLM-L6-v2}"
 [ -d "$TINY" ] || cargo run --release -p docflow-loadtest --example tiny_model -- "$TINY"
 

@@ -55,9 +55,13 @@ pub struct TextEncoder {
 }
 
 impl TextEncoder {
-    /// Loads `tokenizer.json` from `model_dir` for `encoder`.
+    /// Loads `tokenizer.json` from `model_dir` for `encoder`. Sequences are
+    /// cut at `options.max_tokens` or the encoder's limit (the model's
+    /// position table), whichever is shorter.
     pub fn load(model_dir: &Path, encoder: Box<dyn Encoder>, options: TextEncoderOptions) -> Result<Self, EncoderError> {
-        let tokenizer = BertTokenizer::from_file(&model_dir.join("tokenizer.json"), options.max_tokens)?;
+        let max_tokens = options.max_tokens.min(encoder.max_tokens());
+        let tokenizer = BertTokenizer::from_file(&model_dir.join("tokenizer.json"), max_tokens)?;
+        let options = TextEncoderOptions { max_tokens, ..options };
         Self::new(tokenizer, encoder, options)
     }
 

@@ -366,3 +366,14 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     std::env::temp_dir().join(format!("docflow-model-test-{tag}-{}-{nanos}", std::process::id()))
 }
+
+#[test]
+fn a_model_with_a_short_position_table_truncates_at_its_length() {
+    let dir = TinyModelDir::new(&TinySpec { max_positions: 64, ..TinySpec::default() }).unwrap();
+    let mut enc = TextEncoder::load(dir.path(), Box::new(cpu(&dir, 1)), TextEncoderOptions::default()).unwrap();
+    assert_eq!(enc.tokenizer().max_tokens(), 64, "cut at the model's 64 positions, not the default 256");
+    let long = "invoice total due ".repeat(200);
+    let out = enc.encode_texts(&[long.as_str(), "short"]).unwrap();
+    assert_eq!(out.len(), 2);
+    out.iter().for_each(|v| assert_unit(v));
+}
