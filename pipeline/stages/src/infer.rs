@@ -169,9 +169,13 @@ impl InferStage {
             dir.display()
         );
         let version = model_version(&dir).context("model version")?;
-        let tokenizer = BertTokenizer::from_file(&dir.join("tokenizer.json"), config.max_tokens).context("tokenizer")?;
+        // Sequences are cut at `max_tokens` or the model's position table,
+        // whichever is shorter: a longer sequence is one the encoder refuses.
+        let positions = docflow_model::BertConfig::from_file(&dir.join("config.json")).context("model config")?.max_position_embeddings;
+        let max_tokens = config.max_tokens.min(positions);
+        let tokenizer = BertTokenizer::from_file(&dir.join("tokenizer.json"), max_tokens).context("tokenizer")?;
         let device = config.device.resolve();
-        let (threads, max_tokens, model_dir) = (config.threads, config.max_tokens, dir.clone());
+        let (threads, model_dir) = (config.threads, dir.clone());
         let make = move || make_encoder(device, &model_dir, threads, max_tokens);
         let warmup = vec![tokenizer.encode("docflow warm-up: invoice 42, total 1,234.56 EUR")?];
         let policy = BatchPolicy { batch_tokens: config.batch_tokens.max(1), max_wait: Duration::from_millis(config.max_wait_ms) };

@@ -136,3 +136,42 @@ async fn under_load_batches_fill_to_the_token_budget() {
         assert_eq!(&embedding_from_bytes(&d.embedding_f32le).unwrap(), original);
     }
 }
+
+/// A model whose position table is shorter than `max_tokens` (256): long
+/// documents are cut at the model's 64 positions and embedded, not
+/// dead-lettered as too long for the encoder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_documents_are_cut_at_a_short_position_table() {
+    if !testkit::require_kafka() {
+        return;
+    }
+    let dir = docflow_model::tiny::TinyModelDir::new(&docflow_model::tiny::TinySpec { max_positions: 64, ..Default::default() }).unwrap();
+    let p = testkit::unique("infer64");
+    let (input, out, dlq) = (format!("{p}.docs.parsed"), format!("{p}.docs.embedded"), format!("{p}.docs.dlq"));
+    testkit::create_topics(&testkit::brokers(), &[(&input, 1), (&out, 1), (&dlq, 1)]).await.unwrap();
+    let producer = testkit::producer(&testkit::brokers()).unwrap();
+    for i in 0..5 {
+        let doc = ParsedDocument {
+            id: format!("long{i}"),
+            content_type: "text/plain".into(),
+            text: text(i, 400),
+            fields: BusinessFields::default(),
+            warnings: vec![],
+            created_at_ms: 1,
+            priority: "normal".into(),
+        };
+        send(&producer, &input, &doc.id, &doc);
+    }
+    testkit::flush(&producer).unwrap();
+
+    let stage = InferStage::start(tiny_infer(&dir)).await.unwrap();
+    let shutdown = docflow_runtime::ShutdownSignal::new();
+    let _stop = StopOnDrop(shutdown.clone());
+    let metrics = std::sync::Arc::new(docflow_runtime::StageMetrics::default());
+    let task = tokio::spawn(docflow_runtime::run_stage_with_metrics(stage, stage_config(&[&input], Some(&out), &dlq), shutdown.clone(), metrics.clone()));
+    let embedded = read_n(&out, 5, Duration::from_secs(60));
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
+    assert_eq!(embedded.len(), 5, "every long document embedded");
+    assert_eq!(docflow_runtime::StageMetrics::get(&metrics.dead_lettered), 0, "none dead-lettered");
+}
