@@ -39,15 +39,7 @@ impl Follower {
     /// Connects and assigns every partition of `results` and `dlq` at its
     /// current high watermark, so only records produced from now on are seen.
     pub fn at_end(brokers: &str, results: &str, dlq: &str) -> Result<Self, FollowError> {
-        let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            // Never used for offsets (nothing is committed); librdkafka wants one.
-            .set("group.id", format!("docflow-loadtest-{}-{nonce}", std::process::id()))
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "false")
-            .create()?;
+        let consumer = observer_consumer(brokers, "results")?;
         assign_at_end(&consumer, &[results, dlq])?;
         Ok(Self { consumer, results: results.into(), dlq: dlq.into() })
     }
@@ -98,6 +90,20 @@ impl Follower {
             }
         }
     }
+}
+
+/// A consumer that only watches: a group of its own (`role`, process and
+/// time in the name; never used for offsets, but librdkafka wants one),
+/// nothing committed or stored, no end-of-partition events.
+pub(crate) fn observer_consumer(brokers: &str, role: &str) -> Result<BaseConsumer, FollowError> {
+    let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("docflow-loadtest-{role}-{}-{nonce}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .create()?)
 }
 
 /// Assigns every partition of `topics` at its current high watermark, so

@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::Message;
 use serde::Serialize;
@@ -87,14 +86,7 @@ pub struct HopFollower {
 
 impl HopFollower {
     pub fn at_end(brokers: &str, hops: &[Hop]) -> Result<Self, FollowError> {
-        let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("group.id", format!("docflow-loadtest-hops-{}-{nonce}", std::process::id()))
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "false")
-            .create()?;
+        let consumer = crate::follower::observer_consumer(brokers, "hops")?;
         let mut boundary_of = HashMap::new();
         for (k, hop) in hops.iter().enumerate() {
             for t in &hop.inputs {
