@@ -260,8 +260,9 @@ fn scan_scalar(sc: &Scanner, b: &[u8], from: usize, out: &mut Vec<Hit>) {
             m |= (sc.trigrams[t >> 6] >> (t & 63) & 1 | (w[0] == b'+') as u64) << j;
         }
         // The last two positions of the text have no three bytes: only `+`.
-        for j in window.len().saturating_sub(2)..window.len().min(64) {
-            m |= ((window[j] == b'+') as u64) << j;
+        let tail = window.len().saturating_sub(2);
+        for (j, &c) in window.iter().enumerate().take(64).skip(tail) {
+            m |= ((c == b'+') as u64) << j;
         }
         while m != 0 {
             let s = block + m.trailing_zeros() as usize;

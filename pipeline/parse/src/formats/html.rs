@@ -1,11 +1,12 @@
 //! `text/html`: visible text only, through html5gum, a WHATWG-conformant
-//! HTML tokenizer (its callback API: no token allocations).
+//! HTML tokenizer; the renderer is its emitter (no events, no tokens, no
+//! attribute copies).
 //!
 //! Visible text needs no DOM, only the token stream in document order, so
 //! there is no tree construction (a third of the cost of the whole parse
 //! stage with html5ever + scraper). Scripts, styles, titles and the other
 //! raw-text elements are switched into their tokenizer states by the tag
-//! name (`naively_switch_states`, as the tree builder would) and dropped,
+//! name (html5gum's `naive_next_state`, as the tree builder would) and dropped,
 //! with templates, SVG and objects; comments are dropped; entities are
 //! decoded by the tokenizer; block elements become line breaks; table cells
 //! of a row are joined with ` | ` so line items stay one row per line.
@@ -14,8 +15,7 @@
 //! with fewer blank lines. Nothing recurses, so deep nesting is harmless.
 
 use super::{normalize, text::decode, Extracted};
-use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
-use html5gum::{Emitter, ForwardingEmitter, Span, Tokenizer};
+use html5gum::{naive_next_state, Emitter, State, Tokenizer};
 
 /// Elements whose content is never visible. (`head` is not among them:
 /// its only text lives in `title`, `style` and `script`.)
@@ -49,7 +49,24 @@ const BLOCKS: [&[u8]; 35] = [
     b"h6", b"header", b"hr", b"li", b"main", b"nav", b"ol", b"p", b"pre", b"section", b"table", b"ul",
 ];
 
-/// The text being rendered and where in the token stream we are.
+/// Which kind of tag html5gum is reading.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+enum TagKind {
+    #[default]
+    None,
+    Start,
+    End,
+}
+
+/// The renderer, written as html5gum's [`Emitter`]: the tokenizer calls it
+/// directly, with no event layer, no token queue and no copies of attribute
+/// names and values (attributes are never read). It renders what the
+/// callback emitter (`CallbackEmitter` with `naively_switch_states`) fed to
+/// the renderer before, event for event: the characters of a text run are
+/// collected and rendered when the run ends (at the next tag, comment,
+/// doctype or the end of input), a start tag is seen when its name is
+/// complete (the first attribute or the `>`) and again at its `>`, and any
+/// tag, comment or doctype ends the "line feed after `<pre>`" window.
 #[derive(Default)]
 struct Render {
     out: String,
@@ -59,40 +76,57 @@ struct Render {
     pre: usize,
     /// Cells already written in the current `<tr>`.
     cell_in_row: usize,
-    /// Name of the start tag being read (attributes follow before it closes).
-    tag: Vec<u8>,
     /// A line feed right after `<pre>`, `<listing>` or `<textarea>` is not content.
     skip_lf: bool,
+    /// Characters of the current text run (only while no hidden element is open).
+    chars: Vec<u8>,
+    /// Name of the tag being read, until a start tag's name is complete.
+    name: Vec<u8>,
+    /// The last start tag's name (for the end of raw-text elements); empty after an end tag.
+    last_start_tag: Vec<u8>,
+    kind: TagKind,
+    self_closing: bool,
+    /// The rendered text, once the input has ended: the one token.
+    done: Option<String>,
 }
 
 impl Render {
-    fn event(&mut self, ev: CallbackEvent<'_>) {
+    /// Renders the text run read so far.
+    fn flush_chars(&mut self) {
+        if self.chars.is_empty() {
+            return;
+        }
         let skip_lf = std::mem::take(&mut self.skip_lf);
-        match ev {
-            CallbackEvent::OpenStartTag { name } => {
-                self.tag.clear();
-                self.tag.extend_from_slice(name);
+        let value = if skip_lf { self.chars.strip_prefix(b"\n").unwrap_or(&self.chars) } else { &self.chars[..] };
+        if value.is_ascii() {
+            // SAFETY: ASCII is UTF-8. (Most runs are; `from_utf8` per run cost more.)
+            push_text(&mut self.out, unsafe { std::str::from_utf8_unchecked(value) }, self.pre > 0);
+        } else {
+            match std::str::from_utf8(value) {
+                Ok(t) => push_text(&mut self.out, t, self.pre > 0),
+                Err(_) => push_text(&mut self.out, &String::from_utf8_lossy(value), self.pre > 0),
             }
-            CallbackEvent::AttributeName { .. } | CallbackEvent::AttributeValue { .. } => self.skip_lf = skip_lf,
-            CallbackEvent::CloseStartTag { self_closing } => self.start_tag(self_closing),
-            CallbackEvent::EndTag { name } => self.end_tag(name),
-            CallbackEvent::String { value } if self.hidden == 0 => {
-                let value = if skip_lf { value.strip_prefix(b"\n").unwrap_or(value) } else { value };
-                match std::str::from_utf8(value) {
-                    Ok(t) => push_text(&mut self.out, t, self.pre > 0),
-                    Err(_) => push_text(&mut self.out, &String::from_utf8_lossy(value), self.pre > 0),
-                }
-            }
-            _ => {}
+        }
+        self.chars.clear();
+    }
+
+    /// The text run ends; a start tag's name, once complete, becomes the last start tag.
+    fn flush_open_start_tag(&mut self) {
+        self.flush_chars();
+        if self.kind == TagKind::Start && !self.name.is_empty() {
+            self.skip_lf = false;
+            std::mem::swap(&mut self.last_start_tag, &mut self.name);
+            self.name.clear();
         }
     }
 
-    fn start_tag(&mut self, self_closing: bool) {
-        let tag = std::mem::take(&mut self.tag); // handed back below: one buffer per document
+    fn start_tag(&mut self) {
+        self.skip_lf = false;
+        let tag = std::mem::take(&mut self.last_start_tag); // handed back below: one buffer per document
         let name = tag.as_slice();
         if is_hidden(name) {
             // `<svg/>` and `<object/>` end at once; `<script/>` does not (HTML ignores the slash).
-            if !(self_closing && matches!(name, b"svg" | b"object")) {
+            if !(self.self_closing && matches!(name, b"svg" | b"object")) {
                 self.hidden += 1;
             }
         } else if self.hidden > 0 {
@@ -114,10 +148,12 @@ impl Render {
             }
         }
         self.skip_lf = self.hidden == 0 && matches!(name, b"pre" | b"listing" | b"textarea");
-        self.tag = tag;
+        self.last_start_tag = tag;
     }
 
-    fn end_tag(&mut self, name: &[u8]) {
+    fn end_tag(&mut self) {
+        self.skip_lf = false;
+        let name = self.name.as_slice();
         if is_hidden(name) {
             self.hidden = self.hidden.saturating_sub(1);
         } else if self.hidden > 0 {
@@ -135,35 +171,132 @@ impl Render {
     }
 }
 
-/// An emitter that asks for no parse errors: the renderer ignores them, and
-/// html5gum validates every input character only to report them (a tenth
-/// of the tokenising time). Everything else goes to the inner emitter.
-struct NoErrors<E>(E);
+impl Emitter for Render {
+    /// The rendered text (not yet normalised), made once at the end of input.
+    type Token = String;
 
-impl<E: Emitter> ForwardingEmitter for NoErrors<E> {
-    type Token = E::Token;
-
-    fn inner(&mut self) -> &mut impl Emitter<Token = Self::Token> {
-        &mut self.0
+    fn set_last_start_tag(&mut self, last_start_tag: Option<&[u8]>) {
+        self.last_start_tag.clear();
+        self.last_start_tag.extend_from_slice(last_start_tag.unwrap_or_default());
     }
 
+    fn emit_eof(&mut self) {
+        self.flush_chars();
+        self.done = Some(std::mem::take(&mut self.out));
+    }
+
+    fn emit_error(&mut self, _: html5gum::Error) {}
+
+    /// No parse errors: the renderer ignores them, and html5gum validates
+    /// every input character only to report them.
+    #[inline]
     fn should_emit_errors(&mut self) -> bool {
         false
+    }
+
+    fn pop_token(&mut self) -> Option<Self::Token> {
+        self.done.take() // the whole input is read in one call
+    }
+
+    #[inline]
+    fn emit_string(&mut self, c: &[u8]) {
+        if self.hidden == 0 {
+            self.chars.extend_from_slice(c);
+        }
+    }
+
+    fn init_start_tag(&mut self) {
+        self.name.clear();
+        self.kind = TagKind::Start;
+        self.self_closing = false;
+    }
+
+    fn init_end_tag(&mut self) {
+        self.name.clear();
+        self.kind = TagKind::End;
+    }
+
+    fn init_comment(&mut self) {
+        self.flush_chars();
+    }
+
+    fn emit_current_tag(&mut self) -> Option<State> {
+        self.flush_open_start_tag();
+        match self.kind {
+            TagKind::Start => {
+                self.start_tag();
+                naive_next_state(&self.last_start_tag)
+            }
+            TagKind::End => {
+                self.last_start_tag.clear();
+                self.end_tag();
+                None
+            }
+            TagKind::None => None,
+        }
+    }
+
+    fn emit_current_comment(&mut self) {
+        self.skip_lf = false;
+    }
+
+    fn emit_current_doctype(&mut self) {
+        self.skip_lf = false;
+    }
+
+    fn set_self_closing(&mut self) {
+        if self.kind == TagKind::End {
+            self.skip_lf = false; // (the callback emitter reported an error event here)
+        } else {
+            self.self_closing = true;
+        }
+    }
+
+    fn set_force_quirks(&mut self) {}
+
+    #[inline]
+    fn push_tag_name(&mut self, s: &[u8]) {
+        self.name.extend_from_slice(s);
+    }
+
+    fn push_comment(&mut self, _: &[u8]) {}
+
+    fn push_doctype_name(&mut self, _: &[u8]) {}
+
+    fn init_doctype(&mut self) {
+        self.flush_chars();
+    }
+
+    fn init_attribute(&mut self) {
+        self.flush_open_start_tag();
+    }
+
+    fn push_attribute_name(&mut self, _: &[u8]) {}
+
+    fn push_attribute_value(&mut self, _: &[u8]) {}
+
+    fn set_doctype_public_identifier(&mut self, _: &[u8]) {}
+
+    fn set_doctype_system_identifier(&mut self, _: &[u8]) {}
+
+    fn push_doctype_public_identifier(&mut self, _: &[u8]) {}
+
+    fn push_doctype_system_identifier(&mut self, _: &[u8]) {}
+
+    fn current_is_appropriate_end_tag_token(&mut self) -> bool {
+        self.kind == TagKind::End && !self.last_start_tag.is_empty() && self.last_start_tag == self.name
     }
 }
 
 /// Parses a decoded HTML string to visible text.
 pub fn html_to_text(html: &str) -> String {
-    let mut r = Render { out: String::with_capacity(html.len() / 2), ..Default::default() };
-    let mut emitter = CallbackEmitter::new(|ev: CallbackEvent<'_>, _: Span<()>| -> Option<()> {
-        r.event(ev);
-        None
-    });
-    emitter.naively_switch_states(true);
-    for token in Tokenizer::new_with_emitter(html, NoErrors(emitter)) {
-        let Ok(()) = token; // reading a &str cannot fail
-    }
-    normalize(&r.out)
+    let r = Render { out: String::with_capacity(html.len() / 2), ..Default::default() };
+    let text = match Tokenizer::new_with_emitter(html, r).next() {
+        Some(Ok(text)) => text,
+        None => String::new(), // (not reached: the end of input makes the one token)
+        Some(Err(e)) => match e {}, // reading a &str cannot fail
+    };
+    normalize(&text)
 }
 
 /// Parses an HTML body (UTF-8, lossy with a warning).
@@ -179,15 +312,19 @@ pub fn parse(body: &[u8]) -> Extracted {
 
 fn newline(out: &mut String) {
     trim_trailing_spaces(out);
-    if !out.is_empty() && !out.ends_with('\n') {
+    if out.as_bytes().last().is_some_and(|&c| c != b'\n') {
         out.push('\n');
     }
 }
 
 fn trim_trailing_spaces(out: &mut String) {
-    while out.ends_with(' ') {
-        out.pop();
+    // (Byte tests: `ends_with(char)` goes through the pattern API.)
+    let b = out.as_bytes();
+    let mut end = b.len();
+    while end > 0 && b[end - 1] == b' ' {
+        end -= 1;
     }
+    out.truncate(end);
 }
 
 /// Appends a text node, collapsing whitespace runs to one space (HTML
