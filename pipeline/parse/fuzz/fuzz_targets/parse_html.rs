@@ -1,4 +1,4 @@
-//! Fuzz target: the HTML parser (html5ever walk) and the extractor.
+//! Fuzz target: the HTML parser (html5gum tokenizer + renderer) and the extractor.
 #![no_main]
 
 use docflow_parse::{parse_document, ParseLimits};

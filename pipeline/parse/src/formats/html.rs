@@ -348,7 +348,19 @@ fn push_text(out: &mut String, t: &str, pre: bool) {
     }
     let (mut i, mut copied) = (0, 0); // `t[copied..i]` is kept as written
     while i < b.len() {
-        let x = b[i];
+        // Eight bytes at a time over what the loop below would keep as
+        // written (printable ASCII, a single space after it): most of a run.
+        while let Some(w) = b.get(i..i + 8) {
+            let k = kept_as_written(u64::from_le_bytes(w.try_into().expect("8 bytes")), last_space);
+            if k > 0 {
+                last_space = b[i + k - 1] == b' ';
+                i += k;
+            }
+            if k < 8 {
+                break;
+            }
+        }
+        let Some(&x) = b.get(i) else { break };
         if x > b' ' && x < 0x80 || x < b' ' && x != 0 && !(b'\t'..=b'\r').contains(&x) {
             last_space = false; // ASCII text, or a control character that is no whitespace
             i += 1;
@@ -379,6 +391,25 @@ fn push_text(out: &mut String, t: &str, pre: bool) {
         }
     }
     out.push_str(&t[copied..]);
+}
+
+/// How many of the eight bytes of `w` (little-endian: the first byte is the
+/// lowest), from the first, `push_text` keeps as written and passes one by
+/// one: printable ASCII (`!`..=DEL) and a space right after such a byte
+/// (after the byte before `w`, only when `last_space` is false). Other
+/// bytes (whitespace runs, controls, non-ASCII) are left to that loop.
+#[inline(always)]
+fn kept_as_written(w: u64, last_space: bool) -> usize {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // A byte's high bit: 0x21 <= byte < 0x80 (no carry leaves a byte).
+    let printable = ((w & LO7) + 0x5f5f_5f5f_5f5f_5f5f) & !w & HI;
+    // A byte's high bit: byte == b' ' (exact zero-byte test of w ^ spaces).
+    let y = w ^ 0x2020_2020_2020_2020;
+    let space = !(((y & LO7) + LO7) | y) & HI;
+    let after_printable = printable << 8 | if last_space { 0 } else { 0x80 };
+    let kept = printable | space & after_printable;
+    ((!kept & HI).trailing_zeros() / 8) as usize
 }
 
 #[cfg(test)]
@@ -434,6 +465,42 @@ mod tests {
                         assert_eq!(got, want, "{t:?} after {before:?}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn eight_byte_steps_equal_the_byte_loop() {
+        // Runs long enough for the eight-byte steps, every piece at every offset.
+        let pieces = ["a", " ", "  ", "\t", "\n", "\0", "\x01", "\x7f", "\u{a0}", "é", "\u{2003}", "word", "x y z"];
+        for a in pieces {
+            for b in pieces {
+                for pad in 0..9 {
+                    let t = format!("{}{a}{}{b}{}", "p".repeat(pad), "q r".repeat(pad % 3 + 1), "s ".repeat(pad));
+                    for before in ["", "x", "x "] {
+                        let (mut want, mut got) = (before.to_string(), before.to_string());
+                        push_text_old(&mut want, &t);
+                        super::push_text(&mut got, &t, false);
+                        assert_eq!(got, want, "{t:?} after {before:?}");
+                    }
+                }
+            }
+        }
+        for w in [*b"abcdefgh", *b"a b c d ", *b" a  b   ", *b"\x7fa\x80bcdef", *b"ab\tcdefg", *b"        "] {
+            for last_space in [false, true] {
+                let mut want = 0;
+                let mut ls = last_space;
+                for &x in &w {
+                    if x > b' ' && x < 0x80 {
+                        ls = false;
+                    } else if x == b' ' && !ls {
+                        ls = true;
+                    } else {
+                        break;
+                    }
+                    want += 1;
+                }
+                assert_eq!(super::kept_as_written(u64::from_le_bytes(w), last_space), want, "{w:?} {last_space}");
             }
         }
     }
