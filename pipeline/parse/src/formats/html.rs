@@ -19,26 +19,61 @@ use html5gum::{naive_next_state, Emitter, State, Tokenizer};
 
 /// Elements whose content is never visible. (`head` is not among them:
 /// its only text lives in `title`, `style` and `script`.)
-#[cfg_attr(not(test), allow(dead_code))] // the lists behind `is_hidden` and `is_block`
+#[cfg_attr(not(test), allow(dead_code))] // the lists behind `class` (tested against them)
 const HIDDEN: [&[u8]; 8] = [b"script", b"style", b"noscript", b"template", b"title", b"svg", b"iframe", b"object"];
 
-/// Whether `name` is in [`HIDDEN`] (a `match`: one length test and a
-/// comparison or two, where `contains` compared with every entry).
-#[inline]
-fn is_hidden(name: &[u8]) -> bool {
-    matches!(name, b"script" | b"style" | b"noscript" | b"template" | b"title" | b"svg" | b"iframe" | b"object")
+/// What a tag name does to the text: one `match` per tag (a length test
+/// and a comparison or two), where separate tests for hidden, block and
+/// table names each compared again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// In [`HIDDEN`], not `svg` / `object`.
+    Hidden,
+    /// `svg`, `object`: hidden, but `<svg/>` ends at once.
+    HiddenUnlessSelfClosing,
+    Br,
+    Tr,
+    /// `td`, `th`.
+    Cell,
+    /// `pre`: a block whose text keeps its whitespace.
+    Pre,
+    /// `p`, `h1`–`h6`: blocks followed by a blank line.
+    Para,
+    /// The other [`BLOCKS`].
+    Block,
+    /// `listing`, `textarea`: a line feed right after the start tag is dropped.
+    SkipLf,
+    Other,
 }
 
-/// Whether `name` is in [`BLOCKS`] (see [`is_hidden`]).
 #[inline]
-fn is_block(name: &[u8]) -> bool {
-    matches!(
-        name,
+fn class(name: &[u8]) -> Class {
+    match name {
+        b"td" | b"th" => Class::Cell,
+        b"tr" => Class::Tr,
+        b"p" | b"h1" | b"h2" | b"h3" | b"h4" | b"h5" | b"h6" => Class::Para,
+        b"br" => Class::Br,
+        b"pre" => Class::Pre,
+        b"script" | b"style" | b"noscript" | b"template" | b"title" | b"iframe" => Class::Hidden,
+        b"svg" | b"object" => Class::HiddenUnlessSelfClosing,
         b"address" | b"article" | b"aside" | b"blockquote" | b"body" | b"caption" | b"center" | b"dd" | b"details"
-            | b"dialog" | b"div" | b"dl" | b"dt" | b"fieldset" | b"figcaption" | b"figure" | b"footer" | b"form"
-            | b"h1" | b"h2" | b"h3" | b"h4" | b"h5" | b"h6" | b"header" | b"hr" | b"li" | b"main" | b"nav" | b"ol"
-            | b"p" | b"pre" | b"section" | b"table" | b"ul"
-    )
+        | b"dialog" | b"div" | b"dl" | b"dt" | b"fieldset" | b"figcaption" | b"figure" | b"footer" | b"form"
+        | b"header" | b"hr" | b"li" | b"main" | b"nav" | b"ol" | b"section" | b"table" | b"ul" => Class::Block,
+        b"listing" | b"textarea" => Class::SkipLf,
+        _ => Class::Other,
+    }
+}
+
+/// Whether `name` is in [`HIDDEN`].
+#[cfg(test)]
+fn is_hidden(name: &[u8]) -> bool {
+    matches!(class(name), Class::Hidden | Class::HiddenUnlessSelfClosing)
+}
+
+/// Whether `name` is in [`BLOCKS`].
+#[cfg(test)]
+fn is_block(name: &[u8]) -> bool {
+    matches!(class(name), Class::Block | Class::Para | Class::Pre)
 }
 
 /// Elements that start and end a line.
@@ -91,11 +126,15 @@ struct Render {
 }
 
 impl Render {
-    /// Renders the text run read so far.
+    /// Renders the text run read so far (most calls find none: inlined test).
+    #[inline]
     fn flush_chars(&mut self) {
-        if self.chars.is_empty() {
-            return;
+        if !self.chars.is_empty() {
+            self.render_chars();
         }
+    }
+
+    fn render_chars(&mut self) {
         let skip_lf = std::mem::take(&mut self.skip_lf);
         let value = if skip_lf { self.chars.strip_prefix(b"\n").unwrap_or(&self.chars) } else { &self.chars[..] };
         if value.is_ascii() {
@@ -122,51 +161,51 @@ impl Render {
 
     fn start_tag(&mut self) {
         self.skip_lf = false;
-        let tag = std::mem::take(&mut self.last_start_tag); // handed back below: one buffer per document
-        let name = tag.as_slice();
-        if is_hidden(name) {
+        let c = class(&self.last_start_tag);
+        match c {
+            Class::Hidden => self.hidden += 1,
             // `<svg/>` and `<object/>` end at once; `<script/>` does not (HTML ignores the slash).
-            if !(self.self_closing && matches!(name, b"svg" | b"object")) {
-                self.hidden += 1;
+            Class::HiddenUnlessSelfClosing if !self.self_closing => self.hidden += 1,
+            Class::HiddenUnlessSelfClosing => {}
+            _ if self.hidden > 0 => {}
+            Class::Br => self.out.push('\n'),
+            Class::Tr => {
+                newline(&mut self.out);
+                self.cell_in_row = 0;
             }
-        } else if self.hidden > 0 {
-        } else if name == b"br" {
-            self.out.push('\n');
-        } else if name == b"tr" {
-            newline(&mut self.out);
-            self.cell_in_row = 0;
-        } else if name == b"td" || name == b"th" {
-            if self.cell_in_row > 0 {
-                trim_trailing_spaces(&mut self.out);
-                self.out.push_str(" | ");
+            Class::Cell => {
+                if self.cell_in_row > 0 {
+                    trim_trailing_spaces(&mut self.out);
+                    self.out.push_str(" | ");
+                }
+                self.cell_in_row += 1;
             }
-            self.cell_in_row += 1;
-        } else if is_block(name) {
-            newline(&mut self.out);
-            if name == b"pre" {
+            Class::Pre => {
+                newline(&mut self.out);
                 self.pre += 1;
             }
+            Class::Para | Class::Block => newline(&mut self.out),
+            Class::SkipLf | Class::Other => {}
         }
-        self.skip_lf = self.hidden == 0 && matches!(name, b"pre" | b"listing" | b"textarea");
-        self.last_start_tag = tag;
+        self.skip_lf = self.hidden == 0 && matches!(c, Class::Pre | Class::SkipLf);
     }
 
     fn end_tag(&mut self) {
         self.skip_lf = false;
-        let name = self.name.as_slice();
-        if is_hidden(name) {
-            self.hidden = self.hidden.saturating_sub(1);
-        } else if self.hidden > 0 {
-        } else if name == b"br" {
-            self.out.push('\n'); // `</br>` is read as `<br>`
-        } else if is_block(name) || name == b"tr" {
-            newline(&mut self.out);
-            if name == b"pre" {
+        match class(&self.name) {
+            Class::Hidden | Class::HiddenUnlessSelfClosing => self.hidden = self.hidden.saturating_sub(1),
+            _ if self.hidden > 0 => {}
+            Class::Br => self.out.push('\n'), // `</br>` is read as `<br>`
+            Class::Tr | Class::Block => newline(&mut self.out),
+            Class::Pre => {
+                newline(&mut self.out);
                 self.pre = self.pre.saturating_sub(1);
             }
-            if name == b"p" || name.len() == 2 && name[0] == b'h' && name[1].is_ascii_digit() {
+            Class::Para => {
+                newline(&mut self.out);
                 self.out.push('\n'); // paragraphs and headings stand apart
             }
+            Class::Cell | Class::SkipLf | Class::Other => {}
         }
     }
 }
@@ -426,6 +465,29 @@ mod tests {
         }
         for n in [&b"td"[..], b"tr", b"br", b"span", b"b", b"", b"scripts", b"h7", b"P"] {
             assert!(!super::is_block(n) && !super::is_hidden(n));
+        }
+        use super::{class, Class};
+        for (n, c) in [
+            (&b"td"[..], Class::Cell),
+            (b"th", Class::Cell),
+            (b"tr", Class::Tr),
+            (b"br", Class::Br),
+            (b"pre", Class::Pre),
+            (b"listing", Class::SkipLf),
+            (b"textarea", Class::SkipLf),
+            (b"svg", Class::HiddenUnlessSelfClosing),
+            (b"object", Class::HiddenUnlessSelfClosing),
+            (b"script", Class::Hidden),
+            (b"h0", Class::Other),
+            (b"h7", Class::Other),
+            (b"TD", Class::Other),
+        ] {
+            assert!(class(n) == c, "{}", String::from_utf8_lossy(n));
+        }
+        for n in super::BLOCKS {
+            let para = n == b"p" || n.len() == 2 && n[0] == b'h' && n[1].is_ascii_digit();
+            let want = if para { Class::Para } else if n == b"pre" { Class::Pre } else { Class::Block };
+            assert!(class(n) == want, "{}", String::from_utf8_lossy(n));
         }
     }
 
