@@ -72,6 +72,10 @@ static RULES: LazyLock<[(&str, Rules); 3]> = LazyLock::new(|| {
     ]
 });
 
+/// The most a rule after the first (`invoice`, the only one with the
+/// invoice-number bonus) can score: a title (3) and four cues.
+const MAX_SCORE_AFTER_FIRST: usize = 3 + 4;
+
 /// Classifies `body` (the text after any mail headers); `mail` says the
 /// document came with mail headers.
 pub fn classify(folded: Folded, mail: bool, has_invoice_number: bool) -> &'static str {
@@ -92,6 +96,9 @@ pub fn classify(folded: Folded, mail: bool, has_invoice_number: bool) -> &'stati
     let head = &body[..head_end];
     let mut best = ("other", 0usize);
     for ((name, rules), &(title_words, cue_words, cue_starts)) in RULES.iter().zip(MASKS.iter()) {
+        if best.1 >= MAX_SCORE_AFTER_FIRST {
+            break; // no later rule can score more (an invoice with a title, a number and a cue)
+        }
         let mut score = 0;
         // A title is a short line of the head; a mention in prose counts little.
         let is_title = |l: &str| {
