@@ -62,21 +62,51 @@ fn money_cell() -> String {
     format!(r"(?:[€$£¥][\t\n\x0B\x0C\r\x20]?|[A-Z]{{3}}[\t\n\x0B\x0C\r\x20])?-?{}(?:[\t\n\x0B\x0C\r\x20]?[€$£¥]|[\t\n\x0B\x0C\r\x20][A-Z]{{3}})?", super::money::NUM)
 }
 
+/// `s.trim()`: ASCII whitespace by byte tests, `str::trim` only where a
+/// non-ASCII char (which may be whitespace) is left at an end.
+fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    let (mut i, mut j) = (0, b.len());
+    while i < j && matches!(b[i], b' ' | b'\t'..=b'\r') {
+        i += 1;
+    }
+    while j > i && matches!(b[j - 1], b' ' | b'\t'..=b'\r') {
+        j -= 1;
+    }
+    let t = &s[i..j]; // (the bytes cut are ASCII: char boundaries)
+    if t.as_bytes().first().is_some_and(|&c| c >= 0x80) || t.as_bytes().last().is_some_and(|&c| c >= 0x80) {
+        t.trim()
+    } else {
+        t
+    }
+}
+
 /// Splits a row into cells: ` | ` (tables), else runs of 2+ spaces.
 fn cells(line: &str) -> Vec<&str> {
-    let line = line.trim();
+    let line = trim(line);
     let b = line.as_bytes();
     // `contains(" | ")`, looking only around each `|` (rows hold few).
     let spaced_pipe = b.iter().enumerate().any(|(i, &c)| c == b'|' && i > 0 && b[i - 1] == b' ' && b.get(i + 1) == Some(&b' '));
     if spaced_pipe || line.starts_with("| ") || line.ends_with(" |") {
-        return line.trim_matches('|').split('|').map(str::trim).collect();
+        // `split('|').map(str::trim)` with a byte loop: cells are short.
+        let inner = line.trim_matches('|');
+        let mut out = Vec::with_capacity(8);
+        let mut start = 0;
+        for (i, &c) in inner.as_bytes().iter().enumerate() {
+            if c == b'|' {
+                out.push(trim(&inner[start..i]));
+                start = i + 1;
+            }
+        }
+        out.push(trim(&inner[start..]));
+        return out;
     }
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
     while i < b.len() {
         if b[i] == b' ' && i + 1 < b.len() && b[i + 1] == b' ' {
-            out.push(line[start..i].trim());
+            out.push(trim(&line[start..i]));
             while i < b.len() && b[i] == b' ' {
                 i += 1;
             }
@@ -85,7 +115,7 @@ fn cells(line: &str) -> Vec<&str> {
             i += 1;
         }
     }
-    out.push(line[start..].trim());
+    out.push(trim(&line[start..]));
     out
 }
 
@@ -152,7 +182,7 @@ fn header(line: &str) -> Option<Vec<Role>> {
 fn item_from(roles: &[Role], values: &[&str]) -> Option<LineItem> {
     let mut item = LineItem::default();
     for (r, v) in roles.iter().zip(values) {
-        let v = v.trim();
+        let v = trim(v);
         match r {
             Role::Desc => item.description = clean_desc(v),
             Role::Other => {}
@@ -216,7 +246,7 @@ pub fn line_items(f: Folded) -> Vec<LineItem> {
             has_word |= w >= start;
             words.next();
         }
-        if line.trim().is_empty() {
+        if trim(line).is_empty() {
             continue;
         }
         if let Some(h) = has_word.then(|| header(line)).flatten() {
@@ -280,6 +310,26 @@ mod tests {
 
     fn d(s: &str) -> Option<Decimal> {
         Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn fast_trim_and_cells_equal_str_trim_and_split() {
+        let pieces = ["", " ", "\t", "\x0b", "\u{a0}", "\u{2003}", "\u{85}", "é", "a", "a b", "|", "||", " | ", "x|y", "€5"];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let s = format!("{a}{b}{c}");
+                    assert_eq!(trim(&s), s.trim(), "{s:?}");
+                    let line = format!("{a}Desc | {b} | {c}");
+                    let l = line.trim();
+                    let want: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+                    let spaced = l.contains(" | ") || l.starts_with("| ") || l.ends_with(" |");
+                    if spaced {
+                        assert_eq!(cells(&line), want, "{line:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
