@@ -45,7 +45,7 @@ pub fn normalize(raw: &str) -> String {
     // byte), which spares the per-line checks in most documents.
     let any_odd = may_have_odd(raw) && has_odd(raw);
     let mut cleaned = String::new(); // one buffer for every line that needs it
-    for line in raw.split('\n') {
+    let mut each_line = |line: &str| {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if any_odd && may_have_odd(line) && clean_odd(line, &mut cleaned) {
             for sub in cleaned.split('\n') {
@@ -54,6 +54,20 @@ pub fn normalize(raw: &str) -> String {
         } else {
             push_line(&mut out, &mut blank_run, line); // no line break inside
         }
+    };
+    // The lines of `raw.split('\n')`, from the line feeds found 16 bytes at
+    // a time (a search per line cost more: lines are short).
+    if let Ok(len) = u32::try_from(raw.len()) {
+        let mut feeds = Vec::with_capacity(len as usize / 32 + 1);
+        crate::bytes::positions(raw.as_bytes(), b'\n', 0, &mut feeds);
+        let mut start = 0;
+        for p in feeds {
+            each_line(&raw[start..p as usize]);
+            start = p as usize + 1;
+        }
+        each_line(&raw[start..]);
+    } else {
+        raw.split('\n').for_each(each_line);
     }
     out
 }
@@ -61,8 +75,16 @@ pub fn normalize(raw: &str) -> String {
 /// Appends one line to `normalize`'s output: trailing blanks go, a blank
 /// line only counts towards the run of blank lines before the next line.
 fn push_line(out: &mut String, blank_run: &mut usize, sub: &str) {
-    let sub = sub.trim_end();
-    if sub.trim_start().is_empty() {
+    // `trim_end` by byte tests, `str::trim_end` only before a non-ASCII end.
+    let b = sub.as_bytes();
+    let mut end = b.len();
+    while end > 0 && matches!(b[end - 1], b' ' | b'\t'..=b'\r') {
+        end -= 1;
+    }
+    let sub = &sub[..end];
+    let sub = if b[..end].last().is_some_and(|&c| c >= 0x80) { sub.trim_end() } else { sub };
+    // (After `trim_end`, a blank line is an empty one.)
+    if sub.is_empty() {
         *blank_run += 1;
         return;
     }
