@@ -19,6 +19,8 @@ pub(crate) const LAG_UNKNOWN: u64 = u64::MAX;
 
 pub(crate) struct Shared {
     pub stage_name: String,
+    /// `"{stage_name} record"`, the name of every record span.
+    pub record_span_name: String,
     /// Input topics by index (the `u16` of a [`TpKey`]).
     pub topics: Vec<Arc<str>>,
     pub book: Mutex<OffsetBook>,
@@ -69,6 +71,7 @@ impl Shared {
         Self {
             duration_ok: duration_histogram(&stage_name, "ok"),
             duration_dead_letter: duration_histogram(&stage_name, "dead_letter"),
+            record_span_name: crate::telemetry::record_trace::record_span_name(&stage_name),
             stage_name,
             topics,
             book: Mutex::new(OffsetBook::default()),
@@ -187,7 +190,7 @@ impl InFlight {
         shared.in_flight.fetch_add(1, Ordering::Relaxed);
         shared.in_flight_bytes.fetch_add(raw.payload_len(), Ordering::Relaxed);
         Self {
-            trace: RecordTrace::start(&shared.stage_name, &raw),
+            trace: RecordTrace::start(&shared.record_span_name, &raw),
             raw,
             tp,
             generation,

@@ -21,7 +21,8 @@
 
 mod otel;
 mod otlp_metrics;
-pub(crate) mod record_trace;
+#[doc(hidden)]
+pub mod record_trace;
 mod registry;
 mod server;
 pub(crate) mod stages;
