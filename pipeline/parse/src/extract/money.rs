@@ -68,19 +68,6 @@ pub static AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
-/// Indices of [`AMOUNT_RE`]'s named groups.
-struct AmountGroups {
-    pre: usize,
-    sign: usize,
-    num: usize,
-    post: usize,
-}
-
-static AMOUNT_GROUPS: LazyLock<AmountGroups> = LazyLock::new(|| {
-    let at = |name: &str| AMOUNT_RE.capture_names().position(|n| n == Some(name)).expect("a group of AMOUNT_RE");
-    AmountGroups { pre: at("pre"), sign: at("sign"), num: at("num"), post: at("post") }
-});
-
 /// Parses a number written with any common grouping/decimal convention.
 /// A single separator followed by exactly three digits is a thousands
 /// separator (`1.234` = 1234, `1,234` = 1234); otherwise the last `.` or `,`
@@ -227,59 +214,102 @@ pub struct Amount {
     pub end: usize,
 }
 
+/// The groups of one [`AMOUNT_RE`] match, read from the match's bytes
+/// instead of a capture search: `pre` holds no ASCII whitespace, `-` or
+/// digit; one whitespace byte may follow it, then `-`, then `num`, which
+/// starts and ends with a digit; `post` (after one optional whitespace
+/// byte) holds no digit. So `num` ends after the match's last digit, `pre`
+/// ends at its first whitespace, `-` or digit, and the rest follows.
+#[derive(Debug, Clone, PartialEq)]
+struct AmountMatch {
+    start: usize,
+    end: usize,
+    pre: Option<std::ops::Range<usize>>,
+    sign: Option<std::ops::Range<usize>>,
+    num: std::ops::Range<usize>,
+    post: Option<std::ops::Range<usize>>,
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ')
+}
+
+/// [`AmountMatch`] of `AMOUNT_RE.captures_at(hay, at)`, from `find_at`.
+fn amount_at(hay: &str, at: usize) -> Option<AmountMatch> {
+    let m = AMOUNT_RE.find_at(hay, at)?;
+    let (s, e) = (m.start(), m.end());
+    let b = &hay.as_bytes()[s..e];
+    let pre_end = b.iter().position(|&x| is_ws(x) || x == b'-' || x.is_ascii_digit()).unwrap_or(b.len());
+    let mut i = pre_end;
+    if i < b.len() && is_ws(b[i]) {
+        i += 1;
+    }
+    let sign = (i < b.len() && b[i] == b'-').then(|| {
+        i += 1;
+        s + i - 1..s + i
+    });
+    let num_end = b.iter().rposition(u8::is_ascii_digit).map_or(b.len(), |j| j + 1);
+    let post_start = if num_end < b.len() && is_ws(b[num_end]) { num_end + 1 } else { num_end };
+    Some(AmountMatch {
+        start: s,
+        end: e,
+        pre: (pre_end > 0).then_some(s..s + pre_end),
+        sign,
+        num: s + i..s + num_end,
+        post: (post_start < b.len()).then_some(s + post_start..e),
+    })
+}
+
 /// Amounts in a piece of text, skipping numbers glued to letters (`A4`, `INV-12`).
 pub fn amounts(text: &str) -> Vec<Amount> {
-    let g = &*AMOUNT_GROUPS; // group indices: `get(i)`, not a name lookup per use
     let mut out = Vec::new();
     let mut pos = 0;
-    while let Some(c) = AMOUNT_RE.captures_at(text, pos) {
-        let m = c.get(0).unwrap();
+    while let Some(c) = amount_at(text, pos) {
         // `NOK 1 200,00 NOK 12 000,00`: a code after an amount that already
         // has one belongs to the next amount.
-        pos = match (c.get(g.pre), c.get(g.post)) {
-            (Some(_), Some(post)) => post.start(),
-            _ => m.end(), // matches are never empty: progress guaranteed
+        pos = match (&c.pre, &c.post) {
+            (Some(_), Some(post)) => post.start,
+            _ => c.end, // matches are never empty: progress guaranteed
         };
-        let c = if c.get(g.pre).is_some() && c.get(g.post).is_some() {
+        let c = if c.pre.is_some() && c.post.is_some() {
             // Re-match the span without the trailing code.
-            match AMOUNT_RE.captures_at(&text[..pos], m.start()).filter(|x| x.get(0).unwrap().start() == m.start()) {
+            match amount_at(&text[..pos], c.start).filter(|x| x.start == c.start) {
                 Some(x) => x,
                 None => c,
             }
         } else {
             c
         };
-        let m = c.get(0).unwrap();
-        let num = c.get(g.num).unwrap();
-        if num.as_str().contains([' ', '\u{a0}', '\u{202f}']) && c.get(g.pre).is_none() && c.get(g.post).is_none() {
+        let num = &text[c.num.clone()];
+        if num.contains([' ', '\u{a0}', '\u{202f}']) && c.pre.is_none() && c.post.is_none() {
             // `2 149.00` without a currency: two numbers, not one.
-            for p in PLAIN_RE.find_iter(num.as_str()) {
+            for p in PLAIN_RE.find_iter(num) {
                 if let Some(value) = parse_number(p.as_str()) {
-                    let (start, end) = (num.start() + p.start(), num.start() + p.end());
+                    let (start, end) = (c.num.start + p.start(), c.num.start + p.end());
                     out.push(Amount { value, currency: None, start, end });
                 }
             }
             continue;
         }
-        let before = text[..num.start()].chars().next_back();
-        let after = text[num.end()..].chars().next();
-        if before.is_some_and(|b| b.is_alphanumeric() || b == '-' && c.get(g.sign).is_none() || b == '/' || b == '#')
-            || after.is_some_and(|a| a.is_alphanumeric() && c.get(g.post).is_none() || a == '/' || a == '-' || a == '%')
-            || glued_digits(&text[num.end()..])
+        let before = text[..c.num.start].chars().next_back();
+        let after = text[c.num.end..].chars().next();
+        if before.is_some_and(|b| b.is_alphanumeric() || b == '-' && c.sign.is_none() || b == '/' || b == '#')
+            || after.is_some_and(|a| a.is_alphanumeric() && c.post.is_none() || a == '/' || a == '-' || a == '%')
+            || glued_digits(&text[c.num.end..])
         {
             continue;
         }
-        if let Some(sign) = c.get(g.sign) {
-            if text[..sign.start()].chars().next_back().is_some_and(|b| b.is_alphanumeric()) {
+        if let Some(sign) = &c.sign {
+            if text[..sign.start].chars().next_back().is_some_and(|b| b.is_alphanumeric()) {
                 continue; // `INV-12`: a hyphen, not a minus
             }
         }
-        let Some(mut value) = parse_number(num.as_str()) else { continue };
-        if c.get(g.sign).is_some() {
+        let Some(mut value) = parse_number(num) else { continue };
+        if c.sign.is_some() {
             value = -value;
         }
-        let currency = c.get(g.pre).or(c.get(g.post)).and_then(|m| currency_of(m.as_str()));
-        out.push(Amount { value, currency, start: m.start(), end: m.end() });
+        let currency = c.pre.clone().or(c.post.clone()).and_then(|r| currency_of(&text[r]));
+        out.push(Amount { value, currency, start: c.start, end: c.end });
     }
     out
 }
@@ -393,6 +423,96 @@ mod tests {
         ] {
             assert_eq!(parse_number(s), parse_number_old(s), "{s:?}");
         }
+    }
+
+    /// `amounts` as it was before the groups were read from the match
+    /// bytes: a capture search per match.
+    fn amounts_old(text: &str) -> Vec<Amount> {
+        let at = |name: &str| AMOUNT_RE.capture_names().position(|n| n == Some(name)).unwrap();
+        let (gpre, gsign, gnum, gpost) = (at("pre"), at("sign"), at("num"), at("post"));
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while let Some(c) = AMOUNT_RE.captures_at(text, pos) {
+            let m = c.get(0).unwrap();
+            pos = match (c.get(gpre), c.get(gpost)) {
+                (Some(_), Some(post)) => post.start(),
+                _ => m.end(),
+            };
+            let c = if c.get(gpre).is_some() && c.get(gpost).is_some() {
+                match AMOUNT_RE.captures_at(&text[..pos], m.start()).filter(|x| x.get(0).unwrap().start() == m.start()) {
+                    Some(x) => x,
+                    None => c,
+                }
+            } else {
+                c
+            };
+            let m = c.get(0).unwrap();
+            let num = c.get(gnum).unwrap();
+            if num.as_str().contains([' ', '\u{a0}', '\u{202f}']) && c.get(gpre).is_none() && c.get(gpost).is_none() {
+                for p in PLAIN_RE.find_iter(num.as_str()) {
+                    if let Some(value) = parse_number(p.as_str()) {
+                        let (start, end) = (num.start() + p.start(), num.start() + p.end());
+                        out.push(Amount { value, currency: None, start, end });
+                    }
+                }
+                continue;
+            }
+            let before = text[..num.start()].chars().next_back();
+            let after = text[num.end()..].chars().next();
+            if before.is_some_and(|b| b.is_alphanumeric() || b == '-' && c.get(gsign).is_none() || b == '/' || b == '#')
+                || after.is_some_and(|a| a.is_alphanumeric() && c.get(gpost).is_none() || a == '/' || a == '-' || a == '%')
+                || glued_digits(&text[num.end()..])
+            {
+                continue;
+            }
+            if let Some(sign) = c.get(gsign) {
+                if text[..sign.start()].chars().next_back().is_some_and(|b| b.is_alphanumeric()) {
+                    continue;
+                }
+            }
+            let Some(mut value) = parse_number(num.as_str()) else { continue };
+            if c.get(gsign).is_some() {
+                value = -value;
+            }
+            let currency = c.get(gpre).or(c.get(gpost)).and_then(|m| currency_of(m.as_str()));
+            out.push(Amount { value, currency, start: m.start(), end: m.end() });
+        }
+        out
+    }
+
+    #[test]
+    fn amount_groups_equal_the_capture_groups() {
+        let at = |name: &str| AMOUNT_RE.capture_names().position(|n| n == Some(name)).unwrap();
+        let (gpre, gsign, gnum, gpost) = (at("pre"), at("sign"), at("num"), at("post"));
+        let pieces = [
+            "", " ", "\t", "\n", "-", "- ", "1", "12", "1.234,56", "1,234.56", "1'234", "1’234.5", "12 000,00", "1\u{a0}200,00",
+            "3\u{202f}000.00", "€", "£", "¥", "$", "US$", "CA$", "AU$", "C$", "A$", "EUR", "eur", "NOK", "USD ", " EUR", "euros",
+            "Euro", "dollars", "pounds", "x", "INV-", "A", "/", "#", "%", ".5", ",", "é", "’", "|", "  ", "CHF-", "GBP 683.70",
+        ];
+        let mut n = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let text = format!("{a}{b}{c}");
+                    let mut pos = 0;
+                    while pos <= text.len() {
+                        let want = AMOUNT_RE.captures_at(&text, pos).map(|c| AmountMatch {
+                            start: c.get(0).unwrap().start(),
+                            end: c.get(0).unwrap().end(),
+                            pre: c.get(gpre).map(|m| m.range()),
+                            sign: c.get(gsign).map(|m| m.range()),
+                            num: c.get(gnum).unwrap().range(),
+                            post: c.get(gpost).map(|m| m.range()),
+                        });
+                        assert_eq!(amount_at(&text, pos), want, "{text:?} at {pos}");
+                        n += 1;
+                        pos = want.map_or(text.len() + 1, |w| w.end);
+                    }
+                    assert_eq!(format!("{:?}", amounts(&text)), format!("{:?}", amounts_old(&text)), "{text:?}");
+                }
+            }
+        }
+        assert!(n > 100_000);
     }
 
     #[test]
