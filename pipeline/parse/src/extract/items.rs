@@ -143,6 +143,15 @@ fn number(cell: &str) -> Option<Decimal> {
 
 /// The words of `s` joined by single spaces (`split_whitespace` + `join`, without the list).
 fn clean_desc(s: &str) -> String {
+    // Printable ASCII with single inner spaces: already the joined words.
+    let b = s.as_bytes();
+    if b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && b.iter().all(|&c| (b' '..=b'~').contains(&c))
+        && !b.windows(2).any(|w| w == b"  ")
+    {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     for w in s.split_whitespace() {
         if !out.is_empty() {
@@ -326,6 +335,21 @@ mod tests {
                     let spaced = l.contains(" | ") || l.starts_with("| ") || l.ends_with(" |");
                     if spaced {
                         assert_eq!(cells(&line), want, "{line:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn clean_desc_equals_split_whitespace_join() {
+        let pieces = ["", " ", "  ", "\t", "\n", "\x0b", "\u{a0}", "\u{2003}", "é", "a", "ab", "~", "\x7f", "\x1f", "|"];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        let s = format!("{a}{b}{c}{d}");
+                        assert_eq!(clean_desc(&s), s.split_whitespace().collect::<Vec<_>>().join(" "), "{s:?}");
                     }
                 }
             }
