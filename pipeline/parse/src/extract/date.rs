@@ -110,18 +110,63 @@ fn ymd(y: &str, m: u32, d: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, d.parse().ok()?)
 }
 
+/// Indices of [`DATE_RE`]'s named groups, for `Captures::get`:
+/// `Captures::name` hashes the name (SipHash) at every call, and a date
+/// takes five to seven lookups.
+struct DateGroups {
+    iy: usize,
+    im: usize,
+    id: usize,
+    dy: usize,
+    dm: usize,
+    dd: usize,
+    sy: usize,
+    sa: usize,
+    sb: usize,
+    ty: usize,
+    tm: usize,
+    td: usize,
+    uy: usize,
+    um: usize,
+    ud: usize,
+}
+
+static GROUPS: LazyLock<DateGroups> = LazyLock::new(|| {
+    let at = |name: &str| DATE_RE.capture_names().position(|n| n == Some(name)).expect("a DATE_RE group");
+    DateGroups {
+        iy: at("iy"),
+        im: at("im"),
+        id: at("id"),
+        dy: at("dy"),
+        dm: at("dm"),
+        dd: at("dd"),
+        sy: at("sy"),
+        sa: at("sa"),
+        sb: at("sb"),
+        ty: at("ty"),
+        tm: at("tm"),
+        td: at("td"),
+        uy: at("uy"),
+        um: at("um"),
+        ud: at("ud"),
+    }
+});
+
 /// Parses one regex match into a date, or `None` when invalid or ambiguous.
 /// `order` is asked only for an ambiguous `a/b/yyyy` date (it costs a pass
 /// over the document).
 pub fn to_date(c: &regex::Captures, order: &dyn Fn() -> SlashOrder) -> Option<NaiveDate> {
-    if let Some(y) = c.name("iy") {
-        return ymd(y.as_str(), c["im"].parse().ok()?, &c["id"]);
+    let g = &*GROUPS;
+    // A group of the alternative that matched (`&c[name]` panicked likewise).
+    let s = |i: usize| c.get(i).expect("a group of the matched alternative").as_str();
+    if let Some(y) = c.get(g.iy) {
+        return ymd(y.as_str(), s(g.im).parse().ok()?, s(g.id));
     }
-    if let Some(y) = c.name("dy") {
-        return ymd(y.as_str(), c["dm"].parse().ok()?, &c["dd"]);
+    if let Some(y) = c.get(g.dy) {
+        return ymd(y.as_str(), s(g.dm).parse().ok()?, s(g.dd));
     }
-    if let Some(y) = c.name("sy") {
-        let (a, b): (u32, u32) = (c["sa"].parse().ok()?, c["sb"].parse().ok()?);
+    if let Some(y) = c.get(g.sy) {
+        let (a, b): (u32, u32) = (s(g.sa).parse().ok()?, s(g.sb).parse().ok()?);
         let (d, m) = if a > 12 {
             (a, b)
         } else if b > 12 || a == b {
@@ -135,11 +180,11 @@ pub fn to_date(c: &regex::Captures, order: &dyn Fn() -> SlashOrder) -> Option<Na
         };
         return ymd(y.as_str(), m, &d.to_string());
     }
-    if let Some(y) = c.name("ty") {
-        return ymd(y.as_str(), month_num(&c["tm"])?, &c["td"]);
+    if let Some(y) = c.get(g.ty) {
+        return ymd(y.as_str(), month_num(s(g.tm))?, s(g.td));
     }
-    if let Some(y) = c.name("uy") {
-        return ymd(y.as_str(), month_num(&c["um"])?, &c["ud"]);
+    if let Some(y) = c.get(g.uy) {
+        return ymd(y.as_str(), month_num(s(g.um))?, s(g.ud));
     }
     None
 }
@@ -294,6 +339,56 @@ pub fn floor_char(s: &str, n: usize) -> usize {
 mod tests {
     fn document_date(t: &str, locale: Option<&str>) -> Option<String> {
         super::super::with_folded(t, |f| super::document_date(f, locale))
+    }
+
+    /// `to_date` as it was: groups read by name.
+    fn to_date_by_name(c: &regex::Captures, order: super::SlashOrder) -> Option<chrono::NaiveDate> {
+        use super::{month_num, ymd, SlashOrder};
+        if let Some(y) = c.name("iy") {
+            return ymd(y.as_str(), c["im"].parse().ok()?, &c["id"]);
+        }
+        if let Some(y) = c.name("dy") {
+            return ymd(y.as_str(), c["dm"].parse().ok()?, &c["dd"]);
+        }
+        if let Some(y) = c.name("sy") {
+            let (a, b): (u32, u32) = (c["sa"].parse().ok()?, c["sb"].parse().ok()?);
+            let (d, m) = if a > 12 {
+                (a, b)
+            } else if b > 12 || a == b {
+                (b, a)
+            } else {
+                match order {
+                    SlashOrder::DayFirst => (a, b),
+                    SlashOrder::MonthFirst => (b, a),
+                    SlashOrder::Unknown => return None,
+                }
+            };
+            return ymd(y.as_str(), m, &d.to_string());
+        }
+        if let Some(y) = c.name("ty") {
+            return ymd(y.as_str(), month_num(&c["tm"])?, &c["td"]);
+        }
+        if let Some(y) = c.name("uy") {
+            return ymd(y.as_str(), month_num(&c["um"])?, &c["ud"]);
+        }
+        None
+    }
+
+    #[test]
+    fn group_indices_equal_group_names() {
+        use super::SlashOrder;
+        let texts = [
+            "2026-03-12", "2026/3/1t0", "12.03.2026", "1. 3. 2026", "03/04/2026", "13-04-2026", "04/13/2026", "4/4/2026",
+            "12 march 2026", "1st of jan. 2026", "12-mar-2026", "march 12, 2026", "sept 3rd 2026", "0000-99-99", "31.02.2026",
+            "99/99/9999", "30 feb 2026", "dec 40, 2026", "2026-13-45", "1/2/1800",
+        ];
+        for t in texts {
+            for c in super::DATE_RE.captures_iter(t) {
+                for order in [SlashOrder::DayFirst, SlashOrder::MonthFirst, SlashOrder::Unknown] {
+                    assert_eq!(super::to_date(&c, &|| order), to_date_by_name(&c, order), "{t} {order:?}");
+                }
+            }
+        }
     }
 
     #[test]

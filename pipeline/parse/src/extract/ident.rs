@@ -135,6 +135,20 @@ static PHONE_CUES: LazyLock<keywords::Mask> = LazyLock::new(|| keywords::mask(&[
 static PHONE_STARTS: LazyLock<keywords::Mask> =
     LazyLock::new(|| keywords::mask(&["+", "tel", "phone", "mob", "cell", "call", "fax"]));
 
+/// The groups of a [`PHONE_RE`] match `m` of `hay`, read from its bytes
+/// instead of a capture search (which ran the bounded backtracker over the
+/// match: ≈ 3,000 instructions a phone): `(label, num)`, where `num` is the
+/// `num` or the `intl` group. A match at `+` is the `intl` alternative (a
+/// label starts with a letter); otherwise `label` holds no digit, `+` or
+/// `(`, and `num` starts with one of them, so `num` begins at the first.
+fn phone_groups(hay: &[u8], m: std::ops::Range<usize>) -> (Option<std::ops::Range<usize>>, std::ops::Range<usize>) {
+    if hay[m.start] == b'+' {
+        return (None, m);
+    }
+    let num = hay[m.clone()].iter().position(|&x| x == b'+' || x == b'(' || x.is_ascii_digit()).map_or(m.end, |i| m.start + i);
+    (Some(m.start..num), num..m.end)
+}
+
 /// Phone numbers, normalised to `+` and digits (national numbers: digits only).
 /// Unlabelled numbers count only in international `+` form; fax numbers are not phones.
 pub fn phones(f: Folded) -> Vec<String> {
@@ -145,10 +159,10 @@ pub fn phones(f: Folded) -> Vec<String> {
     // A label match starts with `\b` before a letter; an international one at `+`.
     let b = f.lower.as_bytes();
     let starts = f.starts(*PHONE_STARTS).filter(|&p| b[p] == b'+' || keywords::word_start(b, p));
-    for c in keywords::anchored_iter(&PHONE_RE, f.lower, starts) {
-        let num = keywords::group(&c, "num").or(keywords::group(&c, "intl")).expect("one of them matched");
+    for m in keywords::anchored_matches(&PHONE_RE, f.lower, starts) {
+        let (label, num) = phone_groups(b, m);
         let num = &f.lower[num];
-        let label = keywords::group(&c, "label").map(|l| &f.lower[l]);
+        let label = label.map(|l| &f.lower[l]);
         if label.is_some_and(|l| l.starts_with("fax")) {
             continue;
         }
@@ -208,6 +222,35 @@ mod tests {
         assert_eq!(v, vec!["DE89370400440532013000"]);
         assert_eq!(i, vec!["GB82WEST12345698765431"]);
         assert!(iban_valid("GB82WEST12345698765432"));
+    }
+
+    #[test]
+    fn phone_groups_equal_the_capture_groups() {
+        let pieces = [
+            "tel", "Tel.", "phone", "telephone", "telefon", "mobile", "mob", "cell", "fax", "call us at", "call on", "no.",
+            " number", ": ", "|", " ", "\t", "\n", "+", "(", ")", "0", "12", "30 123 456", "+49 (0)30 1234-56", "/", ".", "-",
+            "x", "_", "é", "1234567890123456789012345",
+        ];
+        let re = &*PHONE_RE;
+        let mut n = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let text = format!("{a}{b}{c}").to_lowercase();
+                    let hay = text.as_bytes();
+                    for start in 0..text.len() {
+                        let input = regex_automata::Input::new(&text).span(start..text.len()).anchored(regex_automata::Anchored::Yes);
+                        let mut caps = re.create_captures();
+                        re.search_captures(&input, &mut caps);
+                        let Some(m) = caps.get_match() else { continue };
+                        let want = (keywords::group(&caps, "label"), keywords::group(&caps, "num").or(keywords::group(&caps, "intl")).unwrap());
+                        assert_eq!(phone_groups(hay, m.range()), want, "{text:?} at {start}");
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert!(n > 4_000, "{n}");
     }
 
     #[test]
