@@ -15,10 +15,15 @@ static INVOICE_NO_RE: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
+/// Index of [`INVOICE_NO_RE`]'s `v` group: `Captures::get` where
+/// `Captures::name` hashes the name (SipHash) at every call.
+static INVOICE_NO_V: LazyLock<usize> =
+    LazyLock::new(|| INVOICE_NO_RE.capture_names().position(|n| n == Some("v")).expect("the v group"));
+
 /// The invoice number: the first labelled token that contains a digit and is not a date.
 pub fn invoice_number(f: Folded) -> Option<String> {
     for c in INVOICE_NO_RE.captures_iter(f.lower) {
-        let at = c.name("v").unwrap().range();
+        let at = c.get(*INVOICE_NO_V).expect("v is not optional").range();
         let v = f.text[at.clone()].trim_end_matches(['.', '/', '-', '_']);
         let lower_v = &f.lower[at.start..at.start + v.len()];
         let is_date = super::date::DATE_RE.find(lower_v).is_some_and(|m| m.start() == 0 && m.end() == v.len());
@@ -82,7 +87,9 @@ pub fn ibans(text: &str) -> (Vec<String>, Vec<String>) {
     let starts = iban_starts(text).into_iter().filter(|&p| keywords::word_start(text.as_bytes(), p));
     for m in keywords::anchored_matches(&IBAN_RE, text, starts) {
         let m = (m.start, &text[m]);
-        let mut norm: String = m.1.chars().filter(|c| !c.is_whitespace()).collect();
+        // (Sized at once: `collect` grows a `String` from nothing.)
+        let mut norm = String::with_capacity(m.1.len());
+        norm.extend(m.1.chars().filter(|c| !c.is_whitespace()));
         let expected = iban_len(&norm[..2]);
         if let Some(n) = expected {
             if norm.len() > n {
@@ -174,7 +181,9 @@ pub fn phones(f: Folded) -> Vec<String> {
         if raw.contains('.') && !raw.contains(' ') || super::date::DATE_RE.is_match(raw) {
             continue;
         }
-        let digits: String = raw.chars().filter(|c| c.is_ascii_digit()).collect();
+        // (Sized at once: `collect` grows a `String` from nothing.)
+        let mut digits = String::with_capacity(raw.len());
+        digits.extend(raw.chars().filter(|c| c.is_ascii_digit()));
         if !(7..=15).contains(&digits.len()) {
             continue;
         }

@@ -193,7 +193,9 @@ impl FoldedBuf {
         // Room for the usual number of hits and lines: no regrowing.
         let mut hits = Vec::with_capacity(lower.len() / 16);
         keywords::scan(&lower, &mut hits);
-        let mut newlines = Vec::with_capacity(lower.len() / 32);
+        // (One per 16 bytes: short lines such as table rows and labels
+        // overran one per 32, and each regrowing copies the list.)
+        let mut newlines = Vec::with_capacity(lower.len() / 16 + 1);
         crate::bytes::positions(lower.as_bytes(), b'\n', 0, &mut newlines);
         FoldedBuf { lower, hits, newlines }
     }
@@ -234,7 +236,8 @@ static TOTAL_WORDS: LazyLock<[keywords::Mask; 2]> =
 /// `key.` prefixes, which hold no line break. Ascending, no duplicates.
 fn total_starts(f: Folded, keyword_starts: impl Iterator<Item = usize>) -> Vec<usize> {
     let b = f.lower.as_bytes();
-    let mut out = Vec::new();
+    // (Room for the usual few starts: no regrowing from an empty list.)
+    let mut out = Vec::with_capacity(16);
     let mut pipes = Vec::new();
     let (mut line, mut piped_to) = (usize::MAX, 0);
     for p in keyword_starts {

@@ -43,6 +43,52 @@ static LABEL_WORDS: LazyLock<keywords::Mask> = LazyLock::new(|| {
     keywords::mask(&["vendor", "seller", "supplier", "merchant", "issued", "bill", "invoice", "store", "company"])
 });
 
+/// The `v` group of a [`LABEL_RE`] match `m` of `lower`, read from its
+/// bytes instead of a capture search (the bounded backtracker over the
+/// match): nothing before `v` holds a `:` or `|`, so `v` starts at the
+/// first byte after the first of them that is no ASCII blank (`\S`, as the
+/// match says); after `v` only ASCII blanks follow, so it ends before them.
+fn value_of(lower: &[u8], m: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let blank = |x: &u8| matches!(x, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ');
+    let b = &lower[m.clone()];
+    let colon = b.iter().position(|&x| x == b':' || x == b'|').expect("a label match holds its `:` or `|`");
+    let start = colon + 1 + b[colon + 1..].iter().take_while(|x| blank(x)).count();
+    let end = b.len() - b.iter().rev().take_while(|x| blank(x)).count();
+    m.start + start..m.start + end
+}
+
+/// Whether [`LABEL_RE`] can match at `at` (a line start of `lower`), as far
+/// as a byte test tells: after the blanks and the `key.` prefixes (a run of
+/// `[a-z_]` and a `.`: where each ends is fixed) one of the label words
+/// must start, and `invoice`, `bill`/`billed` and `issued` only with
+/// `from`/`by` after blanks or `_`. Spares the anchored search at the
+/// `Invoice`, `Invoice number` and `Bill to` lines of most invoices.
+fn may_be_label(lower: &[u8], at: usize) -> bool {
+    let blank = |x: &u8| matches!(x, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ');
+    let mut p = at + lower[at..].iter().take_while(|x| blank(x)).count();
+    loop {
+        let rest = &lower[p..];
+        if ["vendor", "seller", "supplier", "merchant", "store", "company"].iter().any(|w| rest.starts_with(w.as_bytes())) {
+            return true;
+        }
+        // `word[\s_]+next`: the `next` after blanks and `_` (at least one).
+        let then = |word: &[u8], next: &[u8]| {
+            rest.strip_prefix(word).is_some_and(|r| {
+                let n = r.iter().take_while(|x| blank(x) || **x == b'_').count();
+                n > 0 && r[n..].starts_with(next)
+            })
+        };
+        if then(b"invoice", b"from") || then(b"bill", b"from") || then(b"billed", b"from") || then(b"issued", b"by") {
+            return true;
+        }
+        let n = rest.iter().take_while(|x| x.is_ascii_lowercase() || **x == b'_').count();
+        if n == 0 || rest.get(n) != Some(&b'.') {
+            return false;
+        }
+        p += n + 1;
+    }
+}
+
 /// The vendor of `body` (e-mail headers excluded by the caller).
 pub fn vendor(body: Folded) -> Option<String> {
     if body.has(*LABEL_WORDS) {
@@ -50,9 +96,10 @@ pub fn vendor(body: Folded) -> Option<String> {
         // label word. A match may start earlier, on blank lines before its
         // label (`^\s*` crosses them), but its `v` is the one found from the
         // label's own line, and no other match can start in between.
-        let lines = body.starts(*LABEL_WORDS).map(|p| body.line_start(p));
-        if let Some(c) = keywords::anchored_iter(&LABEL_RE, body.lower, lines).next() {
-            return clean(&body.text[keywords::group(&c, "v").expect("v is not optional")]);
+        let b = body.lower.as_bytes();
+        let lines = body.starts(*LABEL_WORDS).map(|p| body.line_start(p)).filter(|&l| may_be_label(b, l));
+        if let Some(m) = keywords::anchored_matches(&LABEL_RE, body.lower, lines).next() {
+            return clean(&body.text[value_of(b, m)]);
         }
     }
     let mut in_customer_block = false;
@@ -89,6 +136,59 @@ pub fn vendor(body: Folded) -> Option<String> {
 mod tests {
     fn vendor(t: &str) -> Option<String> {
         super::super::with_folded(t, super::vendor)
+    }
+
+    #[test]
+    fn value_equals_the_capture_group() {
+        let pieces = [
+            "", " ", "\n", "\t", "_", ".", ":", "|", "vendor", "issued by", "bill from", "x.", "company name", "acme", "a: b",
+            "é", "\u{a0}", "x | y", "ltd ", "\n\n", "  \t",
+        ];
+        let re = &*super::LABEL_RE;
+        let mut n = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        let t = format!("{a}{b}{c}{d}");
+                        let input = regex_automata::Input::new(&t).anchored(regex_automata::Anchored::Yes);
+                        let mut caps = re.create_captures();
+                        re.search_captures(&input, &mut caps);
+                        let Some(m) = caps.get_match() else { continue };
+                        let want = super::keywords::group(&caps, "v").unwrap();
+                        assert_eq!(super::value_of(t.as_bytes(), m.range()), want, "{t:?}");
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert!(n > 1000, "{n}");
+    }
+
+    #[test]
+    fn label_byte_test_is_necessary() {
+        let pieces = [
+            "", " ", "\n", "\t", "_", ".", ":", "|", "vendor", "seller", "supplier", "merchant", "store", "company", "issued",
+            "by", "bill", "billed", "ed", "from", "invoice", "name", "x", "x.", "a_b.", "inv", "é", "number", "to",
+        ];
+        let re = &*super::LABEL_RE;
+        let (mut skipped, mut n) = (0, 0);
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in ["", ": v", " name: v", " | v"] {
+                        let t = format!("{a}{b}{c}{d}");
+                        let input = regex_automata::Input::new(&t).anchored(regex_automata::Anchored::Yes);
+                        let matched = re.search_half(&input).is_some();
+                        let may = super::may_be_label(t.as_bytes(), 0);
+                        assert!(may || !matched, "{t:?}");
+                        skipped += !may as usize;
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert!(skipped > n / 2, "{skipped} of {n}");
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub fn normalize(raw: &str) -> String {
     // The lines of `raw.split('\n')`, from the line feeds found 16 bytes at
     // a time (a search per line cost more: lines are short).
     if let Ok(len) = u32::try_from(raw.len()) {
-        let mut feeds = Vec::with_capacity(len as usize / 32 + 1);
+        let mut feeds = Vec::with_capacity(len as usize / 16 + 1); // (short lines overran one per 32)
         crate::bytes::positions(raw.as_bytes(), b'\n', 0, &mut feeds);
         let mut start = 0;
         for p in feeds {
