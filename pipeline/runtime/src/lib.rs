@@ -66,26 +66,32 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-/// An `info` span for one step of a stage (parse, score, write …) below a
-/// record's span, or a disabled span when the record is not traced:
-/// `let _s = docflow_runtime::step_span!(&input.span, "parse").entered();`
-/// (fields as in `tracing::info_span!`). A plain `info_span!(parent: …)`
-/// below a disabled parent would make a new root span for every untraced
-/// record — work through every layer for a span nobody exports.
+/// A span for one step of a stage (parse, score, write …) below a record's
+/// span ([`telemetry::StepSpan`]; nothing, at no cost, when the record is
+/// not traced). It ends when dropped:
+/// `let _span = docflow_runtime::step_span!(&input.span, "parse");`
+/// or, for async work, move it into the future doing the step. Attributes
+/// follow the name as `key.parts = value` (integers, floats, booleans,
+/// strings): `step_span!(&input.span, "work", doc.seq = input.value.seq)`;
+/// they are evaluated only when the step is recorded.
 #[macro_export]
 macro_rules! step_span {
-    ($parent:expr, $name:literal $(, $($fields:tt)*)?) => {{
-        let parent: &$crate::__private::tracing::Span = $parent;
-        if parent.is_disabled() {
-            $crate::__private::tracing::Span::none()
-        } else {
-            $crate::__private::tracing::info_span!(parent: parent, $name $(, $($fields)*)?)
-        }
-    }};
+    ($parent:expr, $name:literal $(, $($key:ident).+ = $value:expr)* $(,)?) => {
+        $crate::telemetry::StepSpan::start($parent, $name, || {
+            ::std::vec![$($crate::__private::KeyValue::new(
+                {
+                    const KEY: &str = $crate::telemetry::spans::dotted_key(::std::concat!($(::std::stringify!($key), "."),+));
+                    KEY
+                },
+                $crate::telemetry::AttributeValue::into_value($value),
+            )),*]
+        })
+    };
 }
 
 #[doc(hidden)]
 pub mod __private {
+    pub use opentelemetry::KeyValue;
     pub use tracing;
 }
 

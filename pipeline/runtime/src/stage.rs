@@ -22,6 +22,7 @@
 //! encoder), I/O should be awaited. Up to `concurrency` batches run at once;
 //! the records of one partition are always handed over in order.
 
+use crate::telemetry::SpanParent;
 use docflow_core::StageError;
 use docflow_schemas::{codec_from_headers, decode, CodecError, Limits};
 use serde::de::DeserializeOwned;
@@ -68,21 +69,21 @@ pub struct Input<T> {
     pub key: Option<Vec<u8>>,
     pub meta: RecordMeta,
     /// The record's span in its document's trace. Put the stage's own
-    /// steps below it with [`crate::step_span!`] (disabled, at no cost, for
-    /// untraced records):
-    /// `let _s = docflow_runtime::step_span!(&input.span, "parse").entered();`
-    /// (for async work: `.instrument(docflow_runtime::step_span!(&input.span, "write"))`).
-    /// A batch-wide step links its records instead:
-    /// `let b = tracing::info_span!("encode_batch"); for i in &batch { b.follows_from(&i.span); }`.
-    /// Disabled (`Span::none()`) when tracing is off or the document is not
-    /// sampled; spans made below a disabled one are not exported.
-    pub span: tracing::Span,
+    /// steps below it with [`crate::step_span!`] (nothing, at no cost, for
+    /// untraced records); the step ends when its span is dropped:
+    /// `let _span = docflow_runtime::step_span!(&input.span, "parse");`
+    /// (for async work, move the span into the future doing the step).
+    /// A batch-wide step goes below the first traced record and links the
+    /// others: [`crate::telemetry::StepSpan::start_for_batch`].
+    /// Disabled ([`SpanParent::none`]) when tracing is off or the document
+    /// is not sampled.
+    pub span: SpanParent,
 }
 
 impl<T> Input<T> {
     /// An input with no trace (tests, tools calling `process` directly).
     pub fn new(value: T, key: Option<Vec<u8>>, meta: RecordMeta) -> Self {
-        Self { value, key, meta, span: tracing::Span::none() }
+        Self { value, key, meta, span: SpanParent::none() }
     }
 }
 

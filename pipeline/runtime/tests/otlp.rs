@@ -36,7 +36,7 @@ impl Stage for Traced {
         batch
             .into_iter()
             .map(|input| {
-                let _work = docflow_runtime::step_span!(&input.span, "work", doc.seq = input.value.seq).entered();
+                let _work = docflow_runtime::step_span!(&input.span, "work", doc.seq = input.value.seq);
                 Ok(vec![Output::new(input.value.id.clone(), input.value)])
             })
             .collect()

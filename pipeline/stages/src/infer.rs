@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use docflow_core::StageError;
 use docflow_model::cli::DeviceChoice;
 use docflow_model::{model_version, BertTokenizer, ChunkParams, CpuEncoder, CpuOptions, Encoder, EncoderError};
+use docflow_runtime::telemetry::StepSpan;
 use docflow_runtime::{Input, Output, ProcessResult, Stage};
 use docflow_schemas::{embedding_to_bytes, EmbeddedDocument, ParsedDocument};
 use rayon::prelude::*;
@@ -255,24 +256,21 @@ impl Stage for InferStage {
         let texts = misses.iter().map(|i| batch[*i].value.text.clone()).collect();
         // Batch-wide steps: one span below the first traced document, linked to the others.
         let batch_span = |name: &'static str| {
-            let traced: Vec<&tracing::Span> = misses.iter().map(|i| &batch[*i].span).filter(|s| !s.is_disabled()).collect();
-            let span = match traced.first() {
-                Some(first) if name == "tokenize" => tracing::info_span!(parent: *first, "tokenize", docs = misses.len()),
-                Some(first) => tracing::info_span!(parent: *first, "encode_batch", docs = misses.len()),
-                None => tracing::Span::none(),
-            };
-            for s in traced.iter().skip(1) {
-                span.follows_from(*s);
-            }
+            let mut span = StepSpan::start_for_batch(misses.iter().map(|i| &batch[*i].span), name, Vec::new);
+            span.set_attribute("docs", misses.len());
             span
         };
-        let tokenized = tracing::Instrument::instrument(self.tokenize(texts), batch_span("tokenize")).await;
+        let tokenize_span = batch_span("tokenize");
+        let tokenized = self.tokenize(texts).await;
+        drop(tokenize_span);
         // All jobs are queued before any is awaited, so the batcher sees them together.
         let jobs = tokenized.into_iter().map(|t| {
             let encoder = &self.encoder;
             async move { encoder.encode(t?).await }
         });
-        let encoded = tracing::Instrument::instrument(futures::future::join_all(jobs), batch_span("encode_batch")).await;
+        let encode_span = batch_span("encode_batch");
+        let encoded = futures::future::join_all(jobs).await;
+        drop(encode_span);
         {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             for (i, r) in misses.into_iter().zip(encoded) {

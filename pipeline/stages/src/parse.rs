@@ -41,7 +41,7 @@ pub fn lane_of(topic: &str) -> &'static str {
 }
 
 fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits) -> ProcessResult<ParsedDocument> {
-    let _span = docflow_runtime::step_span!(&input.span, "parse").entered();
+    let _span = docflow_runtime::step_span!(&input.span, "parse");
     let raw = &input.value;
     let out = parse_document_with_deadline(raw, limits)?;
     let doc = ParsedDocument {

@@ -12,7 +12,6 @@
 //! runtime's in-flight bound pauses consumption meanwhile. Only an outage
 //! longer than `outage_wait_ms × retry.max_attempts` reaches the DLQ.
 
-use tracing::Instrument as _;
 use docflow_runtime::{Input, Output, ProcessResult, ShutdownSignal, Stage};
 use docflow_schemas::{ResultRecord, ScoredDocument};
 use docflow_store::{AnyStore, DocumentStore};
@@ -101,11 +100,11 @@ impl Stage for PersistStage {
             .map(|input| {
                 let span = docflow_runtime::step_span!(&input.span, "write");
                 async move {
+                    let _span = span;
                     let key = input.key_or_empty();
                     let outcome = store.persist(&input.value).await?;
                     Ok(vec![Output::new(key, outcome.result_record(&input.value))])
                 }
-                .instrument(span)
             })
             .buffered(self.config.write_concurrency.max(1))
             .collect()

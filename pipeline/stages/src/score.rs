@@ -8,7 +8,6 @@
 //! [`ModelHandle`] — an atomic swap; batches in flight finish on the version
 //! they loaded.
 
-use tracing::Instrument as _;
 use crate::registry::StoreInvoiceRegistry;
 use crate::updates::UpdatesReader;
 use docflow_runtime::{Input, Output, ProcessResult, Stage};
@@ -122,7 +121,10 @@ impl Stage for ScoreStage {
         let futures = batch.into_iter().map(|input| {
             let key = input.key_or_empty();
             let span = docflow_runtime::step_span!(&input.span, "score");
-            async move { self.scorer.score(input.value).await.map(|s| vec![Output::new(key, s)]) }.instrument(span)
+            async move {
+                let _span = span;
+                self.scorer.score(input.value).await.map(|s| vec![Output::new(key, s)])
+            }
         });
         futures::future::join_all(futures).await
     }

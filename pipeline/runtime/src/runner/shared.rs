@@ -20,7 +20,7 @@ pub(crate) const LAG_UNKNOWN: u64 = u64::MAX;
 pub(crate) struct Shared {
     pub stage_name: String,
     /// `"{stage_name} record"`, the name of every record span.
-    pub record_span_name: String,
+    pub record_span_name: &'static str,
     /// Input topics by index (the `u16` of a [`TpKey`]).
     pub topics: Vec<Arc<str>>,
     pub book: Mutex<OffsetBook>,
@@ -190,7 +190,7 @@ impl InFlight {
         shared.in_flight.fetch_add(1, Ordering::Relaxed);
         shared.in_flight_bytes.fetch_add(raw.payload_len(), Ordering::Relaxed);
         Self {
-            trace: RecordTrace::start(&shared.record_span_name, &raw),
+            trace: RecordTrace::start(shared.record_span_name, &raw),
             raw,
             tp,
             generation,

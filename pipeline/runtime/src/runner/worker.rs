@@ -186,7 +186,7 @@ impl<S: Stage> WorkerCtx<S> {
                 t.decoded(at.elapsed());
                 t.span()
             }
-            _ => tracing::Span::none(),
+            _ => crate::telemetry::SpanParent::none(),
         };
         Ok(Input { value, key: raw.key.clone(), meta: raw.meta.clone(), span })
     }

@@ -12,6 +12,9 @@
 //!   variables ([`init_from_env`]: logging + spans + metrics, off without an
 //!   endpoint), the head sampler and its policy.
 //! - `otlp_metrics`: the registry's metrics exported over OTLP too.
+//! - `spans`: document spans built with the OTel SDK directly:
+//!   [`SpanParent`] (a record span as stage code sees it) and [`StepSpan`]
+//!   (a stage step, made with [`crate::step_span!`]).
 //! - `record_trace`: each consumed record's span (one per sampled record,
 //!   plus `dead_letter` on errors) and the trace context of its outputs.
 //! - [`trace_context`]: W3C `traceparent` in Kafka headers;
@@ -25,12 +28,15 @@ mod otlp_metrics;
 pub mod record_trace;
 mod registry;
 mod server;
+#[doc(hidden)]
+pub mod spans;
 pub(crate) mod stages;
 pub mod trace_context;
 
 pub use otel::{init_from_env, install, sample_ratio, DocflowSampler, OtelConfig, TelemetryGuard, DEFAULT_SAMPLE_RATIO, SAMPLED_ATTR};
 pub use registry::{Counter, Gauge, Histogram, Labels, Registry, TelemetryError, DOCUMENTED, DURATION_BUCKETS};
 pub use server::{serve, MetricsServer};
+pub use spans::{AttributeValue, SpanParent, StepSpan};
 pub use trace_context::{current_trace_headers, inject_trace_headers, TraceParent};
 
 use anyhow::Context as _;

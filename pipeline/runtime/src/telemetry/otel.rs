@@ -15,10 +15,9 @@
 //! - errors are always kept: a record that is dead-lettered gets an exported
 //!   `dead_letter` span in the document's trace even when the trace was not
 //!   sampled (the rest of such a trace is not recorded);
-//! - spans outside any record (no parent) are not exported, except batch
-//!   spans linked to a sampled record (`span.follows_from(&input.span)`)
-//!   and consumer spans: only the runtime makes those (a record's span), and
-//!   only for records it sampled.
+//! - spans outside any record (no parent) are not exported, except spans
+//!   linked to a sampled record and consumer spans: only the runtime makes
+//!   those (a record's span), and only for records it sampled.
 //!
 //! The exporters run on a dedicated one-thread tokio runtime owned by the
 //! [`TelemetryGuard`], so installation works before, inside or without the
@@ -311,6 +310,10 @@ pub fn install(config: &OtelConfig, default_log_filter: &str) -> anyhow::Result<
             .with_target("tonic", tracing::level_filters::LevelFilter::OFF)
             .with_target("tower", tracing::level_filters::LevelFilter::OFF)
             .with_target("opentelemetry", tracing::level_filters::LevelFilter::OFF);
+        // Document spans go to the SDK tracer directly (`spans`); this layer
+        // exports `tracing` spans of code outside the runtime (producers
+        // naming a trace with their own spans, `current_trace_headers`).
+        super::spans::set_tracer(p.tracer("docflow"));
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("docflow"))
             // No busy/idle timings, no thread, target or code location attributes,

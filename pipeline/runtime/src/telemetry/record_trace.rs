@@ -11,10 +11,11 @@
 //! One runtime span per sampled record, with few attributes: decode,
 //! process attempts and produce are an attribute
 //! (`docflow.decode.duration_us`) and events (retries), not spans of their
-//! own, because each exported span costs CPU on the dev machine: ≈ 4–5 µs
-//! alone (`examples/span_cost.rs`: tracing layer ≈ 45% of the instructions,
-//! SDK-to-protobuf conversion and gRPC encoding the rest), 10–13 µs inside
-//! a busy stage — as much as a pass-through stage's whole work per record. The outputs'
+//! own, because each exported span costs CPU. The spans are built with the
+//! OpenTelemetry SDK directly (`spans`), not through `tracing`: a record
+//! span and one step span cost ≈ 4 µs of CPU together on the dev machine,
+//! export included, half what the `tracing` layering cost
+//! (`examples/span_cost.rs`, docs/benchmarks.md). The outputs'
 //! `traceparent` names the record span, so the next stage's record span is
 //! its child.
 //!
@@ -29,15 +30,16 @@
 //! without a parent because only the runtime makes consumer spans, and only
 //! for records it sampled.
 
-use super::otel::sample_ratio;
+use super::otel::{sample_ratio, SAMPLED_ATTR};
+use super::spans::{self, SpanParent};
 use super::trace_context::{HeaderValue, TraceParent, TRACEPARENT, TRACESTATE};
 use crate::stage::RawRecord;
 use docflow_core::StageError;
-use opentelemetry::trace::TraceContextExt as _;
-use std::sync::OnceLock;
+use opentelemetry::trace::{Span as _, SpanKind, Status};
+use opentelemetry::KeyValue;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
-use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// Trace state of one in-flight record (only while tracing is on).
 pub(crate) struct RecordTrace {
@@ -47,41 +49,40 @@ pub(crate) struct RecordTrace {
 }
 
 struct Sampled {
-    record: Span,
-    /// The `traceparent` naming the record span (made on first use).
-    header: OnceLock<HeaderValue>,
+    /// The record span; ends (and is queued for export) when the record's
+    /// trace is dropped. A mutex because workers add to it through `&self`.
+    record: Mutex<opentelemetry_sdk::trace::Span>,
+    /// Its context: the parent of the stage's steps and of the outputs.
+    parent: SpanParent,
 }
 
 impl RecordTrace {
     /// Start the trace of `raw` in the stage whose record spans are named
     /// `span_name` ([`record_span_name`], made once per stage rather than
     /// formatted per record); `None` while tracing is off.
-    pub fn start(span_name: &str, raw: &RawRecord) -> Option<Self> {
+    pub fn start(span_name: &'static str, raw: &RawRecord) -> Option<Self> {
         let ratio = sample_ratio()?;
         let parent = raw.header(TRACEPARENT).and_then(TraceParent::parse);
         let context = parent.unwrap_or_else(|| TraceParent::new_root_sampled(ratio));
-        let sampled = context.is_sampled().then(|| {
-            let key = raw.key.as_deref().map(String::from_utf8_lossy);
-            let record = tracing::info_span!(
-                target: "docflow::trace",
-                "record",
-                otel.name = span_name,
-                otel.kind = "consumer",
-                otel.status_code = tracing::field::Empty,
-                messaging.system = "kafka",
-                messaging.destination.name = &*raw.meta.topic,
-                messaging.destination.partition.id = raw.meta.partition,
-                messaging.kafka.offset = raw.meta.offset,
-                messaging.kafka.message.key = key.as_deref(),
-            );
-            // A new root (no incoming context) keeps the span's own trace id:
-            // the outputs name the span, so the document's trace goes on.
-            if let Some(p) = &parent {
-                let tracestate = raw.header(TRACESTATE);
-                let _ = record.set_parent(opentelemetry::Context::new().with_remote_span_context(p.to_span_context(tracestate)));
+        let sampled = if context.is_sampled() {
+            let mut attributes = Vec::with_capacity(5);
+            attributes.push(KeyValue::new("messaging.system", "kafka"));
+            attributes.push(KeyValue::new("messaging.destination.name", raw.meta.topic.clone()));
+            attributes.push(KeyValue::new("messaging.destination.partition.id", i64::from(raw.meta.partition)));
+            attributes.push(KeyValue::new("messaging.kafka.offset", raw.meta.offset));
+            if let Some(key) = &raw.key {
+                attributes.push(KeyValue::new("messaging.kafka.message.key", String::from_utf8_lossy(key).into_owned()));
             }
-            Sampled { record, header: OnceLock::new() }
-        });
+            // A new root (no incoming context) gets the SDK's trace id: the
+            // outputs name the span, so the document's trace goes on from it.
+            let parent_context = parent.as_ref().map(|p| p.to_span_context(raw.header(TRACESTATE)));
+            spans::start(span_name, SpanKind::Consumer, parent_context, attributes, Vec::new()).map(|span| {
+                let parent = SpanParent::of(span.span_context().clone());
+                Sampled { record: Mutex::new(span), parent }
+            })
+        } else {
+            None
+        };
         Some(Self { context, sampled })
     }
 
@@ -90,77 +91,74 @@ impl RecordTrace {
         self.sampled.is_some()
     }
 
-    /// The record span, the parent of the stage's own spans (`Input::span`);
+    /// The record span as the stage's steps see it (`Input::span`);
     /// disabled when not sampled.
-    pub fn span(&self) -> Span {
-        self.sampled.as_ref().map_or_else(Span::none, |s| s.record.clone())
+    pub fn span(&self) -> SpanParent {
+        self.sampled.as_ref().map_or_else(SpanParent::none, |s| s.parent.clone())
     }
 
-    /// Note how long decoding took (the last attempt's, on retries). Set on
-    /// the OTel span directly: a `tracing` record goes through every layer
-    /// and a field visitor, three times the cost.
-    pub fn decoded(&self, took: Duration) {
+    /// Run `f` on the record span, when sampled.
+    fn with_record(&self, f: impl FnOnce(&mut opentelemetry_sdk::trace::Span)) {
         if let Some(s) = &self.sampled {
-            s.record.set_attribute("docflow.decode.duration_us", took.as_micros() as i64);
+            f(&mut s.record.lock().unwrap_or_else(|p| p.into_inner()));
         }
+    }
+
+    /// Note how long decoding took (the last attempt's, on retries).
+    pub fn decoded(&self, took: Duration) {
+        self.with_record(|span| span.set_attribute(KeyValue::new("docflow.decode.duration_us", took.as_micros() as i64)));
     }
 
     /// The `traceparent` for this record's outputs: the record span when
     /// sampled, else the context passed on unchanged (the input's
     /// `tracestate` goes with it as it came).
     pub fn output_traceparent(&self) -> HeaderValue {
-        match &self.sampled {
-            Some(s) => *s.header.get_or_init(|| header_of(&s.record).unwrap_or_else(|| self.context.header_value())),
-            None => self.context.header_value(),
-        }
+        let named = self.sampled.as_ref().and_then(|s| s.parent.span_context()).and_then(TraceParent::from_span_context);
+        named.unwrap_or(self.context).header_value()
     }
 
     /// Record the failure and return the `traceparent` for the dead letter:
     /// a `dead_letter` span with error status, exported even when the
     /// record was not sampled. `raw` is the record (its `tracestate`).
     pub fn dead_letter(&self, stage: &str, err: &StageError, raw: &RawRecord) -> HeaderValue {
+        let error_attributes = || {
+            vec![KeyValue::new("error.type", err.kind.to_string()), KeyValue::new("docflow.error.domain", err.domain.as_str())]
+        };
         let span = match &self.sampled {
             Some(s) => {
-                s.record.record("otel.status_code", "ERROR");
-                tracing::info_span!(
-                    target: "docflow::trace", parent: &s.record, "dead_letter",
-                    otel.status_code = "ERROR", error.type = %err.kind, docflow.error.domain = err.domain.as_str(),
-                )
+                self.with_record(|span| span.set_status(Status::error("")));
+                spans::start("dead_letter", SpanKind::Internal, s.parent.span_context().cloned(), error_attributes(), Vec::new())
             }
             None => {
-                let span = tracing::info_span!(
-                    target: "docflow::trace", parent: None, "dead_letter",
-                    otel.name = %format_args!("{stage} dead_letter"),
-                    otel.status_code = "ERROR", error.type = %err.kind, docflow.error.domain = err.domain.as_str(),
-                    docflow.stage = stage, docflow.sampled = true, docflow.sampled.reason = "error",
-                );
-                let _ = span.set_parent(
-                    opentelemetry::Context::new().with_remote_span_context(self.context.to_span_context(raw.header(TRACESTATE))),
-                );
-                span
+                let mut attributes = error_attributes();
+                attributes.push(KeyValue::new("docflow.stage", stage.to_owned()));
+                // Errors are kept in unsampled traces: the sampler obeys this.
+                attributes.push(KeyValue::new(SAMPLED_ATTR, true));
+                attributes.push(KeyValue::new("docflow.sampled.reason", "error"));
+                let parent = self.context.to_span_context(raw.header(TRACESTATE));
+                spans::start(format!("{stage} dead_letter"), SpanKind::Internal, Some(parent), attributes, Vec::new())
             }
         };
-        header_of(&span).unwrap_or_else(|| self.context.header_value())
+        let Some(mut span) = span else { return self.context.header_value() };
+        span.set_status(Status::error(""));
+        TraceParent::from_span_context(span.span_context()).unwrap_or(self.context).header_value()
     }
 
     /// A retry event on the record span.
     pub fn note_retry(&self, attempt: u32) {
-        if let Some(s) = &self.sampled {
-            tracing::info!(target: "docflow::trace", parent: &s.record, attempt, "retrying after a retryable error");
-        }
+        self.with_record(|span| {
+            span.add_event("retrying after a retryable error", vec![KeyValue::new("attempt", i64::from(attempt))]);
+        });
     }
 }
 
-/// The `traceparent` naming `span` (`None` if the span is not exported).
-fn header_of(span: &Span) -> Option<HeaderValue> {
-    let cx = span.context();
-    let span = cx.span();
-    TraceParent::from_span_context(span.span_context()).map(|tp| tp.header_value())
-}
-
-/// The name of `stage`'s record spans (`parse record`).
-pub(crate) fn record_span_name(stage: &str) -> String {
-    format!("{stage} record")
+/// The name of `stage`'s record spans (`parse record`), made once per
+/// stage name: span names are `'static` in the SDK, so each distinct name
+/// is kept for the process's life (a handful of stages).
+pub(crate) fn record_span_name(stage: &str) -> &'static str {
+    static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    names.entry(stage.to_owned()).or_insert_with(|| Box::leak(format!("{stage} record").into_boxed_str()))
 }
 
 /// Copy the input's trace headers unchanged (tracing off).
@@ -195,7 +193,7 @@ pub fn trace_records_for_bench(stage: &str, n: u64, traceparent: Option<&[u8]>) 
         trace.decoded(Duration::from_micros(3));
         {
             let parent = trace.span();
-            let _step = crate::step_span!(&parent, "parse", docflow.parse.format = "text").entered();
+            let _step = crate::step_span!(&parent, "parse", docflow.parse.format = "text");
         }
         std::hint::black_box(trace.output_traceparent());
     }
