@@ -26,6 +26,13 @@ pub static DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
+/// [`DATE_RE`] anchored at the start of the haystack: its match is
+/// `DATE_RE`'s leftmost match where that starts at 0, and none otherwise,
+/// with the same groups at the same indices (only a non-capturing group is
+/// added). For the date right after a label, where `DATE_RE` ran its
+/// prefilter and a reverse scan to find a start that must be 0 anyway.
+static DATE_AT_START: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("^(?:{})", DATE_RE.as_str())).unwrap());
+
 /// [`DATE_RE`] for scans of a whole text, as a meta regex without a
 /// prefilter: the same matches. Its prefilter (the bytes a match can start
 /// with: digits and month initials) fires at nearly every word of a
@@ -283,11 +290,9 @@ pub fn document_date(f: Folded, locale: Option<&str>) -> Option<String> {
             }
             let rest = &text[m.end..];
             let rest = &rest[..floor_char(rest, 48)];
-            if let Some(c) = DATE_RE.captures(rest) {
-                if c.get(0).unwrap().start() == 0 {
-                    if let Some(d) = to_date(&c, &order) {
-                        return Some(iso(d));
-                    }
+            if let Some(c) = DATE_AT_START.captures(rest) {
+                if let Some(d) = to_date(&c, &order) {
+                    return Some(iso(d));
                 }
             }
         }
@@ -372,6 +377,26 @@ mod tests {
             return ymd(y.as_str(), month_num(&c["um"])?, &c["ud"]);
         }
         None
+    }
+
+    #[test]
+    fn date_at_start_equals_a_leftmost_match_at_0() {
+        let at = &*super::DATE_AT_START;
+        assert!(at.capture_names().eq(super::DATE_RE.capture_names()));
+        let pieces = ["", " ", "12", "2026", "-", "/", ".", "03", "march", "mar.", "1st", "of", ",", "x", "12.03.2026", "t1", "é"];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in ["", "/2026", " 2026", "-2026", ".2026", "/03/2026 5"] {
+                        let t = format!("{a}{b}{c}{d}");
+                        let want = super::DATE_RE.captures(&t).filter(|c| c.get(0).unwrap().start() == 0);
+                        let got = at.captures(&t);
+                        let spans = |c: &regex::Captures| c.iter().map(|g| g.map(|m| m.range())).collect::<Vec<_>>();
+                        assert_eq!(got.as_ref().map(spans), want.as_ref().map(spans), "{t:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

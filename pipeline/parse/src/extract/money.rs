@@ -242,17 +242,14 @@ pub fn strip_edge_markers(cell: &str) -> Option<&str> {
     let mut start = 0;
     if let Some(sym) = EDGE_SYMBOLS.iter().find(|m| cell.starts_with(**m)) {
         start = sym.len();
-    } else if b.len() >= 3 && CODES.iter().any(|c| c.as_bytes() == &b[..3]) && b.get(3).is_none_or(|&x| !is_word(x)) {
+    } else if b.len() >= 3 && is_code(&b[..3]) && b.get(3).is_none_or(|&x| !is_word(x)) {
         start = 3;
     }
     let rest = &cell[start..];
     let r = rest.as_bytes();
     // A marker at the end: a code preceded by a word boundary, or a symbol.
     let mut end = rest.len();
-    if r.len() >= 3
-        && CODES.iter().any(|c| c.as_bytes() == &r[r.len() - 3..])
-        && (r.len() == 3 || !is_word(r[r.len() - 4]))
-    {
+    if r.len() >= 3 && is_code(&r[r.len() - 3..]) && (r.len() == 3 || !is_word(r[r.len() - 4])) {
         end = r.len() - 3;
     } else if let Some(sym) = EDGE_SYMBOLS.iter().find(|m| rest.ends_with(**m)) {
         // `5 C$`: the regex takes the longest symbol starting leftmost, and
@@ -262,6 +259,18 @@ pub fn strip_edge_markers(cell: &str) -> Option<&str> {
     }
     let mid = &rest[..end];
     mid.bytes().all(|x| x.is_ascii_digit() || matches!(x, b'.' | b',' | b'\'' | b'-' | b' ')).then_some(mid)
+}
+
+/// [`CODES`] as three-byte numbers (`[b0, b1, b2, 0]`, little-endian).
+static CODE_KEYS: LazyLock<[u32; CODES.len()]> =
+    LazyLock::new(|| CODES.map(|c| u32::from_le_bytes([c.as_bytes()[0], c.as_bytes()[1], c.as_bytes()[2], 0])));
+
+/// Whether three bytes are one of [`CODES`]: one number compared per code,
+/// where a slice comparison per code called `memcmp` (cells are tested at
+/// both ends, two cells a line item).
+fn is_code(three: &[u8]) -> bool {
+    let key = u32::from_le_bytes([three[0], three[1], three[2], 0]);
+    CODE_KEYS.contains(&key)
 }
 
 /// An amount found in a line: value, currency if marked, byte span.
@@ -401,6 +410,18 @@ mod tests {
         assert_eq!(parse_number("1.234.567,00"), Some(d("1234567.00")));
         assert_eq!(parse_number("abc"), None);
         assert_eq!(parse_number("12 000,00"), Some(d("12000.00")));
+    }
+
+    #[test]
+    fn code_keys_equal_the_code_list() {
+        for a in (b'A'..=b'Z').chain([b'a', b'0', b' ', 0, 0xc3]) {
+            for b in (b'A'..=b'Z').chain([b'u', b'1']) {
+                for c in (b'A'..=b'Z').chain([b'd', b'$']) {
+                    let t = [a, b, c];
+                    assert_eq!(is_code(&t), CODES.iter().any(|x| x.as_bytes() == t), "{t:?}");
+                }
+            }
+        }
     }
 
     #[test]
