@@ -96,7 +96,17 @@ fn trim(s: &str) -> &str {
 }
 
 /// Splits a row into cells: ` | ` (tables), else runs of 2+ spaces.
+#[cfg(test)]
 fn cells(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    cells_into(line, &mut out);
+    out
+}
+
+/// [`cells`] written to `out` (cleared first): one list for every row of a
+/// table instead of one allocated per row.
+fn cells_into<'a>(line: &'a str, out: &mut Vec<&'a str>) {
+    out.clear();
     let line = trim(line);
     let b = line.as_bytes();
     // `contains(" | ")`, looking only around each `|` (rows hold few).
@@ -104,7 +114,6 @@ fn cells(line: &str) -> Vec<&str> {
     if spaced_pipe || line.starts_with("| ") || line.ends_with(" |") {
         // `split('|').map(str::trim)` with a byte loop: cells are short.
         let inner = line.trim_matches('|');
-        let mut out = Vec::with_capacity(8);
         let mut start = 0;
         for (i, &c) in inner.as_bytes().iter().enumerate() {
             if c == b'|' {
@@ -113,9 +122,8 @@ fn cells(line: &str) -> Vec<&str> {
             }
         }
         out.push(trim(&inner[start..]));
-        return out;
+        return;
     }
-    let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
     while i < b.len() {
@@ -130,7 +138,6 @@ fn cells(line: &str) -> Vec<&str> {
         }
     }
     out.push(trim(&line[start..]));
-    out
 }
 
 /// A numeric cell: currency markers removed, then any number convention.
@@ -181,19 +188,25 @@ static HEADER_WORDS: LazyLock<keywords::Mask> =
     LazyLock::new(|| keywords::mask(&["desc", "item", "product", "service", "article", "particular"]));
 
 /// Whether [`STOP_RE`] can match `lower`: its words start with one of these
-/// bytes, after blanks. (A byte test spares most item rows the regex.)
+/// two bytes, after blanks. (A byte test spares most item rows the regex;
+/// the first byte alone let through every row starting with `t`, `c`, `p`
+/// and the like: `Training`, `Consulting`, `Project`.)
 fn may_stop(lower: &str) -> bool {
-    let first = lower.bytes().find(|b| !matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' '));
-    first.is_some_and(|b| matches!(b, b's' | b't' | b'v' | b'g' | b'b' | b'a' | b'n' | b'p' | b'c' | b'i'))
+    let b = lower.as_bytes();
+    let i = b.iter().take_while(|b| matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ')).count();
+    let Some(two) = b.get(i..i + 2) else { return false };
+    [b"su", b"to", b"ta", b"va", b"sa", b"gs", b"ba", b"am", b"gr", b"ne", b"sh", b"th", b"pa", b"ca", b"ch", b"ib", b"pl"]
+        .iter()
+        .any(|w| two == *w)
 }
 
 /// Finds the header row: a description column plus a unit-price or amount
 /// column. The caller has checked that the line holds a [`HEADER_WORDS`] word.
-fn header(line: &str) -> Option<Vec<Role>> {
+fn header<'a>(line: &'a str, cs: &mut Vec<&'a str>) -> Option<Vec<Role>> {
     if line.len() > 200 {
         return None;
     }
-    let cs = cells(line);
+    cells_into(line, cs);
     if cs.len() < 2 {
         return None;
     }
@@ -255,6 +268,7 @@ fn item_from_tail(roles: &[Role], line: &str) -> Option<LineItem> {
 /// Extracts line items from normalised text.
 pub fn line_items(f: Folded) -> Vec<LineItem> {
     let mut items = Vec::new();
+    let mut cs = Vec::with_capacity(8); // the cells of each row in turn
     let mut roles: Option<Vec<Role>> = None;
     // Where header words start (the keyword scan's hits). Words hold no
     // line break, so a line holds one iff an occurrence starts in it.
@@ -272,7 +286,7 @@ pub fn line_items(f: Folded) -> Vec<LineItem> {
         if trim(line).is_empty() {
             continue;
         }
-        if let Some(h) = has_word.then(|| header(line)).flatten() {
+        if let Some(h) = has_word.then(|| header(line, &mut cs)).flatten() {
             if roles.is_none() || items.is_empty() || roles.as_ref() == Some(&h) {
                 roles = Some(h); // first header, or a header repeated on the next page
                 continue;
@@ -283,7 +297,7 @@ pub fn line_items(f: Folded) -> Vec<LineItem> {
         if may_stop(lower) && STOP_RE.is_match(lower) || line.contains(':') && LABEL_LINE_RE.is_match(line) {
             break; // the totals block, or `key: value` lines after the table
         }
-        let cs = cells(line);
+        cells_into(line, &mut cs);
         let item = if cs.len() == r.len() { item_from(r, &cs) } else { item_from_tail(r, line) };
         if let Some(i) = item {
             items.push(i);
@@ -352,6 +366,30 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn may_stop_is_necessary_for_stop_re() {
+        let words = [
+            "sub total", "sub-total", "subtotal", "total", "tax", "vat", "sales tax", "sales_tax", "gst", "balance", "amount due",
+            "amount_due", "grand total", "net total", "shipping", "thank", "payment", "paid", "cash", "change", "iban", "please",
+            "travel", "training", "consulting", "project", "code", "data", "s", "t", "", "su", "x", "taxi", "to",
+        ];
+        let mut stops = 0;
+        for lead in ["", " ", "\t ", "\n", "  \x0b"] {
+            for w in words {
+                for tail in ["", ":", " 5", "x", " | 3"] {
+                    let line = format!("{lead}{w}{tail}");
+                    let is_stop = STOP_RE.is_match(&line);
+                    assert!(may_stop(&line) || !is_stop, "{line:?}");
+                    stops += is_stop as usize;
+                }
+            }
+        }
+        assert!(stops > 100, "{stops}");
+        for row in ["travel expenses | 12", "training session | 1", "consulting services", "project management", "code review"] {
+            assert!(!may_stop(row), "{row}");
         }
     }
 
