@@ -159,41 +159,123 @@ static GROUPS: LazyLock<DateGroups> = LazyLock::new(|| {
     }
 });
 
+/// Which of [`DATE_RE`]'s alternatives matched, with the texts of its
+/// groups: year, month and day in some order, as each shape writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Parts<'a> {
+    /// `iy`, `im`, `id`.
+    Iso(&'a str, &'a str, &'a str),
+    /// `dd`, `dm`, `dy`.
+    Dotted(&'a str, &'a str, &'a str),
+    /// `sa`, `sb`, `sy`.
+    Slash(&'a str, &'a str, &'a str),
+    /// `td`, `tm`, `ty`.
+    DayMonth(&'a str, &'a str, &'a str),
+    /// `um`, `ud`, `uy`.
+    MonthDay(&'a str, &'a str, &'a str),
+}
+
+/// The [`Parts`] of a capture of [`DATE_RE`].
+fn parts_of_captures<'a>(c: &regex::Captures<'a>) -> Option<Parts<'a>> {
+    let g = &*GROUPS;
+    // A group of the alternative that matched (`&c[name]` panicked likewise).
+    let s = |i: usize| c.get(i).expect("a group of the matched alternative").as_str();
+    Some(if c.get(g.iy).is_some() {
+        Parts::Iso(s(g.iy), s(g.im), s(g.id))
+    } else if c.get(g.dy).is_some() {
+        Parts::Dotted(s(g.dd), s(g.dm), s(g.dy))
+    } else if c.get(g.sy).is_some() {
+        Parts::Slash(s(g.sa), s(g.sb), s(g.sy))
+    } else if c.get(g.ty).is_some() {
+        Parts::DayMonth(s(g.td), s(g.tm), s(g.ty))
+    } else if c.get(g.uy).is_some() {
+        Parts::MonthDay(s(g.um), s(g.ud), s(g.uy))
+    } else {
+        return None;
+    })
+}
+
+/// The [`Parts`] of a [`DATE_RE`] match `m` (its text) read from its
+/// bytes instead of a capture search (the bounded backtracker over the
+/// match and its 15 groups). The shapes' texts are told apart by their
+/// first digit run and their letters: four leading digits are ISO (the
+/// others start with one or two), a leading letter is `March 12, 2026`,
+/// other letters make `12 March 2026`, and of the all-digit shapes the
+/// dotted one has a `.` after its first number. Each group is a whole run
+/// of digits or letters (a bound of `\b`, a separator or a suffix follows
+/// it): the numbers are the digit runs in order (ISO's `T10` suffix
+/// comes fourth), the month is the first letter run of `March 12th` and
+/// the last of `1st of March`. `None` for any other text.
+fn parts_of_match(m: &str) -> Option<Parts<'_>> {
+    let b = m.as_bytes();
+    let runs = |is: fn(&u8) -> bool| {
+        let mut i = 0;
+        std::iter::from_fn(move || {
+            i += b[i..].iter().take_while(|x| !is(x)).count();
+            let n = b[i..].iter().take_while(|x| is(x)).count();
+            (n > 0).then(|| {
+                i += n;
+                &m[i - n..i]
+            })
+        })
+    };
+    let mut digits = runs(u8::is_ascii_digit);
+    let (d0, d1) = (digits.next()?, digits.next()?);
+    let mut letters = runs(u8::is_ascii_alphabetic);
+    Some(if b[0].is_ascii_alphabetic() {
+        Parts::MonthDay(letters.next()?, d0, d1)
+    } else if d0.len() == 4 {
+        Parts::Iso(d0, d1, digits.next()?)
+    } else if let Some(month) = letters.last() {
+        Parts::DayMonth(d0, month, d1)
+    } else if b.get(d0.len()) == Some(&b'.') {
+        Parts::Dotted(d0, d1, digits.next()?)
+    } else {
+        Parts::Slash(d0, d1, digits.next()?)
+    })
+}
+
+/// The date of [`Parts`], or `None` when invalid or ambiguous. `order` is
+/// asked only for an ambiguous `a/b/yyyy` date (it costs a pass over the
+/// document).
+fn date_of(p: Parts, order: &dyn Fn() -> SlashOrder) -> Option<NaiveDate> {
+    match p {
+        Parts::Iso(y, m, d) => ymd(y, m.parse().ok()?, d),
+        Parts::Dotted(d, m, y) => ymd(y, m.parse().ok()?, d),
+        Parts::Slash(a, b, y) => {
+            let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+            let (d, m) = if a > 12 {
+                (a, b)
+            } else if b > 12 || a == b {
+                (b, a)
+            } else {
+                match order() {
+                    SlashOrder::DayFirst => (a, b),
+                    SlashOrder::MonthFirst => (b, a),
+                    SlashOrder::Unknown => return None,
+                }
+            };
+            ymd(y, m, &d.to_string())
+        }
+        Parts::DayMonth(d, m, y) | Parts::MonthDay(m, d, y) => ymd(y, month_num(m)?, d),
+    }
+}
+
 /// Parses one regex match into a date, or `None` when invalid or ambiguous.
 /// `order` is asked only for an ambiguous `a/b/yyyy` date (it costs a pass
 /// over the document).
 pub fn to_date(c: &regex::Captures, order: &dyn Fn() -> SlashOrder) -> Option<NaiveDate> {
-    let g = &*GROUPS;
-    // A group of the alternative that matched (`&c[name]` panicked likewise).
-    let s = |i: usize| c.get(i).expect("a group of the matched alternative").as_str();
-    if let Some(y) = c.get(g.iy) {
-        return ymd(y.as_str(), s(g.im).parse().ok()?, s(g.id));
+    date_of(parts_of_captures(c)?, order)
+}
+
+/// [`to_date`] of the [`DATE_RE`] match whose text is `m`, without its
+/// capture groups ([`parts_of_match`]); the capture search where the
+/// bytes do not tell.
+fn match_to_date(hay: &str, m: std::ops::Range<usize>, order: &dyn Fn() -> SlashOrder) -> Option<NaiveDate> {
+    match parts_of_match(&hay[m.clone()]) {
+        Some(p) => date_of(p, order),
+        None => to_date(&DATE_RE.captures_at(hay, m.start)?, order),
     }
-    if let Some(y) = c.get(g.dy) {
-        return ymd(y.as_str(), s(g.dm).parse().ok()?, s(g.dd));
-    }
-    if let Some(y) = c.get(g.sy) {
-        let (a, b): (u32, u32) = (s(g.sa).parse().ok()?, s(g.sb).parse().ok()?);
-        let (d, m) = if a > 12 {
-            (a, b)
-        } else if b > 12 || a == b {
-            (b, a)
-        } else {
-            match order() {
-                SlashOrder::DayFirst => (a, b),
-                SlashOrder::MonthFirst => (b, a),
-                SlashOrder::Unknown => return None,
-            }
-        };
-        return ymd(y.as_str(), m, &d.to_string());
-    }
-    if let Some(y) = c.get(g.ty) {
-        return ymd(y.as_str(), month_num(s(g.tm))?, s(g.td));
-    }
-    if let Some(y) = c.get(g.uy) {
-        return ymd(y.as_str(), month_num(s(g.um))?, s(g.ud));
-    }
-    None
 }
 
 /// All dates in lower-cased `text` with their byte offsets.
@@ -203,11 +285,7 @@ pub fn to_date(c: &regex::Captures, order: &dyn Fn() -> SlashOrder) -> Option<Na
 pub fn dates_in(text: &str, order: &dyn Fn() -> SlashOrder) -> Vec<(usize, NaiveDate)> {
     DATE_SCAN
         .find_iter(text)
-        .filter_map(|m| {
-            let c = DATE_RE.captures_at(text, m.start())?;
-            debug_assert_eq!(c.get(0).map(|x| x.range()), Some(m.range()));
-            Some((m.start(), to_date(&c, order)?))
-        })
+        .filter_map(|m| Some((m.start(), match_to_date(text, m.range(), order)?)))
         .collect()
 }
 
@@ -290,8 +368,8 @@ pub fn document_date(f: Folded, locale: Option<&str>) -> Option<String> {
             }
             let rest = &text[m.end..];
             let rest = &rest[..floor_char(rest, 48)];
-            if let Some(c) = DATE_AT_START.captures(rest) {
-                if let Some(d) = to_date(&c, &order) {
+            if let Some(m) = DATE_AT_START.find(rest) {
+                if let Some(d) = match_to_date(rest, m.range(), &order) {
                     return Some(iso(d));
                 }
             }
@@ -397,6 +475,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn parts_of_a_match_equal_its_capture_groups() {
+        let pieces = [
+            "", " ", "12", "1", "2026", "0000", "-", "/", ".", ". ", "03", "march", "mar.", "sept", "june", "1st", "2nd", "th",
+            "of ", ",", "x", "t1", "é", "12.03.2026", "2026-03-12t10", "march 12th, 2026", "1st of jan. 2026",
+        ];
+        let mut n = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in ["", "/2026", " 2026", "-2026", ".2026", ", 2026"] {
+                        let t = format!("{a}{b}{c}{d}");
+                        for caps in super::DATE_RE.captures_iter(&t) {
+                            let m = caps.get(0).unwrap().as_str();
+                            assert_eq!(super::parts_of_match(m), super::parts_of_captures(&caps), "{t:?}: {m:?}");
+                            n += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(n > 5_000, "{n}");
     }
 
     #[test]
