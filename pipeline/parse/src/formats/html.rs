@@ -372,14 +372,32 @@ impl Emitter for Render {
 
 /// Parses a decoded HTML string to visible text.
 pub fn html_to_text(html: &str) -> String {
-    normalize(&render(html, false))
+    let raw = render(html, false, RAW_TEXT.take());
+    let text = normalize(&raw);
+    if raw.capacity() <= MAX_KEPT_RAW_TEXT {
+        RAW_TEXT.set(raw);
+    }
+    text
 }
 
-/// The visible text of `html`, not yet normalised; `buffer_runs`: see
-/// [`Render::buffer_runs`].
-fn render(html: &str, buffer_runs: bool) -> String {
+thread_local! {
+    /// The buffer of [`html_to_text`]'s rendered text, kept for the thread's
+    /// next document: the text lives only until it is normalised, and a
+    /// new buffer per document (a few KiB: beyond the allocator's
+    /// per-thread cache of small blocks) cost a slow allocation and free.
+    static RAW_TEXT: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+/// The largest [`RAW_TEXT`] buffer kept (a huge document's is freed).
+const MAX_KEPT_RAW_TEXT: usize = 64 * 1024;
+
+/// The visible text of `html`, not yet normalised, written to `buf`
+/// (cleared first); `buffer_runs`: see [`Render::buffer_runs`].
+fn render(html: &str, buffer_runs: bool, mut buf: String) -> String {
+    buf.clear();
     // (Rendered text is rarely longer than its HTML: no regrowing.)
-    let r = Render { out: String::with_capacity(html.len()), buffer_runs, ..Default::default() };
+    buf.reserve(html.len());
+    let r = Render { out: buf, buffer_runs, ..Default::default() };
     match Tokenizer::new_with_emitter(html, r).next() {
         Some(Ok(text)) => text,
         None => String::new(), // (not reached: the end of input makes the one token)
@@ -674,7 +692,10 @@ mod tests {
         }
         assert!(inputs.len() > 300);
         for html in &inputs {
-            assert_eq!(super::render(html, false), super::render(html, true), "{html:?}");
+            let fresh = super::render(html, false, String::new());
+            assert_eq!(fresh, super::render(html, true, String::new()), "{html:?}");
+            // A buffer kept from an earlier document is cleared first.
+            assert_eq!(fresh, super::render(html, false, "stale text ".repeat(50)), "{html:?}");
         }
     }
 
