@@ -25,6 +25,8 @@ pub mod extract;
 pub mod formats;
 pub mod limits;
 pub mod sniff;
+#[cfg(test)]
+mod test_inputs;
 
 pub use deadline::parse_document_with_deadline;
 pub use error::ParseError;

@@ -171,20 +171,17 @@ mod tests {
 
     /// Stopping the first rule's cue count at the score that decides gives
     /// the full count's kind, on generated documents of every class and
-    /// format and on the field-extraction fuzz inputs.
+    /// format and on the field-extraction fuzz inputs (when present).
     #[test]
     fn stopping_at_the_deciding_score_equals_the_full_count() {
-        use docflow_loadtest::corpus::{Corpus, CorpusConfig};
-        let mut texts: Vec<String> = Corpus::new(CorpusConfig { seed: 11, ..Default::default() })
-            .take(600)
-            .filter_map(|d| crate::parse_document(&d.raw, &crate::ParseLimits::default()).ok())
+        use docflow_loadtest::corpus::DocFormat;
+        let mut texts: Vec<String> = crate::test_inputs::generated(11, 600, &DocFormat::ALL)
+            .iter()
+            .filter_map(|raw| crate::parse_document(raw, &crate::ParseLimits::default()).ok())
             .map(|o| o.text)
             .collect();
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/extract_fields");
-        for f in std::fs::read_dir(dir).expect("the fuzz corpus").flatten() {
-            texts.push(String::from_utf8_lossy(&std::fs::read(f.path()).unwrap()).into_owned());
-        }
-        assert!(texts.len() > 700);
+        assert!(texts.len() > 500, "the generated documents parse");
+        texts.extend(crate::test_inputs::fuzz_corpus("extract_fields"));
         for t in &texts {
             for mail in [false, true] {
                 for inv in [false, true] {

@@ -670,7 +670,7 @@ mod tests {
 
     /// Rendering text as it comes equals rendering each run at its end
     /// (before normalisation, which would hide a line feed), on
-    /// the HTML fuzz corpus and on the cases where they could part: runs
+    /// generated HTML documents, the HTML fuzz corpus (when present) and on the cases where they could part: runs
     /// split by entities, carriage returns and NULs, no-break spaces at a
     /// piece's end, the line feed after `<pre>` (with `</x/>` before the
     /// run's end), hidden elements, comments and doctypes inside runs.
@@ -686,11 +686,10 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/parse_html");
-        for f in std::fs::read_dir(dir).expect("the HTML fuzz corpus").flatten() {
-            inputs.push(String::from_utf8_lossy(&std::fs::read(f.path()).unwrap()).into_owned());
-        }
+        let generated = crate::test_inputs::generated(13, 300, &[docflow_loadtest::corpus::DocFormat::Html]);
+        inputs.extend(generated.iter().map(|raw| String::from_utf8_lossy(&raw.body).into_owned()));
         assert!(inputs.len() > 300);
+        inputs.extend(crate::test_inputs::fuzz_corpus("parse_html"));
         for html in &inputs {
             let fresh = super::render(html, false, String::new());
             assert_eq!(fresh, super::render(html, true, String::new()), "{html:?}");
