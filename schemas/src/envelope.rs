@@ -43,8 +43,10 @@ pub struct LineItem {
 }
 
 /// Business fields extracted by the parse stage; every field is optional and
-/// absent when not found (never guessed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// absent when not found. A field found with little evidence is still
+/// reported; `field_confidence` says how sure the extractor is, and
+/// `field_source` how it was found, so that downstream can tell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct BusinessFields {
     /// `invoice | receipt | email | contract | other`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +80,34 @@ pub struct BusinessFields {
     /// Email subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// Whether the line items agree with themselves and the totals
+    /// (quantity × unit price = amount on every line that states all three,
+    /// and the amounts add up to the net or gross total); absent without items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_items_consistent: Option<bool>,
+    /// Field name → confidence in [0, 1] for the fields above that were found
+    /// (schema v1.1).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub field_confidence: std::collections::BTreeMap<String, f64>,
+    /// Field name → how it was found: `einvoice` (embedded or attached
+    /// e-invoice XML), `header` (e-mail headers), `label` (after a label on
+    /// its line), `layout` (a label above it), `ranker` (the learned ranker
+    /// on position and format alone) (schema v1.1).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub field_source: std::collections::BTreeMap<String, String>,
+}
+
+impl BusinessFields {
+    /// Records how a field was found.
+    pub fn set_provenance(&mut self, field: &str, confidence: f64, source: &str) {
+        self.field_confidence.insert(field.to_string(), (confidence.clamp(0.0, 1.0) * 1000.0).round() / 1000.0);
+        self.field_source.insert(field.to_string(), source.to_string());
+    }
+
+    /// The confidence of `field`, 0 when it was not found or carries none.
+    pub fn confidence(&self, field: &str) -> f64 {
+        self.field_confidence.get(field).copied().unwrap_or(0.0)
+    }
 }
 
 /// `docs.parsed`: normalised text plus fields.

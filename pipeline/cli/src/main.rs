@@ -56,6 +56,9 @@ enum Command {
     Status(commands::status::StatusArgs),
     /// Parse files and print text size, fields and warnings as JSON lines (no Kafka needed).
     Parse(docflow_parse::cli::ParseArgs),
+    /// Measure field extraction on labelled documents, refit its ranker.
+    #[command(subcommand)]
+    Eval(commands::eval::EvalCommand),
     /// Embed JSON lines `{"id"?, "text"}` with all-MiniLM-L6-v2 (no Kafka needed).
     Embed(docflow_model::cli::EmbedArgs),
     /// Benchmarks: encoder, GPU kernels, stage runtime, persistence.
@@ -109,6 +112,7 @@ fn main() -> std::process::ExitCode {
         Command::Model(cmd) => commands::model::run(&ctx, cmd),
         Command::Status(args) => commands::status::run(&ctx, args),
         Command::Parse(args) => commands::tools::parse(&ctx, args),
+        Command::Eval(cmd) => commands::eval::run(cmd),
         Command::Embed(args) => commands::tools::embed(&ctx, args),
         Command::Bench(cmd) => commands::tools::bench(&ctx, cmd),
         Command::Gpu(cmd) => commands::tools::gpu(&ctx, cmd),

@@ -26,7 +26,10 @@ pub fn parse_document_with_deadline(raw: &RawDocument, limits: &ParseLimits) -> 
     if raw.body.len() > limits.max_document_bytes {
         return Err(ParseError::TooLarge { size: raw.body.len(), limit: limits.max_document_bytes });
     }
-    if format_of(raw)? != Format::Pdf {
+    // PDFs, and e-mails that attach one, run on a thread of their own.
+    let format = format_of(raw)?;
+    let pdf_inside = format == Format::Email && raw.body.windows(15).any(|w| w.eq_ignore_ascii_case(b"application/pdf"));
+    if format != Format::Pdf && !pdf_inside {
         let start = Instant::now();
         let out = parse_document(raw, limits)?;
         if start.elapsed() > deadline {

@@ -14,7 +14,7 @@ pub enum ParseError {
     #[error("document body is empty")]
     Empty,
     /// A content type docflow cannot parse.
-    #[error("unsupported content type {0:?} (supported: text/plain, text/html, application/json, message/rfc822, application/pdf)")]
+    #[error("unsupported content type {0:?} (supported: text/plain, text/html, application/json, message/rfc822, application/pdf, application/xml)")]
     UnsupportedContentType(String),
     /// JSON that does not parse.
     #[error("invalid JSON: {0}")]
@@ -34,6 +34,18 @@ pub enum ParseError {
     /// A PDF whose pages carry no text layer (scanned images): needs OCR, which docflow does not do.
     #[error("PDF has no text layer ({pages} pages, no extractable text); it needs OCR upstream")]
     PdfNoText { pages: usize },
+    /// XML that does not parse (or refers to an entity it never declares).
+    #[error("invalid XML: {0}")]
+    Xml(String),
+    /// XML with a DOCTYPE: refused, so that no entity is ever expanded (billion laughs).
+    #[error("XML with a DOCTYPE declaration is refused (entities are never expanded; e-invoices carry none)")]
+    XmlDoctype,
+    /// XML nested deeper than the limit.
+    #[error("XML nesting exceeds the limit of {limit} levels")]
+    XmlTooDeep { limit: usize },
+    /// XML with more elements than the limit.
+    #[error("XML has more than {limit} elements")]
+    XmlTooLarge { limit: usize },
     /// Extracted text above [`crate::ParseLimits::max_text_bytes`] (a decompression bomb or a huge file).
     #[error("extracted text exceeds the limit of {limit} bytes")]
     TextTooLarge { limit: usize },
@@ -58,6 +70,10 @@ impl ParseError {
             ParseError::Pdf(_) => "invalid_pdf",
             ParseError::PdfTooManyPages { .. } => "pdf_too_many_pages",
             ParseError::PdfNoText { .. } => "pdf_no_text",
+            ParseError::Xml(_) => "invalid_xml",
+            ParseError::XmlDoctype => "xml_doctype",
+            ParseError::XmlTooDeep { .. } => "xml_too_deep",
+            ParseError::XmlTooLarge { .. } => "xml_too_large",
             ParseError::TextTooLarge { .. } => "text_too_large",
             ParseError::Deadline { .. } => "deadline",
             ParseError::Busy(_) => "busy",

@@ -21,6 +21,7 @@ mod bytes;
 pub mod cli;
 pub mod deadline;
 pub mod error;
+pub mod eval;
 pub mod extract;
 pub mod formats;
 pub mod limits;
@@ -59,6 +60,40 @@ pub fn format_of(raw: &RawDocument) -> Result<Format, ParseError> {
 /// Parses one document synchronously on the calling thread. Use
 /// [`parse_document_with_deadline`] from async code or for untrusted PDFs.
 pub fn parse_document(raw: &RawDocument, limits: &ParseLimits) -> Result<ParseOutput, ParseError> {
+    Ok(prepare(raw, limits)?.output(extract::rank::Weights::shipped()))
+}
+
+/// A document read and its field candidates listed, before the ranker
+/// chooses: what evaluation and fitting score under many weights.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub content_type: String,
+    pub extracted: formats::Extracted,
+    /// The label rules' fields (the ranker's `legacy_rule` feature and the unranked fields).
+    pub rules: BusinessFields,
+    pub candidates: extract::rank::DocCandidates,
+}
+
+impl Prepared {
+    /// The fields the ranker chooses with `weights`, e-invoice fields over them.
+    pub fn fields(&self, weights: &extract::rank::Weights) -> BusinessFields {
+        let mut fields = self.rules.clone();
+        extract::apply_ranked(&mut fields, &self.candidates, weights, &self.extracted.hints);
+        if let Some(inv) = &self.extracted.einvoice {
+            extract::einvoice::apply(&mut fields, inv);
+        }
+        fields
+    }
+
+    /// The parse output with `weights`.
+    pub fn output(self, weights: &extract::rank::Weights) -> ParseOutput {
+        let fields = self.fields(weights);
+        ParseOutput { content_type: self.content_type, text: self.extracted.text, fields, warnings: self.extracted.warnings }
+    }
+}
+
+/// Reads a document and lists its field candidates (see [`Prepared`]).
+pub fn prepare(raw: &RawDocument, limits: &ParseLimits) -> Result<Prepared, ParseError> {
     if raw.body.len() > limits.max_document_bytes {
         return Err(ParseError::TooLarge { size: raw.body.len(), limit: limits.max_document_bytes });
     }
@@ -70,13 +105,20 @@ pub fn parse_document(raw: &RawDocument, limits: &ParseLimits) -> Result<ParseOu
         Format::Text => formats::text::parse(&raw.body),
         Format::Html => formats::html::parse(&raw.body),
         Format::Json => formats::json::parse(&raw.body, limits.max_json_depth)?,
-        Format::Email => formats::email::parse(&raw.body)?,
+        Format::Email => formats::email::parse(&raw.body, limits)?,
         Format::Pdf => formats::pdf::parse(&raw.body, limits)?,
+        Format::Xml => {
+            let (mut ex, inv) = formats::einvoice::parse(&raw.body)?;
+            ex.einvoice = inv;
+            ex
+        }
     };
     if ex.text.len() > limits.max_text_bytes {
         return Err(ParseError::TextTooLarge { limit: limits.max_text_bytes });
     }
     let locale = raw.metadata.get("locale").map(String::as_str);
-    let fields = extract::extract_fields(&ex.text, &ex.hints, locale);
-    Ok(ParseOutput { content_type: format.mime().to_string(), text: ex.text, fields, warnings: ex.warnings })
+    let rules = extract::rule_fields(&ex.text, &ex.hints, locale);
+    let body = ex.text.get(ex.hints.body_offset..).unwrap_or(&ex.text);
+    let candidates = extract::rank::candidates(body, ex.hints.sender_name.clone(), locale, &rules);
+    Ok(Prepared { content_type: format.mime().to_string(), extracted: ex, rules, candidates })
 }

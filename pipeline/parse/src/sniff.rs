@@ -11,6 +11,8 @@ pub enum Format {
     Json,
     Email,
     Pdf,
+    /// XML; an e-invoice (CII or UBL) gives exact fields.
+    Xml,
 }
 
 impl Format {
@@ -22,11 +24,12 @@ impl Format {
             Format::Json => "application/json",
             Format::Email => "message/rfc822",
             Format::Pdf => "application/pdf",
+            Format::Xml => "application/xml",
         }
     }
 
     /// All formats, in a stable order (reports, tests).
-    pub const ALL: [Format; 5] = [Format::Text, Format::Html, Format::Json, Format::Email, Format::Pdf];
+    pub const ALL: [Format; 6] = [Format::Text, Format::Html, Format::Json, Format::Email, Format::Pdf, Format::Xml];
 }
 
 /// Maps a declared content type (parameters and case ignored) to a format.
@@ -38,6 +41,8 @@ pub fn from_content_type(ct: &str) -> Result<Format, ParseError> {
         "application/json" | "text/json" => Format::Json,
         "message/rfc822" | "application/mbox" => Format::Email,
         "application/pdf" | "application/x-pdf" => Format::Pdf,
+        "application/xml" | "text/xml" => Format::Xml,
+        b if b.starts_with("application/") && b.ends_with("+xml") => Format::Xml,
         b if b.starts_with("application/") && b.ends_with("+json") => Format::Json,
         _ => return Err(ParseError::UnsupportedContentType(ct.to_string())),
     };
@@ -63,8 +68,17 @@ pub fn sniff(body: &[u8]) -> Format {
             let lower: Vec<u8> = trimmed.iter().take(512).map(|b| b.to_ascii_lowercase()).collect();
             const TAGS: [&[u8]; 8] =
                 [b"<!doctype html", b"<html", b"<head", b"<body", b"<div", b"<p", b"<table", b"<!--"];
+            if crate::formats::einvoice::looks_like_einvoice(body) {
+                return Format::Xml;
+            }
             if TAGS.iter().any(|t| lower.starts_with(t)) || find(&lower, b"</").is_some() {
+                if lower.starts_with(b"<?xml") && find(&lower, b"<html").is_none() {
+                    return Format::Xml;
+                }
                 return Format::Html;
+            }
+            if lower.starts_with(b"<?xml") {
+                return Format::Xml;
             }
         }
         _ => {}

@@ -96,6 +96,30 @@ fn trim(s: &str) -> &str {
 }
 
 /// Splits a row into cells: ` | ` (tables), else runs of 2+ spaces.
+/// Whether line items agree with themselves and the totals: quantity ×
+/// unit price = amount (to the cent, rounding allowed) on every line that
+/// states all three, and the amounts add up to the total, or to the total
+/// less the tax when the tax is known. `None` without items.
+pub fn consistent(items: &[LineItem], total: Option<Decimal>, tax: Option<Decimal>) -> Option<bool> {
+    if items.is_empty() {
+        return None;
+    }
+    let cent = Decimal::new(1, 2);
+    let lines_ok = items.iter().all(|i| match (i.quantity, i.unit_price, i.amount) {
+        (Some(q), Some(u), Some(a)) => (q * u - a).abs() <= cent,
+        _ => true,
+    });
+    let amounts: Vec<Decimal> = items.iter().filter_map(|i| i.amount).collect();
+    let sum: Decimal = amounts.iter().copied().sum();
+    let close = |a: Decimal, b: Decimal| (a - b).abs() <= cent * Decimal::from(amounts.len().max(1));
+    let sums_ok = match total {
+        Some(t) if amounts.len() == items.len() => close(sum, t) || tax.is_some_and(|x| close(sum + x, t)),
+        Some(_) => false,
+        None => true,
+    };
+    Some(lines_ok && sums_ok)
+}
+
 #[cfg(test)]
 fn cells(line: &str) -> Vec<&str> {
     let mut out = Vec::new();

@@ -12,11 +12,13 @@
 
 pub mod date;
 pub mod doctype;
+pub mod einvoice;
 pub mod ident;
 pub mod items;
 pub mod keywords;
 pub mod money;
 pub mod parties;
+pub mod rank;
 pub mod vendor;
 
 use crate::formats::Hints;
@@ -354,8 +356,86 @@ fn has_mail_headers(f: Folded) -> bool {
 }
 
 /// Extracts business fields from normalised text. `hints` carries e-mail
-/// headers; `locale` (e.g. `en-US`) resolves `03/04/2026`.
+/// headers; `locale` (e.g. `en-US`) resolves `03/04/2026`. Vendor, invoice
+/// number, date and total are chosen by the ranker ([`rank`]) with the
+/// shipped weights.
 pub fn extract_fields(text: &str, hints: &Hints, locale: Option<&str>) -> BusinessFields {
+    extract_fields_with(text, hints, locale, rank::Weights::shipped())
+}
+
+/// [`extract_fields`] with the given ranker weights (for evaluation and fitting).
+pub fn extract_fields_with(text: &str, hints: &Hints, locale: Option<&str>, weights: &rank::Weights) -> BusinessFields {
+    let mut f = rule_fields(text, hints, locale);
+    let body = text.get(hints.body_offset..).unwrap_or(text);
+    let cands = rank::candidates(body, hints.sender_name.clone(), locale, &f);
+    apply_ranked(&mut f, &cands, weights, hints);
+    f
+}
+
+/// Sets the ranked fields from the ranker's choices, with their
+/// confidence and source, and the provenance of the header fields.
+pub fn apply_ranked(f: &mut BusinessFields, cands: &rank::DocCandidates, weights: &rank::Weights, hints: &Hints) {
+    // Plain e-mails and contracts name no vendor or total unless the text
+    // says so after a label: the ranker then only fills fields it read
+    // after their label.
+    let business = matches!(f.doc_type_hint.as_deref(), Some("invoice" | "receipt" | "other") | None);
+    for (field, c) in &cands.by_field {
+        let choice = rank::choose(weights.get(*field), c);
+        let name = field.name();
+        let Some(choice) = choice else {
+            if *field == rank::Field::Date {
+                if let Some(d) = &hints.header_date {
+                    f.date = Some(d.clone());
+                    f.set_provenance("date", 0.9, "header");
+                    continue;
+                }
+            }
+            clear(f, *field);
+            continue;
+        };
+        let source = rank::source_of(*field, &c[choice.best]);
+        if !business && source != "label" {
+            clear(f, *field);
+            if *field == rank::Field::Date {
+                if let Some(d) = &hints.header_date {
+                    f.date = Some(d.clone());
+                    f.set_provenance("date", 0.9, "header");
+                }
+            }
+            continue;
+        }
+        match field {
+            rank::Field::Vendor => f.vendor = Some(choice.value.clone()),
+            rank::Field::InvoiceNumber => f.invoice_number = Some(choice.value.clone()),
+            rank::Field::Date => f.date = Some(choice.value.clone()),
+            rank::Field::Total => f.total = choice.value.parse().ok(),
+        }
+        f.set_provenance(name, choice.confidence as f64, source);
+    }
+    f.line_items_consistent = items::consistent(&f.line_items, f.total, None);
+    if f.subject.is_some() {
+        f.set_provenance("subject", if hints.subject.is_some() { 1.0 } else { 0.8 }, if hints.subject.is_some() { "header" } else { "label" });
+    }
+    if f.iban.is_some() {
+        f.set_provenance("iban", 0.95, "label");
+    }
+    if f.currency.is_some() {
+        f.set_provenance("currency", 0.8, "ranker");
+    }
+}
+
+fn clear(f: &mut BusinessFields, field: rank::Field) {
+    match field {
+        rank::Field::Vendor => f.vendor = None,
+        rank::Field::InvoiceNumber => f.invoice_number = None,
+        rank::Field::Date => f.date = None,
+        rank::Field::Total => f.total = None,
+    }
+}
+
+/// The label rules' fields: what the ranker marks as one of its features
+/// (and the fields it does not rank: currency, items, IBAN, contacts).
+pub fn rule_fields(text: &str, hints: &Hints, locale: Option<&str>) -> BusinessFields {
     with_folded(text, |all| {
         let body = all.from(hints.body_offset).unwrap_or(all);
         let head = all.to(hints.body_offset).unwrap_or_else(|| all.to(0).expect("0 is a char boundary"));

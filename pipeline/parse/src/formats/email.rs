@@ -3,12 +3,13 @@
 
 use super::{html::html_to_text, normalize, Extracted, Hints};
 use crate::error::ParseError;
-use mail_parser::{Address, MessageParser, PartType};
+use crate::limits::ParseLimits;
+use mail_parser::{Address, MessageParser, MimeHeaders, PartType};
 
 /// Parses an e-mail. The text starts with the rendered headers
 /// (`From:`, `To:`, `Cc:`, `Subject:`, `Date:` as ISO), a blank line, then
 /// the body; [`Hints::body_offset`] says where the body starts.
-pub fn parse(body: &[u8]) -> Result<Extracted, ParseError> {
+pub fn parse(body: &[u8], limits: &ParseLimits) -> Result<Extracted, ParseError> {
     let msg = MessageParser::default()
         .parse(body)
         .ok_or_else(|| ParseError::Email("no RFC 822 header block found".to_string()))?;
@@ -18,6 +19,7 @@ pub fn parse(body: &[u8]) -> Result<Extracted, ParseError> {
     let mut warnings = Vec::new();
     let mut hints = Hints::default();
     let mut head = String::new();
+    hints.sender_name = msg.from().and_then(|a| a.first()).and_then(|a| a.name()).map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
     for (label, addr) in [("From", msg.from()), ("To", msg.to()), ("Cc", msg.cc())] {
         if let Some(a) = addr {
             head.push_str(label);
@@ -64,17 +66,81 @@ pub fn parse(body: &[u8]) -> Result<Extracted, ParseError> {
             }
         }
     }
-    if !msg.attachments.is_empty() {
-        warnings.push("attachments_ignored".to_string());
-    }
-    if body_text.is_empty() {
+    let attached = attachments(&msg, limits, &mut warnings);
+    if body_text.is_empty() && attached.text.is_empty() {
         warnings.push("empty_body".to_string());
     }
     let mut text = normalize(&head);
     text.push_str("\n\n");
     hints.body_offset = text.len();
     text.push_str(&body_text);
-    Ok(Extracted { text, warnings, hints })
+    if !attached.text.is_empty() {
+        // Attachments follow the body: their fields are the document's.
+        text.push_str("\n\n");
+        text.push_str(&attached.text);
+    }
+    if text.len() > limits.max_text_bytes {
+        return Err(ParseError::TextTooLarge { limit: limits.max_text_bytes });
+    }
+    Ok(Extracted { text, warnings, hints, einvoice: attached.einvoice })
+}
+
+/// Most attachments read per message (the rest are skipped with a warning).
+pub const MAX_ATTACHMENTS: usize = 16;
+
+/// The text and e-invoice of a message's invoice-like attachments (PDF,
+/// XML, HTML, plain text), each within the document limits; others are
+/// skipped. A broken attachment is a warning, not a failed message.
+fn attachments(msg: &mail_parser::Message, limits: &ParseLimits, warnings: &mut Vec<String>) -> Extracted {
+    let mut out = Extracted::default();
+    for (n, part) in msg.attachments().enumerate() {
+        if n == MAX_ATTACHMENTS {
+            warnings.push("attachments_skipped".to_string());
+            break;
+        }
+        let bytes = part.contents();
+        if bytes.is_empty() {
+            continue;
+        }
+        if bytes.len() > limits.max_document_bytes {
+            warnings.push("attachment_too_large".to_string());
+            continue;
+        }
+        let name = part.attachment_name().unwrap_or("").to_ascii_lowercase();
+        let ct = part
+            .content_type()
+            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")).to_ascii_lowercase())
+            .unwrap_or_default();
+        let parsed = if ct.ends_with("/pdf") || name.ends_with(".pdf") || bytes.starts_with(b"%PDF-") {
+            super::pdf::parse(bytes, limits).map(Some)
+        } else if ct.ends_with("/xml") || name.ends_with(".xml") || super::einvoice::looks_like_einvoice(bytes) {
+            super::einvoice::parse(bytes).map(|(mut ex, inv)| {
+                ex.einvoice = inv;
+                Some(ex)
+            })
+        } else if ct == "text/html" || name.ends_with(".html") || name.ends_with(".htm") {
+            Ok(Some(Extracted { text: html_to_text(&String::from_utf8_lossy(bytes)), ..Default::default() }))
+        } else {
+            Ok(None) // images, archives, calendars: not documents docflow reads
+        };
+        match parsed {
+            Ok(Some(ex)) => {
+                if out.einvoice.is_none() {
+                    out.einvoice = ex.einvoice;
+                }
+                if !ex.text.is_empty() && out.text.len() + ex.text.len() <= limits.max_text_bytes {
+                    if !out.text.is_empty() {
+                        out.text.push_str("\n\n");
+                    }
+                    out.text.push_str(&ex.text);
+                }
+            }
+            Ok(None) => warnings.push("attachments_ignored".to_string()),
+            Err(e) => warnings.push(format!("attachment_unreadable:{}", e.kind())),
+        }
+    }
+    warnings.dedup();
+    out
 }
 
 fn render_addresses(a: &Address, out: &mut Vec<String>) -> String {

@@ -2,10 +2,12 @@
 //! [`Hints`] for the field extractor. No format parser is written by hand:
 //! html5gum, serde_json, mail-parser and pdf-extract do the work.
 
+pub mod einvoice;
 pub mod email;
 pub mod html;
 pub mod json;
 pub mod pdf;
+pub mod pdf_attachments;
 pub mod text;
 
 /// What a format knows beyond its text (e-mail headers), passed to the extractor.
@@ -15,6 +17,8 @@ pub struct Hints {
     pub subject: Option<String>,
     /// Addresses from `From`, `To`, `Cc`, in that order.
     pub addresses: Vec<String>,
+    /// The display name of `From` (`Acme Billing` in `Acme Billing <a@b>`).
+    pub sender_name: Option<String>,
     /// `Date` header as ISO `YYYY-MM-DD`; used only when the body states no date.
     pub header_date: Option<String>,
     /// Byte offset in the text where the body starts (after rendered headers).
@@ -27,6 +31,9 @@ pub struct Extracted {
     pub text: String,
     pub warnings: Vec<String>,
     pub hints: Hints,
+    /// The fields of an e-invoice XML: the document itself, embedded in a
+    /// PDF (Factur-X/ZUGFeRD) or attached to an e-mail.
+    pub einvoice: Option<einvoice::EInvoice>,
 }
 
 /// Normalises line endings and whitespace the same way for every format:

@@ -56,11 +56,15 @@ fn parse_inner(body: &[u8], limits: &ParseLimits) -> Result<Extracted, ParseErro
     if failed_pages > 0 {
         warnings.push("unreadable_pages".to_string());
     }
+    let (einvoice, attachment_error) = super::pdf_attachments::embedded_einvoice(&doc);
+    if attachment_error.is_some() && einvoice.is_none() {
+        warnings.push("unreadable_embedded_file".to_string());
+    }
     let text = normalize(&sink.out);
-    if text.trim().is_empty() {
+    if text.trim().is_empty() && einvoice.is_none() {
         return Err(ParseError::PdfNoText { pages: pages.len() });
     }
-    Ok(Extracted { text, warnings, ..Default::default() })
+    Ok(Extracted { text, warnings, einvoice, ..Default::default() })
 }
 
 /// Collects characters as text: a line break where the baseline moves, one

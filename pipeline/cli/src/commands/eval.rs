@@ -1,0 +1,146 @@
+//! `docflow eval extract` and `docflow eval fit`: measure field extraction
+//! on your own labelled documents, and refit the extraction ranker on them.
+//! The matching rules and the held-out-by-source-group protocol are
+//! described in `docflow_parse::eval`.
+
+use docflow_parse::eval::{self, Loaded};
+use docflow_parse::extract::rank::Weights;
+use docflow_parse::ParseLimits;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Measuring and fitting field extraction on labelled documents.
+#[derive(Debug, clap::Subcommand)]
+pub enum EvalCommand {
+    /// Per-field accuracy of `docflow parse` on labelled documents.
+    ///
+    /// DIR holds the documents, truth.jsonl one row per file:
+    /// {"file": "a.pdf", "source": "repo:path", "truth": {"vendor": "...", "invoice_number": "...",
+    /// "date": "YYYY-MM-DD", "total": 12.5, "currency": "EUR", "iban": "...", "email_from": "...",
+    /// "subject": "..."}}. Only the fields a row labels are scored.
+    ///
+    /// Example: docflow eval extract --docs shared/realdocs/docs --truth shared/realdocs/truth.jsonl --held-out
+    Extract(ExtractArgs),
+    /// Refit the extraction ranker's weights on labelled documents and write the weights file.
+    ///
+    /// The shipped file is pipeline/parse/ranker/weights.json; rebuild docflow to ship a new one.
+    /// Example: docflow eval fit --docs shared/realdocs/docs --truth shared/realdocs/truth.jsonl --out pipeline/parse/ranker/weights.json
+    Fit(FitArgs),
+}
+
+/// Where the labelled documents are.
+#[derive(Debug, clap::Args)]
+pub struct LabelledSet {
+    /// Folder of the documents.
+    #[arg(long)]
+    pub docs: PathBuf,
+    /// The labels, one JSON row per file (default: DOCS/../truth.jsonl).
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExtractArgs {
+    #[command(flatten)]
+    pub set: LabelledSet,
+    /// Also report accuracy held out by source group: each group scored
+    /// with weights fitted on the other groups only.
+    #[arg(long)]
+    pub held_out: bool,
+    /// Ranker weights file to use instead of the shipped one.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Print one column per source group.
+    #[arg(long)]
+    pub by_group: bool,
+    /// Write the report (per-field counts and per-file outcomes) as JSON to this file ("-": stdout, instead of the table).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FitArgs {
+    #[command(flatten)]
+    pub set: LabelledSet,
+    /// Where to write the weights.
+    #[arg(long, default_value = "pipeline/parse/ranker/weights.json")]
+    pub out: PathBuf,
+    /// Version string written into the file (default: today's date).
+    #[arg(long)]
+    pub version: Option<String>,
+}
+
+pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
+    match cmd {
+        EvalCommand::Extract(a) => extract(a),
+        EvalCommand::Fit(a) => fit(a),
+    }
+}
+
+fn load(set: &LabelledSet) -> anyhow::Result<Vec<Loaded>> {
+    if !set.docs.is_dir() {
+        anyhow::bail!("{} is not a folder of documents", set.docs.display());
+    }
+    let truth = set.truth.clone().unwrap_or_else(|| set.docs.join("..").join("truth.jsonl"));
+    let rows = eval::read_truth(&truth)?;
+    let n = rows.len();
+    let mut i = 0;
+    let mut err = std::io::stderr();
+    let loaded = eval::load(&set.docs, rows, &ParseLimits::default(), |file| {
+        i += 1;
+        let _ = write!(err, "\rreading {i}/{n} {file:<24}");
+    });
+    let _ = writeln!(err);
+    Ok(loaded)
+}
+
+fn read_weights(path: &Path) -> anyhow::Result<Weights> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    Weights::from_json(&text).map_err(|e| anyhow::anyhow!("{}: not a weights file: {e}", path.display()))
+}
+
+fn extract(a: ExtractArgs) -> anyhow::Result<()> {
+    let docs = load(&a.set)?;
+    let weights = match &a.weights {
+        Some(p) => read_weights(p)?,
+        None => Weights::shipped().clone(),
+    };
+    let in_sample = eval::score(&docs, &weights);
+    let held_out = a.held_out.then(|| eval::held_out(&docs, &[]));
+    if let Some(path) = &a.json {
+        let json = serde_json::json!({
+            "weights_version": weights.version,
+            "in_sample": in_sample,
+            "held_out_by_source_group": held_out,
+        });
+        if path.as_os_str() == "-" {
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            return Ok(());
+        }
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)?;
+    }
+    println!("{}", in_sample.table(&format!("in sample ({} documents, weights {})", docs.len(), weights.version), a.by_group));
+    if let Some(h) = held_out {
+        println!("{}", h.table("held out by source group (each group scored with weights fitted on the others)", a.by_group));
+    }
+    Ok(())
+}
+
+fn fit(a: FitArgs) -> anyhow::Result<()> {
+    let docs = load(&a.set)?;
+    let version = a.version.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
+    let w = eval::fit_on(&docs, &[], &version);
+    let fitted_on = format!(
+        "docflow eval fit --docs {} ({} labelled documents), from the expert priors in pipeline/parse/src/extract/rank/",
+        a.set.docs.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+        docs.len()
+    );
+    let file = w.to_file(&fitted_on);
+    std::fs::write(&a.out, serde_json::to_string_pretty(&file)? + "\n")?;
+    let before = eval::score(&docs, &Weights::prior());
+    let after = eval::score(&docs, &w);
+    println!("{}", before.table("with the expert priors", false));
+    println!("{}", after.table(&format!("with the fitted weights {version}"), false));
+    println!("wrote {}", a.out.display());
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! Vendor candidates: the lines near the top, the lines after a seller
+//! label, and an e-mail sender's display name; features say how much each
+//! looks like an organisation's name (legal form, capitals, few digits, no
+//! address or document words) and where it stands.
+
+use super::doc::Doc;
+use super::lexicon::{has_any, last_label_end, BUYER_LABELS, NOT_NAME_WORDS, ORG_WORDS, SELLER_LABELS};
+use super::Candidate;
+
+/// Feature names, in the order of a candidate's feature vector.
+pub const FEATURES: &[&str] = &[
+    "bias",
+    "line_rank",
+    "first_text_line",
+    "org_word",
+    "upper_ratio",
+    "digit_ratio",
+    "letters",
+    "not_name_word",
+    "after_seller_label",
+    "after_buyer_label",
+    "sender_name",
+    "in_web_domain",
+    "repeats",
+    "ends_with_colon",
+    "legacy_rule",
+];
+
+/// Expert prior for each feature.
+pub const PRIOR: &[f32] = &[0.0, 2.0, 1.0, 2.0, 0.5, -3.0, 0.3, -2.0, 1.5, -3.0, 1.0, 1.5, 0.3, -2.0, 2.0];
+
+const RANK: usize = 1;
+const FIRST: usize = 2;
+const ORG: usize = 3;
+const UPPER: usize = 4;
+const DIGITS: usize = 5;
+const LETTERS: usize = 6;
+const NOT_NAME: usize = 7;
+const SELLER: usize = 8;
+const BUYER: usize = 9;
+const SENDER: usize = 10;
+const DOMAIN: usize = 11;
+const REPEATS: usize = 12;
+const COLON: usize = 13;
+pub(super) const LEGACY: usize = 14;
+
+/// How many lines from the top are candidates.
+const TOP_LINES: usize = 12;
+
+/// A line's name part: after a `Label:` prefix, cut before wide gaps
+/// (the next column) and trailing punctuation.
+fn name_part(line: &str) -> &str {
+    let mut s = line.trim();
+    if let Some((head, rest)) = s.split_once(':') {
+        if has_any(&head.to_ascii_lowercase(), SELLER_LABELS) && !rest.trim().is_empty() {
+            s = rest.trim();
+        }
+    }
+    let cut = s.find("   ").or_else(|| s.find(" | ")).unwrap_or(s.len());
+    s[..cut].trim().trim_end_matches([',', ';', ':', '-', '|']).trim()
+}
+
+fn features_of(doc: &Doc, text: &str, rank: usize) -> Vec<f32> {
+    let lower = text.to_ascii_lowercase();
+    let mut x = vec![0.0; FEATURES.len()];
+    x[0] = 1.0;
+    x[RANK] = 1.0 / (1.0 + rank as f32);
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let uppers = text.chars().filter(|c| c.is_uppercase()).count();
+    let digits = text.chars().filter(|c| c.is_ascii_digit()).count();
+    let visible = text.chars().filter(|c| !c.is_whitespace()).count().max(1);
+    x[ORG] = has_any(&lower, ORG_WORDS) as u8 as f32;
+    x[UPPER] = uppers as f32 / letters.max(1) as f32;
+    x[DIGITS] = digits as f32 / visible as f32;
+    x[LETTERS] = (letters as f32 / 20.0).min(1.5);
+    x[NOT_NAME] = has_any(&lower, NOT_NAME_WORDS) as u8 as f32;
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 4).collect();
+    x[DOMAIN] = doc.domains.iter().any(|d| {
+        let host = d.split('.').rev().nth(1).unwrap_or(d);
+        words.iter().any(|w| host.contains(w) || (host.len() >= 4 && w.contains(host)))
+    }) as u8 as f32;
+    x[COLON] = text.trim_end().ends_with(':') as u8 as f32;
+    x
+}
+
+/// Vendor candidates of `doc`.
+pub fn candidates(doc: &Doc) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut seen_text = 0usize;
+    let mut after_seller = false;
+    let mut after_buyer = false;
+    for (i, l) in doc.lines.iter().enumerate() {
+        let lower = l.lower.trim();
+        let is_label_line = lower.len() < 40 && lower.ends_with(':');
+        let seller_here = last_label_end(lower, SELLER_LABELS, lower.len()).is_some() && lower.contains(':');
+        let buyer_here = has_any(lower, BUYER_LABELS) && (lower.contains(':') || lower.len() < 25);
+        let name = name_part(l.text);
+        let letters = name.chars().filter(|c| c.is_alphabetic()).count();
+        let near_top = seen_text < TOP_LINES;
+        if (near_top || after_seller || seller_here) && letters >= 2 && name.len() <= 80 {
+            let mut x = features_of(doc, name, seen_text);
+            x[FIRST] = (seen_text == 0) as u8 as f32;
+            x[SELLER] = (after_seller || (seller_here && name.len() < l.text.trim().len())) as u8 as f32;
+            x[BUYER] = (after_buyer && !after_seller) as u8 as f32;
+            out.push(Candidate { value: name.to_string(), line: i, x });
+        }
+        if letters >= 2 {
+            seen_text += 1;
+        }
+        // A seller or buyer label governs the next few lines.
+        if seller_here && is_label_line {
+            after_seller = true;
+            after_buyer = false;
+        } else if buyer_here {
+            after_buyer = true;
+            after_seller = false;
+        } else if is_label_line || l.text.trim().is_empty() {
+            after_seller = false;
+        }
+    }
+    if let Some(name) = doc.sender_name.as_deref().map(str::trim).filter(|n| n.chars().filter(|c| c.is_alphabetic()).count() >= 2) {
+        let mut x = features_of(doc, name, 0);
+        x[SENDER] = 1.0;
+        out.push(Candidate { value: name.to_string(), line: 0, x });
+    }
+    let keys: Vec<String> = out.iter().map(|c| c.value.to_lowercase()).collect();
+    let all_lower: Vec<String> = doc.lines.iter().map(|l| l.text.to_lowercase()).collect();
+    for (c, k) in out.iter_mut().zip(&keys) {
+        let n = all_lower.iter().filter(|l| l.contains(k.as_str())).count();
+        c.x[REPEATS] = (n.saturating_sub(1) as f32 / 2.0).min(1.0);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn org_lines_score_features() {
+        let doc = Doc::new("4410002\nKEDAI RUNCIT HARMONI S/B (123456-A)\nGST NO: 000111222333\nTAX INVOICE", None, None);
+        let c = candidates(&doc);
+        let f = c.iter().find(|c| c.value.starts_with("KEDAI")).unwrap();
+        assert_eq!(f.x[ORG], 1.0);
+        assert_eq!(f.x[FIRST], 1.0);
+        let g = c.iter().find(|c| c.value.starts_with("GST")).unwrap();
+        assert_eq!(g.x[NOT_NAME], 1.0);
+    }
+
+    #[test]
+    fn seller_label_and_sender() {
+        let doc = Doc::new("Bill to:\nBeta Ltd\nFrom: Vandelay Industries\n", Some("Acme Billing".into()), None);
+        let c = candidates(&doc);
+        assert_eq!(c.iter().find(|c| c.value == "Beta Ltd").unwrap().x[BUYER], 1.0);
+        assert_eq!(c.iter().find(|c| c.value == "Vandelay Industries").unwrap().x[SELLER], 1.0);
+        assert_eq!(c.iter().find(|c| c.value == "Acme Billing").unwrap().x[SENDER], 1.0);
+    }
+}
