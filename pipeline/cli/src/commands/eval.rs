@@ -26,6 +26,20 @@ pub enum EvalCommand {
     /// The shipped file is pipeline/parse/ranker/weights.json; rebuild docflow to ship a new one.
     /// Example: docflow eval fit --docs shared/realdocs/docs --truth shared/realdocs/truth.jsonl --out pipeline/parse/ranker/weights.json
     Fit(FitArgs),
+    /// Show why the ranker chose each field of one document: its best candidates, their probability and features.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The document.
+    pub file: PathBuf,
+    /// Candidates shown per field.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Ranker weights file to use instead of the shipped one.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
 }
 
 /// Where the labelled documents are.
@@ -74,7 +88,43 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
     match cmd {
         EvalCommand::Extract(a) => extract(a),
         EvalCommand::Fit(a) => fit(a),
+        EvalCommand::Explain(a) => explain(a),
     }
+}
+
+fn explain(a: ExplainArgs) -> anyhow::Result<()> {
+    use docflow_parse::extract::rank;
+    let weights = match &a.weights {
+        Some(p) => read_weights(p)?,
+        None => Weights::shipped().clone(),
+    };
+    let body = std::fs::read(&a.file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.file.display()))?;
+    let raw = docflow_schemas::RawDocument { id: a.file.display().to_string(), content_type: None, body, metadata: Default::default(), created_at_ms: 0 };
+    let p = docflow_parse::prepare(&raw, &ParseLimits::default()).map_err(|e| anyhow::anyhow!("{e} ({})", e.kind()))?;
+    let fields = p.fields(&weights);
+    for (field, cands) in &p.candidates.by_field {
+        let w = weights.get(*field);
+        let probs = rank::probabilities(w, cands);
+        let mut order: Vec<usize> = (0..cands.len()).collect();
+        order.sort_by(|&x, &y| probs[y].total_cmp(&probs[x]));
+        println!("{} ({} candidates; reported: {:?}, confidence {:.3}, source {})", field.name(), cands.len(),
+            fields.field_source.get(field.name()).map(|_| ()).and(Some(field.name())).map(|_| match field {
+                rank::Field::Vendor => fields.vendor.clone().unwrap_or_default(),
+                rank::Field::InvoiceNumber => fields.invoice_number.clone().unwrap_or_default(),
+                rank::Field::Date => fields.date.clone().unwrap_or_default(),
+                rank::Field::Total => fields.total.map(|t| t.to_string()).unwrap_or_default(),
+            }).unwrap_or_default(),
+            fields.confidence(field.name()), fields.field_source.get(field.name()).map(String::as_str).unwrap_or("-"));
+        for &k in order.iter().take(a.top) {
+            let c = &cands[k];
+            let on: Vec<String> = field.features().iter().zip(&c.x).zip(w).skip(1)
+                .filter(|((_, x), _)| **x != 0.0)
+                .map(|((n, x), w)| format!("{n}={x:.2}({:+.2})", x * w))
+                .collect();
+            println!("  {:.3}  {:<32} line {:<3} {}", probs[k], format!("{:?}", c.value), c.line, on.join(" "));
+        }
+    }
+    Ok(())
 }
 
 fn load(set: &LabelledSet) -> anyhow::Result<Vec<Loaded>> {

@@ -3,7 +3,8 @@
 //! candidate" into a feature; the fitted weights decide how much it counts.
 //! Words are lower case; they are matched on ASCII-lower-cased lines, so
 //! non-ASCII letters appear here in both cases where a document may shout
-//! (`NUMÉRO`, `NÚMERO`).
+//! (`NUMÉRO`, `NÚMERO`). A word ending in `*` matches as a prefix
+//! (`incl*` is `incl`, `incl.`, `including`, `inclusive`).
 
 /// Labels of the document (issue) date.
 pub const DATE_LABELS: &[&str] = &[
@@ -17,7 +18,7 @@ pub const DATE_LABELS: &[&str] = &[
 pub const OTHER_DATE_LABELS: &[&str] = &[
     "due", "fällig", "fÄllig", "faellig", "zahlbar bis", "échéance", "echeance", "vencimiento", "scadenza",
     "vervaldatum", "vervaldag", "delivery", "lieferdatum", "leistungsdatum", "liefertermin", "livraison", "entrega",
-    "consegna", "levering", "period", "zeitraum", "période", "periodo", "periode", "order date", "bestelldatum",
+    "consegna", "levering", "period*", "zeitraum", "période", "periodo", "periode", "order date", "bestelldatum",
     "birth", "expiry", "expires", "valid until", "gültig", "ship", "payment date", "pay by", "until", "bis",
     "print", "printed",
 ];
@@ -25,7 +26,7 @@ pub const OTHER_DATE_LABELS: &[&str] = &[
 /// Strong labels of the amount payable (grand total, amount due).
 pub const TOTAL_STRONG: &[&str] = &[
     "grand total", "total due", "amount due", "balance due", "total amount", "amount payable", "total payable",
-    "total to pay", "please pay", "invoice total", "total incl", "total inc", "total (incl", "total including",
+    "total to pay", "please pay", "invoice total", "total incl*", "total inc*", "total (incl*", "total inkl*",
     "gesamtbetrag", "rechnungsbetrag", "zahlbetrag", "bruttobetrag", "bruttosumme", "endbetrag", "gesamtsumme",
     "zu zahlen", "summe brutto", "total ttc", "montant ttc", "net à payer", "net a payer", "total à payer",
     "montant total", "importe total", "total a pagar", "total factura", "totale documento", "totale fattura",
@@ -40,7 +41,7 @@ pub const TOTAL_WEAK: &[&str] =
 /// Labels of partial sums, taxes and adjustments: not the amount payable.
 pub const SUBTOTAL_LABELS: &[&str] = &[
     "subtotal", "sub total", "sub-total", "zwischensumme", "sous-total", "sous total", "subtotale", "subtotaal",
-    "net", "netto", "nettobetrag", "excl", "exkl", "ht", "hors taxe", "base imponible", "imponibile", "tax", "vat",
+    "net", "netto", "nettobetrag", "excl*", "exkl*", "ht", "hors taxe", "base imponible", "imponibile", "tax", "vat",
     "mwst", "ust", "tva", "iva", "btw", "gst", "sst", "discount", "rabatt", "remise", "descuento", "sconto",
     "korting", "rounding", "round", "saving", "savings", "deposit", "anzahlung", "acompte", "shipping", "versand",
     "qty", "quantity", "menge", "items", "item", "unit", "price", "prix", "precio", "prezzo", "prijs", "points",
@@ -118,11 +119,16 @@ pub const NOT_NAME_WORDS: &[&str] = &[
     "street", "st.", "road", "rd", "avenue", "ave", "straße", "strasse", "str.", "rue", "via ", "calle", "laan",
     "weg", "taman", "lot", "no.", "postfach", "p.o.", "box", "suite", "floor", "bill to", "ship to", "customer",
     "kunde", "order", "copy", "original", "welcome", "thank", "dear", "hello", "hi ", "subject", "to:",
+    "content-type", "charset", "content-transfer-encoding", "mime-version",
 ];
 
 /// Whether `lower` (an ASCII-lower-cased line) holds `word` as a whole word
 /// (no letter or digit right before or after), from `from` on.
 pub fn find_word(lower: &str, word: &str, from: usize) -> Option<usize> {
+    let (word, prefix) = match word.strip_suffix('*') {
+        Some(w) => (w, true),
+        None => (word, false),
+    };
     let b = lower.as_bytes();
     let mut at = from;
     while let Some(i) = lower.get(at..).and_then(|s| s.find(word)) {
@@ -131,7 +137,7 @@ pub fn find_word(lower: &str, word: &str, from: usize) -> Option<usize> {
         let first_alnum = word.as_bytes().first().is_some_and(|&c| alnum(c));
         let last_alnum = word.as_bytes().last().is_some_and(|&c| alnum(c));
         let ok_before = s == 0 || !first_alnum || !alnum(b[s - 1]);
-        let ok_after = e >= b.len() || !last_alnum || !alnum(b[e]);
+        let ok_after = prefix || e >= b.len() || !last_alnum || !alnum(b[e]);
         if ok_before && ok_after {
             return Some(s);
         }
@@ -151,7 +157,12 @@ pub fn last_label_end(lower: &str, words: &[&str], before: usize) -> Option<usiz
     for w in words {
         let mut from = 0;
         while let Some(s) = find_word(hay, w, from) {
-            best = Some(best.map_or(s + w.len(), |b: usize| b.max(s + w.len())));
+            // A prefix word ends where its word does.
+            let mut end = s + w.trim_end_matches('*').len();
+            if w.ends_with('*') {
+                end += hay[end..].bytes().take_while(u8::is_ascii_alphanumeric).count();
+            }
+            best = Some(best.map_or(end, |b: usize| b.max(end)));
             from = s + 1;
             while from < hay.len() && !hay.is_char_boundary(from) {
                 from += 1;
@@ -177,5 +188,6 @@ mod tests {
         assert_eq!(find_word("n° 12", "n°", 0), Some(0));
         assert_eq!(last_label_end("total: 5 total 6", &["total"], 16), Some(14));
         assert!(has_any("rechnungsnummer: 4", NUMBER_LABELS));
+        assert_eq!(last_label_end("total (including gst) 5", &["total (incl*"], 24), Some(16));
     }
 }

@@ -33,11 +33,14 @@ pub const FEATURES: &[&str] = &[
     "items_line",
     "sum_of_two_others",
     "legacy_rule",
+    "no_decimals_among_decimals",
+    "label_anywhere_before",
+    "after_payment_line",
 ];
 
 /// Expert prior for each feature.
 pub const PRIOR: &[f32] =
-    &[0.0, 3.0, 1.5, 1.5, 0.7, -2.0, -2.0, 0.8, 0.5, 0.5, 0.5, 0.3, 0.3, 0.5, 0.3, -2.0, -1.5, -0.5, -0.5, 0.5, 1.5];
+    &[0.0, 3.0, 1.5, 1.5, 0.7, -2.0, -2.0, 0.8, 0.5, 0.5, 0.5, 0.3, 0.3, 0.5, 0.3, -2.0, -1.5, -0.5, -0.5, 0.5, 1.5, -1.5, 0.5, -1.0];
 
 const STRONG: usize = 1;
 const WEAK: usize = 2;
@@ -59,6 +62,40 @@ const NEGATIVE: usize = 17;
 const ITEMS: usize = 18;
 const SUM_OF_TWO: usize = 19;
 pub(super) const LEGACY: usize = 20;
+const NO_DECIMALS: usize = 21;
+const ANY_LABEL: usize = 22;
+const AFTER_PAYMENT: usize = 23;
+
+/// Words that make a total gross (tax included) or net (tax excluded).
+const GROSS_WORDS: &[&str] = &["incl*", "inkl*", "ttc", "brutto", "gross", "tax included", "iva incluida", "ivato"];
+const NET_WORDS: &[&str] = &["excl*", "exkl*", "netto", "before tax", "ht", "hors taxe", "sin iva", "imponibile"];
+
+/// `RM152.00`, `EUR12,50`: a short upper-case currency mark glued to an
+/// amount, spaced out so the amount reads as one (amounts glued to letters
+/// are otherwise skipped as codes like `A4`).
+fn unglue_marks(line: &str) -> std::borrow::Cow<'_, str> {
+    let b = line.as_bytes();
+    let glued = |i: usize| {
+        i >= 2
+            && b[i].is_ascii_digit()
+            && b[i - 1].is_ascii_uppercase()
+            && b[i - 2].is_ascii_uppercase()
+            && (i < 3 || !b[i - 3].is_ascii_alphanumeric() || (b[i - 3].is_ascii_uppercase() && (i < 4 || !b[i - 4].is_ascii_alphanumeric())))
+    };
+    if !(0..b.len()).any(glued) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    // Same length: the byte before the digit becomes a space only when it
+    // was a letter of the mark, so offsets stay valid for the label search.
+    let mut out = String::with_capacity(line.len() + 4);
+    for (i, ch) in line.char_indices() {
+        if ch.is_ascii_digit() && glued(i) {
+            out.push(' ');
+        }
+        out.push(ch);
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 /// Whether the nearest label before `at` in `lower` is one of `group`
 /// (and no label of the competing groups stands after it).
@@ -77,19 +114,29 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             last_total_line = Some(i);
         }
     }
+    let mut payment_seen = false;
     for (i, l) in doc.lines.iter().enumerate() {
         let dates = dates_in_line(&l.lower, false);
-        let amounts = money::amounts(l.text);
+        let unglued = unglue_marks(l.text);
+        let (text, lower_owned);
+        let (text, lower): (&str, &str) = if let std::borrow::Cow::Owned(u) = &unglued {
+            lower_owned = u.to_ascii_lowercase();
+            text = u.as_str();
+            (text, lower_owned.as_str())
+        } else {
+            (l.text, l.lower.as_str())
+        };
+        let amounts = money::amounts(text);
         let prev = i.checked_sub(1).map(|p| doc.lines[p].lower.as_str()).unwrap_or("");
         // A label line above a value (`Total` / `123.45` in a table).
         let prev_label_only = !prev.is_empty() && money::amounts(doc.lines[i - 1].text).is_empty();
         let n = amounts.len();
         for (k, a) in amounts.iter().enumerate() {
-            if dates.iter().any(|d| a.start < d.end && d.start < a.end) {
+            if dates.iter().any(|d| a.start < d.end && d.start < a.end) && unglued.len() == l.text.len() {
                 continue;
             }
-            let raw = &l.text[a.start..a.end];
-            let b = l.text.as_bytes();
+            let raw = &text[a.start..a.end];
+            let b = text.as_bytes();
             // Times (`05:16`), percentages and pieces of longer tokens are not amounts.
             if (a.end < b.len() && matches!(b[a.end], b':' | b'%')) || (a.start > 0 && b[a.start - 1] == b':' && a.start >= 2 && b[a.start - 2].is_ascii_digit()) {
                 continue;
@@ -101,10 +148,10 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             }
             let mut x = vec![0.0; FEATURES.len()];
             x[0] = 1.0;
-            let strong_end = last_label_end(&l.lower, TOTAL_STRONG, a.start);
-            let weak_end = last_label_end(&l.lower, TOTAL_WEAK, a.start);
-            let sub_end = last_label_end(&l.lower, SUBTOTAL_LABELS, a.start);
-            let pay_end = last_label_end(&l.lower, PAYMENT_LABELS, a.start);
+            let strong_end = last_label_end(lower, TOTAL_STRONG, a.start);
+            let weak_end = last_label_end(lower, TOTAL_WEAK, a.start);
+            let sub_end = last_label_end(lower, SUBTOTAL_LABELS, a.start);
+            let pay_end = last_label_end(lower, PAYMENT_LABELS, a.start);
             // The label nearest before the amount decides what it is (on a
             // tie, `grand total` over its own `total`).
             let nearest = [strong_end, weak_end, sub_end, pay_end]
@@ -112,7 +159,15 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
                 .enumerate()
                 .filter_map(|(g, e)| e.map(|e| (e, g)))
                 .max_by_key(|&(e, g)| (e, std::cmp::Reverse(g)));
+            let before = &lower[..a.start];
+            let gross = GROSS_WORDS.iter().any(|w| super::lexicon::find_word(before, w, 0).is_some());
+            let net = NET_WORDS.iter().any(|w| super::lexicon::find_word(before, w, 0).is_some());
+            let total_label = strong_end.is_some() || weak_end.is_some();
             match nearest.map(|(_, g)| g) {
+                // `TOTAL SALES (INCLUSIVE OF GST)`: a total, gross.
+                _ if total_label && gross && !net && pay_end.is_none() => x[STRONG] = 1.0,
+                // `TOTAL SALES (EXCLUDING GST)`: a net sum.
+                _ if total_label && net => x[SUB] = 1.0,
                 // `Total (incl. GST)` ends with a tax word but is a total: strong labels include it.
                 Some(0) => x[STRONG] = 1.0,
                 Some(1) => x[WEAK] = 1.0,
@@ -135,26 +190,34 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
                 }
             }
             x[DECIMALS] = has_decimals as u8 as f32;
+            x[ANY_LABEL] = nearest.is_some() as u8 as f32;
             x[CURRENCY] = a.currency.is_some() as u8 as f32;
             x[LAST] = (k + 1 == n) as u8 as f32;
             x[REL] = doc.rel(i);
             x[AFTER_LAST_TOTAL] = last_total_line.is_some_and(|t| i >= t) as u8 as f32;
             x[ZERO] = a.value.is_zero() as u8 as f32;
+            x[AFTER_PAYMENT] = payment_seen as u8 as f32;
             x[INT_LARGE] = (!has_decimals && a.value > Decimal::from(9999)) as u8 as f32;
             x[NEGATIVE] = a.value.is_sign_negative() as u8 as f32;
             // `17 x laptop stand @ 100.54` and `1.40*1`: an item line.
-            x[ITEMS] = (l.lower.contains(" x ") || l.lower.contains(" @ ") || l.lower.contains('*') || (n >= 3 && k + 1 < n)) as u8 as f32;
+            x[ITEMS] = (lower.contains(" x ") || lower.contains(" @ ") || lower.contains('*') || (n >= 3 && k + 1 < n)) as u8 as f32;
             values.push(a.value);
             out.push(Candidate { value: a.value.normalize().to_string(), line: i, x });
         }
+        payment_seen |= !amounts.is_empty() && last_label_end(lower, PAYMENT_LABELS, lower.len()).is_some();
     }
     let mut distinct: Vec<Decimal> = values.iter().map(|v| v.abs()).collect();
     distinct.sort();
     distinct.dedup();
     let largest = distinct.last().copied();
+    // In a document whose amounts are written with decimals, a bare
+    // integer is a count, a quantity or a day, rarely the total.
+    let with_decimals = out.iter().filter(|c| c.x[DECIMALS] > 0.0).count();
+    let mostly_decimals = with_decimals * 2 > out.len();
     for (c, v) in out.iter_mut().zip(&values) {
         let abs = v.abs();
         c.x[LARGEST] = (Some(abs) == largest) as u8 as f32;
+        c.x[NO_DECIMALS] = (mostly_decimals && c.x[DECIMALS] == 0.0 && c.x[CURRENCY] == 0.0) as u8 as f32;
         let rank = distinct.len() - 1 - distinct.iter().position(|d| *d == abs).unwrap_or(0);
         c.x[RANK] = 1.0 / (1.0 + rank as f32);
         c.x[REPEATS] = ((values.iter().filter(|w| *w == v).count() - 1) as f32 / 2.0).min(1.0);
@@ -181,6 +244,15 @@ mod tests {
         assert_eq!(get("119").x[SUM_OF_TWO], 1.0);
         assert_eq!(get("200").x[PAY], 1.0);
         assert_eq!(get("81").x[PAY], 1.0);
+    }
+
+    #[test]
+    fn gross_and_net_totals_and_glued_marks() {
+        let doc = Doc::new("TOTAL SALES (EXCLUDING GST) : 10.00\nTOTAL SALES (INCLUSIVE OF GST) : 10.60\nSUBTOTAL RM10.60", None, None);
+        let c = candidates(&doc);
+        assert_eq!(c[0].x[SUB], 1.0);
+        assert_eq!(c[1].x[STRONG], 1.0);
+        assert_eq!(c[2].value, "10.60".parse::<Decimal>().unwrap().normalize().to_string());
     }
 
     #[test]

@@ -24,10 +24,11 @@ pub const FEATURES: &[&str] = &[
     "repeats",
     "ends_with_colon",
     "legacy_rule",
+    "many_words",
 ];
 
 /// Expert prior for each feature.
-pub const PRIOR: &[f32] = &[0.0, 2.0, 1.0, 2.0, 0.5, -3.0, 0.3, -2.0, 1.5, -3.0, 1.0, 1.5, 0.3, -2.0, 2.0];
+pub const PRIOR: &[f32] = &[0.0, 2.0, 1.0, 2.0, 0.5, -3.0, 0.3, -2.0, 1.5, -3.0, 1.0, 1.5, 0.3, -2.0, 2.0, -1.5];
 
 const RANK: usize = 1;
 const FIRST: usize = 2;
@@ -43,6 +44,7 @@ const DOMAIN: usize = 11;
 const REPEATS: usize = 12;
 const COLON: usize = 13;
 pub(super) const LEGACY: usize = 14;
+const MANY_WORDS: usize = 15;
 
 /// How many lines from the top are candidates.
 const TOP_LINES: usize = 12;
@@ -80,6 +82,8 @@ fn features_of(doc: &Doc, text: &str, rank: usize) -> Vec<f32> {
         words.iter().any(|w| host.contains(w) || (host.len() >= 4 && w.contains(host)))
     }) as u8 as f32;
     x[COLON] = text.trim_end().ends_with(':') as u8 as f32;
+    // A sentence, not a name.
+    x[MANY_WORDS] = (text.split_whitespace().count() > 6) as u8 as f32;
     x
 }
 
