@@ -89,12 +89,16 @@ pub fn sniff(body: &[u8]) -> Format {
     Format::Text
 }
 
-/// At least two leading `Name: value` lines, all known mail headers, one of
-/// them `From`, followed by a blank line.
+/// At least two leading `Name: value` lines that are known mail headers,
+/// one of them `From` (or a transport header such as `Received`), every
+/// line a header field (any RFC 5322 field name) or a folded continuation,
+/// up to a blank line or the end of the sniffed head (transport headers
+/// can fill the first kilobyte).
 fn looks_like_mail(head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(head);
     let mut known = 0;
     let mut has_from = false;
+    let mut transport = false;
     for line in text.lines() {
         if line.trim().is_empty() {
             return known >= 2 && has_from;
@@ -109,15 +113,18 @@ fn looks_like_mail(head: &[u8]) -> bool {
             continue;
         }
         let Some((name, _)) = line.split_once(':') else { return false };
-        let name = name.trim().to_ascii_lowercase();
+        let name = name.to_ascii_lowercase();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return false;
+        }
         if MAIL_HEADERS.contains(&name.as_str()) {
             known += 1;
             has_from |= name == "from";
-        } else if !name.starts_with("x-") && !name.starts_with("content-") {
-            return false;
+            transport |= matches!(name.as_str(), "received" | "return-path" | "delivered-to" | "message-id");
         }
     }
-    false
+    // The head ended inside the header block.
+    head.len() >= 1024 && known >= 2 && (has_from || transport)
 }
 
 fn trim_start(b: &[u8]) -> &[u8] {
@@ -137,6 +144,9 @@ mod tests {
     #[test]
     fn sniffs_each_format() {
         assert_eq!(sniff(b"%PDF-1.7\n..."), Format::Pdf);
+        let long_transport = format!("Return-Path: <a@b.c>\nDelivered-To: d@e.f\nReceived: {}\nDKIM-Signature: v=1\n", "x".repeat(1100));
+        assert_eq!(sniff(long_transport.as_bytes()), Format::Email);
+        assert_eq!(sniff(b"Note: this\nTo do: that\n\nbody"), Format::Text);
         assert_eq!(sniff(b"  {\"a\": 1}"), Format::Json);
         assert_eq!(sniff(b"<!DOCTYPE html><html></html>"), Format::Html);
         assert_eq!(sniff(b"From: a@b.c\nSubject: hi\n\nbody"), Format::Email);

@@ -50,9 +50,10 @@ pub struct EInvoice {
     pub credit_note: bool,
 }
 
-/// Whether `body` looks like an e-invoice XML (checked on its first 4 KiB).
+/// Whether `body` looks like an e-invoice XML (checked on its first 64 KiB).
 pub fn looks_like_einvoice(body: &[u8]) -> bool {
-    let head = &body[..body.len().min(4096)];
+    // (Producers put long licence comments before the root element.)
+    let head = &body[..body.len().min(64 * 1024)];
     let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
     has(b"CrossIndustryInvoice")
         || has(b"CrossIndustryDocument")
