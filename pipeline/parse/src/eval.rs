@@ -354,7 +354,38 @@ pub fn examples<'a>(docs: impl IntoIterator<Item = &'a Loaded>) -> Vec<fit::Exam
         for (field, cands) in &p.candidates.by_field {
             let Some(truth) = d.row.truth.get(field.name()) else { continue };
             let correct: Vec<bool> = cands.iter().map(|c: &Candidate| value_matches(field.name(), truth, &c.value)).collect();
-            out.push(fit::Example { field: *field, candidates: cands.clone(), correct });
+            out.push(fit::Example { field: *field, candidates: cands.clone(), correct, absent: false, weight: 1.0 });
+        }
+    }
+    out
+}
+
+/// Training examples from documents whose every field is known (generated
+/// ones): a field the truth leaves empty teaches "no value". Only
+/// documents the extractor reads as business documents count (for plain
+/// e-mails and contracts the ranked fields are not used).
+pub fn examples_from_known(docs: impl IntoIterator<Item = (RawDocument, BusinessFields)>, limits: &ParseLimits) -> Vec<fit::Example> {
+    let mut out = Vec::new();
+    for (raw, truth) in docs {
+        let Ok(p) = prepare(&raw, limits) else { continue };
+        if !matches!(p.rules.doc_type_hint.as_deref(), Some("invoice" | "receipt" | "other")) {
+            continue;
+        }
+        for (field, cands) in &p.candidates.by_field {
+            let want: Option<String> = match field {
+                Field::Vendor => truth.vendor.clone(),
+                Field::InvoiceNumber => truth.invoice_number.clone(),
+                Field::Date => truth.date.clone(),
+                Field::Total => truth.total.map(|t| t.to_string()),
+            };
+            let (correct, absent) = match &want {
+                Some(v) => {
+                    let v = Value::String(v.clone());
+                    (cands.iter().map(|c| value_matches(field.name(), &v, &c.value)).collect(), false)
+                }
+                None => (vec![false; cands.len()], true),
+            };
+            out.push(fit::Example { field: *field, candidates: cands.clone(), correct, absent, weight: 1.0 });
         }
     }
     out
@@ -363,6 +394,7 @@ pub fn examples<'a>(docs: impl IntoIterator<Item = &'a Loaded>) -> Vec<fit::Exam
 /// Fits weights on `docs` (plus `extra` examples), from the expert prior.
 pub fn fit_on<'a>(docs: impl IntoIterator<Item = &'a Loaded>, extra: &[fit::Example], version: &str) -> Weights {
     let mut ex = examples(docs);
+    fit::balance(&mut ex, extra);
     ex.extend_from_slice(extra);
     fit::fit(&ex, &Weights::prior(), fit::FitConfig::default(), version)
 }

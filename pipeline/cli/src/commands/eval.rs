@@ -64,6 +64,9 @@ pub struct ExtractArgs {
     /// Ranker weights file to use instead of the shipped one.
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// With --held-out: also fit on this many generated documents (as `eval fit --generated` does).
+    #[arg(long, default_value_t = 0)]
+    pub generated: usize,
     /// Print one column per source group.
     #[arg(long)]
     pub by_group: bool,
@@ -82,6 +85,23 @@ pub struct FitArgs {
     /// Version string written into the file (default: today's date).
     #[arg(long)]
     pub version: Option<String>,
+    /// Also fit on this many documents from docflow's generator (every
+    /// field known, so they also teach when a field is absent).
+    #[arg(long, default_value_t = 2000)]
+    pub generated: usize,
+    /// Seed of the generated documents.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+/// Training examples from `n` generated documents.
+fn generated_examples(n: usize, seed: u64) -> Vec<docflow_parse::extract::rank::fit::Example> {
+    if n == 0 {
+        return Vec::new();
+    }
+    eprintln!("generating and reading {n} documents (seed {seed})");
+    let corpus = docflow_loadtest::corpus::Corpus::new(docflow_loadtest::corpus::CorpusConfig { seed, ..Default::default() });
+    eval::examples_from_known(corpus.take(n).map(|d| (d.raw, d.truth)), &ParseLimits::default())
 }
 
 pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
@@ -115,9 +135,10 @@ fn explain(a: ExplainArgs) -> anyhow::Result<()> {
                 rank::Field::Total => fields.total.map(|t| t.to_string()).unwrap_or_default(),
             }).unwrap_or_default(),
             fields.confidence(field.name()), fields.field_source.get(field.name()).map(String::as_str).unwrap_or("-"));
-        for &k in order.iter().take(a.top) {
+        println!("  {:.3}  (no value)", probs[cands.len()]);
+        for &k in order.iter().filter(|&&k| k < cands.len()).take(a.top) {
             let c = &cands[k];
-            let on: Vec<String> = field.features().iter().zip(&c.x).zip(w).skip(1)
+            let on: Vec<String> = field.features().iter().zip(&c.x).zip(w.iter()).skip(1)
                 .filter(|((_, x), _)| **x != 0.0)
                 .map(|((n, x), w)| format!("{n}={x:.2}({:+.2})", x * w))
                 .collect();
@@ -156,7 +177,8 @@ fn extract(a: ExtractArgs) -> anyhow::Result<()> {
         None => Weights::shipped().clone(),
     };
     let in_sample = eval::score(&docs, &weights);
-    let held_out = a.held_out.then(|| eval::held_out(&docs, &[]));
+    let extra = if a.held_out { generated_examples(a.generated, 7) } else { Vec::new() };
+    let held_out = a.held_out.then(|| eval::held_out(&docs, &extra));
     if let Some(path) = &a.json {
         let json = serde_json::json!({
             "weights_version": weights.version,
@@ -179,11 +201,14 @@ fn extract(a: ExtractArgs) -> anyhow::Result<()> {
 fn fit(a: FitArgs) -> anyhow::Result<()> {
     let docs = load(&a.set)?;
     let version = a.version.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
-    let w = eval::fit_on(&docs, &[], &version);
+    let extra = generated_examples(a.generated, a.seed);
+    let w = eval::fit_on(&docs, &extra, &version);
     let fitted_on = format!(
-        "docflow eval fit --docs {} ({} labelled documents), from the expert priors in pipeline/parse/src/extract/rank/",
+        "docflow eval fit --docs {} ({} labelled documents) --generated {} --seed {}, from the expert priors in pipeline/parse/src/extract/rank/",
         a.set.docs.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
-        docs.len()
+        docs.len(),
+        a.generated,
+        a.seed
     );
     let file = w.to_file(&fitted_on);
     std::fs::write(&a.out, serde_json::to_string_pretty(&file)? + "\n")?;

@@ -383,24 +383,24 @@ pub fn apply_ranked(f: &mut BusinessFields, cands: &rank::DocCandidates, weights
         let choice = rank::choose(weights.get(*field), c);
         let name = field.name();
         let Some(choice) = choice else {
+            if !business && rule_value(f, *field) {
+                f.set_provenance(name, 0.6, "label");
+                continue;
+            }
+            clear(f, *field);
             if *field == rank::Field::Date {
                 if let Some(d) = &hints.header_date {
                     f.date = Some(d.clone());
                     f.set_provenance("date", 0.9, "header");
-                    continue;
                 }
             }
-            clear(f, *field);
             continue;
         };
         let source = rank::source_of(*field, &c[choice.best]);
-        if !business && source != "label" {
-            clear(f, *field);
-            if *field == rank::Field::Date {
-                if let Some(d) = &hints.header_date {
-                    f.date = Some(d.clone());
-                    f.set_provenance("date", 0.9, "header");
-                }
+        if !business && (source != "label" || matches!(field, rank::Field::Vendor | rank::Field::InvoiceNumber)) {
+            // A plain e-mail or a contract: the label rules' value stands.
+            if rule_value(f, *field) {
+                f.set_provenance(name, 0.6, "label");
             }
             continue;
         }
@@ -421,6 +421,16 @@ pub fn apply_ranked(f: &mut BusinessFields, cands: &rank::DocCandidates, weights
     }
     if f.currency.is_some() {
         f.set_provenance("currency", 0.8, "ranker");
+    }
+}
+
+/// Whether the label rules found `field`.
+fn rule_value(f: &BusinessFields, field: rank::Field) -> bool {
+    match field {
+        rank::Field::Vendor => f.vendor.is_some(),
+        rank::Field::InvoiceNumber => f.invoice_number.is_some(),
+        rank::Field::Date => f.date.is_some(),
+        rank::Field::Total => f.total.is_some(),
     }
 }
 

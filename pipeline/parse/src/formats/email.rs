@@ -166,7 +166,7 @@ mod tests {
     fn headers_and_html_only_body() {
         let mail = b"From: Ann <ann@example.com>\r\nTo: bob@example.org\r\nSubject: Hello\r\n\
             Date: Thu, 12 Mar 2026 10:00:00 +0000\r\nContent-Type: text/html\r\n\r\n<p>Hi &amp; bye</p>";
-        let e = super::parse(mail).unwrap();
+        let e = super::parse(mail, &crate::ParseLimits::default()).unwrap();
         assert_eq!(e.text, "From: Ann <ann@example.com>\nTo: bob@example.org\nSubject: Hello\nDate: 2026-03-12\n\nHi & bye");
         assert_eq!(e.hints.addresses, vec!["ann@example.com", "bob@example.org"]);
         assert_eq!(e.hints.header_date.as_deref(), Some("2026-03-12"));

@@ -193,23 +193,27 @@ fn date_at(lower: &str, t: &[Tok], i: usize, month_first: bool) -> Option<(Found
             }
             // Day MONTH year: `12 Mar 2026`, `15. März 2024`, `1er janvier 2024`, `12 de marzo de 2024`.
             if a.s.len() <= 2 && !b.digits {
-                let (mut b, mut k) = (b, 1);
+                let (mut b, mut k, mut before_month) = (b, 1, a);
                 if matches!(b.s, "st" | "nd" | "rd" | "th" | "er" | "de" | "of") && gap(lower, &a, &b).len() <= 1 {
                     k += 1;
+                    before_month = b;
                     b = next(k)?;
                     if matches!(b.s, "de" | "of") {
                         k += 1;
+                        before_month = b;
                         b = next(k)?;
                     }
                 }
-                let month = month_of(b.s).filter(|_| name_sep(gap(lower, &a, &b)))?;
+                let month = month_of(b.s).filter(|_| name_sep(gap(lower, &before_month, &b)))?;
                 let mut c = next(k + 1)?;
                 let mut used = k + 2;
+                let mut before_year = b;
                 if c.s == "de" {
+                    before_year = c;
                     c = next(k + 2)?;
                     used += 1;
                 }
-                if !c.digits || !name_sep(gap(lower, &b, &c)) {
+                if !c.digits || !name_sep(gap(lower, &before_year, &c)) {
                     return None;
                 }
                 let (year, short) = year_of(c.s)?;
@@ -262,9 +266,10 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             x[0] = 1.0;
             let label = last_label_end(&l.lower, DATE_LABELS, f.start);
             let other = last_label_end(&l.lower, OTHER_DATE_LABELS, f.start);
-            // The nearer label wins: `Due date: …` holds `date` too.
+            // The nearer label wins, but `Due date:` and `Delivery date:`
+            // hold `date` right after the word that makes them other dates.
             let label_wins = match (label, other) {
-                (Some(a), Some(b)) => a > b + 1,
+                (Some(a), Some(b)) => a > b + 6,
                 (Some(_), None) => true,
                 _ => false,
             };

@@ -14,6 +14,41 @@ pub struct Example {
     pub candidates: Vec<Candidate>,
     /// Which candidates hold the labelled value.
     pub correct: Vec<bool>,
+    /// The document is known to state no such field ("no value" is correct).
+    pub absent: bool,
+    /// How much the example counts (1 by default; see [`balance`]).
+    pub weight: f32,
+}
+
+/// Gives each field's examples of the first kind (real documents) as much
+/// total weight as those of the second (generated ones), so that a large
+/// generated set teaches its notations without drowning the real ones.
+pub fn balance(real: &mut [Example], generated: &[Example]) {
+    for field in Field::ALL {
+        let n_real = real.iter().filter(|e| e.field == field && e.usable()).count() as f32;
+        let n_gen = generated.iter().filter(|e| e.field == field && e.usable()).count() as f32;
+        if n_real > 0.0 && n_gen > n_real {
+            for e in real.iter_mut().filter(|e| e.field == field) {
+                e.weight = n_gen / n_real;
+            }
+        }
+    }
+}
+
+impl Example {
+    /// Whether some choice is correct: a candidate, or "no value".
+    fn usable(&self) -> bool {
+        self.absent || self.correct.iter().any(|&c| c)
+    }
+
+    /// Whether choice `k` is correct (`k == candidates.len()`: "no value").
+    fn is_correct(&self, k: usize) -> bool {
+        if k == self.candidates.len() {
+            self.absent
+        } else {
+            self.correct[k]
+        }
+    }
 }
 
 /// Fit settings.
@@ -36,12 +71,12 @@ pub fn log_likelihood(w: &[f32], examples: &[&Example]) -> f32 {
     let mut ll = 0.0;
     let mut n = 0;
     for e in examples {
-        if !e.correct.iter().any(|&c| c) {
+        if !e.usable() {
             continue;
         }
         let p = probabilities(w, &e.candidates);
-        let pc: f32 = p.iter().zip(&e.correct).filter(|(_, &c)| c).map(|(p, _)| *p).sum();
-        ll += pc.max(1e-9).ln();
+        let pc: f32 = p.iter().enumerate().filter(|(k, _)| e.is_correct(*k)).map(|(_, p)| *p).sum();
+        ll += e.weight * pc.max(1e-9).ln();
         n += 1;
     }
     if n == 0 {
@@ -57,7 +92,7 @@ pub fn fit(examples: &[Example], prior: &Weights, cfg: FitConfig, version: &str)
     let mut out = prior.clone();
     out.version = version.to_string();
     for field in Field::ALL {
-        let ex: Vec<&Example> = examples.iter().filter(|e| e.field == field && e.correct.iter().any(|&c| c)).collect();
+        let ex: Vec<&Example> = examples.iter().filter(|e| e.field == field && e.usable()).collect();
         if ex.is_empty() {
             continue;
         }
@@ -68,19 +103,26 @@ pub fn fit(examples: &[Example], prior: &Weights, cfg: FitConfig, version: &str)
             let mut grad = vec![0.0f32; d];
             for e in &ex {
                 let p = probabilities(&w, &e.candidates);
-                let pc: f32 = p.iter().zip(&e.correct).filter(|(_, &c)| c).map(|(p, _)| *p).sum::<f32>().max(1e-12);
-                for (k, c) in e.candidates.iter().enumerate() {
-                    // d/dw log(sum_correct p) = E_correct[x] - E_all[x]
-                    let q = if e.correct[k] { p[k] / pc } else { 0.0 };
-                    let coef = q - p[k];
-                    if coef != 0.0 {
-                        for (g, x) in grad.iter_mut().zip(&c.x) {
-                            *g += coef * x;
+                let pc: f32 = p.iter().enumerate().filter(|(k, _)| e.is_correct(*k)).map(|(_, p)| *p).sum::<f32>().max(1e-12);
+                // d/dw log(sum_correct p) = E_correct[x] - E_all[x]; "no
+                // value" has the one feature NO_VALUE (the last weight).
+                for (k, &pk) in p.iter().enumerate() {
+                    let q = if e.is_correct(k) { pk / pc } else { 0.0 };
+                    let coef = e.weight * (q - pk);
+                    if coef == 0.0 {
+                        continue;
+                    }
+                    match e.candidates.get(k) {
+                        Some(c) => {
+                            for (g, x) in grad.iter_mut().zip(&c.x) {
+                                *g += coef * x;
+                            }
                         }
+                        None => grad[d - 1] += coef,
                     }
                 }
             }
-            let n = ex.len() as f32;
+            let n: f32 = ex.iter().map(|e| e.weight).sum();
             for j in 0..d {
                 w[j] += cfg.learning_rate * (grad[j] / n - cfg.l2 * (w[j] - w0[j]));
             }
@@ -111,7 +153,7 @@ mod tests {
             b[0] = 1.0;
             b[7] = 1.0; // `first_date` on the wrong one
             let (cands, correct) = if k % 2 == 0 { (vec![cand("a", a), cand("b", b)], vec![true, false]) } else { (vec![cand("b", b), cand("a", a)], vec![false, true]) };
-            examples.push(Example { field: Field::Date, candidates: cands, correct });
+            examples.push(Example { field: Field::Date, candidates: cands, correct, absent: false, weight: 1.0 });
         }
         let prior = Weights::prior();
         let refs: Vec<&Example> = examples.iter().collect();

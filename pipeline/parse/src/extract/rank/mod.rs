@@ -66,14 +66,24 @@ impl Field {
         }
     }
 
-    /// The expert prior the fit starts from and is pulled towards.
-    pub fn prior(self) -> &'static [f32] {
-        match self {
-            Field::Vendor => vendors::PRIOR,
-            Field::InvoiceNumber => numbers::PRIOR,
-            Field::Date => dates::PRIOR,
-            Field::Total => totals::PRIOR,
-        }
+    /// The expert prior the fit starts from and is pulled towards: one
+    /// weight per feature, then the score of "no value" ([`NO_VALUE`]).
+    pub fn prior(self) -> Vec<f32> {
+        let (features, no_value) = match self {
+            Field::Vendor => (vendors::PRIOR, 0.0),
+            // Many receipts and letters carry no document number.
+            Field::InvoiceNumber => (numbers::PRIOR, 1.5),
+            Field::Date => (dates::PRIOR, -1.0),
+            Field::Total => (totals::PRIOR, -1.0),
+        };
+        let mut w = features.to_vec();
+        w.push(no_value);
+        w
+    }
+
+    /// Names of the weights: the features, then [`NO_VALUE`].
+    pub fn weight_names(self) -> impl Iterator<Item = &'static str> {
+        self.features().iter().copied().chain([NO_VALUE])
     }
 
     /// Index of the "the label rules chose this value" feature.
@@ -97,7 +107,14 @@ impl Field {
     }
 }
 
-/// The ranker's weights: one vector per field, aligned with its `FEATURES`.
+/// The weight of the "no value" choice: the document states no such field.
+/// It competes with the candidates in the softmax, so a field is absent
+/// when nothing scores above it, and a fit on documents known to lack the
+/// field (generated ones) teaches when that is.
+pub const NO_VALUE: &str = "no_value";
+
+/// The ranker's weights: one vector per field, aligned with its `FEATURES`
+/// and one more for [`NO_VALUE`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Weights {
     /// Version string of the weights file (`docflow parse` output and models name it).
@@ -119,7 +136,7 @@ pub struct WeightsFile {
 impl Weights {
     /// The expert priors alone (what a fit starts from).
     pub fn prior() -> Weights {
-        let by_field = Field::ALL.iter().map(|&f| (f, f.prior().to_vec())).collect();
+        let by_field = Field::ALL.iter().map(|&f| (f, f.prior())).collect();
         Weights { version: "prior".to_string(), by_field }
     }
 
@@ -131,8 +148,8 @@ impl Weights {
         for f in Field::ALL {
             if let Some(named) = file.fields.get(f.name()) {
                 let v = w.by_field.get_mut(&f).expect("every field has a prior");
-                for (k, name) in f.features().iter().enumerate() {
-                    if let Some(&x) = named.get(*name) {
+                for (k, name) in f.weight_names().enumerate() {
+                    if let Some(&x) = named.get(name) {
                         v[k] = x;
                     }
                 }
@@ -145,7 +162,7 @@ impl Weights {
     pub fn to_file(&self, fitted_on: &str) -> WeightsFile {
         let fields = Field::ALL
             .iter()
-            .map(|&f| (f.name().to_string(), f.features().iter().map(|n| n.to_string()).zip(self.get(f).iter().copied()).collect()))
+            .map(|&f| (f.name().to_string(), f.weight_names().map(str::to_string).zip(self.get(f).iter().copied()).collect()))
             .collect();
         WeightsFile { version: self.version.clone(), fitted_on: fitted_on.to_string(), fields }
     }
@@ -155,7 +172,7 @@ impl Weights {
     }
 
     pub fn set(&mut self, f: Field, w: Vec<f32>) {
-        assert_eq!(w.len(), f.features().len());
+        assert_eq!(w.len(), f.features().len() + 1);
         self.by_field.insert(f, w);
     }
 
@@ -184,9 +201,10 @@ pub fn score(w: &[f32], x: &[f32]) -> f32 {
     w.iter().zip(x).map(|(a, b)| a * b).sum()
 }
 
-/// Softmax probabilities of the candidates' scores.
+/// Softmax probabilities of the candidates' scores, and last, of "no value".
 pub fn probabilities(w: &[f32], cands: &[Candidate]) -> Vec<f32> {
-    let s: Vec<f32> = cands.iter().map(|c| score(w, &c.x)).collect();
+    let no_value = w.last().copied().unwrap_or(0.0);
+    let s: Vec<f32> = cands.iter().map(|c| score(w, &c.x)).chain([no_value]).collect();
     let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let e: Vec<f32> = s.iter().map(|v| (v - max).exp()).collect();
     let z: f32 = e.iter().sum();
@@ -194,12 +212,14 @@ pub fn probabilities(w: &[f32], cands: &[Candidate]) -> Vec<f32> {
 }
 
 /// The value with the most probability mass (its candidates' probabilities
-/// summed: a total printed three times is one value).
+/// summed: a total printed three times is one value); `None` when "no
+/// value" carries more.
 pub fn choose(w: &[f32], cands: &[Candidate]) -> Option<Choice> {
     if cands.is_empty() {
         return None;
     }
     let p = probabilities(w, cands);
+    let p_none = p[cands.len()];
     let mut by_value: Vec<(&str, f32, usize)> = Vec::new();
     for (k, c) in cands.iter().enumerate() {
         match by_value.iter_mut().find(|(v, _, _)| *v == c.value) {
@@ -213,7 +233,7 @@ pub fn choose(w: &[f32], cands: &[Candidate]) -> Option<Choice> {
         }
     }
     let (value, confidence, best) = by_value.into_iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
-    Some(Choice { value: value.to_string(), confidence, best })
+    (confidence >= p_none).then(|| Choice { value: value.to_string(), confidence, best })
 }
 
 /// Marks the candidates whose value the label rules chose (one feature
