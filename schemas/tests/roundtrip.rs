@@ -397,11 +397,15 @@ prop_compose! {
 
 prop_compose! {
     fn business_fields()(a in (opt_text(), opt_text(), opt_text(), opt_text(), proptest::option::of(decimal()), opt_text()),
-                         b in (proptest::collection::vec(line_item(), 0..3), opt_text(), texts(), texts(), texts(), texts(), opt_text()))
+                         b in (proptest::collection::vec(line_item(), 0..3), opt_text(), texts(), texts(), texts(), texts(), opt_text()),
+                         c in (proptest::option::of(any::<bool>()),
+                               proptest::collection::btree_map(text(), (0u32..=1000).prop_map(|k| k as f64 / 1000.0), 0..4),
+                               proptest::collection::btree_map(text(), text(), 0..4)))
                          -> BusinessFields {
         BusinessFields {
             doc_type_hint: a.0, vendor: a.1, invoice_number: a.2, date: a.3, total: a.4, currency: a.5,
             line_items: b.0, iban: b.1, invalid_ibans: b.2, emails: b.3, phones: b.4, parties: b.5, subject: b.6,
+            line_items_consistent: c.0, field_confidence: c.1, field_source: c.2,
         }
     }
 }

@@ -53,6 +53,9 @@ pub fn fields() -> BusinessFields {
         phones: vec!["+49 30 1234567".into()],
         parties: vec![],
         subject: None,
+        line_items_consistent: Some(true),
+        field_confidence: [("vendor".to_string(), 0.92), ("total".to_string(), 1.0)].into_iter().collect(),
+        field_source: [("vendor".to_string(), "ranker".to_string()), ("total".to_string(), "label".to_string())].into_iter().collect(),
     }
 }
 

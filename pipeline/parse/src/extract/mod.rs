@@ -397,6 +397,14 @@ pub fn apply_ranked(f: &mut BusinessFields, cands: &rank::DocCandidates, weights
             continue;
         };
         let source = rank::source_of(*field, &c[choice.best]);
+        // A document of no known type needs a label or a clear winner.
+        // (A name without a legal form or business word needs more.)
+        let org_name = c[choice.best].x.get(rank::vendors::ORG).is_some_and(|&v| v > 0.0);
+        let needed = if *field == rank::Field::Vendor && !org_name { 0.6 } else { 0.5 };
+        if f.doc_type_hint.as_deref() == Some("other") && source == "ranker" && choice.confidence < needed {
+            clear(f, *field);
+            continue;
+        }
         if !business && (source != "label" || matches!(field, rank::Field::Vendor | rank::Field::InvoiceNumber)) {
             // A plain e-mail or a contract: the label rules' value stands.
             if rule_value(f, *field) {

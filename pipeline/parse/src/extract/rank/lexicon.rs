@@ -11,7 +11,7 @@ pub const DATE_LABELS: &[&str] = &[
     "date", "dated", "datum", "fecha", "data", "datum:", "issued", "issue date", "invoice date", "rechnungsdatum",
     "belegdatum", "ausstellungsdatum", "date de facture", "date facture", "date d'émission", "fecha de emisión",
     "fecha factura", "data fattura", "data documento", "factuurdatum", "receipt date", "transaction date", "doc date",
-    "tarikh",
+    "tarikh", "issuedate", "invoicedate", "documentdate", "receiptdate", "transactiondate", "billdate",
 ];
 
 /// Labels of other dates (due, delivery, service period, order, birth …).
@@ -20,7 +20,7 @@ pub const OTHER_DATE_LABELS: &[&str] = &[
     "vervaldatum", "vervaldag", "delivery", "lieferdatum", "leistungsdatum", "liefertermin", "livraison", "entrega",
     "consegna", "levering", "period*", "zeitraum", "période", "periodo", "periode", "order date", "bestelldatum",
     "birth", "expiry", "expires", "valid until", "gültig", "ship", "payment date", "pay by", "until", "bis",
-    "print", "printed",
+    "print", "printed", "duedate", "deliverydate", "exportedat", "createdat", "updatedat", "timestamp",
 ];
 
 /// Strong labels of the amount payable (grand total, amount due).
@@ -31,7 +31,8 @@ pub const TOTAL_STRONG: &[&str] = &[
     "zu zahlen", "summe brutto", "total ttc", "montant ttc", "net à payer", "net a payer", "total à payer",
     "montant total", "importe total", "total a pagar", "total factura", "totale documento", "totale fattura",
     "totale da pagare", "importo totale", "totaal te betalen", "te betalen", "totaalbedrag", "totaal incl",
-    "total sales", "total rm", "nett total", "net total", "total amt",
+    "total sales", "total rm", "nett total", "net total", "total amt", "totaldue", "amountdue", "grandtotal",
+    "totalamount", "totalgross",
 ];
 
 /// Weak labels of a total (any kind of total or sum).
@@ -64,7 +65,7 @@ pub const NUMBER_LABELS: &[&str] = &[
     "numero de facture", "facture n", "facture no", "factura n", "nº factura", "n.º factura", "número de factura",
     "numero de factura", "num. factura", "fattura n", "numero fattura", "n. fattura", "fattura num",
     "factuurnummer", "factuur nr", "factuurnr", "invoice:", "receipt:", "bill:", "cash bill", "tax invoice",
-    "document number", "ref no", "reference",
+    "document number", "ref no", "reference", "invoicenumber", "invoiceno", "invoiceid", "documentnumber",
 ];
 
 /// Title words: a document heading (`INVOICE INV-53449`, `RECHNUNG 2024-17`).

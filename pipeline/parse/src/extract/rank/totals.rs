@@ -143,6 +143,13 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             }
             let digits = raw.bytes().filter(u8::is_ascii_digit).count();
             let has_decimals = raw.len() >= 3 && matches!(raw.as_bytes()[raw.len() - 3], b'.' | b',');
+            // A bare integer next to other digits is a piece of a phone
+            // number or an ID (`+44 20 7946 0958`), or a quantity.
+            let digit_before = text[..a.start].trim_end_matches(' ').ends_with(|c: char| c.is_ascii_digit() || c == '+');
+            let digit_after = text[a.end..].trim_start_matches(' ').starts_with(|c: char| c.is_ascii_digit());
+            if !has_decimals && a.currency.is_none() && (digit_before || digit_after) {
+                continue;
+            }
             if digits > 12 || (!has_decimals && a.currency.is_none() && digits > 6) {
                 continue;
             }

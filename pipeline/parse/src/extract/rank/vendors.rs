@@ -32,7 +32,7 @@ pub const PRIOR: &[f32] = &[0.0, 2.0, 1.0, 2.0, 0.5, -3.0, 0.3, -2.0, 1.5, -3.0,
 
 const RANK: usize = 1;
 const FIRST: usize = 2;
-const ORG: usize = 3;
+pub(crate) const ORG: usize = 3;
 const UPPER: usize = 4;
 const DIGITS: usize = 5;
 const LETTERS: usize = 6;
