@@ -169,6 +169,9 @@ pub fn read_topic(brokers: &str, topic: &str, timeout: Duration, mut done: impl 
         .set("bootstrap.servers", brokers)
         .set("group.id", unique("docflow-reader"))
         .set("enable.auto.commit", "false")
+        // Only committed transactions (librdkafka's default, said out loud:
+        // exactly-once tests count what a read_committed consumer sees).
+        .set("isolation.level", "read_committed")
         .create()?;
     let parts = crate::lag::partitions_of(&c, topic, Duration::from_secs(10))?;
     let mut tpl = TopicPartitionList::new();

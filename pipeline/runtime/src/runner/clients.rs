@@ -242,7 +242,7 @@ impl ConsumerCtx {
         if let (Some(txn), true) = (&self.txn, lost) {
             // The open transaction holds outputs of the lost partitions, which
             // their new owner redoes: abort it and redo the partitions kept.
-            txn.lock().unwrap_or_else(|p| p.into_inner()).abort(consumer);
+            txn.lock().unwrap_or_else(|p| p.into_inner()).abort();
         }
         tracing::info!(stage = %self.shared.stage_name, partitions = tps.len(), lost, still_in_flight = left, "partitions revoked");
         if lost || commits.is_empty() || self.txn.is_some() || !self.is_member(consumer) {

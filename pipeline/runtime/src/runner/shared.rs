@@ -268,7 +268,7 @@ impl InFlight {
             Delivery::Failed(message) if self.shared.exactly_once => {
                 // The transaction holding this output cannot commit: it is
                 // aborted at the next commit and the record redone.
-                tracing::warn!(stage = %self.shared.stage_name, "output not delivered (the transaction will abort): {message}");
+                tracing::debug!(stage = %self.shared.stage_name, "output not delivered (the transaction will abort): {message}");
                 self.abandon();
             }
             Delivery::Failed(message) => {

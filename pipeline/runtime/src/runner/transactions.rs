@@ -40,8 +40,10 @@ use rdkafka::topic_partition_list::Offset;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Bound of one transactional call (flush, offsets, commit, abort, seek).
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bound of one transactional call (flush, offsets, commit, abort, seek):
+/// short, so the poll thread (which serves rebalances) never stalls long
+/// while the broker is away; retriable failures are retried.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// Wait before retrying after a retriable failure.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
 
@@ -79,6 +81,10 @@ pub(crate) struct Transactions {
     /// `commit_transaction` failed retriably after the offsets were sent:
     /// only the commit is retried.
     commit_pending: bool,
+    /// An abort that has not gone through yet (the broker is away): the
+    /// gate stays closed, so nothing is produced into the doomed
+    /// transaction, until it does.
+    aborting: Option<tokio::sync::OwnedRwLockWriteGuard<()>>,
 }
 
 impl Transactions {
@@ -95,6 +101,7 @@ impl Transactions {
             last: Instant::now(),
             retry_at: None,
             commit_pending: false,
+            aborting: None,
         })
     }
 
@@ -109,6 +116,9 @@ impl Transactions {
     /// Commit the open transaction with the offsets of everything it holds
     /// and open the next one; rewind partitions with abandoned records.
     pub fn commit(&mut self, consumer: &BaseConsumer<ConsumerCtx>) -> Committed {
+        if self.aborting.is_some() {
+            return self.try_abort(consumer);
+        }
         let ctx = consumer.context();
         let shared = ctx.shared.clone();
         if !ctx.is_member(consumer) {
@@ -116,8 +126,7 @@ impl Transactions {
             self.retry_at = Some(Instant::now() + RETRY_AFTER);
             return Committed::Later;
         }
-        let gate = self.gate.clone();
-        let _closed = gate.blocking_write();
+        let closed = self.close_gate();
         self.last = Instant::now();
         let outcome = self.commit_locked(consumer);
         match &outcome {
@@ -132,8 +141,13 @@ impl Transactions {
                 }
                 Committed::Yes
             }
-            Err(e) => self.on_error(consumer, e),
+            Err(e) => self.on_error(consumer, e, closed),
         }
+    }
+
+    /// Close the gate: wait until no worker is producing, keep others out.
+    fn close_gate(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        futures::executor::block_on(self.gate.clone().write_owned())
     }
 
     fn commit_locked(&mut self, consumer: &BaseConsumer<ConsumerCtx>) -> Result<(), Failure> {
@@ -154,7 +168,12 @@ impl Transactions {
         Ok(())
     }
 
-    fn on_error(&mut self, consumer: &BaseConsumer<ConsumerCtx>, e: &Failure) -> Committed {
+    fn on_error(
+        &mut self,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        e: &Failure,
+        closed: tokio::sync::OwnedRwLockWriteGuard<()>,
+    ) -> Committed {
         let shared = consumer.context().shared.clone();
         let Failure { retriable, abort, fatal, .. } = *e;
         if fatal {
@@ -168,7 +187,21 @@ impl Transactions {
         }
         tracing::warn!(stage = %shared.stage_name, "aborting the transaction and redoing its records: {e}");
         self.commit_pending = false;
+        self.aborting = Some(closed);
+        self.try_abort(consumer)
+    }
+
+    /// Abort (again, if an earlier try timed out); once through, rewind
+    /// every partition, open the next transaction and open the gate.
+    fn try_abort(&mut self, consumer: &BaseConsumer<ConsumerCtx>) -> Committed {
+        let shared = consumer.context().shared.clone();
         if let Err(e) = self.producer.abort_transaction(CALL_TIMEOUT) {
+            let e = Failure::from(e);
+            if e.retriable && !e.fatal {
+                tracing::warn!(stage = %shared.stage_name, "transaction abort will be retried: {e}");
+                self.retry_at = Some(Instant::now() + RETRY_AFTER);
+                return Committed::Later;
+            }
             shared.set_fatal(format!("aborting a Kafka transaction: {e}"));
             return Committed::Fatal;
         }
@@ -178,6 +211,7 @@ impl Transactions {
             shared.set_fatal(format!("beginning a Kafka transaction: {e}"));
             return Committed::Fatal;
         }
+        self.aborting = None;
         self.retry_at = None;
         shared.metrics.transactions_aborted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Committed::Aborted
@@ -192,11 +226,15 @@ impl Transactions {
     }
 
     /// Abort the open transaction (a lost assignment: its records are the
-    /// new owner's to redo) and rewind every partition.
-    pub fn abort(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
-        let gate = self.gate.clone();
-        let _closed = gate.blocking_write();
-        self.on_error(consumer, &Failure::abort("partitions lost"));
+    /// new owner's to redo) and rewind every partition. Called from the
+    /// rebalance callback: only closes the gate; the poll loop aborts at
+    /// once after (and retries while the broker is away).
+    pub fn abort(&mut self) {
+        if self.aborting.is_none() {
+            self.commit_pending = false;
+            self.aborting = Some(self.close_gate());
+        }
+        self.retry_at = Some(Instant::now());
     }
 }
 
