@@ -13,24 +13,9 @@ use docflow_runtime::passthrough::PassThrough;
 use docflow_runtime::testkit::{self, ScratchKafka};
 use docflow_runtime::{ShutdownSignal, StageConfig};
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const EOS: &str = "delivery = \"exactly_once\"";
-
-fn publish_steadily(brokers: String, topic: String, docs: u64, per_sec: u64) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let p = testkit::producer(&brokers).unwrap();
-        let start = Instant::now();
-        for seq in 0..docs {
-            testkit::send_doc(&p, &topic, &testkit::test_doc(seq, 200)).unwrap();
-            let due = Duration::from_micros(seq * 1_000_000 / per_sec);
-            if let Some(wait) = due.checked_sub(start.elapsed()) {
-                std::thread::sleep(wait);
-            }
-        }
-        testkit::flush(&p).unwrap();
-    })
-}
 
 fn assert_exactly_once(records: &[testkit::Consumed], docs: u64, what: &str) {
     let counts = id_counts(records);

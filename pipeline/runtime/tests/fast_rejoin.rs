@@ -34,21 +34,7 @@ async fn kill_9_and_restart_rejoins_at_once_and_a_planned_stop_leaves() {
     assert!(p1.wait_log(&all4, 0, Duration::from_secs(30)).is_some(), "p1 joined:\n{}", p1.log_tail());
     assert!(p1.log_lines(&["stage started", "instance="]).iter().all(|l| !l.contains("(dynamic)")), "static by default");
 
-    let publisher = {
-        let (brokers, input) = (brokers.clone(), input.clone());
-        std::thread::spawn(move || {
-            let p = testkit::producer(&brokers).unwrap();
-            let start = Instant::now();
-            for seq in 0..DOCS {
-                testkit::send_doc(&p, &input, &testkit::test_doc(seq, 200)).unwrap();
-                let due = Duration::from_micros(seq * 5_000); // 200 docs/s for 12 s
-                if let Some(wait) = due.checked_sub(start.elapsed()) {
-                    std::thread::sleep(wait);
-                }
-            }
-            testkit::flush(&p).unwrap();
-        })
-    };
+    let publisher = publish_steadily(brokers.clone(), input.clone(), DOCS, 200); // 12 s
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     p1.kill9();

@@ -156,6 +156,23 @@ pub fn wait_lag_zero(group: &str, topic: &str, timeout: Duration) -> u64 {
     }
 }
 
+/// Publish `docs` test documents (200-byte bodies) to `topic` at `per_sec`
+/// from a thread of its own; join it to wait for the last acknowledgement.
+pub fn publish_steadily(brokers: String, topic: String, docs: u64, per_sec: u64) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let p = testkit::producer(&brokers).unwrap();
+        let start = Instant::now();
+        for seq in 0..docs {
+            testkit::send_doc(&p, &topic, &testkit::test_doc(seq, 200)).unwrap();
+            let due = Duration::from_micros(seq * 1_000_000 / per_sec);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        testkit::flush(&p).unwrap();
+    })
+}
+
 /// TOML for `--config` with a short session timeout (fast failover in tests).
 pub fn fast_failover(extra: &str) -> String {
     format!("{extra}\n[kafka]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n")
