@@ -94,6 +94,7 @@ pub async fn run_bench(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     cfg.brokers = args.brokers.clone();
     cfg.batch_size = args.batch_size;
     cfg.concurrency = args.concurrency;
+    cfg.delivery = args.delivery;
     let metrics = Arc::new(StageMetrics::default());
     let shutdown = ShutdownSignal::new();
     let started = Instant::now();

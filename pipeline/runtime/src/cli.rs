@@ -118,6 +118,9 @@ pub struct BenchArgs {
     /// Stage worker count.
     #[arg(long, default_value_t = 2)]
     pub concurrency: usize,
+    /// `at_least_once` or `exactly_once` (Kafka transactions).
+    #[arg(long, default_value = "at_least_once", value_parser = |s: &str| crate::config::DeliveryMode::parse(s).map_err(|e| e.to_string()))]
+    pub delivery: crate::config::DeliveryMode,
 }
 
 #[cfg(test)]

@@ -58,6 +58,30 @@ pub struct StageConfig {
     pub delivery_timeout_ms: u64,
     /// Producer linger (ms): trades a little latency for larger requests.
     pub linger_ms: u64,
+    /// `at_least_once` (default): outputs are acknowledged before offsets
+    /// are committed; a crash replays (duplicates, never loss).
+    /// `exactly_once`: consume-process-produce in Kafka transactions (outputs
+    /// and input offsets commit together, inputs read `read_committed`),
+    /// so downstream `read_committed` consumers see each output once.
+    /// Also `DOCFLOW_DELIVERY` for `docflow run` / `docflow stage`.
+    pub delivery: DeliveryMode,
+    /// Exactly-once: how often the open transaction commits (ms). Outputs
+    /// become visible downstream at commit, so this adds up to this much
+    /// latency per stage; shorter costs more broker round trips.
+    pub transaction_interval_ms: u64,
+    /// Exactly-once: `transaction.timeout.ms`, how long the broker lets a
+    /// transaction stay open before aborting it (ms). A replica that dies
+    /// with an open transaction and does not come back (under the same
+    /// group instance id) holds back `read_committed` readers of its output
+    /// partitions for up to this long. Also caps `delivery_timeout_ms`.
+    pub transaction_timeout_ms: u64,
+    /// Static group membership (KIP-345): the consumer joins with a stable
+    /// `group.instance.id` (`DOCFLOW_GROUP_INSTANCE_ID`-`<stage>`, else
+    /// `<host>-<stage>`, `-<n>` for further replicas on the same host), so a
+    /// replica restarted after a crash takes its partitions back at once.
+    /// On a planned stop it still leaves the group, handing its partitions
+    /// over at once. `false`: dynamic membership.
+    pub static_membership: bool,
     /// Extra librdkafka properties applied to the consumer and the producer
     /// (e.g. `"security.protocol" = "ssl"`); they override the runtime's.
     pub kafka: BTreeMap<String, String>,
@@ -85,7 +109,43 @@ impl Default for StageConfig {
             commit_interval_ms: 1_000,
             delivery_timeout_ms: 120_000,
             linger_ms: 5,
+            delivery: DeliveryMode::AtLeastOnce,
+            transaction_interval_ms: 100,
+            transaction_timeout_ms: 60_000,
+            static_membership: true,
             kafka: BTreeMap::new(),
+        }
+    }
+}
+
+/// Delivery guarantee of a stage ([`StageConfig::delivery`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    /// Offsets follow acknowledgements; replays after failures.
+    #[default]
+    AtLeastOnce,
+    /// Kafka transactions: outputs and offsets commit atomically.
+    ExactlyOnce,
+}
+
+impl DeliveryMode {
+    /// Environment variable that sets the mode of every stage of `docflow run` / `docflow stage`.
+    pub const ENV: &'static str = "DOCFLOW_DELIVERY";
+
+    /// `at_least_once` | `exactly_once` (also `at-least-once`, `exactly-once`).
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "at_least_once" => Ok(Self::AtLeastOnce),
+            "exactly_once" => Ok(Self::ExactlyOnce),
+            other => Err(ConfigError(format!("delivery {other:?}: expected at_least_once or exactly_once"))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AtLeastOnce => "at_least_once",
+            Self::ExactlyOnce => "exactly_once",
         }
     }
 }
@@ -138,7 +198,30 @@ impl StageConfig {
         if self.backpressure.downstream_group.is_some() && self.downstream_topic().is_none() {
             return err("backpressure needs downstream_topic or output_topic");
         }
+        if self.exactly_once() {
+            if self.transaction_interval_ms == 0 || self.transaction_timeout_ms < 1_000 {
+                return err("transaction_interval_ms must be > 0 and transaction_timeout_ms >= 1000");
+            }
+            if self.transaction_interval_ms >= self.transaction_timeout_ms {
+                return err("transaction_interval_ms must be below transaction_timeout_ms");
+            }
+        }
         Ok(())
+    }
+
+    /// Whether the stage runs in Kafka transactions.
+    pub fn exactly_once(&self) -> bool {
+        self.delivery == DeliveryMode::ExactlyOnce
+    }
+
+    /// The producer's `message.timeout.ms`: `delivery_timeout_ms`, capped by
+    /// the transaction timeout in exactly-once mode (librdkafka requires it).
+    pub fn message_timeout_ms(&self) -> u64 {
+        if self.exactly_once() {
+            self.delivery_timeout_ms.min(self.transaction_timeout_ms)
+        } else {
+            self.delivery_timeout_ms
+        }
     }
 
     /// Topic whose downstream lag drives backpressure.
@@ -191,6 +274,18 @@ mod tests {
     }
 
     #[test]
+    fn delivery_mode_from_toml_and_text() {
+        let cfg = StageConfig::from_toml("group_id = \"g\"\ndelivery = \"exactly_once\"\n").unwrap();
+        assert!(cfg.exactly_once());
+        assert_eq!(cfg.message_timeout_ms(), 60_000, "capped by the transaction timeout");
+        assert!(StageConfig::from_toml("delivery = \"twice\"\n").is_err());
+        assert_eq!(DeliveryMode::parse(" Exactly-Once ").unwrap(), DeliveryMode::ExactlyOnce);
+        assert_eq!(DeliveryMode::parse("at_least_once").unwrap(), DeliveryMode::AtLeastOnce);
+        assert!(DeliveryMode::parse("once").is_err());
+        assert!(!StageConfig::default().exactly_once());
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let e = StageConfig::from_toml("group_id = \"g\"\nbatchsize = 3\n").unwrap_err();
         assert!(e.0.contains("batchsize"), "{e}");
@@ -208,6 +303,7 @@ mod tests {
         let mut bp = ok.clone();
         bp.backpressure.low_water = bp.backpressure.high_water + 1;
         assert!(bp.validate().is_err());
+        assert!(StageConfig { delivery: DeliveryMode::ExactlyOnce, transaction_interval_ms: 0, ..ok.clone() }.validate().is_err());
         let mut no_topic = StageConfig { output_topic: None, ..ok };
         no_topic.backpressure.downstream_group = Some("next".into());
         assert!(no_topic.validate().is_err());

@@ -24,6 +24,10 @@ pub struct StageMetrics {
     pub busy_ns: AtomicU64,
     /// Number of workers (set by the runner).
     pub workers: AtomicU64,
+    /// Exactly-once: transactions committed.
+    pub transactions_committed: AtomicU64,
+    /// Exactly-once: transactions aborted (their records were redone).
+    pub transactions_aborted: AtomicU64,
 }
 
 impl StageMetrics {

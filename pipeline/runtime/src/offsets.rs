@@ -50,11 +50,25 @@ pub struct PartitionTracker {
     /// Whether `commit_point` moved since the last [`take_commit`](Self::take_commit).
     dirty: bool,
     pending: usize,
+    /// Where this generation started reading: the first offset registered,
+    /// or the offset it was rewound to (exactly-once).
+    base: Option<i64>,
+    /// A record was abandoned: the commit point can never pass it.
+    abandoned: bool,
 }
 
 impl PartitionTracker {
     pub fn new(generation: u64) -> Self {
-        Self { generation, slots: VecDeque::new(), last_registered: None, commit_point: None, dirty: false, pending: 0 }
+        Self {
+            generation,
+            slots: VecDeque::new(),
+            last_registered: None,
+            commit_point: None,
+            dirty: false,
+            pending: 0,
+            base: None,
+            abandoned: false,
+        }
     }
 
     pub fn generation(&self) -> u64 {
@@ -67,6 +81,7 @@ impl PartitionTracker {
             return Registered::Duplicate;
         }
         self.last_registered = Some(offset);
+        self.base.get_or_insert(offset);
         self.slots.push_back((offset, Slot::Pending));
         self.pending += 1;
         Registered::New
@@ -90,7 +105,7 @@ impl PartitionTracker {
 
     /// Stop waiting for `offset` without letting the commit point pass it.
     pub fn abandon(&mut self, offset: i64) {
-        self.resolve(offset, Slot::Abandoned);
+        self.abandoned |= self.resolve(offset, Slot::Abandoned);
     }
 
     fn resolve(&mut self, offset: i64, to: Slot) -> bool {
@@ -120,6 +135,13 @@ impl PartitionTracker {
     /// Records still being processed or awaiting acknowledgement.
     pub fn pending(&self) -> usize {
         self.pending
+    }
+
+    /// Where consumption must restart to redo everything not committed
+    /// (exactly-once rewind): the commit point, else where this generation
+    /// began reading.
+    pub fn restart_point(&self) -> Option<i64> {
+        self.commit_point.or(self.base)
     }
 
     /// Offset after the last record consumed (the consumer's position as far
@@ -180,6 +202,39 @@ impl OffsetBook {
         if let Some(t) = self.tracker_of(tp, generation) {
             t.abandon(offset);
         }
+    }
+
+    /// Whether a record of generation `generation` may still produce its
+    /// outputs (exactly-once): its partition is still assigned in that
+    /// generation and no earlier record of it was abandoned.
+    pub fn may_emit(&self, tp: TpKey, generation: u64) -> bool {
+        self.trackers.get(&tp).is_some_and(|t| t.generation == generation && !t.abandoned)
+    }
+
+    /// Start a new generation of `tp` that reads again from its restart
+    /// point (exactly-once, after an aborted transaction or an abandoned
+    /// record): acks and outputs of the old generation no longer count.
+    /// Returns the offset to seek to, `None` when nothing was read yet (the
+    /// consumer's position is then still the committed offset).
+    pub fn rewind(&mut self, tp: TpKey) -> Option<i64> {
+        let at = self.trackers.get(&tp)?.restart_point();
+        self.assign(tp);
+        if let (Some(at), Some(t)) = (at, self.trackers.get_mut(&tp)) {
+            t.base = Some(at);
+            t.commit_point = Some(at);
+        }
+        at
+    }
+
+    /// Partitions with an abandoned record (exactly-once rewinds them).
+    pub fn with_abandoned(&self) -> Vec<TpKey> {
+        self.trackers.iter().filter(|(_, t)| t.abandoned).map(|(tp, _)| *tp).collect()
+    }
+
+    /// Every partition's commit point (exactly-once: the offsets sent with
+    /// each transaction; resending an unchanged one is harmless).
+    pub fn commit_points(&self) -> Vec<(TpKey, i64)> {
+        self.trackers.iter().filter_map(|(tp, t)| t.commit_point.map(|o| (*tp, o))).collect()
     }
 
     /// Commit points that moved since the last call.
@@ -302,6 +357,40 @@ mod tests {
         book.abandon((1, 0), g, 0);
         assert_eq!(book.pending(), 0);
         assert!(book.take_commits().is_empty());
+    }
+
+    #[test]
+    fn an_abandoned_record_stops_later_emits_and_rewind_restarts_at_the_commit_point() {
+        let mut book = OffsetBook::default();
+        let tp = (0, 0);
+        let g = book.assign(tp);
+        for o in 10..14 {
+            book.register(tp, o);
+        }
+        book.complete(tp, g, 10);
+        assert!(book.may_emit(tp, g));
+        book.abandon(tp, g, 11);
+        assert!(!book.may_emit(tp, g), "records after an abandoned one must not produce");
+        assert_eq!(book.with_abandoned(), vec![tp]);
+        assert_eq!(book.rewind(tp), Some(11));
+        assert!(!book.may_emit(tp, g), "the old generation is stale");
+        let g2 = book.register(tp, 11).unwrap();
+        assert!(book.may_emit(tp, g2));
+        assert_eq!(book.commit_points(), vec![(tp, 11)], "the rewound position is where a commit restarts");
+        book.complete(tp, g2, 11);
+        assert_eq!(book.commit_points(), vec![(tp, 12)]);
+    }
+
+    #[test]
+    fn rewind_without_a_commit_restarts_where_reading_began() {
+        let mut book = OffsetBook::default();
+        let tp = (1, 2);
+        book.assign(tp);
+        assert_eq!(book.rewind(tp), None, "nothing read: the position is still the committed offset");
+        book.register(tp, 40);
+        book.register(tp, 41);
+        assert_eq!(book.rewind(tp), Some(40));
+        assert_eq!(book.rewind((9, 9)), None, "unassigned");
     }
 
     #[test]

@@ -169,6 +169,9 @@ pub fn read_topic(brokers: &str, topic: &str, timeout: Duration, mut done: impl 
         .set("bootstrap.servers", brokers)
         .set("group.id", unique("docflow-reader"))
         .set("enable.auto.commit", "false")
+        // Only committed transactions (librdkafka's default, said out loud:
+        // exactly-once tests count what a read_committed consumer sees).
+        .set("isolation.level", "read_committed")
         .create()?;
     let parts = crate::lag::partitions_of(&c, topic, Duration::from_secs(10))?;
     let mut tpl = TopicPartitionList::new();
@@ -233,4 +236,83 @@ pub async fn wait_http_status(addr: SocketAddr, path: &str, want: u16, timeout: 
         assert!(Instant::now() < deadline, "{path} stayed {status} ({body:?}), wanted {want} within {timeout:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A throw-away single-node broker of its own (`deploy/local/scratch-kafka.sh`)
+/// for tests that kill and restart Kafka without disturbing the shared local
+/// stack. Stopped (SIGTERM, then SIGKILL) on drop.
+pub struct ScratchKafka {
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl ScratchKafka {
+    fn script() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/local/scratch-kafka.sh")
+    }
+
+    /// Why a scratch broker cannot start here (no Java, no cached Kafka jars), if so.
+    pub fn unavailable() -> Option<String> {
+        let java = std::env::var("JAVA_HOME").map(|h| format!("{h}/bin/java")).unwrap_or_else(|_| "java".to_owned());
+        if std::process::Command::new(&java).arg("-version").output().is_err() {
+            return Some(format!("{java} not found: a scratch Kafka needs Java 17+"));
+        }
+        let cache = std::env::var("DOCFLOW_JAR_CACHE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/docflow/jars"));
+        let has_jars = std::fs::read_dir(&cache)
+            .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("kafka-") && e.path().join(".complete").exists()))
+            .unwrap_or(false);
+        (!has_jars).then(|| format!("no Kafka jars in {} (run deploy/local/stack.sh fetch)", cache.display()))
+    }
+
+    /// Format and start a broker in a fresh directory under `parent` on a
+    /// free port pair; returns once it answers.
+    pub fn start(parent: &std::path::Path) -> anyhow::Result<Self> {
+        let port = free_port_pair()?;
+        let kafka = Self { dir: parent.join(unique("scratch-kafka")), port };
+        kafka.up()?;
+        Ok(kafka)
+    }
+
+    /// `host:port` for clients.
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn run(&self, args: &[&str]) -> anyhow::Result<()> {
+        let out = std::process::Command::new("bash").arg(Self::script()).args(args).output()?;
+        anyhow::ensure!(out.status.success(), "scratch-kafka.sh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(())
+    }
+
+    /// Start (again, on the same data) and wait until it answers.
+    pub fn up(&self) -> anyhow::Result<()> {
+        let dir = self.dir.to_string_lossy().into_owned();
+        self.run(&["up", &dir, &self.port.to_string()])
+    }
+
+    /// SIGKILL the broker: no controlled shutdown.
+    pub fn kill9(&self) -> anyhow::Result<()> {
+        self.run(&["kill", &self.dir.to_string_lossy()])
+    }
+}
+
+impl Drop for ScratchKafka {
+    fn drop(&mut self) {
+        let _ = self.run(&["down", &self.dir.to_string_lossy()]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port `p` with `p + 1` free too (a broker and its controller).
+fn free_port_pair() -> anyhow::Result<u16> {
+    for _ in 0..50 {
+        let a = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let p = a.local_addr()?.port();
+        if p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return Ok(p);
+        }
+    }
+    anyhow::bail!("no free port pair on 127.0.0.1")
 }

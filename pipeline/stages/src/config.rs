@@ -49,6 +49,11 @@ pub struct PipelineConfig {
     /// Prefix put before every topic and consumer-group name
     /// (`<prefix>.docs.raw.normal`): several pipelines on one cluster, tests.
     pub topic_prefix: Option<String>,
+    /// Delivery guarantee of every stage, `at_least_once` (default) or
+    /// `exactly_once` (Kafka transactions; `read_committed` consumers of
+    /// `docs.results` then see each document once). Overrides
+    /// `[stage.*] delivery`; `DOCFLOW_DELIVERY` overrides this.
+    pub delivery: Option<docflow_runtime::DeliveryMode>,
     /// `cassandra` or `memory`.
     pub store_backend: StoreBackend,
     /// Database connection (`DOCFLOW_SCYLLA_NODES`, `DOCFLOW_KEYSPACE` when absent).
@@ -72,6 +77,7 @@ impl Default for PipelineConfig {
         Self {
             brokers: None,
             topic_prefix: None,
+            delivery: None,
             store_backend: StoreBackend::default(),
             store: StoreConfig::from_env(),
             stage: BTreeMap::new(),
@@ -123,6 +129,10 @@ impl PipelineConfig {
     /// [`Self::apply_env`] over any variable source.
     pub fn apply_env_from(&mut self, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         self.kafka_security = KafkaSecurity::from_lookup(&lookup)?;
+        if let Some(mode) = lookup(docflow_runtime::DeliveryMode::ENV).filter(|v| !v.trim().is_empty()) {
+            let mode = docflow_runtime::DeliveryMode::parse(&mode).map_err(|e| anyhow::anyhow!("{}: {e}", docflow_runtime::DeliveryMode::ENV))?;
+            self.delivery = Some(mode);
+        }
         if self.store_backend == StoreBackend::Cassandra {
             apply_store_env(&mut self.store, &lookup)?;
         }
@@ -165,6 +175,9 @@ impl PipelineConfig {
         };
         if let Some(b) = &self.brokers {
             cfg.brokers = b.clone();
+        }
+        if let Some(mode) = self.delivery {
+            cfg.delivery = mode;
         }
         for (k, v) in self.kafka_security.properties() {
             cfg.kafka.entry(k).or_insert(v);
@@ -375,6 +388,22 @@ mod tests {
         }
         assert!(!format!("{cfg:?}").contains("pw-1"), "Debug shows the Kafka password");
         cfg.check().unwrap();
+    }
+
+    #[test]
+    fn delivery_from_the_file_and_the_environment() {
+        use docflow_runtime::DeliveryMode;
+        let mut cfg = PipelineConfig::from_toml("store_backend = \"memory\"\n[stage.persist]\ndelivery = \"exactly_once\"\n").unwrap();
+        assert_eq!(cfg.stage_config("persist").unwrap().delivery, DeliveryMode::ExactlyOnce, "per stage");
+        assert_eq!(cfg.stage_config("parse").unwrap().delivery, DeliveryMode::AtLeastOnce);
+        let mut all = PipelineConfig::from_toml("store_backend = \"memory\"\ndelivery = \"exactly_once\"\n").unwrap();
+        assert!(["parse", "infer", "score", "persist", "learn"].iter().all(|s| all.stage_config(s).unwrap().exactly_once()));
+        all.apply_env_from(env(&[("DOCFLOW_DELIVERY", "at-least-once")])).unwrap();
+        assert_eq!(all.stage_config("score").unwrap().delivery, DeliveryMode::AtLeastOnce, "the environment wins");
+        cfg.apply_env_from(env(&[("DOCFLOW_DELIVERY", "exactly_once")])).unwrap();
+        assert!(cfg.stage_config("infer").unwrap().exactly_once());
+        let e = cfg.apply_env_from(env(&[("DOCFLOW_DELIVERY", "twice")])).unwrap_err();
+        assert!(e.to_string().contains("DOCFLOW_DELIVERY"), "{e}");
     }
 
     #[test]

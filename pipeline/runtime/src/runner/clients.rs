@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Producer settings: durable (acks=all, idempotent) and compact (lz4).
-pub(crate) fn producer_config(cfg: &StageConfig, stage: &str) -> ClientConfig {
+/// Exactly-once: transactional (`transactional_id`), with the transaction
+/// timeout and a message timeout within it.
+pub(crate) fn producer_config(cfg: &StageConfig, stage: &str, transactional_id: Option<&str>) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &cfg.brokers)
         .set("client.id", format!("docflow-{stage}"))
@@ -27,29 +29,31 @@ pub(crate) fn producer_config(cfg: &StageConfig, stage: &str) -> ClientConfig {
         .set("enable.idempotence", "true")
         .set("compression.type", "lz4")
         .set("linger.ms", cfg.linger_ms.to_string())
-        .set("message.timeout.ms", cfg.delivery_timeout_ms.to_string())
+        .set("message.timeout.ms", cfg.message_timeout_ms().to_string())
+        .set("reconnect.backoff.max.ms", "1000")
         // The runtime bounds in-flight records itself; let librdkafka queue them.
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576");
+    if let Some(id) = transactional_id {
+        c.set("transactional.id", id).set("transaction.timeout.ms", cfg.transaction_timeout_ms.to_string());
+    }
     for (k, v) in &cfg.kafka {
         c.set(k, v);
     }
     c
 }
 
-/// Environment variable naming this replica for static group membership
-/// (`group.instance.id` = `<value>-<stage>`); unset: dynamic membership.
-pub const GROUP_INSTANCE_ID_ENV: &str = "DOCFLOW_GROUP_INSTANCE_ID";
-
 /// Consumer settings: offsets stored by the runtime only after acks, and
-/// committed in the background plus on revoke and shutdown.
-pub(crate) fn consumer_config(cfg: &StageConfig, stage: &str) -> ClientConfig {
+/// committed by the poll loop every `commit_interval_ms` while the consumer
+/// is a member of its group, plus on revoke and shutdown. (Not librdkafka's
+/// auto-commit: a static member that commits after its session timed out,
+/// before it rejoined, is fenced for good, which is fatal to the client.)
+pub(crate) fn consumer_config(cfg: &StageConfig, stage: &str, instance_id: Option<&str>) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &cfg.brokers)
         .set("client.id", format!("docflow-{stage}"))
         .set("group.id", &cfg.group_id)
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", cfg.commit_interval_ms.to_string())
+        .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         // Incremental rebalances: adding a replica only moves the partitions it takes.
@@ -60,16 +64,21 @@ pub(crate) fn consumer_config(cfg: &StageConfig, stage: &str) -> ClientConfig {
         // Bounded prefetch keeps memory flat whatever the backlog.
         .set("queued.max.messages.kbytes", "16384")
         .set("enable.partition.eof", "false")
-        // Statistics carry per-partition consumer lag (docflow_consumer_lag).
-        .set("statistics.interval.ms", "2000");
-    // Static membership (KIP-345) when the replica has a stable name (a
-    // StatefulSet pod, a supervisor's slot): a replica restarted within the
-    // session timeout takes its partitions back at once instead of waiting
-    // for the group to notice the dead member and rebalance. The price: a
-    // replica that stops for good keeps its partitions until the session
-    // times out, as static members do not leave the group on close.
-    if let Some(id) = std::env::var(GROUP_INSTANCE_ID_ENV).ok().filter(|v| !v.trim().is_empty()) {
-        c.set("group.instance.id", format!("{}-{stage}", id.trim()));
+        // Statistics carry per-partition consumer lag (docflow_consumer_lag)
+        // and the group's state, which `/readyz` follows (see `membership`).
+        .set("statistics.interval.ms", "1000")
+        // Reconnect within a second of a broker's return, not after the
+        // default backoff of up to 10 s.
+        .set("reconnect.backoff.max.ms", "1000");
+    if cfg.exactly_once() {
+        // Offsets commit inside the transactions only; read only committed
+        // records of the upstream stage's transactions.
+        c.set("isolation.level", "read_committed");
+    }
+    // Static membership (see `instance`): a replica restarted within the
+    // session timeout takes its partitions back without a rebalance.
+    if let Some(id) = instance_id {
+        c.set("group.instance.id", id);
     }
     for (k, v) in &cfg.kafka {
         c.set(k, v);
@@ -117,14 +126,15 @@ pub(crate) struct ConsumerCtx {
     pub dispatch: Mutex<Dispatch>,
     pub pauses: Mutex<PauseState>,
     pub rebalance_drain_timeout: Duration,
+    /// Exactly-once: the transactions, committed by the poll thread.
+    pub txn: Option<Mutex<super::transactions::Transactions>>,
 }
 
 impl ClientContext for ConsumerCtx {
     fn error(&self, error: KafkaError, reason: &str) {
-        // All brokers down: not ready until records flow or partitions are
-        // assigned again.
+        // Consumer errors come through poll(); this sees the client's own.
         if matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
-            self.shared.connected.store(false, Ordering::Relaxed);
+            self.shared.membership.on_all_brokers_down();
         }
         tracing::error!(stage = %self.shared.stage_name, "librdkafka: {error}: {reason}");
     }
@@ -132,6 +142,11 @@ impl ClientContext for ConsumerCtx {
     /// Keep the committed-offset lag of the assigned input partitions
     /// (librdkafka reports -1 for partitions it does not consume).
     fn stats(&self, statistics: rdkafka::Statistics) {
+        match self.shared.membership.on_stats(&statistics) {
+            Some(true) => tracing::info!(stage = %self.shared.stage_name, "group coordinator reachable"),
+            Some(false) => tracing::warn!(stage = %self.shared.stage_name, "group coordinator unreachable: not ready"),
+            None => {}
+        }
         let mut lags = Vec::new();
         for (topic, t) in &statistics.topics {
             if self.shared.topic_index(topic).is_none() {
@@ -170,6 +185,12 @@ impl ConsumerCtx {
         tpl
     }
 
+    /// Whether offsets may be committed now: the consumer holds its
+    /// assignment and reaches the coordinator (see `consumer_config`).
+    pub fn is_member(&self, consumer: &BaseConsumer<Self>) -> bool {
+        self.shared.membership.ready().is_ok() && !consumer.assignment_lost()
+    }
+
     pub fn lock_dispatch(&self) -> std::sync::MutexGuard<'_, Dispatch> {
         self.dispatch.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -186,11 +207,22 @@ impl ConsumerCtx {
         let tps = self.tp_keys(tpl);
         let lost = consumer.assignment_lost();
         let closing = self.shared.closing.load(Ordering::Acquire);
+        if lost {
+            self.shared.membership.on_lost();
+        }
         if !lost && !closing {
             self.lock_dispatch().flush_all();
             let deadline = Instant::now() + self.rebalance_drain_timeout;
             while self.shared.book().pending_in(&tps) > 0 && Instant::now() < deadline && self.shared.fatal().is_none() {
                 std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        if let Some(txn) = &self.txn {
+            // Exactly-once: the revoked partitions' progress commits with the
+            // open transaction; what is still in flight is stale after the
+            // revoke and is not produced (the next owner redoes it).
+            if !lost {
+                txn.lock().unwrap_or_else(|p| p.into_inner()).commit(consumer);
             }
         }
         let mut commits = Vec::new();
@@ -207,8 +239,13 @@ impl ConsumerCtx {
             }
         }
         self.lock_pauses().forget(&tps);
+        if let (Some(txn), true) = (&self.txn, lost) {
+            // The open transaction holds outputs of the lost partitions, which
+            // their new owner redoes: abort it and redo the partitions kept.
+            txn.lock().unwrap_or_else(|p| p.into_inner()).abort();
+        }
         tracing::info!(stage = %self.shared.stage_name, partitions = tps.len(), lost, still_in_flight = left, "partitions revoked");
-        if lost || commits.is_empty() {
+        if lost || commits.is_empty() || self.txn.is_some() || !self.is_member(consumer) {
             return;
         }
         let tpl = self.tpl_of(commits);
@@ -233,7 +270,7 @@ impl ConsumerCtx {
         let mut pauses = self.lock_pauses();
         pauses.forget(&tps);
         pauses.apply(consumer, self, tps.iter().copied());
-        self.shared.connected.store(true, Ordering::Relaxed);
+        self.shared.membership.on_assign();
         tracing::info!(stage = %self.shared.stage_name, partitions = tps.len(), "partitions assigned");
     }
 }

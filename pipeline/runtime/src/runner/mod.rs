@@ -9,15 +9,19 @@
 //!
 //! Files: `poll` (the consumer loop, drain), `dispatch` (batching),
 //! `worker` (processing, retries, DLQ, producing), `clients` (librdkafka
-//! settings, delivery and rebalance callbacks), `pauses` (why a partition is
-//! paused), `monitor` (lag measurements), `shared` (state and per-record acks).
+//! settings, delivery and rebalance callbacks), `membership` (readiness from
+//! the group's state), `pauses` (why a partition is paused), `monitor` (lag
+//! measurements), `shared` (state and per-record acks).
 
 mod clients;
 mod dispatch;
+mod instance;
+mod membership;
 mod monitor;
 mod pauses;
 mod poll;
 mod shared;
+mod transactions;
 mod worker;
 
 use crate::config::StageConfig;
@@ -59,18 +63,28 @@ pub async fn run_stage_with_metrics<S: Stage>(
     let topics: Vec<Arc<str>> = cfg.input_topics.iter().map(|t| Arc::from(t.as_str())).collect();
     let (dlq_tx, mut dlq_rx) = mpsc::unbounded_channel();
     metrics.workers.store(cfg.concurrency as u64, Ordering::Relaxed);
-    let shared = Arc::new(shared::Shared::new(name.clone(), topics, shutdown.clone(), dlq_tx, metrics));
+    let shared = Arc::new(shared::Shared::new(name.clone(), topics, shutdown.clone(), dlq_tx, metrics, cfg.exactly_once()));
     {
         let stage = Arc::downgrade(&stage);
         let _ = shared.stage_ready.set(Box::new(move || stage.upgrade().map_or(Ok(()), |s| s.ready())));
     }
     crate::telemetry::stages::register(crate::telemetry::Registry::global(), shared.clone());
 
+    let instance = instance::choose(&cfg, &name);
+    let instance_id = instance.as_ref().map(|i| i.id.clone());
+    let transactional_id = cfg.exactly_once().then(|| transactions::transactional_id(&cfg, instance_id.as_deref()));
     let producer: Arc<ThreadedProducer<clients::ProducerCtx>> = Arc::new(
-        clients::producer_config(&cfg, &name)
+        clients::producer_config(&cfg, &name, transactional_id.as_deref())
             .create_with_context(clients::ProducerCtx)
             .context("creating the Kafka producer")?,
     );
+    let txn = match cfg.exactly_once() {
+        true => {
+            let (producer, cfg) = (producer.clone(), cfg.clone());
+            Some(tokio::task::spawn_blocking(move || transactions::Transactions::start(producer, &cfg)).await??)
+        }
+        false => None,
+    };
 
     // Workers and their channels.
     let lanes = if cfg.lanes_enabled() { cfg.input_topics.len() } else { 1 };
@@ -79,6 +93,7 @@ pub async fn run_stage_with_metrics<S: Stage>(
         shared: shared.clone(),
         producer: producer.clone(),
         cfg: cfg.clone(),
+        gate: txn.as_ref().map(|t| t.gate.clone()),
         limits: docflow_schemas::Limits { max_encoded_bytes: cfg.max_record_bytes, ..docflow_schemas::Limits::DEFAULT },
         schema_header: docflow_schemas::schema_header_value(),
     });
@@ -89,12 +104,17 @@ pub async fn run_stage_with_metrics<S: Stage>(
         senders.push(tx);
         workers.push(tokio::spawn(worker::worker_loop(wctx.clone(), rx, lanes)));
     }
-    // Outputs the broker rejected for good are dead-lettered by this task.
+    // Outputs the broker rejected for good are dead-lettered by this task
+    // (exactly-once: their transaction aborts; the redo dead-letters them).
     let dlq_task = {
         let (producer, cfg) = (producer.clone(), cfg.clone());
         tokio::spawn(async move {
             while let Some((record, err)) = dlq_rx.recv().await {
-                worker::send_dead_letter(&producer, &cfg, &record, err).await;
+                if cfg.exactly_once() {
+                    record.reject_for_redo(err);
+                } else {
+                    worker::send_dead_letter(&producer, &cfg, &record, err).await;
+                }
             }
         })
     };
@@ -104,12 +124,15 @@ pub async fn run_stage_with_metrics<S: Stage>(
         dispatch: Mutex::new(dispatch::Dispatch::new(senders, lanes, cfg.batch_size, Duration::from_millis(cfg.batch_linger_ms))),
         pauses: Mutex::new(pauses::PauseState::new(cfg.lanes_enabled())),
         rebalance_drain_timeout: cfg.rebalance_drain_timeout(),
+        txn: txn.map(Mutex::new),
     };
-    let consumer: Arc<BaseConsumer<clients::ConsumerCtx>> =
-        Arc::new(clients::consumer_config(&cfg, &name).create_with_context(ctx).context("creating the Kafka consumer")?);
+    let instance_id = instance_id.as_deref();
+    let consumer: Arc<BaseConsumer<clients::ConsumerCtx>> = Arc::new(
+        clients::consumer_config(&cfg, &name, instance_id).create_with_context(ctx).context("creating the Kafka consumer")?,
+    );
     let topic_refs: Vec<&str> = cfg.input_topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topic_refs).context("subscribing to the input topics")?;
-    tracing::info!(stage = %name, group = %cfg.group_id, topics = ?cfg.input_topics, output = ?cfg.output_topic, "stage started");
+    tracing::info!(stage = %name, group = %cfg.group_id, instance = instance_id.unwrap_or("(dynamic)"), topics = ?cfg.input_topics, output = ?cfg.output_topic, "stage started");
 
     let monitor = monitor::spawn(shared.clone(), cfg.clone())?;
     let poller = {
@@ -138,8 +161,12 @@ pub async fn run_stage_with_metrics<S: Stage>(
     dlq_task.abort();
     // Leave the group now (the revoke callback commits what is stored).
     tokio::task::spawn_blocking(move || {
-        consumer.unsubscribe();
+        leave_group(&consumer);
+        if let Some(txn) = &consumer.context().txn {
+            txn.lock().unwrap_or_else(|p| p.into_inner()).close();
+        }
         drop(consumer);
+        drop(instance);
         if let Some(m) = monitor {
             let _ = m.join();
         }
@@ -152,6 +179,29 @@ pub async fn run_stage_with_metrics<S: Stage>(
             tracing::info!(stage = %name, "stage stopped cleanly");
             Ok(())
         }
+    }
+}
+
+/// Longest a planned stop waits for the group to take its partitions back.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Unsubscribe and serve the revoke, so the consumer leaves the group before
+/// it closes. librdkafka sends a static member's LeaveGroup only when the
+/// unassignment completes before the close (a close alone keeps static
+/// members in the group until their session times out), so wait for it.
+fn leave_group(consumer: &BaseConsumer<clients::ConsumerCtx>) {
+    consumer.unsubscribe();
+    let deadline = std::time::Instant::now() + LEAVE_TIMEOUT;
+    while std::time::Instant::now() < deadline {
+        let _ = consumer.poll(Duration::from_millis(20));
+        if consumer.assignment().map(|a| a.count() == 0).unwrap_or(true) {
+            break;
+        }
+    }
+    // Let the group handler finish the unassignment and send the leave.
+    let settle = std::time::Instant::now() + Duration::from_millis(200);
+    while std::time::Instant::now() < settle {
+        let _ = consumer.poll(Duration::from_millis(20));
     }
 }
 

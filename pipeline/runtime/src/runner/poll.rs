@@ -38,6 +38,7 @@ pub(crate) struct PollLoop {
     gate: Gate,
     hard_since: Option<Instant>,
     last_store: Instant,
+    last_commit: Instant,
     last_stats: Instant,
     applied: Option<super::pauses::Reasons>,
     assignment_seen: usize,
@@ -46,7 +47,7 @@ pub(crate) struct PollLoop {
 impl PollLoop {
     pub fn new(consumer: Arc<BaseConsumer<ConsumerCtx>>, cfg: Arc<StageConfig>) -> Self {
         let now = Instant::now();
-        Self { consumer, cfg, gate: Gate::default(), hard_since: None, last_store: now, last_stats: now, applied: None, assignment_seen: 0 }
+        Self { consumer, cfg, gate: Gate::default(), hard_since: None, last_store: now, last_commit: now, last_stats: now, applied: None, assignment_seen: 0 }
     }
 
     fn ctx(&self) -> &ConsumerCtx {
@@ -69,6 +70,7 @@ impl PollLoop {
                 // Waiting for capacity without polling (bounded, see CAPACITY_WAIT).
                 std::thread::sleep(Duration::from_millis(1));
                 self.store_offsets(now, false);
+                self.commit_transaction_if_due(now);
                 continue;
             }
             let timeout = self.ctx().lock_dispatch().next_due().map_or(MAX_POLL, |due| due.saturating_duration_since(now).min(MAX_POLL));
@@ -80,6 +82,7 @@ impl PollLoop {
             let now = Instant::now();
             self.ctx().lock_dispatch().flush_due(now);
             self.store_offsets(now, false);
+            self.commit_transaction_if_due(now);
             if now.duration_since(self.last_stats) >= STATS_EVERY {
                 self.last_stats = now;
                 tracing::info!(stage = %shared.stage_name, in_flight = shared.in_flight.load(Ordering::Relaxed), "{}", shared.metrics.summary());
@@ -184,9 +187,6 @@ impl PollLoop {
                 .unwrap_or_default(),
         };
         let lane = if self.cfg.lanes_enabled() { topic as usize } else { 0 };
-        if !shared.connected.load(Ordering::Relaxed) {
-            shared.connected.store(true, Ordering::Relaxed);
-        }
         let metrics = &shared.metrics;
         if metrics.consumed.fetch_add(1, Ordering::Relaxed) == 0 {
             metrics.first_consumed_at_ms.store(crate::dlq::now_ms() as u64, Ordering::Relaxed);
@@ -200,6 +200,12 @@ impl PollLoop {
             KafkaError::MessageConsumptionFatal(code) => {
                 self.ctx().shared.set_fatal(format!("fatal consumer error: {code}"));
             }
+            KafkaError::MessageConsumption(RDKafkaErrorCode::AllBrokersDown) => {
+                // Not ready until the statistics or an assignment say otherwise.
+                if self.ctx().shared.membership.on_all_brokers_down() {
+                    tracing::warn!(stage = %self.ctx().shared.stage_name, "all brokers down: not ready until the group coordinator answers");
+                }
+            }
             KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic) => {
                 tracing::warn!(stage = %self.ctx().shared.stage_name, "input topic missing (waiting for it): {e}");
             }
@@ -207,21 +213,43 @@ impl PollLoop {
         }
     }
 
+    /// Exactly-once: commit the open transaction when its interval is up.
+    fn commit_transaction_if_due(&self, now: Instant) {
+        if let Some(txn) = &self.ctx().txn {
+            let mut txn = txn.lock().unwrap_or_else(|p| p.into_inner());
+            if txn.due(now) {
+                txn.commit(&self.consumer);
+            }
+        }
+    }
+
     /// Store commit points that moved (committed by the auto-commit timer,
-    /// on revoke and on shutdown).
+    /// on revoke and on shutdown). Exactly-once: offsets go with the
+    /// transactions instead.
     fn store_offsets(&mut self, now: Instant, force: bool) {
+        if self.ctx().txn.is_some() {
+            return;
+        }
         if !force && now.duration_since(self.last_store) < STORE_EVERY {
             return;
         }
         self.last_store = now;
         let commits = self.ctx().shared.book().take_commits();
-        if commits.is_empty() {
-            return;
+        if !commits.is_empty() {
+            let tpl = self.ctx().tpl_of(commits.into_iter().map(|(tp, o)| (tp, Some(o))));
+            if let Err(e) = self.consumer.store_offsets(&tpl) {
+                // Only partitions revoked in between fail; harmless.
+                tracing::debug!("store offsets: {e}");
+            }
         }
-        let tpl = self.ctx().tpl_of(commits.into_iter().map(|(tp, o)| (tp, Some(o))));
-        if let Err(e) = self.consumer.store_offsets(&tpl) {
-            // Only partitions revoked in between fail; harmless.
-            tracing::debug!("store offsets: {e}");
+        if now.duration_since(self.last_commit) >= Duration::from_millis(self.cfg.commit_interval_ms)
+            && self.ctx().is_member(&self.consumer)
+        {
+            self.last_commit = now;
+            match self.consumer.commit_consumer_state(CommitMode::Async) {
+                Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+                Err(e) => tracing::warn!(stage = %self.ctx().shared.stage_name, "offset commit failed (retried at the next interval): {e}"),
+            }
         }
     }
 
@@ -242,15 +270,22 @@ impl PollLoop {
             // so they are not committed and will be consumed again.
             let _ = self.consumer.poll(Duration::from_millis(20));
             self.store_offsets(Instant::now(), false);
+            self.commit_transaction_if_due(Instant::now());
         }
         let left = shared.in_flight.load(Ordering::Relaxed);
         if left > 0 {
             tracing::warn!(stage = %shared.stage_name, left, "drain timed out; unfinished records will be replayed");
         }
         self.store_offsets(Instant::now(), true);
-        match self.consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-            Err(e) => tracing::warn!(stage = %shared.stage_name, "final commit failed (records will be replayed): {e}"),
+        if let Some(txn) = &self.ctx().txn {
+            let mut txn = txn.lock().unwrap_or_else(|p| p.into_inner());
+            let committed = txn.commit(&self.consumer);
+            tracing::info!(stage = %shared.stage_name, ?committed, "last transaction");
+        } else if self.ctx().is_member(&self.consumer) {
+            match self.consumer.commit_consumer_state(CommitMode::Sync) {
+                Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+                Err(e) => tracing::warn!(stage = %shared.stage_name, "final commit failed (records will be replayed): {e}"),
+            }
         }
         tracing::info!(stage = %shared.stage_name, "drained: {}", shared.metrics.summary());
     }

@@ -47,15 +47,21 @@ pub(crate) struct Shared {
     /// Records whose output the broker rejected for good: dead-letter them.
     pub dlq_tx: mpsc::UnboundedSender<(Arc<InFlight>, StageError)>,
     pub metrics: Arc<StageMetrics>,
-    /// Partitions were assigned and librdkafka has not reported all brokers
-    /// down since (`/readyz`).
-    pub connected: AtomicBool,
+    /// Group membership and coordinator reachability (`/readyz`).
+    pub membership: super::membership::Membership,
     /// `document_processing_duration_seconds` by outcome: `ok`, `dead_letter`.
     pub duration_ok: Option<Arc<Histogram>>,
     pub duration_dead_letter: Option<Arc<Histogram>>,
     /// (topic, partition, lag behind the committed offset) of the assigned
     /// partitions, from librdkafka statistics.
     pub consumer_lag: Mutex<Vec<(String, i32, u64)>>,
+    /// Exactly-once mode: a failed delivery aborts the transaction (the
+    /// record is redone) instead of stopping the stage.
+    pub exactly_once: bool,
+    /// Exactly-once: inputs whose output the broker rejected for good, by
+    /// (partition, offset). The transaction that held the output aborts;
+    /// when the record comes again it is dead-lettered instead.
+    pub rejected: Mutex<std::collections::HashMap<(TpKey, i64), StageError>>,
     /// The stage's own readiness (`Stage::ready`), set once the stage runs.
     pub stage_ready: std::sync::OnceLock<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
 }
@@ -67,6 +73,7 @@ impl Shared {
         shutdown: ShutdownSignal,
         dlq_tx: mpsc::UnboundedSender<(Arc<InFlight>, StageError)>,
         metrics: Arc<StageMetrics>,
+        exactly_once: bool,
     ) -> Self {
         Self {
             duration_ok: duration_histogram(&stage_name, "ok"),
@@ -87,9 +94,11 @@ impl Shared {
             closing: AtomicBool::new(false),
             dlq_tx,
             metrics,
-            connected: AtomicBool::new(false),
+            membership: Default::default(),
             consumer_lag: Mutex::new(Vec::new()),
             stage_ready: std::sync::OnceLock::new(),
+            exactly_once,
+            rejected: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -137,9 +146,10 @@ impl crate::telemetry::stages::TelemetryView for Shared {
         self.in_flight.load(Ordering::Relaxed)
     }
     fn ready(&self) -> Result<(), String> {
-        if !self.connected.load(Ordering::Relaxed) || self.fatal().is_some() {
-            return Err("not connected to Kafka".to_owned());
+        if let Some(fatal) = self.fatal() {
+            return Err(format!("stopping: {fatal}"));
         }
+        self.membership.ready()?;
         self.stage_ready.get().map_or(Ok(()), |ready| ready())
     }
     fn closing(&self) -> bool {
@@ -218,6 +228,30 @@ impl InFlight {
         self.settle(Delivery::Acked);
     }
 
+    /// An output of this record was rejected at once (by the producer, before
+    /// any broker): take the error, so the worker dead-letters the record
+    /// itself before releasing it.
+    pub fn take_rejection(&self) -> Option<StageError> {
+        if self.dead_lettered.load(Ordering::Acquire) {
+            return None;
+        }
+        self.failure.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Exactly-once: an output of this record was rejected by the broker
+    /// (delivery callback). Remember it for the redo and give the record up.
+    pub fn reject_for_redo(&self, err: StageError) {
+        let key = (self.tp, self.raw.meta.offset);
+        self.shared.rejected.lock().unwrap_or_else(|p| p.into_inner()).insert(key, err);
+        self.abandon();
+    }
+
+    /// Exactly-once: the error an earlier attempt at this record met, if any.
+    pub fn earlier_rejection(&self) -> Option<StageError> {
+        let key = (self.tp, self.raw.meta.offset);
+        self.shared.rejected.lock().unwrap_or_else(|p| p.into_inner()).remove(&key)
+    }
+
     /// Mark this record as being dead-lettered (its DLQ output is next).
     pub fn mark_dead_lettered(&self) -> bool {
         !self.dead_lettered.swap(true, Ordering::AcqRel)
@@ -230,6 +264,12 @@ impl InFlight {
             Delivery::Rejected(err) => {
                 let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
                 failure.get_or_insert(err);
+            }
+            Delivery::Failed(message) if self.shared.exactly_once => {
+                // The transaction holding this output cannot commit: it is
+                // aborted at the next commit and the record redone.
+                tracing::debug!(stage = %self.shared.stage_name, "output not delivered (the transaction will abort): {message}");
+                self.abandon();
             }
             Delivery::Failed(message) => {
                 self.shared.set_fatal(format!(

@@ -40,6 +40,9 @@ pub(crate) struct WorkerCtx<S: Stage> {
     pub shared: Arc<Shared>,
     pub producer: Arc<ThreadedProducer<ProducerCtx>>,
     pub cfg: Arc<StageConfig>,
+    /// Exactly-once: held (shared) while a record's outputs are produced;
+    /// the transaction commit holds it exclusively (see `transactions`).
+    pub gate: Option<super::transactions::Gate>,
     /// Input decoding limits (`max_record_bytes` on the wire).
     pub limits: Limits,
     pub schema_header: String,
@@ -207,9 +210,31 @@ impl<S: Stage> WorkerCtx<S> {
 
     /// Produce a record's outputs or its dead letter, then drop the worker's hold.
     async fn emit(&self, record: &Arc<InFlight>, outcome: ProcessResult<S::Output>) {
+        let _open = match &self.gate {
+            Some(gate) => {
+                let open = gate.read().await;
+                // Exactly-once: a record of an aborted (rewound) generation,
+                // or behind an abandoned one, is redone, not produced.
+                if !self.shared.book().may_emit(record.tp, record.generation) {
+                    record.abandon();
+                    return;
+                }
+                Some(open)
+            }
+            None => None,
+        };
+        let outcome = match self.gate.as_ref().and_then(|_| record.earlier_rejection()) {
+            Some(e) => Err(e),
+            None => outcome,
+        };
         match outcome {
             Ok(outputs) => self.produce_outputs(record, outputs).await,
             Err(e) => send_dead_letter(&self.producer, &self.cfg, record, e).await,
+        }
+        // An output the producer refused at once: dead-letter the input now,
+        // in the same transaction (exactly-once) and before it completes.
+        if let Some(e) = record.take_rejection() {
+            send_dead_letter(&self.producer, &self.cfg, record, e).await;
         }
         record.release();
     }

@@ -64,6 +64,25 @@ impl StageProc {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Lines of the log (ANSI colours removed) that contain every needle.
+    pub fn log_lines(&self, needles: &[&str]) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines().map(strip_ansi).filter(|l| needles.iter().all(|n| l.contains(n))).collect()
+    }
+
+    /// Wait until the log holds more than `already` lines with every needle;
+    /// how long that took, or `None` after `timeout`.
+    pub fn wait_log(&self, needles: &[&str], already: usize, timeout: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if self.log_lines(needles).len() > already {
+                return Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
@@ -77,6 +96,23 @@ impl Drop for StageProc {
             self.kill9();
         }
     }
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Decode a consumed TestDoc.
@@ -118,6 +154,23 @@ pub fn wait_lag_zero(group: &str, topic: &str, timeout: Duration) -> u64 {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Publish `docs` test documents (200-byte bodies) to `topic` at `per_sec`
+/// from a thread of its own; join it to wait for the last acknowledgement.
+pub fn publish_steadily(brokers: String, topic: String, docs: u64, per_sec: u64) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let p = testkit::producer(&brokers).unwrap();
+        let start = Instant::now();
+        for seq in 0..docs {
+            testkit::send_doc(&p, &topic, &testkit::test_doc(seq, 200)).unwrap();
+            let due = Duration::from_micros(seq * 1_000_000 / per_sec);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        testkit::flush(&p).unwrap();
+    })
 }
 
 /// TOML for `--config` with a short session timeout (fast failover in tests).

@@ -1,0 +1,110 @@
+//! Acceptance: exactly-once mode (`delivery = "exactly_once"`). What a
+//! `read_committed` consumer of the last topic sees holds every document
+//! exactly once:
+//! - through a chain of two stage processes (in → A → mid → B → out) while
+//!   A is `kill -9`ed and restarted three times mid-stream;
+//! - through a SIGKILL and restart of the broker itself (a scratch broker of
+//!   the test's own, never the shared one), with both stages in process.
+
+mod common;
+
+use common::*;
+use docflow_runtime::passthrough::PassThrough;
+use docflow_runtime::testkit::{self, ScratchKafka};
+use docflow_runtime::{ShutdownSignal, StageConfig};
+use std::collections::HashSet;
+use std::time::Duration;
+
+const EOS: &str = "delivery = \"exactly_once\"";
+
+fn assert_exactly_once(records: &[testkit::Consumed], docs: u64, what: &str) {
+    let counts = id_counts(records);
+    let missing = (0..docs).filter(|s| !counts.contains_key(&testkit::test_doc(*s, 0).id)).count();
+    let duplicates = records.len() - counts.len();
+    println!("exactly_once ({what}): {docs} documents, {} records read_committed, {missing} missing, {duplicates} duplicates", records.len());
+    assert_eq!(missing, 0, "{what}: documents lost");
+    assert_eq!(duplicates, 0, "{what}: duplicates in exactly-once mode");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_three_times_gives_no_loss_and_no_duplicates() {
+    if !testkit::require_kafka() {
+        return;
+    }
+    const DOCS: u64 = 3_000;
+    let brokers = testkit::brokers();
+    let (input, mid, out) = (testkit::unique("eo-in"), testkit::unique("eo-mid"), testkit::unique("eo-out"));
+    let dlq = testkit::unique("eo-dlq");
+    testkit::create_topics(&brokers, &[(&input, 6), (&mid, 6), (&out, 6), (&dlq, 1)]).await.unwrap();
+    let (group_a, group_b) = (testkit::unique("eo-a"), testkit::unique("eo-b"));
+    let cfg = format!("{EOS}\ndlq_topic = \"{dlq}\"\nbatch_size = 100");
+    let a_args = args(&["--group", &group_a, "--input", &input, "--output", &mid, "--config", &cfg]);
+    let b_args = args(&["--group", &group_b, "--input", &mid, "--output", &out, "--config", &cfg]);
+    let mut a = StageProc::spawn("eo-a", &a_args);
+    let mut b = StageProc::spawn("eo-b", &b_args);
+    let publisher = publish_steadily(brokers.clone(), input.clone(), DOCS, 300); // 10 s
+
+    for round in 1..=3 {
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        assert!(a.is_running(), "stage A died on its own:\n{}", a.log_tail());
+        println!("kill -9 of stage A, round {round}");
+        a.kill9();
+        a = StageProc::spawn("eo-a", &a_args);
+    }
+    publisher.join().unwrap();
+
+    read_until_ids(&out, DOCS as usize, Duration::from_secs(90));
+    assert!(a.stop(Duration::from_secs(30)).success(), "A:\n{}", a.log_tail());
+    assert!(b.stop(Duration::from_secs(30)).success(), "B:\n{}", b.log_tail());
+    // Everything both topics hold once the stages are stopped.
+    let records = testkit::read_topic(&brokers, &out, Duration::from_secs(5), |_| false).unwrap();
+    assert_exactly_once(&records, DOCS, "kill -9 of a stage ×3");
+    let mids = testkit::read_topic(&brokers, &mid, Duration::from_secs(5), |_| false).unwrap();
+    assert_exactly_once(&mids, DOCS, "the killed stage's own output");
+    assert_eq!(wait_lag_zero(&group_a, &input, Duration::from_secs(10)), 0, "A committed everything");
+    let dead = testkit::read_topic(&brokers, &dlq, Duration::from_secs(2), |_| false).unwrap();
+    assert!(dead.is_empty(), "no dead letters expected, got {}", dead.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_sigkill_and_restart_gives_no_loss_and_no_duplicates() {
+    docflow_runtime::init_tracing();
+    if let Some(reason) = ScratchKafka::unavailable() {
+        println!("skipped: {reason}");
+        return;
+    }
+    const DOCS: u64 = 3_000;
+    let kafka = ScratchKafka::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).expect("scratch broker");
+    let brokers = kafka.brokers();
+    testkit::create_topics(&brokers, &[("in", 3), ("mid", 3), ("out", 3)]).await.unwrap();
+    let stage = |name: &str, input: &str, output: &str| {
+        let mut c = docflow_runtime::cli::merge_toml(&StageConfig::new(format!("eob-{name}"), vec![input.into()], Some(output.into())), EOS).unwrap();
+        c.brokers = brokers.clone();
+        c.dlq_topic = "dlq".into();
+        c
+    };
+    let shutdown = ShutdownSignal::new();
+    let a = tokio::spawn(docflow_runtime::run_stage(PassThrough::new("eob-a"), stage("a", "in", "mid"), shutdown.clone()));
+    let b = tokio::spawn(docflow_runtime::run_stage(PassThrough::new("eob-b"), stage("b", "mid", "out"), shutdown.clone()));
+    // The publisher outlives the outage: its producer retries (idempotent).
+    let publisher = publish_steadily(brokers.clone(), "in".into(), DOCS, 200); // 15 s
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    kafka.kill9().unwrap();
+    println!("broker SIGKILLed");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    kafka.up().unwrap();
+    println!("broker back");
+    publisher.join().unwrap();
+
+    testkit::read_topic(&brokers, "out", Duration::from_secs(120), |r| {
+        r.iter().map(|c| c.key.clone()).collect::<HashSet<_>>().len() >= DOCS as usize
+    })
+    .unwrap();
+    shutdown.trigger();
+    for s in [a, b] {
+        tokio::time::timeout(Duration::from_secs(60), s).await.expect("stage stops").unwrap().unwrap();
+    }
+    let records = testkit::read_topic(&brokers, "out", Duration::from_secs(5), |_| false).unwrap();
+    assert_exactly_once(&records, DOCS, "broker SIGKILL + restart");
+}
