@@ -1,9 +1,10 @@
 //! [`ParseStage`]: `RawDocument` → `ParsedDocument`. Parsing is CPU work, so
 //! a batch runs on a blocking thread, its documents in parallel (rayon),
-//! each under [`ParseLimits::deadline_ms`]. A parse error becomes a
-//! `StageError` (bad input → DLQ; `busy` → retried by the runtime).
+//! each under [`ParseLimits::deadline_ms`], after the id and record key are
+//! checked ([`check_identity`]). A parse error becomes a `StageError` (bad
+//! input → DLQ; `busy` → retried by the runtime).
 
-use docflow_parse::{parse_document_with_deadline, ParseLimits};
+use docflow_parse::{check_identity, parse_document_with_deadline, ParseLimits};
 use docflow_runtime::{Input, Output, ProcessResult, Stage};
 use docflow_schemas::{ParsedDocument, RawDocument};
 use rayon::prelude::*;
@@ -43,6 +44,7 @@ pub fn lane_of(topic: &str) -> &'static str {
 fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits) -> ProcessResult<ParsedDocument> {
     let _span = docflow_runtime::step_span!(&input.span, "parse");
     let raw = &input.value;
+    check_identity(&raw.id, input.key.as_deref())?;
     let out = parse_document_with_deadline(raw, limits)?;
     let doc = ParsedDocument {
         id: raw.id.clone(),
@@ -53,9 +55,8 @@ fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits) -> ProcessResult<
         created_at_ms: raw.created_at_ms,
         priority: lane_of(&input.meta.topic).to_owned(),
     };
-    // Key by document id (the record key when the producer set one).
-    let key = input.key.clone().unwrap_or_else(|| raw.id.clone().into_bytes());
-    Ok(vec![Output::new(key, doc)])
+    // Keyed by the document id (the record key, when set, equals it).
+    Ok(vec![Output::new(raw.id.clone().into_bytes(), doc)])
 }
 
 impl Stage for ParseStage {

@@ -26,6 +26,9 @@ pub(crate) fn producer_config(cfg: &StageConfig, stage: &str) -> ClientConfig {
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("compression.type", "lz4")
+        // Outputs and dead letters of up to the wire limit (plus envelope)
+        // must be producible; librdkafka's default is 1,000,000 bytes.
+        .set("message.max.bytes", docflow_schemas::MAX_MESSAGE_BYTES.to_string())
         .set("linger.ms", cfg.linger_ms.to_string())
         .set("message.timeout.ms", cfg.delivery_timeout_ms.to_string())
         // The runtime bounds in-flight records itself; let librdkafka queue them.
