@@ -107,7 +107,9 @@ def main():
     publish(f"py-{run}-lz4", "result", value, headers)
 
     # Records docflow must dead-letter, with the kind it names.
-    publish(f"py-{run}-garbage", "malformed", b"\x93\x01\x02", [("docflow-codec", b"msgpack")])
+    publish(f"py-{run}-garbage", "malformed", b"\xc1", [("docflow-codec", b"msgpack")])
+    # Large and compressible: its dead letter comes back LZ4-framed (msgpack+lz4).
+    publish(f"py-{run}-bad-json", "malformed", b"[" + b"1," * 4000 + b"x]", [("content-type", b"application/json")])
     value, headers = raw_json(f"py-{run}-keyed", "text/plain", INVOICE.format(n=8), now)
     publish(f"py-{run}-keyed", "key_id_mismatch", value, headers, key=f"py-{run}-other-key")
 
