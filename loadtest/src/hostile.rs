@@ -139,3 +139,15 @@ pub fn deep_html(depth: usize) -> Vec<u8> {
     out.push_str("</body></html>");
     out.into_bytes()
 }
+
+/// A genuine one-page PDF that is slow to extract: `words` separately
+/// positioned words (a `Tm` and a `Tj` each), which the text extractor walks
+/// one by one. About 1 ms of parsing per 100 words on a laptop core.
+pub fn slow_text_pdf(words: usize) -> Vec<u8> {
+    let mut content = String::from("BT /F1 6 Tf");
+    for i in 0..words {
+        content.push_str(&format!(" 1 0 0 1 {} {} Tm (w{}) Tj", 20 + (i % 80) * 7, 780 - (i / 80) % 120 * 6, i % 97));
+    }
+    content.push_str(" ET");
+    pdf_with_content("", content.as_bytes(), &[])
+}
