@@ -174,6 +174,12 @@ pub struct DeadLetter {
     #[serde(with = "bytes_text")]
     pub original_value: Vec<u8>,
     pub failed_at_ms: i64,
+    /// The original record's headers whose values are UTF-8 text
+    /// (`docflow-codec`, `content-type`, `traceparent`, …; the last of a
+    /// repeated name), so `docflow dlq replay` can restore them. Absent when
+    /// there were none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub original_headers: std::collections::BTreeMap<String, String>,
 }
 
 /// `docs.feedback`: a label or correction from a human or another system.

@@ -49,6 +49,11 @@ pub fn dead_letter(stage: &str, record: &RawRecord, err: &StageError, now_ms: i6
         original_key: record.key.clone(),
         original_value,
         failed_at_ms: now_ms,
+        original_headers: record
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), String::from_utf8(v.clone()?).ok()?)))
+            .collect(),
     }
 }
 
