@@ -7,26 +7,16 @@
 //! Needs Kafka (`deploy/local/stack.sh up`); with DOCFLOW_SKIP_INTEGRATION=1
 //! and no broker it says so and skips.
 
+mod common;
+
+use common::{create_parse_topics, spawn_parse_stage};
 use docflow_runtime::testkit;
 use docflow_schemas::{encode_with, Codec, Limits, RawDocument};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 fn raw(id: &str, body: &str) -> RawDocument {
     RawDocument { id: id.into(), content_type: Some("text/plain".into()), body: body.as_bytes().to_vec(), metadata: Default::default(), created_at_ms: 1_764_000_000_000 }
-}
-
-fn parse_stage(prefix: &str, config: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_docflow"))
-        .args(["stage", "parse", "--store", "memory", "--topic-prefix", prefix, "--config"])
-        .arg(config)
-        .env("DOCFLOW_KAFKA_BROKERS", testkit::brokers())
-        .env("RUST_LOG", "warn")
-        .env_remove("DOCFLOW_METRICS_ADDR")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn docflow stage parse")
 }
 
 fn stop(mut child: Child) {
@@ -42,13 +32,7 @@ fn replay_after_a_fix_republishes_to_the_original_topic() {
     }
     let brokers = testkit::brokers();
     let prefix = testkit::unique("replay");
-    let lanes = ["critical", "high", "normal", "low"];
-    let raw_topics: Vec<String> = lanes.iter().map(|l| format!("{prefix}.docs.raw.{l}")).collect();
-    let (parsed, dlq) = (format!("{prefix}.docs.parsed"), format!("{prefix}.docs.dlq"));
-    let mut topics: Vec<(&str, i32)> = raw_topics.iter().map(|t| (t.as_str(), 1)).collect();
-    topics.push((&parsed, 1));
-    topics.push((&dlq, 1));
-    tokio::runtime::Runtime::new().unwrap().block_on(testkit::create_topics(&brokers, &topics)).unwrap();
+    let (parsed, dlq) = create_parse_topics(&prefix, 1);
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let (tight, default) = (dir.join(format!("{prefix}-tight.toml")), dir.join(format!("{prefix}-default.toml")));
     std::fs::write(&tight, "store_backend = \"memory\"\n[parse.limits]\nmax_document_bytes = 100\n").unwrap();
@@ -65,12 +49,12 @@ fn replay_after_a_fix_republishes_to_the_original_topic() {
     }
     testkit::flush(&producer).unwrap();
 
-    let stage = parse_stage(&prefix, &tight);
+    let stage = spawn_parse_stage(&prefix, Some(&tight), None);
     let dead = testkit::read_topic(&brokers, &dlq, Duration::from_secs(60), |r| r.len() >= 2).unwrap();
     stop(stage);
     assert_eq!(dead.len(), 2, "both documents dead-lettered");
 
-    let stage = parse_stage(&prefix, &default);
+    let stage = spawn_parse_stage(&prefix, Some(&default), None);
     let out = Command::new(env!("CARGO_BIN_EXE_docflow"))
         .args(["dlq", "replay", "--dlq", &dlq, "--error-kind", "too_large"])
         .env("DOCFLOW_KAFKA_BROKERS", &brokers)

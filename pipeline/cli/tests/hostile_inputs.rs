@@ -10,11 +10,13 @@
 //! Needs Kafka (`deploy/local/stack.sh up`); with DOCFLOW_SKIP_INTEGRATION=1
 //! and no broker it says so and skips.
 
+mod common;
+
+use common::{create_parse_topics, spawn_parse_stage};
 use docflow_loadtest::hostile;
 use docflow_runtime::testkit;
 use docflow_schemas::{encode, encode_with, Codec, DeadLetter, Limits, RawDocument, HEADER_CODEC, HEADER_SCHEMA};
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -133,25 +135,9 @@ fn hostile_records_get_named_outcomes_none_lost_with_bounded_memory() {
     }
     let brokers = testkit::brokers();
     let prefix = testkit::unique("hostile");
-    let lanes = ["critical", "high", "normal", "low"];
-    let raw_topics: Vec<String> = lanes.iter().map(|l| format!("{prefix}.docs.raw.{l}")).collect();
-    let (parsed, dlq) = (format!("{prefix}.docs.parsed"), format!("{prefix}.docs.dlq"));
-    let mut topics: Vec<(&str, i32)> = raw_topics.iter().map(|t| (t.as_str(), 2)).collect();
-    topics.push((&parsed, 1));
-    topics.push((&dlq, 1));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(testkit::create_topics(&brokers, &topics)).unwrap();
-
+    let (parsed, dlq) = create_parse_topics(&prefix, 2);
     let log = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}.log"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_docflow"))
-        .args(["stage", "parse", "--store", "memory", "--topic-prefix", &prefix])
-        .env("DOCFLOW_KAFKA_BROKERS", &brokers)
-        .env("RUST_LOG", "info,librdkafka=warn")
-        .env_remove("DOCFLOW_METRICS_ADDR")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("spawn docflow stage parse");
+    let mut child = spawn_parse_stage(&prefix, None, Some(&log));
     let pid = child.id();
     let stop = Arc::new(AtomicBool::new(false));
     let max_rss = Arc::new(AtomicU64::new(0));

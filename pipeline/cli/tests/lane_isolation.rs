@@ -8,10 +8,12 @@
 //! the record. Needs Kafka (`deploy/local/stack.sh up`); with
 //! DOCFLOW_SKIP_INTEGRATION=1 and no broker it says so and skips.
 
+mod common;
+
+use common::{create_parse_topics, spawn_parse_stage};
 use docflow_runtime::testkit;
 use docflow_schemas::{decode, encode, Codec, Limits, ParsedDocument, RawDocument, HEADER_CODEC, HEADER_SCHEMA};
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const FLOOD: usize = 80;
@@ -44,13 +46,7 @@ fn critical_lane_p99_under_a_low_lane_flood_of_slow_pdfs() {
     }
     let brokers = testkit::brokers();
     let prefix = testkit::unique("lanes");
-    let lanes = ["critical", "high", "normal", "low"];
-    let raw_topics: Vec<String> = lanes.iter().map(|l| format!("{prefix}.docs.raw.{l}")).collect();
-    let (parsed, dlq) = (format!("{prefix}.docs.parsed"), format!("{prefix}.docs.dlq"));
-    let mut topics: Vec<(&str, i32)> = raw_topics.iter().map(|t| (t.as_str(), 2)).collect();
-    topics.push((&parsed, 1));
-    topics.push((&dlq, 1));
-    tokio::runtime::Runtime::new().unwrap().block_on(testkit::create_topics(&brokers, &topics)).unwrap();
+    let (parsed, _dlq) = create_parse_topics(&prefix, 2);
 
     let pdf = slow_pdf();
     let one = Instant::now();
@@ -58,15 +54,7 @@ fn critical_lane_p99_under_a_low_lane_flood_of_slow_pdfs() {
     let per_pdf = one.elapsed();
 
     let log = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}.log"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_docflow"))
-        .args(["stage", "parse", "--store", "memory", "--topic-prefix", &prefix])
-        .env("DOCFLOW_KAFKA_BROKERS", &brokers)
-        .env("RUST_LOG", "info,librdkafka=warn")
-        .env_remove("DOCFLOW_METRICS_ADDR")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("spawn docflow stage parse");
+    let mut child = spawn_parse_stage(&prefix, None, Some(&log));
 
     let producer = testkit::producer(&brokers).unwrap();
     let critical = format!("{prefix}.docs.raw.critical");

@@ -69,10 +69,16 @@ pub struct TopicSettings {
     pub replication_factor: i32,
     pub min_insync_replicas: i32,
     pub compression: String,
-    /// `max.message.bytes`: the largest record (batch) the topic accepts.
+    /// `max.message.bytes`: the largest record (batch) the topic accepts
+    /// (default: docflow's `MAX_MESSAGE_BYTES`, the wire limit plus 1 MiB).
+    #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: i64,
     pub retention_ms: i64,
     pub cleanup_policy: String,
+}
+
+fn default_max_message_bytes() -> i64 {
+    docflow_schemas::MAX_MESSAGE_BYTES as i64
 }
 
 #[derive(Debug, Deserialize)]

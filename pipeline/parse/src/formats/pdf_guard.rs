@@ -21,7 +21,7 @@
 
 use crate::error::ParseError;
 use crate::limits::ParseLimits;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::time::{Duration, Instant};
 
 /// Refuses `body` if any stream inflates past the limits or the deadline.
@@ -169,20 +169,16 @@ impl<R: Read> Read for Counting<R> {
 
 /// Streaming LZW (PDF: MSB first, early change as lopdf's default).
 struct LzwReader<R> {
-    inner: R,
+    inner: BufReader<R>,
     decoder: weezl::decode::Decoder,
-    input: Vec<u8>,
-    pos: usize,
     done: bool,
 }
 
 impl<R: Read> LzwReader<R> {
     fn new(inner: R) -> Self {
         Self {
-            inner,
+            inner: BufReader::with_capacity(16 << 10, inner),
             decoder: weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8),
-            input: Vec::new(),
-            pos: 0,
             done: false,
         }
     }
@@ -190,44 +186,28 @@ impl<R: Read> LzwReader<R> {
 
 impl<R: Read> Read for LzwReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            if self.done || buf.is_empty() {
-                return Ok(0);
+        while !self.done && !buf.is_empty() {
+            let input = self.inner.fill_buf()?;
+            if input.is_empty() {
+                break;
             }
-            if self.pos == self.input.len() {
-                self.input.resize(16 << 10, 0);
-                let n = self.inner.read(&mut self.input)?;
-                self.input.truncate(n);
-                self.pos = 0;
-                if n == 0 {
-                    self.done = true;
-                    return Ok(0);
-                }
-            }
-            let r = self.decoder.decode_bytes(&self.input[self.pos..], buf);
-            self.pos += r.consumed_in;
-            match r.status {
-                Ok(weezl::LzwStatus::Done) => self.done = true,
-                Ok(_) => {}
-                Err(_) => self.done = true,
-            }
+            let r = self.decoder.decode_bytes(input, buf);
+            self.inner.consume(r.consumed_in);
+            // The end code, an error, or no progress: the data ends (lopdf stops too).
+            self.done = matches!(r.status, Ok(weezl::LzwStatus::Done) | Err(_)) || (r.consumed_in == 0 && r.consumed_out == 0);
             if r.consumed_out > 0 {
                 return Ok(r.consumed_out);
             }
-            if r.consumed_in == 0 && self.pos < self.input.len() {
-                // No progress on available input: treat as the end (lopdf stops too).
-                self.done = true;
-            }
         }
+        self.done = true;
+        Ok(0)
     }
 }
 
 /// Streaming ASCII85 (as lopdf decodes it: `z` is four zeros, whitespace
 /// skipped, anything outside `!`..=`u` ends the data).
 struct Ascii85Reader<R> {
-    inner: R,
-    input: Vec<u8>,
-    pos: usize,
+    inner: BufReader<R>,
     group: u32,
     count: usize,
     pending: Vec<u8>,
@@ -236,39 +216,40 @@ struct Ascii85Reader<R> {
 
 impl<R: Read> Ascii85Reader<R> {
     fn new(inner: R) -> Self {
-        Self { inner, input: Vec::new(), pos: 0, group: 0, count: 0, pending: Vec::new(), done: false }
+        Self { inner: BufReader::with_capacity(16 << 10, inner), group: 0, count: 0, pending: Vec::new(), done: false }
     }
 }
 
 impl<R: Read> Read for Ascii85Reader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.pending.len() < buf.len() && !self.done {
-            if self.pos == self.input.len() {
-                self.input.resize(16 << 10, 0);
-                let n = self.inner.read(&mut self.input)?;
-                self.input.truncate(n);
-                self.pos = 0;
-                if n == 0 {
-                    self.done = true;
+            let input = self.inner.fill_buf()?;
+            if input.is_empty() {
+                self.done = true;
+                break;
+            }
+            let mut used = 0;
+            for &c in input {
+                if self.pending.len() >= buf.len() || self.done {
                     break;
                 }
-            }
-            let c = self.input[self.pos];
-            self.pos += 1;
-            match c {
-                b'z' if self.count == 0 => self.pending.extend_from_slice(&[0; 4]),
-                c if c.is_ascii_whitespace() => {}
-                b'!'..=b'u' => {
-                    self.group = self.group.wrapping_mul(85).wrapping_add(u32::from(c - b'!'));
-                    self.count += 1;
-                    if self.count == 5 {
-                        self.pending.extend_from_slice(&self.group.to_be_bytes());
-                        self.group = 0;
-                        self.count = 0;
+                used += 1;
+                match c {
+                    b'z' if self.count == 0 => self.pending.extend_from_slice(&[0; 4]),
+                    c if c.is_ascii_whitespace() => {}
+                    b'!'..=b'u' => {
+                        self.group = self.group.wrapping_mul(85).wrapping_add(u32::from(c - b'!'));
+                        self.count += 1;
+                        if self.count == 5 {
+                            self.pending.extend_from_slice(&self.group.to_be_bytes());
+                            self.group = 0;
+                            self.count = 0;
+                        }
                     }
+                    _ => self.done = true,
                 }
-                _ => self.done = true,
             }
+            self.inner.consume(used);
         }
         let n = self.pending.len().min(buf.len());
         buf[..n].copy_from_slice(&self.pending[..n]);
