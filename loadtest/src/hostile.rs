@@ -84,16 +84,7 @@ pub fn double_flate_bomb_pdf() -> Vec<u8> {
 /// scanned attachment would pad it. The text extractor never decodes it.
 pub fn padded_text_pdf(text: &str, size: usize, seed: u64) -> Vec<u8> {
     let content = format!("BT /F1 12 Tf 40 700 Td ({text}) Tj ET");
-    let mut state = seed | 1;
-    let blob: Vec<u8> = (0..size.saturating_sub(1024))
-        .map(|_| {
-            // xorshift64: cheap incompressible bytes
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
+    let blob = incompressible_bytes(size.saturating_sub(1024), seed);
     let image = [
         format!("<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n", blob.len()).into_bytes(),
         blob,
@@ -101,6 +92,19 @@ pub fn padded_text_pdf(text: &str, size: usize, seed: u64) -> Vec<u8> {
     ]
     .concat();
     pdf_with_content("", content.as_bytes(), &[image])
+}
+
+/// `n` bytes that no compressor shrinks (xorshift64 from `seed`).
+pub fn incompressible_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
 }
 
 /// `depth` nested JSON arrays around `1`.

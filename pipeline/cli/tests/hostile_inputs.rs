@@ -62,18 +62,6 @@ fn case(name: &'static str, lane: &'static str, doc: &RawDocument, codec: Option
     }
 }
 
-fn incompressible(n: usize) -> Vec<u8> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 /// A MessagePack `RawDocument` with an unknown key holding `depth` nested arrays.
 fn deep_msgpack_envelope(id: &str, depth: usize) -> Vec<u8> {
     fn str8(v: &mut Vec<u8>, s: &str) {
@@ -118,8 +106,8 @@ fn cases(run: &str) -> Vec<Case> {
     out.push(Case { name: "unknown codec", lane: "normal", key: id("avro").into_bytes(), value: b"x".to_vec(), headers: vec![(HEADER_CODEC, b"avro".to_vec())], expect: Expect::Dead("unsupported_codec") });
     out.push(Case { name: "garbage", lane: "normal", key: id("garbage").into_bytes(), value: vec![0xc1, 0xff, 0x00], headers: vec![(HEADER_CODEC, b"msgpack".to_vec())], expect: Expect::Dead("malformed") });
     // Between the wire limit and the topic limit: refused by the stage, kept (cut) in the DLQ.
-    out.push(Case { name: "16.5 MiB value", lane: "normal", key: id("v16").into_bytes(), value: incompressible((16 << 20) + (512 << 10)), headers: vec![(HEADER_CODEC, b"msgpack".to_vec())], expect: Expect::Dead("too_large") });
-    out.push(Case { name: "20 MiB incompressible value", lane: "normal", key: id("v20").into_bytes(), value: incompressible(20 << 20), headers: vec![(HEADER_CODEC, b"msgpack".to_vec())], expect: Expect::Refused });
+    out.push(Case { name: "16.5 MiB value", lane: "normal", key: id("v16").into_bytes(), value: hostile::incompressible_bytes((16 << 20) + (512 << 10), 1), headers: vec![(HEADER_CODEC, b"msgpack".to_vec())], expect: Expect::Dead("too_large") });
+    out.push(Case { name: "20 MiB incompressible value", lane: "normal", key: id("v20").into_bytes(), value: hostile::incompressible_bytes(20 << 20, 2), headers: vec![(HEADER_CODEC, b"msgpack".to_vec())], expect: Expect::Refused });
     out
 }
 
