@@ -3,6 +3,7 @@
 # Python + pip present), idempotently. Sourced by quickstart.sh and test.sh.
 #   - apt: cmake, g++, libssl-dev, libcurl4-openssl-dev, pkg-config (librdkafka is built from source by rdkafka's cmake build)
 #   - pip: NVRTC + CUDA headers (13.0) so every kernel compiles without a GPU
+#   - pip: confluent-kafka, msgpack, lz4 for the Python client examples
 #   - the embedding model from PyPI (`docflow model fetch`, after the build)
 set -euo pipefail
 
@@ -28,6 +29,12 @@ if ! python3 -m pip show -q nvidia-cuda-nvrtc nvidia-cuda-runtime nvidia-cuda-cr
   echo "setup: installing NVRTC 13.0 from PyPI"
   python3 -m pip install -q --disable-pip-version-check \
     'nvidia-cuda-nvrtc==13.0.*' 'nvidia-cuda-runtime==13.0.*' 'nvidia-cuda-crt==13.0.*'
+fi
+
+# The Python client examples (examples/python/, run by scripts/test.sh).
+if ! python3 -c 'import confluent_kafka, msgpack, lz4' >/dev/null 2>&1; then
+  echo "setup: installing confluent-kafka, msgpack and lz4 from PyPI (Python client examples)"
+  python3 -m pip install -q --disable-pip-version-check confluent-kafka msgpack lz4
 fi
 
 # A build cache outside the clone keeps repeated runs fast.

@@ -64,5 +64,8 @@ export LD_LIBRARY_PATH="$nvidia_root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "test: local stack probes"
 python3 deploy/local/test_probe.py
 
+echo "test: Python client examples against docflow run (examples/python/)"
+examples/python/run_examples.sh "$docflow"
+
 echo "test: running cargo test --workspace"
 cargo test --workspace --no-fail-fast -- --nocapture

@@ -15,6 +15,8 @@
 //!   scheduled send time: no coordinated omission), poison injection.
 //! - [`follower`]: reads `docs.results` / `docs.dlq` from the end offsets
 //!   captured before publishing and classifies sightings by document id.
+//! - [`hostile`]: hostile documents built on the spot (PDF decompression
+//!   bombs, deep nesting, a many-part e-mail) for the limit tests.
 //! - [`hops`]: per-stage latency from the record timestamps on every topic
 //!   a document passes through (where the end-to-end time goes).
 //! - [`ledger`]: the shared books (published ids, outcomes, duplicates, HDR
@@ -36,6 +38,7 @@ pub mod cli;
 pub mod corpus;
 pub mod follower;
 pub mod hops;
+pub mod hostile;
 pub mod ledger;
 pub mod markdown;
 pub mod plots;

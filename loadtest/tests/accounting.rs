@@ -103,6 +103,7 @@ fn fake_pipeline(brokers: String, raw: String, results: String, dlq: String, rul
                 original_key: m.key().map(<[u8]>::to_vec),
                 original_value: m.payload().unwrap_or_default().to_vec(),
                 failed_at_ms: now,
+                original_headers: Default::default(),
             };
             (&dlq, encode(&dl, &limits).expect("encode"))
         } else {

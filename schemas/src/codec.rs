@@ -9,12 +9,14 @@
 //!   [`Limits`] (sizes are checked before anything is allocated).
 //!
 //! Sub-modules, one job each: [`frame`] (the LZ4 frame layout), `msgpack_check`
+//! and `json_check` (nesting depth of JSON input, the same limit),
 //! (a non-recursive walk that rejects lengths the input cannot hold before serde
 //! sees it), `headers` (header parsing), `error` ([`CodecError`]).
 
 mod error;
 pub mod frame;
 mod headers;
+mod json_check;
 mod msgpack_check;
 
 use serde::de::DeserializeOwned;
@@ -31,7 +33,11 @@ pub const HEADER_SCHEMA: &str = "docflow-schema";
 /// when `docflow-codec` is absent.
 pub const HEADER_CONTENT_TYPE: &str = "content-type";
 
-/// Deepest container nesting accepted in a message. The envelopes nest about six
+/// Longest document id in bytes (UTF-8): the record key and `id` of every
+/// envelope. Checked at the door (the parse stage) and again before storing.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// Deepest container nesting accepted in a message (MessagePack and JSON alike). The envelopes nest about six
 /// levels deep; the limit leaves room for unknown (newer) fields while keeping
 /// the recursive serde decoders far from the thread's stack limit.
 pub const MAX_DEPTH: usize = 128;
@@ -91,6 +97,24 @@ impl Limits {
         max_encoded_bytes: 16 << 20,
         max_decoded_bytes: 32 << 20,
         lz4_threshold_bytes: 1 << 10,
+    };
+}
+
+/// The record size docflow's topics (`max.message.bytes`) and producers
+/// (`message.max.bytes`) allow: the wire limit ([`Limits::DEFAULT`]'s
+/// `max_encoded_bytes`, 16 MiB) plus 1 MiB for the key, the headers, the
+/// record batch framing and, on `docs.dlq`, the dead-letter envelope around
+/// a value of up to the wire limit. `topics/topics.toml` states the same
+/// number (a test holds the two together).
+pub const MAX_MESSAGE_BYTES: usize = Limits::DEFAULT.max_encoded_bytes + (1 << 20);
+
+impl Limits {
+    /// For reading `docs.dlq`: a dead letter carries an original value of up
+    /// to the wire limit, so the record itself may exceed it by the envelope.
+    pub const DEAD_LETTER: Limits = Limits {
+        max_encoded_bytes: MAX_MESSAGE_BYTES,
+        max_decoded_bytes: Limits::DEFAULT.max_decoded_bytes + MAX_MESSAGE_BYTES,
+        lz4_threshold_bytes: Limits::DEFAULT.lz4_threshold_bytes,
     };
 }
 
@@ -169,6 +193,7 @@ pub fn decode<T: DeserializeOwned>(
         Codec::MsgPackLz4 => decode_msgpack(&frame::decode(bytes, limits)?),
         Codec::Json => {
             check_size("decoded", bytes.len(), limits.max_decoded_bytes)?;
+            json_check::check(bytes, MAX_DEPTH)?;
             serde_json::from_slice(bytes).map_err(CodecError::from_json)
         }
     }

@@ -6,6 +6,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+mod bytes_text;
 mod raw_wire;
 
 /// `docs.raw.{critical,high,normal,low}`: a document as a producer publishes it.
@@ -196,13 +197,19 @@ pub struct DeadLetter {
     pub original_topic: String,
     pub original_partition: i32,
     pub original_offset: i64,
-    /// Original key, if any.
-    #[serde(default, with = "serde_bytes")]
+    /// Original key, if any (JSON: base64).
+    #[serde(default, with = "bytes_text::option")]
     pub original_key: Option<Vec<u8>>,
-    /// Original value bytes, exactly as consumed.
-    #[serde(with = "serde_bytes")]
+    /// Original value bytes, exactly as consumed (JSON: base64).
+    #[serde(with = "bytes_text")]
     pub original_value: Vec<u8>,
     pub failed_at_ms: i64,
+    /// The original record's headers whose values are UTF-8 text
+    /// (`docflow-codec`, `content-type`, `traceparent`, …; the last of a
+    /// repeated name), so `docflow dlq replay` can restore them. Absent when
+    /// there were none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub original_headers: std::collections::BTreeMap<String, String>,
 }
 
 /// `docs.feedback`: a label or correction from a human or another system.

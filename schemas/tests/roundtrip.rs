@@ -46,6 +46,7 @@ fn every_envelope_round_trips_on_msgpack_and_lz4() {
     roundtrip_msgpack(&fields());
     let bare = DeadLetter {
         original_key: None,
+        original_headers: Default::default(),
         ..dead_letter()
     };
     roundtrip_msgpack(&bare);
@@ -452,6 +453,7 @@ prop_compose! {
         DeadLetter {
             stage: a.0, error_domain: a.1, error_kind: a.2, error_message: a.3, original_topic: a.4,
             original_partition: b.0, original_offset: b.1, original_key: b.2, original_value: b.3, failed_at_ms: b.4,
+            original_headers: Default::default(),
         }
     }
 }

@@ -37,6 +37,9 @@ enum Command {
     /// Create missing Kafka topics from `topics/topics.toml` and report drift.
     #[command(subcommand)]
     Topics(commands::topics::TopicsCommand),
+    /// Dead letters: `replay` republishes them to their original topic after a fix.
+    #[command(subcommand)]
+    Dlq(commands::dlq::DlqCommand),
     /// Apply the CQL schema of `schemas/cql/` (keyspace and tables; idempotent).
     #[command(subcommand)]
     Schema(commands::store::SchemaCommand),
@@ -104,6 +107,7 @@ fn main() -> std::process::ExitCode {
             })
         }),
         Command::Topics(cmd) => commands::topics::run(&ctx, cmd),
+        Command::Dlq(cmd) => commands::dlq::run(&ctx, cmd),
         Command::Schema(cmd) => commands::store::schema(&ctx, cmd),
         Command::Get(args) => commands::store::get(&ctx, args),
         Command::Anomalies(args) => commands::store::anomalies(&ctx, args),

@@ -62,6 +62,20 @@ fn topics_apply_creates_configured_partitions_then_reports_no_drift() {
     let out = String::from_utf8_lossy(&second.stdout);
     assert!(second.status.success(), "{out}");
     assert!(out.contains("0 created, 2 unchanged, 0 drifted"), "{out}");
+    let first_configs = std::fs::read_to_string(&file).unwrap();
+
+    // Config drift is reported, and set to the file's with --alter-configs.
+    std::fs::write(&file, first_configs.replace(&format!("name = 't{run}.a'\n"), &format!("name = 't{run}.a'\nmax_message_bytes = 2097152\n"))).unwrap();
+    let drift = docflow(&["topics", "apply", "--file", path]);
+    let out = String::from_utf8_lossy(&drift.stdout);
+    assert!(out.contains("DRIFT") && out.contains("max.message.bytes=17825792 (file: 2097152)"), "{out}");
+    let fix = docflow(&["topics", "apply", "--file", path, "--alter-configs"]);
+    let out = String::from_utf8_lossy(&fix.stdout);
+    assert!(fix.status.success() && out.contains("1 altered"), "{out}\n{}", String::from_utf8_lossy(&fix.stderr));
+    let again = docflow(&["topics", "apply", "--file", path, "--strict"]);
+    let out = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success() && out.contains("0 drifted"), "{out}");
+    std::fs::write(&file, first_configs).unwrap();
 
     // Drift: the file now asks for more partitions than the topic has.
     std::fs::write(&file, std::fs::read_to_string(&file).unwrap().replace("partitions = 5", "partitions = 7")).unwrap();

@@ -13,6 +13,7 @@
 //! - [`extract`]: field extraction (dates, money, total, currency, vendor,
 //!   invoice number, line items, IBAN, e-mails, phones, parties, doc type).
 //! - [`deadline`]: running a PDF parse on its own thread with a deadline.
+//! - [`identity`]: the id and record-key checks made before parsing.
 //! - [`bench`]: `bench_parse`, docs/s per core; [`cli`]: `docflow parse`.
 //! - `bytes`: SSE2 byte scans shared by the hot paths (plain loops off x86-64).
 
@@ -24,6 +25,7 @@ pub mod error;
 pub mod eval;
 pub mod extract;
 pub mod formats;
+pub mod identity;
 pub mod limits;
 pub mod sniff;
 #[cfg(test)]
@@ -31,6 +33,7 @@ mod test_inputs;
 
 pub use deadline::parse_document_with_deadline;
 pub use error::ParseError;
+pub use identity::check_identity;
 pub use extract::extract_fields;
 pub use limits::ParseLimits;
 pub use sniff::Format;

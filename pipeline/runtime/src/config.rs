@@ -5,6 +5,7 @@
 use crate::backpressure::BackpressureConfig;
 use crate::priority::PriorityConfig;
 use crate::retry::RetryPolicy;
+use docflow_schemas::{Codec, CodecError, Encoded, Limits};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -38,7 +39,18 @@ pub struct StageConfig {
     /// Most payload bytes in flight, same meaning as `max_in_flight`.
     pub max_in_flight_bytes: usize,
     /// Input records larger than this are dead-lettered unread (`too_large`).
+    /// Default: the wire limit, 16 MiB (`docflow_schemas::Limits::DEFAULT`),
+    /// which the topics' `max.message.bytes` admits.
     pub max_record_bytes: usize,
+    /// Encoding of the stage's outputs: `msgpack` (MessagePack, LZ4-framed
+    /// above 1 KiB when that is smaller; the default) or `json` (UTF-8 JSON,
+    /// header `docflow-codec: json`) for consumers without MessagePack.
+    pub output_codec: OutputCodec,
+    /// Encoding of the stage's dead letters, as `output_codec`. In JSON the
+    /// original key and value are base64 strings; a dead letter whose JSON
+    /// would exceed the record limit is written as MessagePack (the header
+    /// says which).
+    pub dlq_codec: OutputCodec,
     /// Retries of errors whose hint is `Retry`.
     pub retry: RetryPolicy,
     /// Pause while the next stage lags.
@@ -100,7 +112,9 @@ impl Default for StageConfig {
             concurrency: 2,
             max_in_flight: 20_000,
             max_in_flight_bytes: 64 << 20,
-            max_record_bytes: 8 << 20,
+            max_record_bytes: docflow_schemas::Limits::DEFAULT.max_encoded_bytes,
+            output_codec: OutputCodec::Msgpack,
+            dlq_codec: OutputCodec::Msgpack,
             retry: RetryPolicy::default(),
             backpressure: BackpressureConfig::default(),
             priority: PriorityConfig::default(),
@@ -146,6 +160,27 @@ impl DeliveryMode {
         match self {
             Self::AtLeastOnce => "at_least_once",
             Self::ExactlyOnce => "exactly_once",
+        }
+    }
+}
+
+/// How a stage encodes what it writes (see [`StageConfig::output_codec`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputCodec {
+    /// MessagePack with named fields, LZ4-framed above the threshold when smaller.
+    #[default]
+    Msgpack,
+    /// UTF-8 JSON (`docflow-codec: json`).
+    Json,
+}
+
+impl OutputCodec {
+    /// Encodes `value` with this codec.
+    pub fn encode<T: Serialize>(self, value: &T, limits: &Limits) -> Result<Encoded, CodecError> {
+        match self {
+            OutputCodec::Msgpack => docflow_schemas::encode(value, limits),
+            OutputCodec::Json => docflow_schemas::encode_with(value, Codec::Json, limits),
         }
     }
 }
@@ -283,6 +318,15 @@ mod tests {
         assert_eq!(DeliveryMode::parse("at_least_once").unwrap(), DeliveryMode::AtLeastOnce);
         assert!(DeliveryMode::parse("once").is_err());
         assert!(!StageConfig::default().exactly_once());
+    }
+
+    #[test]
+    fn output_codecs() {
+        let cfg = StageConfig::from_toml("output_codec = \"json\"\n").unwrap();
+        assert_eq!((cfg.output_codec, cfg.dlq_codec), (OutputCodec::Json, OutputCodec::Msgpack));
+        assert!(StageConfig::from_toml("output_codec = \"xml\"\n").is_err());
+        let enc = OutputCodec::Json.encode(&serde_json::json!({"id": "a"}), &Limits::DEFAULT).unwrap();
+        assert_eq!((enc.codec, enc.bytes.as_slice()), (Codec::Json, br#"{"id":"a"}"#.as_slice()));
     }
 
     #[test]

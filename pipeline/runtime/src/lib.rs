@@ -52,7 +52,7 @@ pub mod telemetry;
 pub mod testkit;
 pub mod topology;
 
-pub use config::{DeliveryMode, StageConfig};
+pub use config::{DeliveryMode, OutputCodec, StageConfig};
 pub use metrics::StageMetrics;
 pub use runner::{run_stage, run_stage_with_metrics, run_stages, stage_task, StageTask};
 pub use shutdown::ShutdownSignal;

@@ -13,6 +13,10 @@
 //!   higher lanes are still busy. So under a sustained critical flood a lower
 //!   lane still gets at least `slice / (max_starvation + slice)` of the time
 //!   (10% with the defaults), and a document in `low` waits bounded time.
+//! - Isolation: the top lane has a worker of its own (`top_lane_worker`), so
+//!   its records never wait for a lower lane's batch to finish; a stage
+//!   whose work is CPU-heavy keeps the lanes apart on its side too (the
+//!   parse stage parses the top lane on a pool of its own).
 //! - An unknown lag (failed measurement) counts as zero: the policy fails open
 //!   rather than pausing lanes on missing information.
 
@@ -39,11 +43,15 @@ pub struct PriorityConfig {
     pub max_starvation_ms: u64,
     /// Length of the anti-starvation slice (ms).
     pub starvation_slice_ms: u64,
+    /// Give the top lane a worker of its own, in addition to `concurrency`:
+    /// its records are then never queued behind a batch of a lower lane
+    /// (a flood of slow documents in `low` cannot hold `critical` back).
+    pub top_lane_worker: bool,
 }
 
 impl Default for PriorityConfig {
     fn default() -> Self {
-        Self { enabled: true, lag_threshold: 100, check_interval_ms: 100, max_starvation_ms: 2_000, starvation_slice_ms: 200 }
+        Self { enabled: true, lag_threshold: 100, check_interval_ms: 100, max_starvation_ms: 2_000, starvation_slice_ms: 200, top_lane_worker: true }
     }
 }
 

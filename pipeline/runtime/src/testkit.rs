@@ -50,10 +50,13 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
-/// Create topics (replication 1) and wait until their metadata is visible.
+/// Create topics (replication 1, `max.message.bytes` as docflow's topics)
+/// and wait until their metadata is visible.
 pub async fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
-    let new: Vec<NewTopic<'_>> = topics.iter().map(|(t, p)| NewTopic::new(t, *p, TopicReplication::Fixed(1))).collect();
+    let max_message = docflow_schemas::MAX_MESSAGE_BYTES.to_string();
+    let new: Vec<NewTopic<'_>> =
+        topics.iter().map(|(t, p)| NewTopic::new(t, *p, TopicReplication::Fixed(1)).set("max.message.bytes", &max_message)).collect();
     for r in admin.create_topics(&new, &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))).await? {
         match r {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
@@ -86,6 +89,7 @@ pub fn producer(brokers: &str) -> anyhow::Result<ThreadedProducer<DefaultProduce
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("compression.type", "lz4")
+        .set("message.max.bytes", docflow_schemas::MAX_MESSAGE_BYTES.to_string())
         .set("linger.ms", "5")
         .set("queue.buffering.max.messages", "1000000")
         .create()?)

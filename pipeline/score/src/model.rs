@@ -264,7 +264,6 @@ impl ModelHandle {
         let blob = decode_update(update)?;
         let deployment = Deployment::from_blob(&blob, update.rollout_fraction);
         self.inner.store(Arc::new(deployment));
-        tracing::info!(version = update.version, rollout = update.rollout_fraction, "scoring model swapped in");
         Ok(Installed::Swapped { version: update.version })
     }
 }

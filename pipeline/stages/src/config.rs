@@ -4,6 +4,8 @@
 //! ```toml
 //! brokers = "kafka-1:9092"          # every stage (else DOCFLOW_KAFKA_BROKERS)
 //! store_backend = "cassandra"       # or "memory"
+//! results_codec = "json"            # docs.results as JSON (default "msgpack")
+//! dlq_codec = "json"                # docs.dlq as JSON (default "msgpack")
 //! [stage.infer]                     # docflow_runtime::StageConfig over the standard one
 //! batch_size = 512
 //! [parse.limits]                    # docflow_parse::ParseLimits
@@ -23,7 +25,7 @@ use crate::persist::PersistConfig;
 use crate::score::ScoreConfig;
 use docflow_core::kafka_env::{self, KafkaSecurity};
 use docflow_runtime::topology::{standard_config, STAGES};
-use docflow_runtime::StageConfig;
+use docflow_runtime::{OutputCodec, StageConfig};
 use docflow_store::{StoreConfig, TlsConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -61,6 +63,12 @@ pub struct PipelineConfig {
     /// Runtime settings per stage (`[stage.parse]` …), each a
     /// `docflow_runtime::StageConfig` table laid over the stage's standard config.
     pub stage: BTreeMap<String, toml::Table>,
+    /// Encoding of `docs.results` (the persist stage's output): `msgpack`
+    /// (the default) or `json`. A `[stage.persist] output_codec` wins.
+    pub results_codec: OutputCodec,
+    /// Encoding of `docs.dlq`, written by every stage: `msgpack` (the
+    /// default) or `json`. A `[stage.<name>] dlq_codec` wins.
+    pub dlq_codec: OutputCodec,
     pub parse: ParseStageConfig,
     pub infer: InferConfig,
     pub score: ScoreConfig,
@@ -81,6 +89,8 @@ impl Default for PipelineConfig {
             store_backend: StoreBackend::default(),
             store: StoreConfig::from_env(),
             stage: BTreeMap::new(),
+            results_codec: OutputCodec::default(),
+            dlq_codec: OutputCodec::default(),
             parse: ParseStageConfig::default(),
             infer: InferConfig::default(),
             score: ScoreConfig::default(),
@@ -178,6 +188,13 @@ impl PipelineConfig {
         }
         if let Some(mode) = self.delivery {
             cfg.delivery = mode;
+        }
+        let set_in_table = |key: &str| self.stage.get(name).is_some_and(|t| t.contains_key(key));
+        if name == "persist" && !set_in_table("output_codec") {
+            cfg.output_codec = self.results_codec;
+        }
+        if !set_in_table("dlq_codec") {
+            cfg.dlq_codec = self.dlq_codec;
         }
         for (k, v) in self.kafka_security.properties() {
             cfg.kafka.entry(k).or_insert(v);
@@ -347,6 +364,17 @@ mod tests {
         assert_eq!(cfg.stage_config("learn").unwrap().input_topics, vec!["t1.docs.feedback", "t1.docs.scored"]);
         assert_eq!(cfg.score_config().updates_topic, "t1.model.updates");
         assert!(cfg.topics().unwrap().contains(&"t1.docs.dlq".to_string()));
+    }
+
+    #[test]
+    fn results_and_dlq_codecs() {
+        let cfg = PipelineConfig::from_toml("store_backend = \"memory\"\nresults_codec = \"json\"\ndlq_codec = \"json\"\n[stage.infer]\ndlq_codec = \"msgpack\"\n").unwrap();
+        assert_eq!(cfg.stage_config("persist").unwrap().output_codec, OutputCodec::Json);
+        assert_eq!(cfg.stage_config("score").unwrap().output_codec, OutputCodec::Msgpack);
+        assert_eq!(cfg.stage_config("parse").unwrap().dlq_codec, OutputCodec::Json);
+        assert_eq!(cfg.stage_config("infer").unwrap().dlq_codec, OutputCodec::Msgpack);
+        let default = PipelineConfig::from_toml("store_backend = \"memory\"\n").unwrap();
+        assert_eq!(default.stage_config("persist").unwrap().output_codec, OutputCodec::Msgpack);
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! [`ParseStage`]: `RawDocument` → `ParsedDocument`. Parsing is CPU work, so
-//! a batch runs on a blocking thread, its documents in parallel (rayon),
-//! each under [`ParseLimits::deadline_ms`]. A parse error becomes a
-//! `StageError` (bad input → DLQ; `busy` → retried by the runtime).
+//! a batch runs on a blocking thread, its documents in parallel on a rayon
+//! pool: the top lane (`critical`) on a pool of its own, the other lanes on
+//! another, so a flood of slow documents in a lower lane cannot hold the top
+//! lane's documents back (the runtime gives the top lane its own worker too),
+//! each under [`ParseLimits::deadline_ms`], after the id and record key are
+//! checked ([`check_identity`]). A parse error becomes a `StageError` (bad
+//! input → DLQ; `busy` → retried by the runtime).
 
-use docflow_parse::{parse_document_with_deadline, ParseLimits};
+use docflow_parse::{check_identity, parse_document_with_deadline, ParseLimits};
 use docflow_runtime::{Input, Output, ProcessResult, Stage};
 use docflow_schemas::{ParsedDocument, RawDocument};
 use rayon::prelude::*;
@@ -19,17 +23,32 @@ const LANES: [&str; 4] = ["critical", "high", "normal", "low"];
 pub struct ParseStageConfig {
     /// Size, depth, page and time limits applied to every document.
     pub limits: ParseLimits,
+    /// Threads of each of the two parse pools (top lane, other lanes);
+    /// 0 (the default) means one per CPU.
+    pub pool_threads: usize,
 }
 
 /// The parse stage.
 #[derive(Debug, Clone)]
 pub struct ParseStage {
     limits: Arc<ParseLimits>,
+    /// The top lane's pool and the other lanes' (`None`: the global pool).
+    top: Option<Arc<rayon::ThreadPool>>,
+    bulk: Option<Arc<rayon::ThreadPool>>,
 }
 
 impl ParseStage {
     pub fn new(config: ParseStageConfig) -> Self {
-        Self { limits: Arc::new(config.limits) }
+        let pool = |name: &'static str| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(config.pool_threads)
+                .thread_name(move |i| format!("{name}-{i}"))
+                .build()
+                .map_err(|e| tracing::warn!("parse pool {name}: {e}; using the global pool"))
+                .ok()
+                .map(Arc::new)
+        };
+        Self { limits: Arc::new(config.limits), top: pool("parse-top"), bulk: pool("parse") }
     }
 }
 
@@ -43,6 +62,7 @@ pub fn lane_of(topic: &str) -> &'static str {
 fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits) -> ProcessResult<ParsedDocument> {
     let _span = docflow_runtime::step_span!(&input.span, "parse");
     let raw = &input.value;
+    check_identity(&raw.id, input.key.as_deref())?;
     let out = parse_document_with_deadline(raw, limits)?;
     let doc = ParsedDocument {
         id: raw.id.clone(),
@@ -53,9 +73,8 @@ fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits) -> ProcessResult<
         created_at_ms: raw.created_at_ms,
         priority: lane_of(&input.meta.topic).to_owned(),
     };
-    // Key by document id (the record key when the producer set one).
-    let key = input.key.clone().unwrap_or_else(|| raw.id.clone().into_bytes());
-    Ok(vec![Output::new(key, doc)])
+    // Keyed by the document id (the record key, when set, equals it).
+    Ok(vec![Output::new(raw.id.clone().into_bytes(), doc)])
 }
 
 impl Stage for ParseStage {
@@ -69,7 +88,17 @@ impl Stage for ParseStage {
     async fn process(&self, batch: Vec<Input<RawDocument>>) -> Vec<ProcessResult<ParsedDocument>> {
         let limits = self.limits.clone();
         let n = batch.len();
-        let joined = tokio::task::spawn_blocking(move || batch.par_iter().map(|i| parse_one(i, &limits)).collect::<Vec<_>>()).await;
+        // A batch holds one lane (the runtime never mixes them).
+        let top = batch.first().is_some_and(|i| lane_of(&i.meta.topic) == LANES[0]);
+        let pool = if top { self.top.clone() } else { self.bulk.clone() };
+        let joined = tokio::task::spawn_blocking(move || {
+            let parse_all = || batch.par_iter().map(|i| parse_one(i, &limits)).collect::<Vec<_>>();
+            match pool {
+                Some(pool) => pool.install(parse_all),
+                None => parse_all(),
+            }
+        })
+        .await;
         match joined {
             Ok(results) => results,
             // A panic inside a parser library: a bug, not the record's fault

@@ -66,8 +66,13 @@ impl Drop for ScoreStage {
     }
 }
 
-fn install(handle: &ModelHandle, u: &ModelUpdate) {
+/// Installs one update. `live`: the swap happens while serving (one info
+/// line each); during the start-up catch-up only the end state is logged.
+fn install(handle: &ModelHandle, u: &ModelUpdate, live: bool) {
     match handle.install(u) {
+        Ok(Installed::Swapped { version }) if live => {
+            tracing::info!(version, rollout = u.rollout_fraction, "scoring model swapped in")
+        }
         Ok(Installed::Swapped { version }) => tracing::debug!(version, "model installed"),
         Ok(Installed::IgnoredStale { version, serving }) => tracing::debug!(version, serving, "stale model update ignored"),
         Err(e) => tracing::warn!(version = u.version, "model update rejected: {e}"),
@@ -83,14 +88,14 @@ impl ScoreStage {
         let timeout = Duration::from_millis(config.catch_up_timeout_ms);
         let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<UpdatesReader> {
             let reader = UpdatesReader::open(&b, &topic, MODEL_KEY, &kafka)?;
-            let n = reader.catch_up(timeout, |u| install(&h, &u))?;
+            let n = reader.catch_up(timeout, |u| install(&h, &u, false))?;
             tracing::info!(updates = n, version = h.version(), "score stage caught up with {topic}");
             Ok(reader)
         })
         .await??;
         let stop = Arc::new(AtomicBool::new(false));
         let h = handle.clone();
-        reader.follow(stop.clone(), move |u| install(&h, &u));
+        reader.follow(stop.clone(), move |u| install(&h, &u, true));
         let invoices: Arc<dyn InvoiceRegistry> = match config.invoice_registry {
             RegistryKind::Memory => Arc::new(MemoryInvoiceRegistry::new(config.registry_capacity)),
             RegistryKind::Store => {

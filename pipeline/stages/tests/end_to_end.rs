@@ -40,7 +40,7 @@ async fn generated_documents_reach_results_exactly_once() {
         infer: tiny_infer(&dir),
         // PDFs on a 2-core CI machine that is also compiling: generous deadline
         // (a PDF parses in well under a second; the deadline only bounds a hang).
-        parse: docflow_stages::ParseStageConfig { limits: docflow_parse::ParseLimits { deadline_ms: 120_000, ..Default::default() } },
+        parse: docflow_stages::ParseStageConfig { limits: docflow_parse::ParseLimits { deadline_ms: 120_000, ..Default::default() }, ..Default::default() },
         ..Default::default()
     };
     let topics = cfg.topics().unwrap();

@@ -121,7 +121,7 @@ async fn offline_and_streaming_give_the_same_classes_and_scores() {
 
     let shutdown = docflow_runtime::ShutdownSignal::new();
     let _stop = StopOnDrop(shutdown.clone());
-    let parse_cfg = ParseStageConfig { limits: docflow_parse::ParseLimits { deadline_ms: 120_000, ..Default::default() } };
+    let parse_cfg = ParseStageConfig { limits: docflow_parse::ParseLimits { deadline_ms: 120_000, ..Default::default() }, ..Default::default() };
     let infer = InferStage::start(tiny_infer(&tiny)).await.unwrap();
     let score_cfg = ScoreConfig { updates_topic: updates_t.clone(), invoice_registry: RegistryKind::Memory, ..Default::default() };
     let score = ScoreStage::start(score_cfg, &brokers, &kafka, None).await.unwrap();

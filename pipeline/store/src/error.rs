@@ -51,6 +51,10 @@ impl StoreError {
         matches!(self, StoreError::Timeout(_) | StoreError::Unavailable(_) | StoreError::CircuitOpen)
     }
 
+    /// Every [`kind`](Self::kind), as listed in `schemas/README.md`.
+    pub const KINDS: [&'static str; 9] =
+        ["invalid_record", "not_found", "wrong_state", "db_timeout", "db_unavailable", "db_circuit_open", "db_error", "db_corrupt_row", "db_config"];
+
     /// Short snake_case kind, used as DLQ reason and metric label.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -139,6 +143,31 @@ pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
 mod tests {
     use super::*;
     use docflow_core::{ErrorDomain, RetryHint};
+
+    #[test]
+    fn kinds_lists_every_variant() {
+        let s = String::new;
+        let all = [
+            StoreError::invalid("f", "r"),
+            StoreError::NotFound { id: s() },
+            StoreError::WrongState { id: s(), status: s(), reason: s() },
+            StoreError::Timeout(s()),
+            StoreError::Unavailable(s()),
+            StoreError::CircuitOpen,
+            StoreError::Database(s()),
+            StoreError::Corrupt(s()),
+            StoreError::Config(s()),
+        ];
+        for e in &all {
+            // A new variant fails to compile here until it is listed above.
+            match e {
+                StoreError::Invalid { .. } | StoreError::NotFound { .. } | StoreError::WrongState { .. } => {}
+                StoreError::Timeout(_) | StoreError::Unavailable(_) | StoreError::CircuitOpen => {}
+                StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Config(_) => {}
+            }
+        }
+        assert_eq!(all.iter().map(StoreError::kind).collect::<Vec<_>>(), StoreError::KINDS);
+    }
 
     #[test]
     fn invalid_maps_to_user_input_without_retry() {

@@ -8,7 +8,8 @@ use crate::error::StoreError;
 
 /// Byte limits of stored strings.
 pub mod limits {
-    pub const ID: usize = 256;
+    /// The contract's id limit (also checked by the parse stage).
+    pub const ID: usize = docflow_schemas::MAX_ID_BYTES;
     pub const CLASS: usize = 128;
     pub const VENDOR: usize = 512;
     pub const INVOICE_NUMBER: usize = 128;

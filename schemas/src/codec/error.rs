@@ -43,6 +43,19 @@ pub enum CodecError {
 }
 
 impl CodecError {
+    /// Every [`kind`](Self::kind), as listed in `schemas/README.md`.
+    pub const KINDS: [&'static str; 9] = [
+        "too_large",
+        "truncated",
+        "bad_frame",
+        "decompression_bomb",
+        "too_deep",
+        "malformed",
+        "unsupported_codec",
+        "unsupported_schema_version",
+        "serialize",
+    ];
+
     /// Stable snake_case name, used as the DLQ reason (`error_kind`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -83,5 +96,41 @@ impl CodecError {
             serde_json::error::Category::Eof => CodecError::Truncated,
             _ => CodecError::Malformed(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CodecError;
+
+    #[test]
+    fn kinds_lists_every_variant() {
+        let all = [
+            CodecError::TooLarge { what: "encoded", size: 2, limit: 1 },
+            CodecError::Truncated,
+            CodecError::BadFrame(String::new()),
+            CodecError::DecompressionBomb { claimed: 2, limit: 1 },
+            CodecError::TooDeep { limit: 1 },
+            CodecError::Malformed(String::new()),
+            CodecError::UnsupportedCodec(String::new()),
+            CodecError::UnsupportedSchemaVersion(String::new()),
+            CodecError::Serialize(String::new()),
+        ];
+        for e in &all {
+            // A new variant fails to compile here until it is listed above.
+            match e {
+                CodecError::TooLarge { .. }
+                | CodecError::Truncated
+                | CodecError::BadFrame(_)
+                | CodecError::DecompressionBomb { .. }
+                | CodecError::TooDeep { .. }
+                | CodecError::Malformed(_)
+                | CodecError::UnsupportedCodec(_)
+                | CodecError::UnsupportedSchemaVersion(_)
+                | CodecError::Serialize(_) => {}
+            }
+        }
+        let kinds: Vec<&str> = all.iter().map(CodecError::kind).collect();
+        assert_eq!(kinds, CodecError::KINDS);
     }
 }

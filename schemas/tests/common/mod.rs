@@ -133,6 +133,7 @@ pub fn dead_letter() -> DeadLetter {
         original_key: Some(b"doc-0001".to_vec()),
         original_value: vec![0x83, 0xa2, b'i', b'd'],
         failed_at_ms: 1_764_000_000_100,
+        original_headers: [("docflow-codec".to_string(), "msgpack".to_string())].into(),
     }
 }
 

@@ -65,6 +65,7 @@ async fn demo(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("compression.type", "lz4")
+        .set("message.max.bytes", codec::MAX_MESSAGE_BYTES.to_string())
         .create()
         .context("creating the Kafka producer")?;
     let started = Instant::now();

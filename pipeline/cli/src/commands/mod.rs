@@ -1,6 +1,7 @@
 //! One module per subcommand. Shared bits (Kafka client settings, context, the tokio runtime) live here.
 
 pub mod demo;
+pub mod dlq;
 pub mod eval;
 pub mod model;
 pub mod status;

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use serde::Deserialize;
 
@@ -46,6 +46,10 @@ pub struct ApplyArgs {
     /// Exit non-zero when an existing topic drifts from the file.
     #[arg(long)]
     strict: bool,
+    /// Set the file's configs (retention, `max.message.bytes`, …) on existing
+    /// topics that drift from it. Partition counts are never changed.
+    #[arg(long)]
+    alter_configs: bool,
 }
 
 /// `topics.toml`: `[defaults]` plus one `[[topic]]` per topic.
@@ -65,8 +69,16 @@ pub struct TopicSettings {
     pub replication_factor: i32,
     pub min_insync_replicas: i32,
     pub compression: String,
+    /// `max.message.bytes`: the largest record (batch) the topic accepts
+    /// (default: docflow's `MAX_MESSAGE_BYTES`, the wire limit plus 1 MiB).
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: i64,
     pub retention_ms: i64,
     pub cleanup_policy: String,
+}
+
+fn default_max_message_bytes() -> i64 {
+    docflow_schemas::MAX_MESSAGE_BYTES as i64
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +89,7 @@ pub struct TopicEntry {
     pub replication_factor: Option<i32>,
     pub min_insync_replicas: Option<i32>,
     pub compression: Option<String>,
+    pub max_message_bytes: Option<i64>,
     pub retention_ms: Option<i64>,
     pub cleanup_policy: Option<String>,
 }
@@ -119,6 +132,7 @@ impl TopicsFile {
                     ("cleanup.policy".to_string(), t.cleanup_policy.clone().unwrap_or(d.cleanup_policy.clone())),
                     ("compression.type".to_string(), t.compression.clone().unwrap_or(d.compression.clone())),
                     ("retention.ms".to_string(), t.retention_ms.unwrap_or(d.retention_ms).to_string()),
+                    ("max.message.bytes".to_string(), t.max_message_bytes.unwrap_or(d.max_message_bytes).to_string()),
                     ("min.insync.replicas".to_string(), min_isr.to_string()),
                 ]);
                 TopicSpec { name: t.name.clone(), partitions: t.partitions.unwrap_or(d.partitions), replication_factor: rf, configs }
@@ -138,11 +152,11 @@ pub fn run(ctx: &Context, cmd: TopicsCommand) -> anyhow::Result<()> {
         }
         TopicsCommand::Apply(args) => {
             let topics = TopicsFile::load(args.file.file.as_ref())?;
-            let report = super::runtime()?.block_on(apply(&ctx.brokers, &topics, args.single_broker))?;
+            let report = super::runtime()?.block_on(apply(&ctx.brokers, &topics, args.single_broker, args.alter_configs))?;
             for line in &report.lines {
                 println!("{line}");
             }
-            println!("{} created, {} unchanged, {} drifted", report.created, report.unchanged, report.drifted);
+            println!("{} created, {} unchanged, {} drifted, {} altered", report.created, report.unchanged, report.drifted, report.altered);
             if args.strict && report.drifted > 0 {
                 bail!("{} topic(s) drift from the topics file", report.drifted);
             }
@@ -157,11 +171,14 @@ pub struct ApplyReport {
     pub created: usize,
     pub unchanged: usize,
     pub drifted: usize,
+    /// Drifted topics whose configs `--alter-configs` set to the file's.
+    pub altered: usize,
     pub lines: Vec<String>,
 }
 
-/// Creates missing topics, compares existing ones with the file.
-pub async fn apply(brokers: &str, topics: &TopicsFile, force_single_broker: bool) -> anyhow::Result<ApplyReport> {
+/// Creates missing topics, compares existing ones with the file and, with
+/// `alter_configs`, sets the file's configs on those that drift.
+pub async fn apply(brokers: &str, topics: &TopicsFile, force_single_broker: bool, alter_configs: bool) -> anyhow::Result<ApplyReport> {
     let admin: AdminClient<DefaultClientContext> = super::kafka_config(brokers)?
         .create()
         .context("creating the Kafka admin client")?;
@@ -209,6 +226,7 @@ pub async fn apply(brokers: &str, topics: &TopicsFile, force_single_broker: bool
     if !present.is_empty() {
         let resources: Vec<ResourceSpecifier> = present.iter().map(|s| ResourceSpecifier::Topic(&s.name)).collect();
         let described = admin.describe_configs(resources.iter(), &opts).await?;
+        let mut to_alter = Vec::new();
         for (spec, result) in present.iter().zip(described) {
             let mut drift = Vec::new();
             let actual_partitions = existing[&spec.name] as i32;
@@ -221,11 +239,16 @@ pub async fn apply(brokers: &str, topics: &TopicsFile, force_single_broker: bool
                 drift.push(format!("partitions {actual_partitions} > {} (Kafka cannot shrink; update the file)", spec.partitions));
             }
             let resource = result.map_err(|e| anyhow::anyhow!("describing configs of {}: {e}", spec.name))?;
+            let mut config_drift = false;
             for (key, want) in &spec.configs {
                 let have = resource.get(key).and_then(|e| e.value.clone()).unwrap_or_default();
                 if &have != want {
                     drift.push(format!("{key}={have} (file: {want})"));
+                    config_drift = true;
                 }
+            }
+            if config_drift && alter_configs {
+                to_alter.push(*spec);
             }
             if drift.is_empty() {
                 report.unchanged += 1;
@@ -233,6 +256,22 @@ pub async fn apply(brokers: &str, topics: &TopicsFile, force_single_broker: bool
             } else {
                 report.drifted += 1;
                 report.lines.push(format!("DRIFT     {}: {}", spec.name, drift.join("; ")));
+            }
+        }
+        // AlterConfigs sets the whole config set of a topic; the file's set is it.
+        let alters: Vec<AlterConfig<'_>> = to_alter
+            .iter()
+            .map(|spec| spec.configs.iter().fold(AlterConfig::new(ResourceSpecifier::Topic(&spec.name)), |a, (k, v)| a.set(k, v)))
+            .collect();
+        if !alters.is_empty() {
+            for result in admin.alter_configs(alters.iter(), &opts).await? {
+                match result {
+                    Ok(resource) => {
+                        report.altered += 1;
+                        report.lines.push(format!("altered   {resource:?}: configs set to the file's"));
+                    }
+                    Err((resource, code)) => bail!("altering configs of {resource:?} failed: {code}"),
+                }
             }
         }
     }
@@ -258,6 +297,14 @@ mod tests {
     }
 
     #[test]
+    fn every_topic_admits_the_documented_wire_limit() {
+        let file = TopicsFile::parse(BUILTIN_TOPICS).unwrap();
+        for spec in file.specs(false) {
+            assert_eq!(spec.configs["max.message.bytes"], docflow_schemas::MAX_MESSAGE_BYTES.to_string(), "{}", spec.name);
+        }
+    }
+
+    #[test]
     fn single_broker_forces_replication_one() {
         let file = TopicsFile::parse(BUILTIN_TOPICS).unwrap();
         assert!(file.specs(true).iter().all(|s| s.replication_factor == 1 && s.configs["min.insync.replicas"] == "1"));
@@ -266,7 +313,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors() {
-        let bad = "[defaults]\npartitions=1\nreplication_factor=1\nmin_insync_replicas=1\ncompression='lz4'\nretention_ms=1\ncleanup_policy='delete'\n[[topic]]\nname='a'\npartitons=3\n";
+        let bad = "[defaults]\npartitions=1\nreplication_factor=1\nmin_insync_replicas=1\ncompression='lz4'\nmax_message_bytes=1\nretention_ms=1\ncleanup_policy='delete'\n[[topic]]\nname='a'\npartitons=3\n";
         let err = TopicsFile::parse(bad).unwrap_err();
         assert!(format!("{err:#}").contains("partitons"), "{err:#}");
     }

@@ -8,6 +8,7 @@ pub mod html;
 pub mod json;
 pub mod pdf;
 pub mod pdf_attachments;
+pub mod pdf_guard;
 pub mod text;
 
 /// What a format knows beyond its text (e-mail headers), passed to the extractor.

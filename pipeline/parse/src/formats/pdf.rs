@@ -26,9 +26,13 @@ pub fn parse(body: &[u8], limits: &ParseLimits) -> Result<Extracted, ParseError>
 }
 
 fn parse_inner(body: &[u8], limits: &ParseLimits) -> Result<Extracted, ParseError> {
+    super::pdf_guard::check_raw(body, limits)?;
     let mut doc = lopdf::Document::load_mem(body).map_err(|e| ParseError::Pdf(e.to_string()))?;
     if doc.is_encrypted() && doc.decrypt("").is_err() {
         return Err(ParseError::Pdf("encrypted with a password".to_string()));
+    }
+    if doc.encryption_state.is_some() {
+        super::pdf_guard::check_document(&doc, limits)?;
     }
     let pages = doc.get_pages();
     if pages.len() > limits.max_pdf_pages {

@@ -28,6 +28,9 @@ pub(crate) fn producer_config(cfg: &StageConfig, stage: &str, transactional_id: 
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("compression.type", "lz4")
+        // Outputs and dead letters of up to the wire limit (plus envelope)
+        // must be producible; librdkafka's default is 1,000,000 bytes.
+        .set("message.max.bytes", docflow_schemas::MAX_MESSAGE_BYTES.to_string())
         .set("linger.ms", cfg.linger_ms.to_string())
         .set("message.timeout.ms", cfg.message_timeout_ms().to_string())
         .set("reconnect.backoff.max.ms", "1000")

@@ -2,7 +2,8 @@
 //!
 //! A partition always goes to the same worker (so its records are processed
 //! in order); records collect per (worker, lane) until `batch_size` or
-//! `batch_linger` and are then sent. The channels are unbounded in type but
+//! `batch_linger` and are then sent. With a reserved top-lane worker (the
+//! last one), every top-lane partition goes to it and no other lane does. The channels are unbounded in type but
 //! bounded in effect: the poll loop stops fetching at `max_in_flight`.
 
 use super::shared::InFlight;
@@ -25,14 +26,26 @@ pub(crate) struct Dispatch {
     oldest: Vec<Option<Instant>>,
     batch_size: usize,
     linger: Duration,
+    /// The last worker takes the top lane (lane 0), and only it.
+    reserved_top_lane: bool,
     /// A worker is gone (it panicked): the stage must stop.
     pub broken: bool,
 }
 
 impl Dispatch {
-    pub fn new(workers: Vec<UnboundedSender<Batch>>, lanes: usize, batch_size: usize, linger: Duration) -> Self {
+    pub fn new(workers: Vec<UnboundedSender<Batch>>, lanes: usize, batch_size: usize, linger: Duration, reserved_top_lane: bool) -> Self {
         let n = workers.len() * lanes;
-        Self { workers, lanes, pending: vec![Vec::new(); n], oldest: vec![None; n], batch_size, linger, broken: false }
+        let reserved_top_lane = reserved_top_lane && lanes > 1 && workers.len() > 1;
+        Self { workers, lanes, pending: vec![Vec::new(); n], oldest: vec![None; n], batch_size, linger, reserved_top_lane, broken: false }
+    }
+
+    /// The worker of a record: the reserved one for the top lane, else by partition.
+    fn worker_for(&self, tp: TpKey, lane: usize) -> usize {
+        match (self.reserved_top_lane, lane) {
+            (true, 0) => self.workers.len() - 1,
+            (true, _) => Self::worker_of(tp, self.workers.len() - 1),
+            (false, _) => Self::worker_of(tp, self.workers.len()),
+        }
     }
 
     /// Worker of a partition: stable while the worker count is.
@@ -46,7 +59,8 @@ impl Dispatch {
             record.abandon();
             return;
         }
-        let slot = Self::worker_of(record.tp, self.workers.len()) * self.lanes + record.lane.min(self.lanes - 1);
+        let lane = record.lane.min(self.lanes - 1);
+        let slot = self.worker_for(record.tp, lane) * self.lanes + lane;
         self.oldest[slot].get_or_insert_with(Instant::now);
         self.pending[slot].push(record);
         if self.pending[slot].len() >= self.batch_size {
@@ -112,5 +126,17 @@ mod tests {
             used.insert(w);
         }
         assert_eq!(used.len(), 4);
+    }
+
+    #[test]
+    fn the_reserved_worker_takes_the_top_lane_and_nothing_else() {
+        let senders = (0..3).map(|_| tokio::sync::mpsc::unbounded_channel().0).collect();
+        let d = Dispatch::new(senders, 4, 10, Duration::from_millis(5), true);
+        for p in 0..12 {
+            assert_eq!(d.worker_for((0, p), 0), 2);
+            for lane in 1..4 {
+                assert!(d.worker_for((lane as u16, p), lane) < 2);
+            }
+        }
     }
 }

@@ -62,7 +62,10 @@ pub async fn run_stage_with_metrics<S: Stage>(
     let stage = Arc::new(stage);
     let topics: Vec<Arc<str>> = cfg.input_topics.iter().map(|t| Arc::from(t.as_str())).collect();
     let (dlq_tx, mut dlq_rx) = mpsc::unbounded_channel();
-    metrics.workers.store(cfg.concurrency as u64, Ordering::Relaxed);
+    // With lanes, the top lane may have a worker of its own (see `priority`).
+    let reserved_top_lane = cfg.lanes_enabled() && cfg.priority.top_lane_worker;
+    let worker_count = cfg.concurrency + usize::from(reserved_top_lane);
+    metrics.workers.store(worker_count as u64, Ordering::Relaxed);
     let shared = Arc::new(shared::Shared::new(name.clone(), topics, shutdown.clone(), dlq_tx, metrics, cfg.exactly_once()));
     {
         let stage = Arc::downgrade(&stage);
@@ -99,7 +102,7 @@ pub async fn run_stage_with_metrics<S: Stage>(
     });
     let mut senders = Vec::new();
     let mut workers = Vec::new();
-    for _ in 0..cfg.concurrency {
+    for _ in 0..worker_count {
         let (tx, rx) = mpsc::unbounded_channel();
         senders.push(tx);
         workers.push(tokio::spawn(worker::worker_loop(wctx.clone(), rx, lanes)));
@@ -121,7 +124,7 @@ pub async fn run_stage_with_metrics<S: Stage>(
 
     let ctx = clients::ConsumerCtx {
         shared: shared.clone(),
-        dispatch: Mutex::new(dispatch::Dispatch::new(senders, lanes, cfg.batch_size, Duration::from_millis(cfg.batch_linger_ms))),
+        dispatch: Mutex::new(dispatch::Dispatch::new(senders, lanes, cfg.batch_size, Duration::from_millis(cfg.batch_linger_ms), reserved_top_lane)),
         pauses: Mutex::new(pauses::PauseState::new(cfg.lanes_enabled())),
         rebalance_drain_timeout: cfg.rebalance_drain_timeout(),
         txn: txn.map(Mutex::new),

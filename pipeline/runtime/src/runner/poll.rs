@@ -15,6 +15,7 @@ use super::clients::ConsumerCtx;
 use super::shared::{InFlight, LAG_UNKNOWN};
 use crate::backpressure::Gate;
 use crate::config::StageConfig;
+use crate::metrics::StageMetrics;
 use crate::offsets::TpKey;
 use crate::stage::{RawRecord, RecordMeta};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -40,6 +41,8 @@ pub(crate) struct PollLoop {
     last_store: Instant,
     last_commit: Instant,
     last_stats: Instant,
+    /// The counters of the last stats line (starts at all zero, never logged).
+    last_summary: String,
     applied: Option<super::pauses::Reasons>,
     assignment_seen: usize,
 }
@@ -47,7 +50,7 @@ pub(crate) struct PollLoop {
 impl PollLoop {
     pub fn new(consumer: Arc<BaseConsumer<ConsumerCtx>>, cfg: Arc<StageConfig>) -> Self {
         let now = Instant::now();
-        Self { consumer, cfg, gate: Gate::default(), hard_since: None, last_store: now, last_commit: now, last_stats: now, applied: None, assignment_seen: 0 }
+        Self { consumer, cfg, gate: Gate::default(), hard_since: None, last_store: now, last_commit: now, last_stats: now, last_summary: StageMetrics::default().summary(), applied: None, assignment_seen: 0 }
     }
 
     fn ctx(&self) -> &ConsumerCtx {
@@ -85,7 +88,13 @@ impl PollLoop {
             self.commit_transaction_if_due(now);
             if now.duration_since(self.last_stats) >= STATS_EVERY {
                 self.last_stats = now;
-                tracing::info!(stage = %shared.stage_name, in_flight = shared.in_flight.load(Ordering::Relaxed), "{}", shared.metrics.summary());
+                // Only when something happened since the last line: an idle
+                // stage stays quiet (the counters are on /metrics anyway).
+                let summary = shared.metrics.summary();
+                if summary != self.last_summary {
+                    tracing::info!(stage = %shared.stage_name, in_flight = shared.in_flight.load(Ordering::Relaxed), "{summary}");
+                    self.last_summary = summary;
+                }
             }
         }
         self.drain();

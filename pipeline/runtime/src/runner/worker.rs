@@ -20,7 +20,7 @@ use crate::config::StageConfig;
 use crate::dlq;
 use crate::stage::{codec_error, Input, Output, ProcessResult, Stage};
 use docflow_core::StageError;
-use docflow_schemas::{encode, Limits, HEADER_CODEC, HEADER_SCHEMA};
+use docflow_schemas::{Limits, HEADER_CODEC, HEADER_SCHEMA};
 use futures::FutureExt;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -248,7 +248,7 @@ impl<S: Stage> WorkerCtx<S> {
                 let e = StageError::internal("no_output_topic", "output names no topic and the stage has no output_topic");
                 return send_dead_letter(&self.producer, &self.cfg, record, e).await;
             }
-            match encode(&out.value, &Limits::DEFAULT) {
+            match self.cfg.output_codec.encode(&out.value, &Limits::DEFAULT) {
                 Ok(enc) => encoded.push((out, enc)),
                 Err(e) => {
                     let mut e = codec_error(e);
@@ -314,7 +314,7 @@ pub(crate) async fn send_dead_letter(
     tracing::warn!(stage = %shared.stage_name, topic = %meta.topic, partition = meta.partition, offset = meta.offset,
         kind = %err.kind, domain = err.domain.as_str(), "dead-lettered: {}", err.message);
     let dl = dlq::dead_letter(&shared.stage_name, &record.raw, &err, dlq::now_ms());
-    let (enc, dl_headers) = match dlq::encode_dead_letter(&dl) {
+    let (enc, dl_headers) = match dlq::encode_dead_letter(&dl, cfg.dlq_codec) {
         Ok(x) => x,
         Err(e) => {
             shared.set_fatal(format!("cannot encode a dead letter: {e}"));
