@@ -91,6 +91,9 @@ pub struct Style {
     pub variant: u8,
     /// Locale hint to put into metadata, if any.
     pub locale: Option<String>,
+    /// Label language of the extended notations (an index into
+    /// `render::NOTATIONS`), set only when the corpus asks for them.
+    pub notation: Option<u8>,
 }
 
 /// One line of an invoice or receipt as printed.
@@ -249,7 +252,7 @@ fn style(rng: &mut StdRng, v: &VendorProfile, date: NaiveDate) -> Style {
         DateStyle::SlashMdy | DateStyle::SlashDmy => None,
         _ => rng.random_bool(0.5).then(|| v.locale.to_string()),
     };
-    Style { number, currency, date: ds, messy: rng.random_bool(0.4), pipes: rng.random_bool(0.3), variant: rng.random_range(0..4), locale }
+    Style { number, currency, date: ds, messy: rng.random_bool(0.4), pipes: rng.random_bool(0.3), variant: rng.random_range(0..4), locale, notation: None }
 }
 
 /// Draws a document of `class`.

@@ -43,12 +43,16 @@ fn compare(got: &BusinessFields, want: &BusinessFields) -> Vec<(&'static str, bo
 
 #[test]
 fn field_accuracy_on_generated_corpus() {
+    field_accuracy(CorpusConfig { seed: 20260312, ..Default::default() });
+}
+
+fn field_accuracy(cfg: CorpusConfig) {
     let limits = ParseLimits::default();
     let dump = std::env::var("DOCFLOW_ACCURACY_DUMP").ok();
     // field -> format -> (hits, total)
     let mut stats: BTreeMap<&str, BTreeMap<&str, (usize, usize)>> = BTreeMap::new();
     let mut failures = 0;
-    let corpus = Corpus::new(CorpusConfig { seed: 20260312, ..Default::default() });
+    let corpus = Corpus::new(cfg);
     for doc in corpus.take(N) {
         let fmt = doc.format.mime();
         let out = match parse_document(&doc.raw, &limits) {

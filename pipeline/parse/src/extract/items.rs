@@ -343,12 +343,14 @@ pub fn line_items(f: Folded) -> Vec<LineItem> {
         let line = if line.contains(" | ") { Cow::Owned(line.replace(" | ", "   ")) } else { Cow::Borrowed(line) }; // table cells of an HTML receipt
         let line = line.as_ref();
         if let Some(c) = QTY_FIRST_RE.captures(line) {
-            items.push(LineItem {
-                description: clean_desc(&c["d"]),
-                quantity: parse_number(&c["q"]),
-                unit_price: None,
-                amount: number(&c["a"]),
-            });
+            let description = clean_desc(&c["d"]);
+            let (quantity, amount) = (parse_number(&c["q"]), number(&c["a"]));
+            // `17 x laptop stand @ 100.54`: the price after `@` is per unit.
+            let item = match description.strip_suffix('@').map(str::trim_end) {
+                Some(d) => LineItem { description: d.to_string(), quantity, unit_price: amount, amount: quantity.zip(amount).map(|(q, u)| q * u) },
+                None => LineItem { description, quantity, unit_price: None, amount },
+            };
+            items.push(item);
         } else if let Some(c) = AT_PRICE_RE.captures(line) {
             items.push(LineItem {
                 description: clean_desc(&c["d"]),
@@ -359,6 +361,19 @@ pub fn line_items(f: Folded) -> Vec<LineItem> {
         }
     }
     items
+}
+
+#[cfg(test)]
+mod unit_price_tests {
+    #[test]
+    fn quantity_first_with_an_at_price_is_per_unit() {
+        let items = super::super::with_folded("17 x laptop stand @ 100.54 EUR\n2 x desk lamp @ 20.00 EUR\nTotal 1749.18 EUR", super::line_items);
+        assert_eq!(items[0].description, "laptop stand");
+        assert_eq!(items[0].quantity, Some("17".parse().unwrap()));
+        assert_eq!(items[0].unit_price, Some("100.54".parse().unwrap()));
+        assert_eq!(items[0].amount, Some("1709.18".parse().unwrap()));
+        assert_eq!(super::consistent(&items, Some("1749.18".parse().unwrap()), None), Some(true));
+    }
 }
 
 #[cfg(test)]
