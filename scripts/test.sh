@@ -17,6 +17,10 @@ if ! command -v cargo-deny >/dev/null; then
   echo "test: installing cargo-deny (once)"
   cargo install --locked --quiet cargo-deny --version 0.20.2
 fi
+# `cargo deny --offline` reads the metadata of every locked crate, those of
+# other platforms too, which a build on this one never downloads.
+echo "test: cargo fetch --locked (every platform's crates, for cargo deny)"
+cargo fetch --locked --quiet
 echo "test: cargo deny check licenses bans sources"
 cargo deny --offline check licenses bans sources
 

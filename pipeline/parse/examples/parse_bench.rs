@@ -57,6 +57,45 @@ fn three_page_pdfs() -> Vec<RawDocument> {
         .collect()
 }
 
+/// UBL 2.1 e-invoices (XRechnung/Peppol shape) of generated invoices.
+fn ubl_invoices() -> Vec<RawDocument> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    (0..32)
+        .map(|i| {
+            let m = random_model(&mut rng, Class::Invoice, i);
+            let ccy = m.vendor.currency;
+            let lines: String = m
+                .items
+                .iter()
+                .enumerate()
+                .map(|(k, it)| {
+                    format!(
+                        "<cac:InvoiceLine><cbc:ID>{}</cbc:ID><cbc:InvoicedQuantity unitCode=\"C62\">{}</cbc:InvoicedQuantity>\
+                         <cbc:LineExtensionAmount currencyID=\"{ccy}\">{}</cbc:LineExtensionAmount><cac:Item><cbc:Name>{}</cbc:Name></cac:Item>\
+                         <cac:Price><cbc:PriceAmount currencyID=\"{ccy}\">{}</cbc:PriceAmount></cac:Price></cac:InvoiceLine>\n",
+                        k + 1, it.quantity, it.amount, it.description, it.unit_price
+                    )
+                })
+                .collect();
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Invoice xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2\" \
+                 xmlns:cac=\"urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2\" \
+                 xmlns:cbc=\"urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2\">\n\
+                 <cbc:CustomizationID>urn:cen.eu:en16931:2017</cbc:CustomizationID><cbc:ID>{}</cbc:ID><cbc:IssueDate>{}</cbc:IssueDate>\
+                 <cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode><cbc:DocumentCurrencyCode>{ccy}</cbc:DocumentCurrencyCode>\n\
+                 <cac:AccountingSupplierParty><cac:Party><cac:PartyName><cbc:Name>{}</cbc:Name></cac:PartyName></cac:Party></cac:AccountingSupplierParty>\n\
+                 <cac:AccountingCustomerParty><cac:Party><cac:PartyName><cbc:Name>{}</cbc:Name></cac:PartyName></cac:Party></cac:AccountingCustomerParty>\n\
+                 <cac:TaxTotal><cbc:TaxAmount currencyID=\"{ccy}\">{}</cbc:TaxAmount></cac:TaxTotal>\n\
+                 <cac:LegalMonetaryTotal><cbc:LineExtensionAmount currencyID=\"{ccy}\">{}</cbc:LineExtensionAmount>\
+                 <cbc:TaxInclusiveAmount currencyID=\"{ccy}\">{}</cbc:TaxInclusiveAmount><cbc:PayableAmount currencyID=\"{ccy}\">{}</cbc:PayableAmount></cac:LegalMonetaryTotal>\n\
+                 {lines}</Invoice>\n",
+                m.number, m.date, m.vendor.name, m.customer, m.tax, m.subtotal, m.total, m.total
+            );
+            RawDocument { id: format!("xml-{i}"), content_type: Some("application/xml".into()), body: body.into_bytes(), metadata: Default::default(), created_at_ms: 0 }
+        })
+        .collect()
+}
+
 fn main() {
     let secs: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(3.0);
     let t = Duration::from_secs_f64(secs);
@@ -69,6 +108,7 @@ fn main() {
         ("text/html ~2 KiB".to_string(), two_kib(DocFormat::Html)),
         ("application/json ~2 KiB".to_string(), two_kib(DocFormat::Json)),
         (format!("application/pdf {pages} pages"), pdfs),
+        ("application/xml UBL".to_string(), ubl_invoices()),
     ] {
         if !label.contains(&filter) {
             continue;
