@@ -167,9 +167,9 @@ pub fn value_matches(field: &str, truth: &Value, got: &str) -> bool {
     }
 }
 
-/// Scores one labelled field of a document's fields.
-pub fn check(field: &str, truth: &Value, f: &BusinessFields) -> Status {
-    let got: Option<String> = match field {
+/// The value of a single-valued scored field, as text.
+fn field_text(f: &BusinessFields, field: &str) -> Option<String> {
+    match field {
         "vendor" | "vendor_exact" => f.vendor.clone(),
         "invoice_number" => f.invoice_number.clone(),
         "date" => f.date.clone(),
@@ -177,15 +177,29 @@ pub fn check(field: &str, truth: &Value, f: &BusinessFields) -> Status {
         "currency" => f.currency.clone(),
         "iban" => f.iban.clone(),
         "subject" => f.subject.clone(),
+        _ => None,
+    }
+}
+
+/// Scores one labelled field of a document's fields.
+pub fn check(field: &str, truth: &Value, f: &BusinessFields) -> Status {
+    let got: Option<String> = match field {
         "email_from" => {
             let want = as_text(truth).to_lowercase();
-            let all: Vec<String> = f.emails.iter().chain(&f.parties).map(|s| s.to_lowercase()).collect();
+            // Every address in the fields (a party may read `Name <a@b>`).
+            let all: Vec<String> = f
+                .emails
+                .iter()
+                .chain(&f.parties)
+                .flat_map(|s| s.split(|c: char| c.is_whitespace() || "<>\"'(),;:".contains(c)).map(str::to_lowercase).collect::<Vec<_>>())
+                .filter(|a| a.contains('@'))
+                .collect();
             if all.is_empty() {
                 return Status::Missing;
             }
-            return if all.iter().any(|a| a.contains(&want)) { Status::Correct } else { Status::Wrong };
+            return if all.contains(&want) { Status::Correct } else { Status::Wrong };
         }
-        _ => None,
+        _ => field_text(f, field),
     };
     match got.filter(|g| !g.trim().is_empty()) {
         None => Status::Missing,
@@ -266,16 +280,7 @@ impl Report {
             if field != "vendor_exact" {
                 self.overall.add(ok);
             }
-            let got = fields.and_then(|f| match key {
-                "vendor" => f.vendor.clone(),
-                "invoice_number" => f.invoice_number.clone(),
-                "date" => f.date.clone(),
-                "total" => f.total.map(|t| t.to_string()),
-                "currency" => f.currency.clone(),
-                "iban" => f.iban.clone(),
-                "subject" => f.subject.clone(),
-                _ => None,
-            });
+            let got = fields.and_then(|f| field_text(f, key));
             outcome.fields.insert(field.to_string(), (status, got, truth.clone()));
         }
         self.files.push(outcome);

@@ -350,4 +350,13 @@ mod tests {
         assert_eq!(parse(b"<Invoice><ID>1</Invoice>").unwrap_err().kind(), "invalid_xml");
         assert_eq!(parse(b"<Invoice><ID>&undefined;</ID></Invoice>").unwrap_err().kind(), "invalid_xml");
     }
+
+    #[test]
+    fn a_50_mib_xml_body_is_refused_by_the_size_limit() {
+        let mut body = br#"<?xml version="1.0"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"><Note>"#.to_vec();
+        body.resize(50 * 1024 * 1024, b'a');
+        let raw = docflow_schemas::RawDocument { id: "x".into(), content_type: None, body, metadata: Default::default(), created_at_ms: 0 };
+        let e = crate::parse_document(&raw, &crate::ParseLimits::default()).unwrap_err();
+        assert_eq!(e.kind(), "too_large");
+    }
 }
