@@ -57,6 +57,11 @@ fn three_page_pdfs() -> Vec<RawDocument> {
         .collect()
 }
 
+/// XML text escaping of a value.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
 /// UBL 2.1 e-invoices (XRechnung/Peppol shape) of generated invoices.
 fn ubl_invoices() -> Vec<RawDocument> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
@@ -73,7 +78,7 @@ fn ubl_invoices() -> Vec<RawDocument> {
                         "<cac:InvoiceLine><cbc:ID>{}</cbc:ID><cbc:InvoicedQuantity unitCode=\"C62\">{}</cbc:InvoicedQuantity>\
                          <cbc:LineExtensionAmount currencyID=\"{ccy}\">{}</cbc:LineExtensionAmount><cac:Item><cbc:Name>{}</cbc:Name></cac:Item>\
                          <cac:Price><cbc:PriceAmount currencyID=\"{ccy}\">{}</cbc:PriceAmount></cac:Price></cac:InvoiceLine>\n",
-                        k + 1, it.quantity, it.amount, it.description, it.unit_price
+                        k + 1, it.quantity, it.amount, escape(&it.description), it.unit_price
                     )
                 })
                 .collect();
@@ -89,7 +94,7 @@ fn ubl_invoices() -> Vec<RawDocument> {
                  <cac:LegalMonetaryTotal><cbc:LineExtensionAmount currencyID=\"{ccy}\">{}</cbc:LineExtensionAmount>\
                  <cbc:TaxInclusiveAmount currencyID=\"{ccy}\">{}</cbc:TaxInclusiveAmount><cbc:PayableAmount currencyID=\"{ccy}\">{}</cbc:PayableAmount></cac:LegalMonetaryTotal>\n\
                  {lines}</Invoice>\n",
-                m.number, m.date, m.vendor.name, m.customer, m.tax, m.subtotal, m.total, m.total
+                m.number, m.date, escape(m.vendor.name), escape(m.customer), m.tax, m.subtotal, m.total, m.total
             );
             RawDocument { id: format!("xml-{i}"), content_type: Some("application/xml".into()), body: body.into_bytes(), metadata: Default::default(), created_at_ms: 0 }
         })

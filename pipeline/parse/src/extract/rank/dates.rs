@@ -5,7 +5,7 @@
 //! languages; features say what stands around each.
 
 use super::doc::Doc;
-use super::lexicon::{last_label_end, DATE_LABELS, OTHER_DATE_LABELS};
+use super::lexicon::Group;
 use super::Candidate;
 use chrono::{Datelike, NaiveDate};
 
@@ -73,13 +73,17 @@ const MONTHS: &[(&str, u32, usize)] = &[
 
 /// The month a word names, if any (`word` lower case, letters only).
 pub fn month_of(word: &str) -> Option<u32> {
-    let n = word.chars().count();
-    if n < 3 {
+    // (Called for every word of a document: reject most by length and
+    // first letter before comparing names.)
+    let first = *word.as_bytes().first()?;
+    if word.len() < 3 || word.len() > 12 || !b"jfmasondgle".contains(&first) {
         return None;
     }
+    let n = word.chars().count();
     MONTHS
         .iter()
-        .find(|(name, _, min)| n >= *min && (word == *name || (name.starts_with(word) && n <= name.chars().count())))
+        .filter(|(name, _, _)| name.as_bytes()[0] == first)
+        .find(|(name, _, min)| n >= *min && (word == *name || name.starts_with(word)))
         .map(|&(_, m, _)| m)
 }
 
@@ -141,6 +145,10 @@ fn gap<'a>(lower: &'a str, a: &Tok, b: &Tok) -> &'a str {
 
 /// Every date in one (lower-cased) line.
 pub fn dates_in_line(lower: &str, month_first: bool) -> Vec<Found> {
+    // Every date shape holds a day and a year: no digits, no date.
+    if !lower.bytes().any(|b| b.is_ascii_digit()) {
+        return Vec::new();
+    }
     let t = tokens(lower);
     let mut out = Vec::new();
     let mut i = 0;
@@ -245,7 +253,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
     // Unambiguous dates decide the order of ambiguous ones.
     let mut month_first_votes = 0i32;
     for l in &doc.lines {
-        for f in dates_in_line(&l.lower, false) {
+        for f in l.dates.iter() {
             if !f.ambiguous && !f.month_name && l.lower[f.start..f.end].contains('/') {
                 let first: u32 = l.lower[f.start..].split(|c: char| !c.is_ascii_digit()).next().and_then(|s| s.parse().ok()).unwrap_or(0);
                 if first > 12 {
@@ -259,13 +267,14 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
     let month_first = if month_first_votes == 0 { doc.month_first } else { month_first_votes > 0 };
     let mut out: Vec<Candidate> = Vec::new();
     for (i, l) in doc.lines.iter().enumerate() {
-        let prev = i.checked_sub(1).map(|p| doc.lines[p].lower.as_str()).unwrap_or("");
-        let prev_is_label = !prev.is_empty() && prev.len() < 60;
-        for f in dates_in_line(&l.lower, month_first) {
+        let prev = i.checked_sub(1).map(|p| &doc.lines[p]);
+        let prev_is_label = prev.is_some_and(|p| p.lower.len() < 60);
+        let found = if month_first && l.dates.iter().any(|f| f.ambiguous) { dates_in_line(&l.lower, true) } else { l.dates.clone() };
+        for f in found {
             let mut x = vec![0.0; FEATURES.len()];
             x[0] = 1.0;
-            let label = last_label_end(&l.lower, DATE_LABELS, f.start);
-            let other = last_label_end(&l.lower, OTHER_DATE_LABELS, f.start);
+            let label = l.last_end(Group::Date, f.start);
+            let other = l.last_end(Group::OtherDate, f.start);
             // The nearer label wins, but `Due date:` and `Delivery date:`
             // hold `date` right after the word that makes them other dates.
             let label_wins = match (label, other) {
@@ -279,10 +288,10 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             } else if other.is_some() {
                 x[OTHER_SAME] = 1.0;
             }
-            if prev_is_label && last_label_end(prev, DATE_LABELS, prev.len()).is_some() {
+            if prev_is_label && prev.is_some_and(|p| p.has(Group::Date)) {
                 x[LABEL_PREV] = 1.0;
             }
-            if prev_is_label && last_label_end(prev, OTHER_DATE_LABELS, prev.len()).is_some() {
+            if prev_is_label && prev.is_some_and(|p| p.has(Group::OtherDate)) {
                 x[OTHER_PREV] = 1.0;
             }
             x[TIME] = has_time(&l.lower) as u8 as f32;

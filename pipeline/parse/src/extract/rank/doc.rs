@@ -8,6 +8,23 @@ pub struct Line<'a> {
     pub text: &'a str,
     /// `text` with ASCII letters lower-cased: byte offsets are `text`'s.
     pub lower: String,
+    /// The dates written on the line (day first where ambiguous), read
+    /// once for every generator.
+    pub dates: Vec<super::dates::Found>,
+    /// Its label words ([`super::lexicon::hits`]), by end.
+    pub hits: Vec<super::lexicon::Hit>,
+}
+
+impl Line<'_> {
+    /// End of the last label of `group` that ends at or before `at`.
+    pub fn last_end(&self, group: super::lexicon::Group, at: usize) -> Option<usize> {
+        super::lexicon::last_end_in(&self.hits, group, at)
+    }
+
+    /// Whether the line holds a label of `group`.
+    pub fn has(&self, group: super::lexicon::Group) -> bool {
+        self.hits.iter().any(|h| h.group == group)
+    }
 }
 
 /// A document as lines.
@@ -32,10 +49,15 @@ impl<'a> Doc<'a> {
             .map(str::trim_end)
             .filter(|l| !l.trim().is_empty())
             .take(MAX_LINES)
-            .map(|t| Line { text: t, lower: t.to_ascii_lowercase() })
+            .map(|t| {
+                let lower = t.to_ascii_lowercase();
+                let dates = super::dates::dates_in_line(&lower, false);
+                let hits = super::lexicon::hits(&lower);
+                Line { text: t, lower, dates, hits }
+            })
             .collect();
         let mut domains = Vec::new();
-        for l in &lines {
+        for l in lines.iter().filter(|l| l.lower.contains('@') || l.lower.contains("www.") || l.lower.contains("http")) {
             for word in l.lower.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | ',' | ';')) {
                 let host = if let Some((_, d)) = word.split_once('@') {
                     d

@@ -220,16 +220,20 @@ pub fn choose(w: &[f32], cands: &[Candidate]) -> Option<Choice> {
     }
     let p = probabilities(w, cands);
     let p_none = p[cands.len()];
+    // Candidates grouped by value (sorted, not compared pairwise: a
+    // document has dozens of candidates).
+    let mut order: Vec<usize> = (0..cands.len()).collect();
+    order.sort_by(|&a, &b| cands[a].value.cmp(&cands[b].value));
     let mut by_value: Vec<(&str, f32, usize)> = Vec::new();
-    for (k, c) in cands.iter().enumerate() {
-        match by_value.iter_mut().find(|(v, _, _)| *v == c.value) {
-            Some(e) => {
+    for k in order {
+        match by_value.last_mut() {
+            Some(e) if e.0 == cands[k].value => {
                 e.1 += p[k];
                 if p[k] > p[e.2] {
                     e.2 = k;
                 }
             }
-            None => by_value.push((&c.value, p[k], k)),
+            _ => by_value.push((&cands[k].value, p[k], k)),
         }
     }
     let (value, confidence, best) = by_value.into_iter().max_by(|a, b| a.1.total_cmp(&b.1))?;

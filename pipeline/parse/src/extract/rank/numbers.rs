@@ -3,9 +3,8 @@
 //! heading words on their line, and what they look like (a date, an
 //! amount, a phone number) as features.
 
-use super::dates::dates_in_line;
 use super::doc::Doc;
-use super::lexicon::{has_any, last_label_end, NUMBER_LABELS, NUMBER_MARKS, OTHER_ID_LABELS, TITLE_WORDS};
+use super::lexicon::{Group, NUMBER_MARKS};
 use super::Candidate;
 
 /// Feature names, in the order of a candidate's feature vector.
@@ -82,15 +81,15 @@ fn id_tokens(line: &str) -> Vec<(usize, usize)> {
 pub fn candidates(doc: &Doc) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
     for (i, l) in doc.lines.iter().enumerate() {
-        let dates = dates_in_line(&l.lower, false);
-        let prev = i.checked_sub(1).map(|p| doc.lines[p].lower.as_str()).unwrap_or("");
-        let title = has_any(&l.lower, TITLE_WORDS);
+        let dates = &l.dates;
+        let prev = i.checked_sub(1).map(|p| &doc.lines[p]);
+        let title = l.has(Group::Title);
         for (s, e) in id_tokens(l.text) {
             let tok = &l.text[s..e];
             let mut x = vec![0.0; FEATURES.len()];
             x[0] = 1.0;
-            let label = last_label_end(&l.lower, NUMBER_LABELS, s);
-            let other = last_label_end(&l.lower, OTHER_ID_LABELS, s);
+            let label = l.last_end(Group::Number, s);
+            let other = l.last_end(Group::OtherId, s);
             match (label, other) {
                 (Some(a), Some(b)) if b > a => x[OTHER] = 1.0,
                 (Some(a), _) => {
@@ -103,9 +102,9 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             // The word right before: `No.`, `Nr`, `N°`, `#`.
             let before = l.lower[..s].trim_end_matches([' ', ':', '.', '\t']);
             x[MARK] = NUMBER_MARKS.iter().any(|m| before.ends_with(m)) as u8 as f32;
-            if x[LABEL_SAME] == 0.0 && x[OTHER] == 0.0 && !prev.is_empty() && prev.len() < 80 {
-                let pl = last_label_end(prev, NUMBER_LABELS, prev.len());
-                let po = last_label_end(prev, OTHER_ID_LABELS, prev.len());
+            if let Some(prev) = prev.filter(|p| x[LABEL_SAME] == 0.0 && x[OTHER] == 0.0 && p.lower.len() < 80) {
+                let pl = prev.last_end(Group::Number, usize::MAX);
+                let po = prev.last_end(Group::OtherId, usize::MAX);
                 x[LABEL_PREV] = (pl.is_some() && po.is_none_or(|o| pl.is_some_and(|p| p > o))) as u8 as f32;
             }
             x[TITLE] = title as u8 as f32;
@@ -121,10 +120,14 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             out.push(Candidate { value: tok.to_string(), line: i, x });
         }
     }
-    let values: Vec<String> = out.iter().map(|c| c.value.to_ascii_lowercase()).collect();
+    // How often each value occurs (sorted once, not compared pairwise).
+    let mut values: Vec<String> = out.iter().map(|c| c.value.to_ascii_lowercase()).collect();
+    let keys = values.clone();
+    values.sort_unstable();
     for (k, c) in out.iter_mut().enumerate() {
+        let n = values.partition_point(|v| v <= &keys[k]) - values.partition_point(|v| v < &keys[k]);
         c.x[FIRST] = (k == 0) as u8 as f32;
-        c.x[REPEATS] = ((values.iter().filter(|v| **v == values[k]).count() - 1) as f32 / 2.0).min(1.0);
+        c.x[REPEATS] = ((n - 1) as f32 / 2.0).min(1.0);
     }
     out
 }

@@ -3,9 +3,10 @@
 //! its line or on the line above, its rank among the document's amounts,
 //! where it stands, and whether the other amounts add up to it.
 
-use super::dates::dates_in_line;
-use super::doc::Doc;
-use super::lexicon::{last_label_end, PAYMENT_LABELS, SUBTOTAL_LABELS, TOTAL_STRONG, TOTAL_WEAK};
+use super::doc::{Doc, Line};
+use super::lexicon::last_end_in;
+use super::lexicon::{Group, Lexicon};
+use std::sync::LazyLock;
 use super::Candidate;
 use crate::extract::money;
 use rust_decimal::Decimal;
@@ -67,8 +68,8 @@ const ANY_LABEL: usize = 22;
 const AFTER_PAYMENT: usize = 23;
 
 /// Words that make a total gross (tax included) or net (tax excluded).
-const GROSS_WORDS: &[&str] = &["incl*", "inkl*", "ttc", "brutto", "gross", "tax included", "iva incluida", "ivato"];
-const NET_WORDS: &[&str] = &["excl*", "exkl*", "netto", "before tax", "ht", "hors taxe", "sin iva", "imponibile"];
+static GROSS_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["incl*", "inkl*", "ttc", "brutto", "gross", "tax included", "iva incluida", "ivato"]));
+static NET_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["excl*", "exkl*", "netto", "before tax", "ht", "hors taxe", "sin iva", "imponibile"]));
 
 /// `RM152.00`, `EUR12,50`: a short upper-case currency mark glued to an
 /// amount, spaced out so the amount reads as one (amounts glued to letters
@@ -99,9 +100,9 @@ fn unglue_marks(line: &str) -> std::borrow::Cow<'_, str> {
 
 /// Whether the nearest label before `at` in `lower` is one of `group`
 /// (and no label of the competing groups stands after it).
-fn nearest_is(lower: &str, at: usize, group: &[&str], others: &[&[&str]]) -> bool {
-    let Some(end) = last_label_end(lower, group, at) else { return false };
-    others.iter().all(|o| last_label_end(lower, o, at).is_none_or(|e| e < end))
+fn nearest_is(line: &Line, group: Group, others: &[Group]) -> bool {
+    let Some(end) = line.last_end(group, usize::MAX) else { return false };
+    others.iter().all(|&o| line.last_end(o, usize::MAX).is_none_or(|e| e < end))
 }
 
 /// Total candidates of `doc`; values are plain decimals (`1234.56`).
@@ -110,13 +111,13 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
     let mut values: Vec<Decimal> = Vec::new();
     let mut last_total_line = None;
     for (i, l) in doc.lines.iter().enumerate() {
-        if last_label_end(&l.lower, TOTAL_STRONG, l.lower.len()).is_some() || last_label_end(&l.lower, TOTAL_WEAK, l.lower.len()).is_some() {
+        if l.has(Group::TotalStrong) || l.has(Group::TotalWeak) {
             last_total_line = Some(i);
         }
     }
     let mut payment_seen = false;
     for (i, l) in doc.lines.iter().enumerate() {
-        let dates = dates_in_line(&l.lower, false);
+        let dates = &l.dates;
         let unglued = unglue_marks(l.text);
         let (text, lower_owned);
         let (text, lower): (&str, &str) = if let std::borrow::Cow::Owned(u) = &unglued {
@@ -127,9 +128,17 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             (l.text, l.lower.as_str())
         };
         let amounts = money::amounts(text);
-        let prev = i.checked_sub(1).map(|p| doc.lines[p].lower.as_str()).unwrap_or("");
+        // Label matches of the line (re-read only where a glued mark was spaced out).
+        let respaced;
+        let hits = if let std::borrow::Cow::Owned(_) = &unglued {
+            respaced = super::lexicon::hits(lower);
+            &respaced
+        } else {
+            &l.hits
+        };
+        let prev = i.checked_sub(1).map(|p| &doc.lines[p]);
         // A label line above a value (`Total` / `123.45` in a table).
-        let prev_label_only = !prev.is_empty() && money::amounts(doc.lines[i - 1].text).is_empty();
+        let prev_label_only = prev.filter(|p| money::amounts(p.text).is_empty());
         let n = amounts.len();
         for (k, a) in amounts.iter().enumerate() {
             if dates.iter().any(|d| a.start < d.end && d.start < a.end) && unglued.len() == l.text.len() {
@@ -155,10 +164,10 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             }
             let mut x = vec![0.0; FEATURES.len()];
             x[0] = 1.0;
-            let strong_end = last_label_end(lower, TOTAL_STRONG, a.start);
-            let weak_end = last_label_end(lower, TOTAL_WEAK, a.start);
-            let sub_end = last_label_end(lower, SUBTOTAL_LABELS, a.start);
-            let pay_end = last_label_end(lower, PAYMENT_LABELS, a.start);
+            let strong_end = last_end_in(hits, Group::TotalStrong, a.start);
+            let weak_end = last_end_in(hits, Group::TotalWeak, a.start);
+            let sub_end = last_end_in(hits, Group::Subtotal, a.start);
+            let pay_end = last_end_in(hits, Group::Payment, a.start);
             // The label nearest before the amount decides what it is (on a
             // tie, `grand total` over its own `total`).
             let nearest = [strong_end, weak_end, sub_end, pay_end]
@@ -167,8 +176,8 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
                 .filter_map(|(g, e)| e.map(|e| (e, g)))
                 .max_by_key(|&(e, g)| (e, std::cmp::Reverse(g)));
             let before = &lower[..a.start];
-            let gross = GROSS_WORDS.iter().any(|w| super::lexicon::find_word(before, w, 0).is_some());
-            let net = NET_WORDS.iter().any(|w| super::lexicon::find_word(before, w, 0).is_some());
+            let gross = GROSS_WORDS.any(before);
+            let net = NET_WORDS.any(before);
             let total_label = strong_end.is_some() || weak_end.is_some();
             match nearest.map(|(_, g)| g) {
                 // `TOTAL SALES (INCLUSIVE OF GST)`: a total, gross.
@@ -189,10 +198,10 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
                 Some(3) => x[PAY] = 1.0,
                 _ => {}
             }
-            if prev_label_only && nearest.is_none() {
-                if nearest_is(prev, prev.len(), TOTAL_STRONG, &[SUBTOTAL_LABELS, PAYMENT_LABELS]) {
+            if let Some(prev) = prev_label_only.filter(|_| nearest.is_none()) {
+                if nearest_is(prev, Group::TotalStrong, &[Group::Subtotal, Group::Payment]) {
                     x[STRONG_PREV] = 1.0;
-                } else if nearest_is(prev, prev.len(), TOTAL_WEAK, &[SUBTOTAL_LABELS, PAYMENT_LABELS]) {
+                } else if nearest_is(prev, Group::TotalWeak, &[Group::Subtotal, Group::Payment]) {
                     x[WEAK_PREV] = 1.0;
                 }
             }
@@ -211,7 +220,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             values.push(a.value);
             out.push(Candidate { value: a.value.normalize().to_string(), line: i, x });
         }
-        payment_seen |= !amounts.is_empty() && last_label_end(lower, PAYMENT_LABELS, lower.len()).is_some();
+        payment_seen |= !amounts.is_empty() && hits.iter().any(|h| h.group == Group::Payment);
     }
     let mut distinct: Vec<Decimal> = values.iter().map(|v| v.abs()).collect();
     distinct.sort();
@@ -221,6 +230,18 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
     // integer is a count, a quantity or a day, rarely the total.
     let with_decimals = out.iter().filter(|c| c.x[DECIMALS] > 0.0).count();
     let mostly_decimals = with_decimals * 2 > out.len();
+    // Every sum of two different non-zero amounts, sorted (bounded: a
+    // document with very many amounts gets none).
+    let positive: Vec<Decimal> = distinct.iter().copied().filter(|d| !d.is_zero()).collect();
+    let mut pair_sums: Vec<Decimal> = Vec::new();
+    if positive.len() <= 60 {
+        for (a, x) in positive.iter().enumerate() {
+            for y in &positive[a + 1..] {
+                pair_sums.push(*x + *y);
+            }
+        }
+        pair_sums.sort_unstable();
+    }
     for (c, v) in out.iter_mut().zip(&values) {
         let abs = v.abs();
         c.x[LARGEST] = (Some(abs) == largest) as u8 as f32;
@@ -229,9 +250,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         c.x[RANK] = 1.0 / (1.0 + rank as f32);
         c.x[REPEATS] = ((values.iter().filter(|w| *w == v).count() - 1) as f32 / 2.0).min(1.0);
         // Net + tax = gross: some two other amounts add up to this one.
-        let others: Vec<Decimal> = distinct.iter().copied().filter(|d| *d != abs && !d.is_zero() && *d < abs).collect();
-        let sums = others.len() <= 60
-            && others.iter().enumerate().any(|(a, x)| others[a + 1..].iter().any(|y| *x + *y == abs));
+        let sums = pair_sums.binary_search(&abs).is_ok();
         c.x[SUM_OF_TWO] = sums as u8 as f32;
     }
     out

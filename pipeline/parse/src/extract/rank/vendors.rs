@@ -4,7 +4,7 @@
 //! address or document words) and where it stands.
 
 use super::doc::Doc;
-use super::lexicon::{has_any, last_label_end, BUYER_LABELS, NOT_NAME_WORDS, ORG_WORDS, SELLER_LABELS};
+use super::lexicon::{Group, NOT_NAME_WORDS, ORG_WORDS, SELLER_LABELS};
 use super::Candidate;
 
 /// Feature names, in the order of a candidate's feature vector.
@@ -54,7 +54,7 @@ const TOP_LINES: usize = 12;
 fn name_part(line: &str) -> &str {
     let mut s = line.trim();
     if let Some((head, rest)) = s.split_once(':') {
-        if has_any(&head.to_ascii_lowercase(), SELLER_LABELS) && !rest.trim().is_empty() {
+        if SELLER_LABELS.any(&head.to_ascii_lowercase()) && !rest.trim().is_empty() {
             s = rest.trim();
         }
     }
@@ -71,11 +71,11 @@ fn features_of(doc: &Doc, text: &str, rank: usize) -> Vec<f32> {
     let uppers = text.chars().filter(|c| c.is_uppercase()).count();
     let digits = text.chars().filter(|c| c.is_ascii_digit()).count();
     let visible = text.chars().filter(|c| !c.is_whitespace()).count().max(1);
-    x[ORG] = has_any(&lower, ORG_WORDS) as u8 as f32;
+    x[ORG] = ORG_WORDS.any(&lower) as u8 as f32;
     x[UPPER] = uppers as f32 / letters.max(1) as f32;
     x[DIGITS] = digits as f32 / visible as f32;
     x[LETTERS] = (letters as f32 / 20.0).min(1.5);
-    x[NOT_NAME] = has_any(&lower, NOT_NAME_WORDS) as u8 as f32;
+    x[NOT_NAME] = NOT_NAME_WORDS.any(&lower) as u8 as f32;
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 4).collect();
     x[DOMAIN] = doc.domains.iter().any(|d| {
         let host = d.split('.').rev().nth(1).unwrap_or(d);
@@ -96,8 +96,8 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
     for (i, l) in doc.lines.iter().enumerate() {
         let lower = l.lower.trim();
         let is_label_line = lower.len() < 40 && lower.ends_with(':');
-        let seller_here = last_label_end(lower, SELLER_LABELS, lower.len()).is_some() && lower.contains(':');
-        let buyer_here = has_any(lower, BUYER_LABELS) && (lower.contains(':') || lower.len() < 25);
+        let seller_here = l.has(Group::Seller) && lower.contains(':');
+        let buyer_here = l.has(Group::Buyer) && (lower.contains(':') || lower.len() < 25);
         let name = name_part(l.text);
         let letters = name.chars().filter(|c| c.is_alphabetic()).count();
         let near_top = seen_text < TOP_LINES;
@@ -127,10 +127,9 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         x[SENDER] = 1.0;
         out.push(Candidate { value: name.to_string(), line: 0, x });
     }
-    let keys: Vec<String> = out.iter().map(|c| c.value.to_lowercase()).collect();
-    let all_lower: Vec<String> = doc.lines.iter().map(|l| l.text.to_lowercase()).collect();
-    for (c, k) in out.iter_mut().zip(&keys) {
-        let n = all_lower.iter().filter(|l| l.contains(k.as_str())).count();
+    for c in out.iter_mut() {
+        let k = c.value.to_ascii_lowercase();
+        let n = doc.lines.iter().filter(|l| l.lower.contains(k.as_str())).count();
         c.x[REPEATS] = (n.saturating_sub(1) as f32 / 2.0).min(1.0);
     }
     out
