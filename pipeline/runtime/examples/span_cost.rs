@@ -1,5 +1,5 @@
 //! CPU per traced record, isolated from Kafka and stage work: the span
-//! part of the telemetry-overhead measurement (issue 10).
+//! part of the telemetry-overhead measurement.
 //!
 //! Start the counting receiver
 //! (`cargo run --release -p docflow-runtime --example otlp_sink -- 127.0.0.1:14317`), then

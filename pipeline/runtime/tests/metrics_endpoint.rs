@@ -1,4 +1,4 @@
-//! Acceptance (slice of issue 10): a running stage serves Prometheus
+//! Acceptance (telemetry): a running stage serves Prometheus
 //! `/metrics`, `/healthz` and `/readyz`. A pass-through stage consumes a few
 //! hundred documents plus a few garbage records; the test scrapes over a raw
 //! TCP GET and checks names (against deploy/observability/metrics.txt),

@@ -1,4 +1,4 @@
-//! Acceptance (issue 10, tracing and OTLP): an in-process OTLP/gRPC
+//! Acceptance (tracing and OTLP): an in-process OTLP/gRPC
 //! receiver built from the `opentelemetry-proto` types; two stages in a
 //! chain (`in → a → mid → b → out`) export to it. Checks that
 //! - a document published with a sampled `traceparent` yields spans from

@@ -1,4 +1,4 @@
-//! Acceptance (issue 10, tracing): a record that arrives without a trace
+//! Acceptance (tracing): a record that arrives without a trace
 //! context starts the document's trace in the first stage. With sampling at
 //! 100% its record span must be exported as the root of a new trace (no
 //! parent, kept by the sampler although it carries no sampling attribute),

@@ -1,4 +1,4 @@
-//! Acceptance (issue 10, health): `/readyz` follows the broker and the
+//! Acceptance (health): `/readyz` follows the broker and the
 //! stage's own readiness hook (`Stage::ready`, what persist uses for its
 //! database circuit breaker).
 //! - a stage whose broker is unreachable (a dead port) is not ready, with

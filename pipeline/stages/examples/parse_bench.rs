@@ -1,6 +1,6 @@
 //! Documents/s and CPU per document through the real parse stage on the
 //! configured Kafka, with telemetry as the `OTEL_*` variables say: the
-//! telemetry-overhead measurement on a real stage (issue 10).
+//! telemetry-overhead measurement on a real stage.
 //!
 //! `cargo run --release -p docflow-stages --example parse_bench -- 20000`
 //! (telemetry off), then the same with

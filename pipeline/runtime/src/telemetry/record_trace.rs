@@ -168,7 +168,7 @@ pub(crate) fn passthrough_headers(raw: &RawRecord) -> impl Iterator<Item = (&'st
 
 /// CPU cost of tracing one record the way a stage does (record span, one
 /// step span below it, the output `traceparent`), for `span_cost` in
-/// `examples/` (issue 10's overhead work). Returns records traced; the
+/// `examples/` (the overhead measurement). Returns records traced; the
 /// caller measures CPU around it and the exporter's flush.
 #[doc(hidden)]
 pub fn trace_records_for_bench(stage: &str, n: u64, traceparent: Option<&[u8]>) -> u64 {

@@ -186,27 +186,6 @@ impl Lexicon {
         best
     }
 
-    /// The ends of every whole-word match in `lower`, ascending (for many
-    /// [`last_before`] queries on one line).
-    pub fn ends(&self, lower: &str) -> Vec<usize> {
-        let hay = lower.as_bytes();
-        let alnum = |x: u8| x.is_ascii_alphanumeric();
-        let mut out = Vec::new();
-        for m in self.ac.find_overlapping_iter(hay) {
-            let (s, e) = (m.start(), m.end());
-            if s > 0 && alnum(hay[s]) && alnum(hay[s - 1]) {
-                continue;
-            }
-            if self.prefix[m.pattern().as_usize()] {
-                out.push(e + hay[e..].iter().take_while(|&&b| alnum(b)).count());
-            } else if e >= hay.len() || !alnum(hay[e - 1]) || !alnum(hay[e]) {
-                out.push(e);
-            }
-        }
-        out.sort_unstable();
-        out
-    }
-
     /// Whether `lower` holds any of the words as a whole word.
     pub fn any(&self, lower: &str) -> bool {
         self.last_end(lower, lower.len()).is_some()
@@ -294,69 +273,60 @@ pub fn last_end_in(hits: &[Hit], group: Group, at: usize) -> Option<usize> {
     hits.iter().filter(|h| h.group == group && h.end <= at).map(|h| h.end).last()
 }
 
-/// The last of `ends` (from [`Lexicon::ends`]) at or before `at`.
-pub fn last_before(ends: &[usize], at: usize) -> Option<usize> {
-    ends.iter().copied().take_while(|&e| e <= at).last()
-}
-
-/// Whether `lower` (an ASCII-lower-cased line) holds `word` as a whole word
-/// (no letter or digit right before or after), from `from` on.
-pub fn find_word(lower: &str, word: &str, from: usize) -> Option<usize> {
-    let (word, prefix) = match word.strip_suffix('*') {
-        Some(w) => (w, true),
-        None => (word, false),
-    };
-    let b = lower.as_bytes();
-    let mut at = from;
-    while let Some(i) = lower.get(at..).and_then(|s| s.find(word)) {
-        let (s, e) = (at + i, at + i + word.len());
-        let alnum = |x: u8| x.is_ascii_alphanumeric();
-        let first_alnum = word.as_bytes().first().is_some_and(|&c| alnum(c));
-        let last_alnum = word.as_bytes().last().is_some_and(|&c| alnum(c));
-        let ok_before = s == 0 || !first_alnum || !alnum(b[s - 1]);
-        let ok_after = prefix || e >= b.len() || !last_alnum || !alnum(b[e]);
-        if ok_before && ok_after {
-            return Some(s);
-        }
-        at = s + 1;
-        while at < lower.len() && !lower.is_char_boundary(at) {
-            at += 1;
-        }
-    }
-    None
-}
-
-/// The end of the last whole-word occurrence of any of `words` in
-/// `lower[..before]`, or `None`.
-pub fn last_label_end(lower: &str, words: &[&str], before: usize) -> Option<usize> {
-    let hay = lower.get(..before)?;
-    let mut best: Option<usize> = None;
-    for w in words {
-        let mut from = 0;
-        while let Some(s) = find_word(hay, w, from) {
-            // A prefix word ends where its word does.
-            let mut end = s + w.trim_end_matches('*').len();
-            if w.ends_with('*') {
-                end += hay[end..].bytes().take_while(u8::is_ascii_alphanumeric).count();
-            }
-            best = Some(best.map_or(end, |b: usize| b.max(end)));
-            from = s + 1;
-            while from < hay.len() && !hay.is_char_boundary(from) {
-                from += 1;
-            }
-        }
-    }
-    best
-}
-
-/// Whether `lower` holds any of `words` as a whole word.
-pub fn has_any(lower: &str, words: &[&str]) -> bool {
-    words.iter().any(|w| find_word(lower, w, 0).is_some())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The word-by-word search the automaton replaced: the reference it is tested against.
+    /// Whether `lower` (an ASCII-lower-cased line) holds `word` as a whole word
+    /// (no letter or digit right before or after), from `from` on.
+    fn find_word(lower: &str, word: &str, from: usize) -> Option<usize> {
+        let (word, prefix) = match word.strip_suffix('*') {
+            Some(w) => (w, true),
+            None => (word, false),
+        };
+        let b = lower.as_bytes();
+        let mut at = from;
+        while let Some(i) = lower.get(at..).and_then(|s| s.find(word)) {
+            let (s, e) = (at + i, at + i + word.len());
+            let alnum = |x: u8| x.is_ascii_alphanumeric();
+            let first_alnum = word.as_bytes().first().is_some_and(|&c| alnum(c));
+            let last_alnum = word.as_bytes().last().is_some_and(|&c| alnum(c));
+            let ok_before = s == 0 || !first_alnum || !alnum(b[s - 1]);
+            let ok_after = prefix || e >= b.len() || !last_alnum || !alnum(b[e]);
+            if ok_before && ok_after {
+                return Some(s);
+            }
+            at = s + 1;
+            while at < lower.len() && !lower.is_char_boundary(at) {
+                at += 1;
+            }
+        }
+        None
+    }
+
+    /// The end of the last whole-word occurrence of any of `words` in
+    /// `lower[..before]`, or `None`.
+    fn last_label_end(lower: &str, words: &[&str], before: usize) -> Option<usize> {
+        let hay = lower.get(..before)?;
+        let mut best: Option<usize> = None;
+        for w in words {
+            let mut from = 0;
+            while let Some(s) = find_word(hay, w, from) {
+                // A prefix word ends where its word does.
+                let mut end = s + w.trim_end_matches('*').len();
+                if w.ends_with('*') {
+                    end += hay[end..].bytes().take_while(u8::is_ascii_alphanumeric).count();
+                }
+                best = Some(best.map_or(end, |b: usize| b.max(end)));
+                from = s + 1;
+                while from < hay.len() && !hay.is_char_boundary(from) {
+                    from += 1;
+                }
+            }
+        }
+        best
+    }
 
     #[test]
     fn whole_words_only() {
