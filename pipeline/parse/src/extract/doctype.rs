@@ -77,9 +77,11 @@ static RULES: LazyLock<[(&str, Rules); 3]> = LazyLock::new(|| {
 const MAX_SCORE_AFTER_FIRST: usize = 3 + 4;
 
 /// Classifies `body` (the text after any mail headers); `mail` says the
-/// document came with mail headers.
-pub fn classify(folded: Folded, mail: bool, has_invoice_number: bool) -> &'static str {
-    classify_counting(folded, mail, has_invoice_number, true)
+/// document came with mail headers; `title` is the kind a title line in
+/// the head names in any of the six languages ([`Heading`](super::rank::heading::Heading)),
+/// counted like a title the rules know.
+pub fn classify(folded: Folded, mail: bool, has_invoice_number: bool, title: Option<&str>) -> &'static str {
+    classify_counting(folded, mail, has_invoice_number, title, true)
 }
 
 /// [`classify`]; `stop_at_max` ends the first rule's cue count once its
@@ -89,7 +91,7 @@ pub fn classify(folded: Folded, mail: bool, has_invoice_number: bool) -> &'stati
 /// rules are skipped, and any score >= 5 names it. An invoice with a title
 /// and a number needs one cue, where four cost four anchored searches and
 /// the failed ones between.
-fn classify_counting(folded: Folded, mail: bool, has_invoice_number: bool, stop_at_max: bool) -> &'static str {
+fn classify_counting(folded: Folded, mail: bool, has_invoice_number: bool, title: Option<&str>, stop_at_max: bool) -> &'static str {
     let body = folded.lower;
     // The head: the first six non-empty lines, where titles sit.
     let mut head_end = body.len();
@@ -127,6 +129,9 @@ fn classify_counting(folded: Folded, mail: bool, has_invoice_number: bool, stop_
             // word between word boundaries, and the word alone matches.
             score += 1;
         }
+        if score < 3 && title == Some(*name) {
+            score = 3;
+        }
         if *name == "invoice" && has_invoice_number {
             score += 3;
         }
@@ -151,7 +156,7 @@ fn classify_counting(folded: Folded, mail: bool, has_invoice_number: bool, stop_
 #[cfg(test)]
 mod tests {
     fn classify(t: &str, mail: bool, inv: bool) -> &'static str {
-        super::super::with_folded(t, |f| super::classify(f, mail, inv))
+        super::super::with_folded(t, |f| super::classify(f, mail, inv, None))
     }
 
     #[test]
@@ -186,7 +191,13 @@ mod tests {
             for mail in [false, true] {
                 for inv in [false, true] {
                     super::super::with_folded(t, |f| {
-                        assert_eq!(super::classify_counting(f, mail, inv, true), super::classify_counting(f, mail, inv, false), "{t:?}");
+                        for title in [None, Some("invoice"), Some("receipt")] {
+                            assert_eq!(
+                                super::classify_counting(f, mail, inv, title, true),
+                                super::classify_counting(f, mail, inv, title, false),
+                                "{t:?}"
+                            );
+                        }
                     });
                 }
             }

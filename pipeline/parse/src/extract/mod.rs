@@ -459,7 +459,8 @@ pub fn rule_fields(text: &str, hints: &Hints, locale: Option<&str>) -> BusinessF
         let head = all.to(hints.body_offset).unwrap_or_else(|| all.to(0).expect("0 is a char boundary"));
         let mail = hints.body_offset > 0 || hints.subject.is_some() || has_mail_headers(all);
         let invoice_number = ident::invoice_number(all);
-        let kind = doctype::classify(body, mail, invoice_number.is_some());
+        let heading = rank::heading::read(body.text);
+        let kind = doctype::classify(body, mail, invoice_number.is_some() || heading.numbered_invoice(), heading.title);
         let mut f = BusinessFields { doc_type_hint: Some(kind.to_string()), ..Default::default() };
 
         f.date = date::document_date(body, locale)

@@ -35,6 +35,8 @@ pub struct Doc<'a> {
     pub sender_name: Option<String>,
     /// Domains of the e-mail and web addresses the document mentions (lower case).
     pub domains: Vec<String>,
+    /// What its head says it is (title line, number label).
+    pub heading: super::heading::Heading,
     /// The document prefers month-first for `a/b/yyyy` dates (US style).
     pub month_first: bool,
 }
@@ -78,7 +80,8 @@ impl<'a> Doc<'a> {
             Some(l) => l.to_ascii_lowercase().replace('_', "-").ends_with("-us"),
             None => lines.iter().any(|l| l.text.contains('$') || l.lower.contains("usd")),
         };
-        Doc { lines, sender_name, domains, month_first }
+        let heading = super::heading::of_lines(lines.iter().map(|l| (l.lower.as_str(), l.hits.as_slice())));
+        Doc { lines, sender_name, domains, month_first, heading }
     }
 
     /// Position of line `i` in the document, from 0 (first) to 1 (last).

@@ -78,7 +78,7 @@ pub static NUMBER_LABELS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(NUMB
 pub const TITLE_WORDS_WORDS: &[&str] = &[
     "invoice", "rechnung", "facture", "factura", "fattura", "factuur", "receipt", "quittung", "reçu", "recibo",
     "ricevuta", "bon", "bill", "gutschrift", "credit note", "avoir", "nota de crédito", "nota di credito",
-    "creditnota", "kostenrechnung",
+    "creditnota", "kostenrechnung", "kassenbon", "scontrino", "kassabon",
 ];
 pub static TITLE_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(TITLE_WORDS_WORDS));
 

@@ -14,6 +14,7 @@
 pub mod dates;
 pub mod doc;
 pub mod fit;
+pub mod heading;
 pub mod lexicon;
 pub mod numbers;
 pub mod totals;

@@ -26,10 +26,12 @@ pub const FEATURES: &[&str] = &[
     "first_in_doc",
     "repeats",
     "legacy_rule",
+    "title_label",
+    "receipt_heading",
 ];
 
 /// Expert prior for each feature.
-pub const PRIOR: &[f32] = &[-1.0, 3.0, 1.5, -1.0, 1.0, 1.0, -2.5, 0.3, 0.2, 0.0, -0.3, -2.0, -4.0, -0.5, 0.2, 0.3, 2.0];
+pub const PRIOR: &[f32] = &[-1.0, 3.0, 1.5, -1.0, 1.0, 1.0, -2.5, 0.3, 0.2, 0.0, -0.3, -2.0, -4.0, -0.5, 0.2, 0.3, 2.0, 2.0, -1.0];
 
 const LABEL_SAME: usize = 1;
 const LABEL_PREV: usize = 2;
@@ -47,6 +49,8 @@ const REL: usize = 13;
 const FIRST: usize = 14;
 const REPEATS: usize = 15;
 pub(super) const LEGACY: usize = 16;
+const TITLE_LABEL: usize = 17;
+const RECEIPT_HEADING: usize = 18;
 
 /// The ID-like tokens of a line: `(start, end)` of runs of letters, digits
 /// and inner `-/_.`, holding at least one digit, 3 to 32 bytes long.
@@ -108,6 +112,14 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
                 x[LABEL_PREV] = (pl.is_some() && po.is_none_or(|o| pl.is_some_and(|p| p > o))) as u8 as f32;
             }
             x[TITLE] = title as u8 as f32;
+            // A receipt's own number is not an invoice number.
+            x[RECEIPT_HEADING] = (doc.heading.title == Some("receipt")) as u8 as f32;
+            // The heading word itself labels the number: `INVOICE INV-53449`,
+            // `Rechnung Nr. 2024-17` (nothing but a number mark between).
+            if let Some(t) = l.last_end(Group::Title, s) {
+                let between = l.lower[t..s].trim_matches([' ', ':', '.', '#', '\t']);
+                x[TITLE_LABEL] = (between.is_empty() || NUMBER_MARKS.contains(&between)) as u8 as f32;
+            }
             let bytes = tok.as_bytes();
             x[LETTER] = bytes.iter().any(u8::is_ascii_alphabetic) as u8 as f32;
             x[SEP] = bytes.iter().any(|c| matches!(c, b'-' | b'/' | b'_' | b'.')) as u8 as f32;
@@ -143,6 +155,8 @@ mod tests {
         let get = |v: &str| c.iter().find(|c| c.value == v).unwrap();
         assert_eq!(get("QX11223344556").x[LABEL_SAME], 1.0);
         assert_eq!(get("INV-53449").x[TITLE], 1.0);
+        assert_eq!(get("INV-53449").x[TITLE_LABEL], 1.0);
+        assert_eq!(get("QX11223344556").x[TITLE_LABEL], 0.0);
         assert_eq!(get("1234").x[OTHER], 1.0);
     }
 }
