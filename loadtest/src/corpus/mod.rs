@@ -110,7 +110,8 @@ impl Corpus {
         let mut m = model::random_model(&mut self.rng, class, i);
         // (Drawn only when asked for: the classic corpus keeps its stream.)
         if self.cfg.extended_notations > 0.0 && matches!(class, Class::Invoice | Class::Receipt) && self.rng.random_bool(self.cfg.extended_notations) {
-            m.style.notation = Some(self.rng.random_range(0..render::NOTATIONS.len() as u8));
+            m.style.notation = Some(self.rng.random_range(0..render::extended::NOTATIONS.len() as u8));
+            render::extended::vary(&mut self.rng, &mut m);
         }
         let planted = self.state.plant(&mut self.rng, &self.cfg.anomalies, &mut m);
         let body = match format {

@@ -44,6 +44,8 @@ pub enum NumberStyle {
     PlainComma,
     /// 1'234.56
     Swiss,
+    /// 1 234,56 (extended notations only)
+    Spaced,
 }
 
 /// Where the currency goes.
@@ -92,8 +94,10 @@ pub struct Style {
     /// Locale hint to put into metadata, if any.
     pub locale: Option<String>,
     /// Label language of the extended notations (an index into
-    /// `render::NOTATIONS`), set only when the corpus asks for them.
+    /// `render::extended::NOTATIONS`), set only when the corpus asks for them.
     pub notation: Option<u8>,
+    /// A credit note (extended notations only): its amounts are negative.
+    pub credit_note: bool,
 }
 
 /// One line of an invoice or receipt as printed.
@@ -252,7 +256,7 @@ fn style(rng: &mut StdRng, v: &VendorProfile, date: NaiveDate) -> Style {
         DateStyle::SlashMdy | DateStyle::SlashDmy => None,
         _ => rng.random_bool(0.5).then(|| v.locale.to_string()),
     };
-    Style { number, currency, date: ds, messy: rng.random_bool(0.4), pipes: rng.random_bool(0.3), variant: rng.random_range(0..4), locale, notation: None }
+    Style { number, currency, date: ds, messy: rng.random_bool(0.4), pipes: rng.random_bool(0.3), variant: rng.random_range(0..4), locale, notation: None, credit_note: false }
 }
 
 /// Draws a document of `class`.

@@ -3,6 +3,7 @@
 //! labels) lives here; each format has its own module.
 
 pub mod email;
+pub mod extended;
 pub mod html;
 pub mod json;
 pub mod pdf;
@@ -107,6 +108,7 @@ pub fn fmt_number(v: Decimal, s: NumberStyle) -> String {
         NumberStyle::PlainDot => format!("{int}.{frac}"),
         NumberStyle::PlainComma => format!("{int},{frac}"),
         NumberStyle::Swiss => format!("{}.{frac}", group("'")),
+        NumberStyle::Spaced => format!("{},{frac}", group(" ")),
     };
     let body = if s == NumberStyle::Us { format!("{}.{frac}", group(",")) } else { body };
     if neg { format!("-{body}") } else { body }
@@ -252,65 +254,6 @@ pub fn iban_printed(m: &DocModel, iban: &str) -> String {
     }
 }
 
-/// Labels of the extended notations, one language each:
-/// (title, number label — empty: the number follows the title on its line —,
-/// date label, total label, seller label).
-pub const NOTATIONS: [(&str, &str, &str, &str, &str); 6] = [
-    ("INVOICE", "", "Issued:", "Amount payable", "From:"),
-    ("RECHNUNG", "Rechnungsnummer:", "Rechnungsdatum:", "Zahlbetrag", "Verkäufer:"),
-    ("FACTURE", "N° de facture :", "Date de facture :", "Net à payer", "Vendeur :"),
-    ("FACTURA", "Nº factura:", "Fecha de emisión:", "Importe total", "Proveedor:"),
-    ("FATTURA", "Numero fattura:", "Data fattura:", "Totale documento", "Fornitore:"),
-    ("FACTUUR", "Factuurnummer:", "Factuurdatum:", "Totaal te betalen", "Leverancier:"),
-];
-
-/// An invoice in the extended notations of language `lang`.
-fn extended_invoice_lines(m: &DocModel, lang: usize, l: &mut Lines) {
-    let (title, number_label, date_label, total_label, seller_label) = NOTATIONS[lang % NOTATIONS.len()];
-    let one = |s: String| vec![s];
-    let two = |a: &str, b: String| vec![a.to_string(), b];
-    l.push(two(seller_label, m.vendor.name.to_string()));
-    l.push(one(address(m).to_string()));
-    if let Some((p, _)) = &m.phone {
-        l.push(two("Tel:", p.clone()));
-    }
-    l.push(two("Email:", m.vendor_email.clone()));
-    l.push(vec![]);
-    if number_label.is_empty() {
-        l.push(one(format!("{title} {}", m.number)));
-    } else {
-        l.push(one(title.to_string()));
-        l.push(two(number_label, m.number.clone()));
-    }
-    l.push(two(date_label, fmt_date(m.date, m.style.date)));
-    l.push(vec![]);
-    l.push(one("Bill To:".to_string()));
-    l.push(one(m.customer.to_string()));
-    l.push(vec![]);
-    items_table(m, l, ["Description", "Qty", "Unit Price", "Amount"]);
-    l.push(vec![]);
-    l.push(two("Subtotal:", fmt_money(m.subtotal, m)));
-    if m.tax_rate > 0 {
-        l.push(two(&format!("VAT {}%:", m.tax_rate), fmt_money(m.tax, m)));
-    }
-    l.push(two(&format!("{total_label}:"), fmt_money(m.total, m)));
-    if needs_currency_line(m) || separate_currency(m) {
-        l.push(two("Currency:", m.vendor.currency.to_string()));
-    }
-    if let Some(i) = &m.iban {
-        l.push(two("IBAN:", iban_printed(m, i)));
-    }
-}
-
-/// A receipt in the extended notations: cash tendered, change and rounding.
-fn extended_receipt_tail(m: &DocModel, l: &mut Lines) {
-    let two = |a: &str, b: String| vec![a.to_string(), b];
-    let tendered = (m.total / Decimal::from(10)).floor() * Decimal::from(10) + Decimal::from(10);
-    l.push(two("ROUNDING", fmt_money(Decimal::ZERO, m)));
-    l.push(two("CASH", fmt_money(tendered, m)));
-    l.push(two("CHANGE", fmt_money(tendered - m.total, m)));
-}
-
 /// Plain-text lines of a document body (shared by text, PDF and e-mail bodies).
 /// Each line is a list of cells; one-cell lines are prose.
 pub type Lines = Vec<Vec<String>>;
@@ -323,7 +266,7 @@ pub fn body_lines(m: &DocModel, format: DocFormat) -> Lines {
     let date = fmt_date(m.date, m.style.date);
     match m.class {
         Class::Invoice if m.style.notation.is_some() => {
-            extended_invoice_lines(m, m.style.notation.unwrap_or(0) as usize, &mut l);
+            extended::invoice_lines(m, m.style.notation.unwrap_or(0) as usize, &mut l);
         }
         Class::Invoice => {
             if m.style.variant == 2 {
@@ -397,7 +340,7 @@ pub fn body_lines(m: &DocModel, format: DocFormat) -> Lines {
                 l.push(two("Currency:", m.vendor.currency.to_string()));
             }
             if m.style.notation.is_some() {
-                extended_receipt_tail(m, &mut l);
+                extended::receipt_tail(m, &mut l);
             } else {
                 l.push(two(pick(m, &["Card payment", "Paid by card", "Card payment", "Paid by card"]), fmt_money(m.total, m)));
             }

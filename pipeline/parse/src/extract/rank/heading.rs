@@ -52,7 +52,11 @@ pub fn of_lines<'a>(lines: impl Iterator<Item = (&'a str, &'a [lexicon::Hit])>) 
     for (lower, hits) in lines.take(HEAD_LINES) {
         h.number_label |= hits.iter().any(|x| x.group == Group::Number);
         if h.title.is_none() && lower.trim().len() <= 48 && !hits.iter().any(|x| x.group == Group::Buyer) {
-            h.title = title_kind(lower, hits);
+            if let Some((kind, end)) = title_kind(lower, hits) {
+                h.title = Some(kind);
+                // `CREDIT NOTE CN-2024-7`: the title labels the number after it.
+                h.number_label |= lower[end..].bytes().any(|b| b.is_ascii_digit());
+            }
         }
     }
     h
@@ -61,18 +65,26 @@ pub fn of_lines<'a>(lines: impl Iterator<Item = (&'a str, &'a [lexicon::Hit])>) 
 /// Words that may stand before a title word (`Tax Invoice`, `Sales Receipt`).
 const QUALIFIERS: &[&str] = &["tax", "commercial", "proforma", "pro-forma", "sales", "cash", "vat", "final", "original", "copy", "simplified", "credit"];
 
-/// The kind named by a title word that starts `lower` (after a qualifier at most).
-fn title_kind(lower: &str, hits: &[lexicon::Hit]) -> Option<&'static str> {
+/// The kind named by a title that starts `lower` (after a qualifier at
+/// most), and where the title ends.
+fn title_kind(lower: &str, hits: &[lexicon::Hit]) -> Option<(&'static str, usize)> {
     let mut words = lower.split_whitespace();
     let first = words.next()?;
-    let word_end = |w: &str| w.as_ptr() as usize - lower.as_ptr() as usize + w.len();
-    let mut end = word_end(first);
+    let offset = |w: &str| w.as_ptr() as usize - lower.as_ptr() as usize;
+    let mut starts = vec![offset(first)];
     if QUALIFIERS.contains(&first.trim_end_matches([':', '.'])) {
-        end = words.next().map(word_end)?;
+        starts.extend(words.next().map(offset));
     }
-    let title = hits.iter().find(|x| x.group == Group::Title && x.end <= end)?;
-    let word = lower[..title.end].rsplit(|c: char| c.is_whitespace()).next().unwrap_or("");
-    Some(if RECEIPT_TITLES.contains(&word) { "receipt" } else { "invoice" })
+    for hit in hits.iter().filter(|x| x.group == Group::Title) {
+        // Which title word (multi-word ones included) ends there.
+        let Some(word) = lexicon::TITLE_WORDS_WORDS.iter().filter(|w| lower[..hit.end].ends_with(*w)).max_by_key(|w| w.len()) else {
+            continue;
+        };
+        if starts.contains(&(hit.end - word.len())) {
+            return Some((if RECEIPT_TITLES.contains(word) { "receipt" } else { "invoice" }, hit.end));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -86,6 +98,8 @@ mod tests {
         assert_eq!(read("Bäckerei Korn\nKassenbon\nBrot 2,50").title, Some("receipt"));
         assert_eq!(read("Tax Invoice\nNo 5").title, Some("invoice"));
         assert!(read("Fornitore: X\nFATTURA\nNumero fattura: IT/1").number_label);
+        assert_eq!(read("NOTA DE CRÉDITO\nNº factura: 7").title, Some("invoice"));
+        assert!(read("Acme Ltd\nCREDIT NOTE CN-2024-7").numbered_invoice());
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub static NUMBER_LABELS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(NUMB
 /// Title words: a document heading (`INVOICE INV-53449`, `RECHNUNG 2024-17`).
 pub const TITLE_WORDS_WORDS: &[&str] = &[
     "invoice", "rechnung", "facture", "factura", "fattura", "factuur", "receipt", "quittung", "reçu", "recibo",
-    "ricevuta", "bon", "bill", "gutschrift", "credit note", "avoir", "nota de crédito", "nota di credito",
+    "ricevuta", "bon", "bill", "gutschrift", "credit note", "avoir", "nota de crédito", "nota de crÉdito", "nota di credito",
     "creditnota", "kostenrechnung", "kassenbon", "scontrino", "kassabon",
 ];
 pub static TITLE_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(TITLE_WORDS_WORDS));
