@@ -120,8 +120,10 @@ pub fn prepare(raw: &RawDocument, limits: &ParseLimits) -> Result<Prepared, Pars
         return Err(ParseError::TextTooLarge { limit: limits.max_text_bytes });
     }
     let locale = raw.metadata.get("locale").map(String::as_str);
-    let rules = extract::rule_fields(&ex.text, &ex.hints, locale);
     let body = ex.text.get(ex.hints.body_offset..).unwrap_or(&ex.text);
-    let candidates = extract::rank::candidates(body, ex.hints.sender_name.clone(), locale, &rules);
+    let doc = extract::rank::doc::Doc::new(body, ex.hints.sender_name.clone(), locale);
+    let rules = extract::rule_fields(&ex.text, &ex.hints, locale, doc.heading);
+    let candidates = extract::rank::candidates(&doc, &rules);
+    drop(doc);
     Ok(Prepared { content_type: format.mime().to_string(), extracted: ex, rules, candidates })
 }

@@ -365,9 +365,10 @@ pub fn extract_fields(text: &str, hints: &Hints, locale: Option<&str>) -> Busine
 
 /// [`extract_fields`] with the given ranker weights (for evaluation and fitting).
 pub fn extract_fields_with(text: &str, hints: &Hints, locale: Option<&str>, weights: &rank::Weights) -> BusinessFields {
-    let mut f = rule_fields(text, hints, locale);
     let body = text.get(hints.body_offset..).unwrap_or(text);
-    let cands = rank::candidates(body, hints.sender_name.clone(), locale, &f);
+    let doc = rank::doc::Doc::new(body, hints.sender_name.clone(), locale);
+    let mut f = rule_fields(text, hints, locale, doc.heading);
+    let cands = rank::candidates(&doc, &f);
     apply_ranked(&mut f, &cands, weights, hints);
     f
 }
@@ -453,13 +454,13 @@ fn clear(f: &mut BusinessFields, field: rank::Field) {
 
 /// The label rules' fields: what the ranker marks as one of its features
 /// (and the fields it does not rank: currency, items, IBAN, contacts).
-pub fn rule_fields(text: &str, hints: &Hints, locale: Option<&str>) -> BusinessFields {
+/// `heading` is what the head of the body says it is ([`rank::doc::Doc::heading`]).
+pub fn rule_fields(text: &str, hints: &Hints, locale: Option<&str>, heading: rank::heading::Heading) -> BusinessFields {
     with_folded(text, |all| {
         let body = all.from(hints.body_offset).unwrap_or(all);
         let head = all.to(hints.body_offset).unwrap_or_else(|| all.to(0).expect("0 is a char boundary"));
         let mail = hints.body_offset > 0 || hints.subject.is_some() || has_mail_headers(all);
         let invoice_number = ident::invoice_number(all);
-        let heading = rank::heading::read(body.text);
         let kind = doctype::classify(body, mail, invoice_number.is_some() || heading.numbered_invoice(), heading.title);
         let mut f = BusinessFields { doc_type_hint: Some(kind.to_string()), ..Default::default() };
 

@@ -206,9 +206,13 @@ pub enum Group {
     OtherId,
     Seller,
     Buyer,
+    /// Legal forms and business words ([`ORG_WORDS_WORDS`]).
+    Org,
+    /// Words that are no name ([`NOT_NAME_WORDS_WORDS`]).
+    NotName,
 }
 
-const GROUPS: [(Group, &[&str]); 11] = [
+const GROUPS: [(Group, &[&str]); 13] = [
     (Group::Date, DATE_LABELS_WORDS),
     (Group::OtherDate, OTHER_DATE_LABELS_WORDS),
     (Group::TotalStrong, TOTAL_STRONG_WORDS),
@@ -220,6 +224,8 @@ const GROUPS: [(Group, &[&str]); 11] = [
     (Group::OtherId, OTHER_ID_LABELS_WORDS),
     (Group::Seller, SELLER_LABELS_WORDS),
     (Group::Buyer, BUYER_LABELS_WORDS),
+    (Group::Org, ORG_WORDS_WORDS),
+    (Group::NotName, NOT_NAME_WORDS_WORDS),
 ];
 
 /// One whole-word label match in a line.

@@ -268,13 +268,12 @@ pub struct DocCandidates {
     pub by_field: Vec<(Field, Vec<Candidate>)>,
 }
 
-/// Builds the candidates of every ranked field of a text.
-pub fn candidates(text: &str, sender_name: Option<String>, locale: Option<&str>, rules: &docflow_schemas::BusinessFields) -> DocCandidates {
-    let doc = doc::Doc::new(text, sender_name, locale);
+/// Builds the candidates of every ranked field of a document.
+pub fn candidates(doc: &doc::Doc, rules: &docflow_schemas::BusinessFields) -> DocCandidates {
     let by_field = Field::ALL
         .iter()
         .map(|&f| {
-            let mut c = f.candidates(&doc);
+            let mut c = f.candidates(doc);
             let rule = match f {
                 Field::Vendor => rules.vendor.clone(),
                 Field::InvoiceNumber => rules.invoice_number.clone(),

@@ -132,14 +132,22 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             out.push(Candidate { value: tok.to_string(), line: i, x });
         }
     }
-    // How often each value occurs (sorted once, not compared pairwise).
-    let mut values: Vec<String> = out.iter().map(|c| c.value.to_ascii_lowercase()).collect();
-    let keys = values.clone();
-    values.sort_unstable();
+    // How often each value occurs, case aside (sorted once, not compared pairwise).
+    let folded = |k: usize| out[k].value.bytes().map(|b| b.to_ascii_lowercase());
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    order.sort_unstable_by(|&a, &b| folded(a).cmp(folded(b)));
+    let mut counts = vec![0usize; out.len()];
+    let mut run = 0;
+    while run < order.len() {
+        let end = run + order[run..].iter().take_while(|&&k| folded(k).eq(folded(order[run]))).count();
+        for &k in &order[run..end] {
+            counts[k] = end - run;
+        }
+        run = end;
+    }
     for (k, c) in out.iter_mut().enumerate() {
-        let n = values.partition_point(|v| v <= &keys[k]) - values.partition_point(|v| v < &keys[k]);
         c.x[FIRST] = (k == 0) as u8 as f32;
-        c.x[REPEATS] = ((n - 1) as f32 / 2.0).min(1.0);
+        c.x[REPEATS] = ((counts[k] - 1) as f32 / 2.0).min(1.0);
     }
     out
 }

@@ -105,6 +105,12 @@ fn nearest_is(line: &Line, group: Group, others: &[Group]) -> bool {
     others.iter().all(|&o| line.last_end(o, usize::MAX).is_none_or(|e| e < end))
 }
 
+/// `v` in ten-thousandths, when it has at most four decimal places.
+fn ten_thousandths(v: Decimal) -> Option<i128> {
+    let scale = v.scale();
+    (scale <= 4).then(|| v.mantissa() * 10i128.pow(4 - scale))
+}
+
 /// Total candidates of `doc`; values are plain decimals (`1234.56`).
 pub fn candidates(doc: &Doc) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
@@ -115,6 +121,12 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             last_total_line = Some(i);
         }
     }
+    // Every line's amounts, read once (a line's are needed again for the next line).
+    let line_amounts: Vec<Vec<money::Amount>> = doc
+        .lines
+        .iter()
+        .map(|l| if l.text.bytes().any(|b| b.is_ascii_digit()) { money::amounts(&unglue_marks(l.text)) } else { Vec::new() })
+        .collect();
     let mut payment_seen = false;
     for (i, l) in doc.lines.iter().enumerate() {
         let dates = &l.dates;
@@ -127,7 +139,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         } else {
             (l.text, l.lower.as_str())
         };
-        let amounts = money::amounts(text);
+        let amounts = &line_amounts[i];
         // Label matches of the line (re-read only where a glued mark was spaced out).
         let respaced;
         let hits = if let std::borrow::Cow::Owned(_) = &unglued {
@@ -138,7 +150,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         };
         let prev = i.checked_sub(1).map(|p| &doc.lines[p]);
         // A label line above a value (`Total` / `123.45` in a table).
-        let prev_label_only = prev.filter(|p| money::amounts(p.text).is_empty());
+        let prev_label_only = prev.filter(|_| line_amounts[i - 1].is_empty());
         let n = amounts.len();
         for (k, a) in amounts.iter().enumerate() {
             if dates.iter().any(|d| a.start < d.end && d.start < a.end) && unglued.len() == l.text.len() {
@@ -176,9 +188,9 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
                 .filter_map(|(g, e)| e.map(|e| (e, g)))
                 .max_by_key(|&(e, g)| (e, std::cmp::Reverse(g)));
             let before = &lower[..a.start];
-            let gross = GROSS_WORDS.any(before);
-            let net = NET_WORDS.any(before);
             let total_label = strong_end.is_some() || weak_end.is_some();
+            // (Gross and net words matter after a total label only.)
+            let (gross, net) = if total_label { (GROSS_WORDS.any(before), NET_WORDS.any(before)) } else { (false, false) };
             match nearest.map(|(_, g)| g) {
                 // `TOTAL SALES (INCLUSIVE OF GST)`: a total, gross.
                 _ if total_label && gross && !net && pay_end.is_none() => x[STRONG] = 1.0,
@@ -223,8 +235,14 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         }
         payment_seen |= !amounts.is_empty() && hits.iter().any(|h| h.group == Group::Payment);
     }
+    // Amounts as integers in ten-thousandths: sorted, compared and summed
+    // without decimal arithmetic (amounts with more places are left out of
+    // the sums).
+    let fixed: Vec<Option<i128>> = values.iter().map(|v| ten_thousandths(v.abs())).collect();
+    let mut sorted: Vec<Decimal> = values.clone();
+    sorted.sort_unstable();
     let mut distinct: Vec<Decimal> = values.iter().map(|v| v.abs()).collect();
-    distinct.sort();
+    distinct.sort_unstable();
     distinct.dedup();
     let largest = distinct.last().copied();
     // In a document whose amounts are written with decimals, a bare
@@ -233,26 +251,28 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
     let mostly_decimals = with_decimals * 2 > out.len();
     // Every sum of two different non-zero amounts, sorted (bounded: a
     // document with very many amounts gets none).
-    let positive: Vec<Decimal> = distinct.iter().copied().filter(|d| !d.is_zero()).collect();
-    let mut pair_sums: Vec<Decimal> = Vec::new();
+    let mut positive: Vec<i128> = fixed.iter().flatten().copied().filter(|&d| d != 0).collect();
+    positive.sort_unstable();
+    positive.dedup();
+    let mut pair_sums: Vec<i128> = Vec::new();
     if positive.len() <= 60 {
         for (a, x) in positive.iter().enumerate() {
             for y in &positive[a + 1..] {
-                pair_sums.push(*x + *y);
+                pair_sums.push(x + y);
             }
         }
         pair_sums.sort_unstable();
     }
-    for (c, v) in out.iter_mut().zip(&values) {
+    for ((c, v), f) in out.iter_mut().zip(&values).zip(&fixed) {
         let abs = v.abs();
         c.x[LARGEST] = (Some(abs) == largest) as u8 as f32;
         c.x[NO_DECIMALS] = (mostly_decimals && c.x[DECIMALS] == 0.0 && c.x[CURRENCY] == 0.0) as u8 as f32;
-        let rank = distinct.len() - 1 - distinct.iter().position(|d| *d == abs).unwrap_or(0);
+        let rank = distinct.len() - 1 - distinct.binary_search(&abs).unwrap_or(0);
         c.x[RANK] = 1.0 / (1.0 + rank as f32);
-        c.x[REPEATS] = ((values.iter().filter(|w| *w == v).count() - 1) as f32 / 2.0).min(1.0);
+        let same = sorted.partition_point(|w| w <= v) - sorted.partition_point(|w| w < v);
+        c.x[REPEATS] = ((same - 1) as f32 / 2.0).min(1.0);
         // Net + tax = gross: some two other amounts add up to this one.
-        let sums = pair_sums.binary_search(&abs).is_ok();
-        c.x[SUM_OF_TWO] = sums as u8 as f32;
+        c.x[SUM_OF_TWO] = f.is_some_and(|f| pair_sums.binary_search(&f).is_ok()) as u8 as f32;
     }
     out
 }

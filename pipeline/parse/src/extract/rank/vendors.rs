@@ -3,8 +3,8 @@
 //! looks like an organisation's name (legal form, capitals, few digits, no
 //! address or document words) and where it stands.
 
-use super::doc::Doc;
-use super::lexicon::{Group, NOT_NAME_WORDS, ORG_WORDS, SELLER_LABELS};
+use super::doc::{Doc, Line};
+use super::lexicon::{Group, NOT_NAME_WORDS, ORG_WORDS};
 use super::Candidate;
 
 /// Feature names, in the order of a candidate's feature vector.
@@ -49,21 +49,28 @@ const MANY_WORDS: usize = 15;
 /// How many lines from the top are candidates.
 const TOP_LINES: usize = 12;
 
-/// A line's name part: after a `Label:` prefix, cut before wide gaps
-/// (the next column) and trailing punctuation.
-fn name_part(line: &str) -> &str {
-    let mut s = line.trim();
-    if let Some((head, rest)) = s.split_once(':') {
-        if SELLER_LABELS.any(&head.to_ascii_lowercase()) && !rest.trim().is_empty() {
-            s = rest.trim();
+/// A line's name part: after a seller `Label:` prefix, cut before wide
+/// gaps (the next column) and trailing punctuation.
+fn name_part<'a>(line: &Line<'a>) -> &'a str {
+    let mut s = line.text.trim();
+    if let Some(colon) = line.text.find(':') {
+        let rest = line.text[colon + 1..].trim();
+        if line.last_end(Group::Seller, colon).is_some() && !rest.is_empty() {
+            s = rest;
         }
     }
     let cut = s.find("   ").or_else(|| s.find(" | ")).unwrap_or(s.len());
     s[..cut].trim().trim_end_matches([',', ';', ':', '-', '|']).trim()
 }
 
-fn features_of(doc: &Doc, text: &str, rank: usize) -> Vec<f32> {
-    let lower = text.to_ascii_lowercase();
+/// Whether a word of `group` ends inside `span` of line `l`.
+fn group_in(l: &Line, group: Group, span: std::ops::Range<usize>) -> bool {
+    l.hits.iter().any(|h| h.group == group && h.end > span.start && h.end <= span.end)
+}
+
+/// Features of a name: `lower` is `text` lower-cased; `org` and `not_name`
+/// say whether it holds a legal form or a word no name holds.
+fn features_of(doc: &Doc, text: &str, lower: &str, rank: usize, org: bool, not_name: bool) -> Vec<f32> {
     let mut x = vec![0.0; FEATURES.len()];
     x[0] = 1.0;
     x[RANK] = 1.0 / (1.0 + rank as f32);
@@ -71,16 +78,18 @@ fn features_of(doc: &Doc, text: &str, rank: usize) -> Vec<f32> {
     let uppers = text.chars().filter(|c| c.is_uppercase()).count();
     let digits = text.chars().filter(|c| c.is_ascii_digit()).count();
     let visible = text.chars().filter(|c| !c.is_whitespace()).count().max(1);
-    x[ORG] = ORG_WORDS.any(&lower) as u8 as f32;
+    x[ORG] = org as u8 as f32;
     x[UPPER] = uppers as f32 / letters.max(1) as f32;
     x[DIGITS] = digits as f32 / visible as f32;
     x[LETTERS] = (letters as f32 / 20.0).min(1.5);
-    x[NOT_NAME] = NOT_NAME_WORDS.any(&lower) as u8 as f32;
-    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 4).collect();
-    x[DOMAIN] = doc.domains.iter().any(|d| {
-        let host = d.split('.').rev().nth(1).unwrap_or(d);
-        words.iter().any(|w| host.contains(w) || (host.len() >= 4 && w.contains(host)))
-    }) as u8 as f32;
+    x[NOT_NAME] = not_name as u8 as f32;
+    if !doc.domains.is_empty() {
+        let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 4).collect();
+        x[DOMAIN] = doc.domains.iter().any(|d| {
+            let host = d.split('.').rev().nth(1).unwrap_or(d);
+            words.iter().any(|w| host.contains(w) || (host.len() >= 4 && w.contains(host)))
+        }) as u8 as f32;
+    }
     x[COLON] = text.trim_end().ends_with(':') as u8 as f32;
     // A sentence, not a name.
     x[MANY_WORDS] = (text.split_whitespace().count() > 6) as u8 as f32;
@@ -98,11 +107,15 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         let is_label_line = lower.len() < 40 && lower.ends_with(':');
         let seller_here = l.has(Group::Seller) && lower.contains(':');
         let buyer_here = l.has(Group::Buyer) && (lower.contains(':') || lower.len() < 25);
-        let name = name_part(l.text);
+        let name = name_part(l);
         let letters = name.chars().filter(|c| c.is_alphabetic()).count();
         let near_top = seen_text < TOP_LINES;
         if (near_top || after_seller || seller_here) && letters >= 2 && name.len() <= 80 {
-            let mut x = features_of(doc, name, seen_text);
+            // (`name` is a slice of the line: its lower-case twin and label words are the line's.)
+            let at = name.as_ptr() as usize - l.text.as_ptr() as usize;
+            let span = at..at + name.len();
+            let (org, not_name) = (group_in(l, Group::Org, span.clone()), group_in(l, Group::NotName, span.clone()));
+            let mut x = features_of(doc, name, &l.lower[span], seen_text, org, not_name);
             x[FIRST] = (seen_text == 0) as u8 as f32;
             x[SELLER] = (after_seller || (seller_here && name.len() < l.text.trim().len())) as u8 as f32;
             x[BUYER] = (after_buyer && !after_seller) as u8 as f32;
@@ -123,13 +136,16 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         }
     }
     if let Some(name) = doc.sender_name.as_deref().map(str::trim).filter(|n| n.chars().filter(|c| c.is_alphabetic()).count() >= 2) {
-        let mut x = features_of(doc, name, 0);
+        let lower = name.to_ascii_lowercase();
+        let mut x = features_of(doc, name, &lower, 0, ORG_WORDS.any(&lower), NOT_NAME_WORDS.any(&lower));
         x[SENDER] = 1.0;
         out.push(Candidate { value: name.to_string(), line: 0, x });
     }
+    // How often each name occurs, searched in the whole text at once.
+    let all: String = doc.lines.iter().map(|l| l.lower.as_str()).collect::<Vec<_>>().join("\n");
     for c in out.iter_mut() {
-        let k = c.value.to_ascii_lowercase();
-        let n = doc.lines.iter().filter(|l| l.lower.contains(k.as_str())).count();
+        let needle = c.value.to_ascii_lowercase();
+        let n = memchr::memmem::find_iter(all.as_bytes(), needle.as_bytes()).count();
         c.x[REPEATS] = (n.saturating_sub(1) as f32 / 2.0).min(1.0);
     }
     out
