@@ -9,6 +9,7 @@ pub mod json;
 pub mod pdf;
 pub mod pdf_attachments;
 pub mod pdf_guard;
+pub mod pdf_layout;
 pub mod text;
 
 /// What a format knows beyond its text (e-mail headers), passed to the extractor.

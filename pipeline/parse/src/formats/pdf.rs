@@ -1,5 +1,5 @@
-//! `application/pdf`: the text layer of every page, in content-stream order,
-//! through pdf-extract (lopdf underneath). Runs synchronously; the caller
+//! `application/pdf`: the text layer of every page through pdf-extract
+//! (lopdf underneath), laid out by position ([`super::pdf_layout`]). Runs synchronously; the caller
 //! ([`crate::parse_document_with_deadline`]) puts it on its own thread with a
 //! deadline. Panics inside the PDF crates are caught and reported as
 //! `invalid_pdf`.
@@ -64,35 +64,48 @@ fn parse_inner(body: &[u8], limits: &ParseLimits) -> Result<Extracted, ParseErro
     if attachment_error.is_some() && einvoice.is_none() {
         warnings.push("unreadable_embedded_file".to_string());
     }
-    let text = normalize(&sink.out);
+    let text = normalize(&sink.finish());
     if text.trim().is_empty() && einvoice.is_none() {
         return Err(ParseError::PdfNoText { pages: pages.len() });
     }
     Ok(Extracted { text, warnings, einvoice, ..Default::default() })
 }
 
-/// Collects characters as text: a line break where the baseline moves, one
-/// space for a word gap, two for a column gap (so table columns stay apart).
+/// Collects each page's glyphs with their positions and lays them out as
+/// lines in reading order when the page ends ([`pdf_layout`](super::pdf_layout)).
 struct TextSink {
     out: String,
     limit: usize,
     overflow: bool,
     page_height: f64,
-    last_end: f64,
-    last_y: f64,
-    first_char: bool,
+    /// The current page's glyphs and their text.
+    glyphs: Vec<super::pdf_layout::Glyph>,
+    page_text: String,
 }
 
 impl TextSink {
     fn new(limit: usize) -> Self {
-        Self { out: String::new(), limit, overflow: false, page_height: 0.0, last_end: 1e9, last_y: 0.0, first_char: false }
+        Self { out: String::new(), limit, overflow: false, page_height: 0.0, glyphs: Vec::new(), page_text: String::new() }
     }
 
     fn page_break(&mut self) {
+        self.flush_page();
         if !self.out.is_empty() {
             self.out.push_str("\n\n");
         }
-        self.last_end = 1e9;
+    }
+
+    /// Lays out the glyphs collected so far (also what a failed page drew).
+    fn flush_page(&mut self) {
+        super::pdf_layout::lay_out(&self.glyphs, &self.page_text, &mut self.out);
+        self.glyphs.clear();
+        self.page_text.clear();
+    }
+
+    /// The text of every page.
+    fn finish(mut self) -> String {
+        self.flush_page();
+        self.out
     }
 }
 
@@ -105,32 +118,24 @@ impl OutputDev for TextSink {
         Ok(())
     }
     fn output_character(&mut self, trm: &Transform, width: f64, _spacing: f64, font_size: f64, ch: &str) -> Result<(), OutputError> {
+        // Spaces only separate: the gaps between glyphs say where words end.
+        if ch.trim().is_empty() {
+            return Ok(());
+        }
         // Device position with y flipped to grow downwards.
         let (x, y) = (trm.m31, self.page_height - trm.m32);
         let (vx, vy) = (font_size * trm.m11 + font_size * trm.m21, font_size * trm.m12 + font_size * trm.m22);
         let size = (vx * vy).abs().sqrt().max(1e-6);
-        if self.first_char {
-            let dy = (y - self.last_y).abs();
-            if dy > size * 1.5 || (x < self.last_end && dy > size * 0.5) {
-                self.out.push('\n');
-            } else if x > self.last_end + size * 1.0 {
-                self.out.push_str("  ");
-            } else if x > self.last_end + size * 0.1 {
-                self.out.push(' ');
-            }
-        }
-        self.out.push_str(ch);
-        if self.out.len() > self.limit {
+        let start = self.page_text.len() as u32;
+        self.page_text.push_str(ch);
+        if self.out.len() + self.page_text.len() + 2 * self.glyphs.len() > self.limit {
             self.overflow = true;
             return Err(OutputError::FormatError(std::fmt::Error));
         }
-        self.first_char = false;
-        self.last_y = y;
-        self.last_end = x + width * size;
+        self.glyphs.push(super::pdf_layout::Glyph { x, y, end: x + width * size, size, start, len: ch.len() as u32 });
         Ok(())
     }
     fn begin_word(&mut self) -> Result<(), OutputError> {
-        self.first_char = true;
         Ok(())
     }
     fn end_word(&mut self) -> Result<(), OutputError> {
