@@ -245,6 +245,14 @@ impl Count {
     pub fn rate(&self) -> Option<f64> {
         (self.labelled > 0).then(|| self.correct as f64 / self.labelled as f64)
     }
+
+    /// `0.917 (176/192)`, or `-` when nothing is labelled.
+    pub fn cell(&self) -> String {
+        match self.rate() {
+            Some(r) => format!("{r:.3} ({}/{})", self.correct, self.labelled),
+            None => "-".to_string(),
+        }
+    }
 }
 
 /// Per-field counts, also by source group, and the per-file outcomes.
@@ -444,5 +452,132 @@ mod tests {
         assert!(value_matches("total", &Value::from(10.0), "10"));
         assert!(!value_matches("total", &Value::from(10.0), "10.02"));
         assert!(value_matches("date", &Value::from("2018-03-02"), "2018-03-02"));
+    }
+}
+
+/// Fields a correction teaches, in report order.
+pub const CORRECTED_FIELDS: [&str; 4] = ["vendor", "invoice_number", "date", "total"];
+
+/// What one correction per vendor does: for each vendor with several
+/// documents (the truth's vendor, compared leniently), the first document
+/// (in file order) is corrected with all its labelled fields and the
+/// following ones are scored without and with what was learned; documents
+/// of vendors seen once are scored too, to show they do not change.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CorrectionReport {
+    /// Vendors with two documents or more.
+    pub vendor_groups: usize,
+    /// Corrections learned / rejected (per field).
+    pub learned: usize,
+    pub rejected: Vec<(String, String, String)>,
+    /// The following documents of corrected vendors, per field.
+    pub without: BTreeMap<String, Count>,
+    pub with: BTreeMap<String, Count>,
+    /// (file, field) the correction made right, and made wrong.
+    pub fixed: Vec<(String, String)>,
+    pub broken: Vec<(String, String)>,
+    /// Documents of other vendors whose fields changed (should be none).
+    pub others_scored: usize,
+    pub others_changed: Vec<String>,
+}
+
+/// The vendor key of a labelled document (lenient, as the scorer compares).
+fn vendor_key(row: &TruthRow) -> Option<String> {
+    let v = as_text(row.truth.get("vendor")?);
+    let key = vendor_norm(&v);
+    (!key.is_empty()).then_some(key)
+}
+
+/// The labelled corrections of a document: its truth for [`CORRECTED_FIELDS`].
+pub fn corrections_of(row: &TruthRow) -> BTreeMap<String, String> {
+    CORRECTED_FIELDS.iter().filter_map(|f| row.truth.get(*f).map(|v| (f.to_string(), as_text(v)))).collect()
+}
+
+/// Runs the one-correction-per-vendor protocol on `docs` with `weights`.
+pub fn corrections(docs: &[Loaded], weights: &Weights) -> CorrectionReport {
+    use crate::extract::corrections::LayoutHints;
+    let mut groups: BTreeMap<String, Vec<&Loaded>> = BTreeMap::new();
+    for d in docs.iter().filter(|d| d.prepared.is_ok()) {
+        if let Some(k) = vendor_key(&d.row) {
+            groups.entry(k).or_default().push(d);
+        }
+    }
+    let mut r = CorrectionReport::default();
+    let mut hints = LayoutHints::default();
+    for members in groups.values().filter(|m| m.len() >= 2) {
+        r.vendor_groups += 1;
+        let first = members[0];
+        let Ok(p) = &first.prepared else { continue };
+        for o in hints.learn(p, &corrections_of(&first.row), weights) {
+            match o.rejected {
+                None => r.learned += 1,
+                Some(why) => r.rejected.push((first.row.file.clone(), o.field, why)),
+            }
+        }
+    }
+    for members in groups.values() {
+        for (i, d) in members.iter().enumerate() {
+            let Ok(p) = &d.prepared else { continue };
+            let plain = p.fields(weights);
+            let mut taught = plain.clone();
+            hints.apply(p, &mut taught);
+            if members.len() == 1 {
+                r.others_scored += 1;
+                if taught != plain {
+                    r.others_changed.push(d.row.file.clone());
+                }
+                continue;
+            }
+            if i == 0 {
+                continue; // the corrected document itself
+            }
+            for field in CORRECTED_FIELDS {
+                let Some(truth) = d.row.truth.get(field) else { continue };
+                let (before, after) = (check(field, truth, &plain) == Status::Correct, check(field, truth, &taught) == Status::Correct);
+                r.without.entry(field.to_string()).or_default().add(before);
+                r.with.entry(field.to_string()).or_default().add(after);
+                match (before, after) {
+                    (false, true) => r.fixed.push((d.row.file.clone(), field.to_string())),
+                    (true, false) => r.broken.push((d.row.file.clone(), field.to_string())),
+                    _ => {}
+                }
+            }
+        }
+    }
+    r
+}
+
+impl CorrectionReport {
+    /// The report as a table.
+    pub fn table(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "one correction per vendor: {} vendors with several documents, {} fields learned, {} rejected",
+            self.vendor_groups,
+            self.learned,
+            self.rejected.len()
+        );
+        let _ = writeln!(s, "{:<16}{:>20}{:>20}", "field", "without", "with the correction");
+        let pooled = |m: &BTreeMap<String, Count>| {
+            m.values().fold(Count::default(), |a, c| Count { correct: a.correct + c.correct, labelled: a.labelled + c.labelled })
+        };
+        for f in CORRECTED_FIELDS {
+            let (a, b) = (self.without.get(f).copied().unwrap_or_default(), self.with.get(f).copied().unwrap_or_default());
+            let _ = writeln!(s, "{f:<16}{:>20}{:>20}", a.cell(), b.cell());
+        }
+        let _ = writeln!(s, "{:<16}{:>20}{:>20}", "all", pooled(&self.without).cell(), pooled(&self.with).cell());
+        let _ = writeln!(s, "documents of other vendors changed: {} of {}", self.others_changed.len(), self.others_scored);
+        for (file, field) in &self.fixed {
+            let _ = writeln!(s, "  made right: {file} {field}");
+        }
+        for (file, field) in &self.broken {
+            let _ = writeln!(s, "  made wrong: {file} {field}");
+        }
+        for (file, field, why) in &self.rejected {
+            let _ = writeln!(s, "  rejected {file} {field}: {why}");
+        }
+        s
     }
 }

@@ -28,6 +28,22 @@ pub enum EvalCommand {
     Fit(FitArgs),
     /// Show why the ranker chose each field of one document: its best candidates, their probability and features.
     Explain(ExplainArgs),
+    /// What one correction per vendor teaches: the first document of each vendor with several is
+    /// corrected (its labelled vendor, invoice number, date and total), the vendor's following
+    /// documents are scored without and with what was learned, and other vendors' documents are
+    /// checked unchanged.
+    ///
+    /// Example: docflow eval corrections --docs shared/realdocs/docs
+    Corrections(CorrectionsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CorrectionsArgs {
+    #[command(flatten)]
+    pub set: LabelledSet,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,7 +127,18 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
         EvalCommand::Extract(a) => extract(a),
         EvalCommand::Fit(a) => fit(a),
         EvalCommand::Explain(a) => explain(a),
+        EvalCommand::Corrections(a) => corrections(a),
     }
+}
+
+fn corrections(a: CorrectionsArgs) -> anyhow::Result<()> {
+    let docs = load(&a.set)?;
+    let report = eval::corrections(&docs, Weights::shipped());
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+    }
+    print!("{}", report.table());
+    Ok(())
 }
 
 fn explain(a: ExplainArgs) -> anyhow::Result<()> {

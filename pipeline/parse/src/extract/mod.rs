@@ -10,6 +10,7 @@
 //! one runs only when it is) and where, and label regexes run anchored at
 //! the positions where a match can start rather than over the whole text.
 
+pub mod corrections;
 pub mod date;
 pub mod doctype;
 pub mod einvoice;

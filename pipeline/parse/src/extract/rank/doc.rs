@@ -27,6 +27,15 @@ impl Line<'_> {
     }
 }
 
+/// The ranker reads the head of very long documents only.
+const MAX_LINES: usize = 400;
+
+/// The lines of `text` the ranker numbers: non-empty, right-trimmed, at
+/// most [`MAX_LINES`]. A candidate's `line` indexes these.
+pub fn line_texts(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).take(MAX_LINES)
+}
+
 /// A document as lines.
 #[derive(Debug, Clone)]
 pub struct Doc<'a> {
@@ -45,12 +54,7 @@ impl<'a> Doc<'a> {
     /// Splits `text` into its non-empty lines (at most `max_lines`: the
     /// ranker reads the head of very long documents only).
     pub fn new(text: &'a str, sender_name: Option<String>, locale: Option<&str>) -> Doc<'a> {
-        const MAX_LINES: usize = 400;
-        let lines: Vec<Line<'a>> = text
-            .lines()
-            .map(str::trim_end)
-            .filter(|l| !l.trim().is_empty())
-            .take(MAX_LINES)
+        let lines: Vec<Line<'a>> = line_texts(text)
             .map(|t| {
                 let lower = t.to_ascii_lowercase();
                 let dates = super::dates::dates_in_line(&lower, false);

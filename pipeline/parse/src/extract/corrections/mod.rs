@@ -1,0 +1,242 @@
+//! Learning extraction from corrections: one corrected document teaches
+//! docflow where a sender's layout puts each field.
+//!
+//! A correction names a document and the right values of some of its
+//! fields. For each corrected field, [`LayoutHints::learn`] finds where the
+//! value sits in that document and records it under the document's layout
+//! fingerprint ([`fingerprint`]): for the vendor, the name itself (a
+//! layout's sender is one sender); for the invoice number, date and total,
+//! the shape of the line that holds it (`total: 9.9`, digits folded) and its
+//! place among that field's candidates on the line. [`LayoutHints::apply`]
+//! reads a later document of the same layout the same way, before the
+//! ranker's choice. Documents of other layouts are never touched, and a
+//! correction whose value appears nowhere in its document is recorded as
+//! rejected, with the reason, and not learned.
+
+pub mod fingerprint;
+
+use crate::extract::rank::{self, doc, Candidate, Field};
+use crate::Prepared;
+use docflow_schemas::BusinessFields;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Confidence of a field read from a learned layout.
+pub const LEARNED_CONFIDENCE: f64 = 0.99;
+
+/// Where a layout puts one field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FieldHint {
+    /// The value itself: the vendor is the same on every document of a layout.
+    Value { value: String },
+    /// The shape of the value's line (lower case, digit runs as `9`) and
+    /// its place among the field's candidates on that line.
+    Line { shape: String, ordinal: usize },
+}
+
+/// What learning one corrected field did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub field: String,
+    /// `None`: learned; otherwise why not.
+    pub rejected: Option<String>,
+}
+
+/// The learned layouts: fingerprint → field → hint. Versioned and
+/// serialisable, so it can travel as a model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LayoutHints {
+    /// Raised by every correction that taught something.
+    pub version: u64,
+    pub layouts: BTreeMap<String, BTreeMap<String, FieldHint>>,
+}
+
+/// The document's lines as the ranker numbered them, and its layout.
+struct View<'a> {
+    lines: Vec<&'a str>,
+    fingerprint: Option<String>,
+}
+
+fn view(p: &Prepared) -> View<'_> {
+    let ex = &p.extracted;
+    let body = ex.text.get(ex.hints.body_offset..).unwrap_or(&ex.text);
+    let sender = (ex.hints.subject.is_some() || ex.hints.body_offset > 0).then(|| ex.hints.addresses.first()).flatten();
+    View { lines: doc::line_texts(body).collect(), fingerprint: fingerprint::of(body, sender.map(String::as_str), &p.rules) }
+}
+
+/// A line's shape: lower case, runs of digits as one `9`, single spaces.
+fn line_shape(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut last = ' ';
+    for c in line.trim().chars() {
+        let c = if c.is_ascii_digit() { '9' } else if c.is_whitespace() { ' ' } else { c.to_ascii_lowercase() };
+        if (c == '9' || c == ' ') && c == last {
+            continue;
+        }
+        out.push(c);
+        last = c;
+    }
+    out
+}
+
+/// The field a correction names, when corrections can teach it.
+fn ranked_field(name: &str) -> Option<Field> {
+    Field::ALL.into_iter().find(|f| f.name() == name)
+}
+
+/// Whether candidate value `got` is the corrected value `want`.
+fn same_value(field: Field, got: &str, want: &str) -> bool {
+    match field {
+        Field::Total => match (got.parse::<Decimal>(), want.trim().parse::<Decimal>()) {
+            (Ok(a), Ok(b)) => (a - b).abs() < Decimal::new(5, 3),
+            _ => false,
+        },
+        Field::Date => got.get(..10) == want.trim().get(..10),
+        Field::InvoiceNumber => got.trim_start_matches('#').eq_ignore_ascii_case(want.trim().trim_start_matches('#').trim()),
+        Field::Vendor => got.trim().eq_ignore_ascii_case(want.trim()),
+    }
+}
+
+/// Letters and digits only, lower case: how a name is looked for in a text.
+fn folded(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+/// The place of candidate `k` among the candidates on its line.
+fn ordinal(cands: &[Candidate], k: usize) -> usize {
+    cands[..k].iter().filter(|c| c.line == cands[k].line).count()
+}
+
+impl LayoutHints {
+    /// Learns the corrected `fields` (field name → right value) of a
+    /// document. Each field's outcome says whether it was learned.
+    /// `weights` are the ranker's (where a value is printed twice, the
+    /// place it prefers is learned).
+    pub fn learn(&mut self, p: &Prepared, fields: &BTreeMap<String, String>, weights: &rank::Weights) -> Vec<Outcome> {
+        let v = view(p);
+        let mut outcomes = Vec::new();
+        let mut learned = BTreeMap::new();
+        for (name, want) in fields {
+            let reject = |why: &str| Outcome { field: name.clone(), rejected: Some(why.to_string()) };
+            let Some(field) = ranked_field(name) else {
+                outcomes.push(reject("only vendor, invoice_number, date and total are learned from corrections"));
+                continue;
+            };
+            if v.fingerprint.is_none() {
+                outcomes.push(reject("the document has no layout fingerprint (no sender address, IBAN or heading lines)"));
+                continue;
+            }
+            let hint = if field == Field::Vendor {
+                let name_folded = folded(want);
+                (!name_folded.is_empty() && folded(&p.extracted.text).contains(&name_folded)).then(|| FieldHint::Value { value: want.trim().to_string() })
+            } else {
+                let cands = p.candidates.by_field.iter().find(|(f, _)| *f == field).map(|(_, c)| c.as_slice()).unwrap_or(&[]);
+                // Of the candidates holding the value, the one the ranker
+                // finds most likely (a total is also printed as the subtotal).
+                let w = weights.get(field);
+                let best = (0..cands.len())
+                    .filter(|&k| same_value(field, &cands[k].value, want))
+                    .max_by(|&a, &b| rank::score(w, &cands[a].x).total_cmp(&rank::score(w, &cands[b].x)));
+                best.and_then(|k| {
+                    v.lines.get(cands[k].line).map(|line| FieldHint::Line { shape: line_shape(line), ordinal: ordinal(cands, k) })
+                })
+            };
+            match hint {
+                Some(h) => {
+                    learned.insert(name.clone(), h);
+                    outcomes.push(Outcome { field: name.clone(), rejected: None });
+                }
+                None => outcomes.push(reject("the corrected value appears nowhere in the document")),
+            }
+        }
+        if let (Some(fp), false) = (v.fingerprint, learned.is_empty()) {
+            self.layouts.entry(fp).or_default().extend(learned);
+            self.version += 1;
+        }
+        outcomes
+    }
+
+    /// Sets the fields a learned layout says where to read, in `fields`
+    /// (the ranker's choice for `p`); fields without a hint, and documents
+    /// of layouts never corrected, are left as they are.
+    pub fn apply(&self, p: &Prepared, fields: &mut BusinessFields) {
+        if self.layouts.is_empty() {
+            return;
+        }
+        let v = view(p);
+        let Some(hints) = v.fingerprint.as_ref().and_then(|fp| self.layouts.get(fp)) else { return };
+        for (name, hint) in hints {
+            let Some(field) = ranked_field(name) else { continue };
+            let value = match hint {
+                FieldHint::Value { value } => Some(value.clone()),
+                FieldHint::Line { shape, ordinal: want } => {
+                    let cands = p.candidates.by_field.iter().find(|(f, _)| *f == field).map(|(_, c)| c.as_slice()).unwrap_or(&[]);
+                    (0..cands.len())
+                        .find(|&k| ordinal(cands, k) == *want && v.lines.get(cands[k].line).is_some_and(|l| line_shape(l) == *shape))
+                        .map(|k| cands[k].value.clone())
+                }
+            };
+            let Some(value) = value else { continue };
+            match field {
+                Field::Vendor => fields.vendor = Some(value),
+                Field::InvoiceNumber => fields.invoice_number = Some(value),
+                Field::Date => fields.date = Some(value),
+                Field::Total => match value.parse() {
+                    Ok(t) => fields.total = Some(t),
+                    Err(_) => continue,
+                },
+            }
+            fields.set_provenance(name, LEARNED_CONFIDENCE, "learned");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{prepare, ParseLimits};
+    use docflow_schemas::RawDocument;
+
+    fn prepared(text: &str) -> Prepared {
+        let raw = RawDocument { id: "t".into(), content_type: Some("text/plain".into()), body: text.as_bytes().to_vec(), metadata: Default::default(), created_at_ms: 0 };
+        prepare(&raw, &ParseLimits::default()).unwrap()
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    const SHOP_A1: &str = "KEDAI MAJU S/B\nNo 5, Jalan 1\nDate 01/02/2019\nSubtotal 10.00\nRounding 0.00\nNett 10.60\nCash 20.00\nChange 9.40";
+    const SHOP_A2: &str = "KEDAI MAJU S/B\nNo 5, Jalan 1\nDate 07/03/2019\nSubtotal 4.00\nRounding 0.02\nNett 4.26\nCash 5.00\nChange 0.74";
+    const SHOP_B: &str = "OTHER MART\nLot 9\nDate 07/03/2019\nSubtotal 4.00\nNett 4.26\nCash 5.00";
+
+    #[test]
+    fn one_correction_teaches_the_layout_and_nothing_else() {
+        let mut hints = LayoutHints::default();
+        let out = hints.learn(&prepared(SHOP_A1), &fields(&[("total", "10.60"), ("vendor", "Kedai Maju S/B")]), rank::Weights::shipped());
+        assert!(out.iter().all(|o| o.rejected.is_none()), "{out:?}");
+        assert_eq!(hints.version, 1);
+        let p = prepared(SHOP_A2);
+        let mut f = p.fields(crate::extract::rank::Weights::shipped());
+        hints.apply(&p, &mut f);
+        assert_eq!(f.total, Some(Decimal::new(426, 2)));
+        assert_eq!(f.vendor.as_deref(), Some("Kedai Maju S/B"));
+        assert_eq!(f.field_source.get("total").map(String::as_str), Some("learned"));
+        // Another layout is untouched.
+        let q = prepared(SHOP_B);
+        let before = q.fields(crate::extract::rank::Weights::shipped());
+        let mut after = before.clone();
+        hints.apply(&q, &mut after);
+        assert_eq!(before, after);
+    }
+
+    #[test]
+    fn a_value_the_document_does_not_hold_is_rejected() {
+        let mut hints = LayoutHints::default();
+        let out = hints.learn(&prepared(SHOP_A1), &fields(&[("total", "999.99"), ("vendor", "Nobody Ltd"), ("currency", "MYR")]), rank::Weights::shipped());
+        assert!(out.iter().all(|o| o.rejected.is_some()), "{out:?}");
+        assert_eq!(hints, LayoutHints::default());
+    }
+}
