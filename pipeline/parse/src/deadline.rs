@@ -5,7 +5,8 @@
 //! Text, HTML, JSON and e-mail parsing is linear in the (bounded) input and
 //! runs inline; its elapsed time is still checked against the deadline.
 
-use crate::{format_of, parse_document, Format, ParseError, ParseLimits, ParseOutput};
+use crate::extract::corrections::LayoutHints;
+use crate::{format_of, parse_document_learned, Format, ParseError, ParseLimits, ParseOutput};
 use docflow_schemas::RawDocument;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -22,6 +23,12 @@ pub fn abandoned_threads() -> usize {
 /// Parses with [`ParseLimits::deadline_ms`] enforced; safe to call from
 /// async code via `spawn_blocking` (it blocks for at most the deadline).
 pub fn parse_document_with_deadline(raw: &RawDocument, limits: &ParseLimits) -> Result<ParseOutput, ParseError> {
+    static NOTHING_LEARNED: std::sync::LazyLock<Arc<LayoutHints>> = std::sync::LazyLock::new(Default::default);
+    parse_learned_with_deadline(raw, limits, NOTHING_LEARNED.clone())
+}
+
+/// [`parse_document_with_deadline`] with the layouts learned from corrections.
+pub fn parse_learned_with_deadline(raw: &RawDocument, limits: &ParseLimits, learned: Arc<LayoutHints>) -> Result<ParseOutput, ParseError> {
     let deadline = Duration::from_millis(limits.deadline_ms);
     if raw.body.len() > limits.max_document_bytes {
         return Err(ParseError::TooLarge { size: raw.body.len(), limit: limits.max_document_bytes });
@@ -31,7 +38,7 @@ pub fn parse_document_with_deadline(raw: &RawDocument, limits: &ParseLimits) -> 
     let pdf_inside = format == Format::Email && raw.body.windows(15).any(|w| w.eq_ignore_ascii_case(b"application/pdf"));
     if format != Format::Pdf && !pdf_inside {
         let start = Instant::now();
-        let out = parse_document(raw, limits)?;
+        let out = parse_document_learned(raw, limits, &learned)?;
         if start.elapsed() > deadline {
             return Err(ParseError::Deadline { ms: limits.deadline_ms });
         }
@@ -47,7 +54,7 @@ pub fn parse_document_with_deadline(raw: &RawDocument, limits: &ParseLimits) -> 
     let raw = raw.clone();
     let limits_owned = limits.clone();
     let spawned = std::thread::Builder::new().name("docflow-pdf".into()).spawn(move || {
-        let r = parse_pdf_off_the_global_pool(&raw, &limits_owned);
+        let r = parse_pdf_off_the_global_pool(&raw, &limits_owned, &learned);
         let _ = tx.send(r);
         // If the caller gave up on us, we were counted; uncount on exit.
         if flag.swap(true, Ordering::AcqRel) {
@@ -85,9 +92,9 @@ pub fn parse_document_with_deadline(raw: &RawDocument, limits: &ParseLimits) -> 
 /// so blocked the PDF would wait for a free worker that never comes. A
 /// one-thread pool made of the current thread spawns nothing and runs the
 /// parallel loops in place.
-fn parse_pdf_off_the_global_pool(raw: &RawDocument, limits: &ParseLimits) -> Result<ParseOutput, ParseError> {
+fn parse_pdf_off_the_global_pool(raw: &RawDocument, limits: &ParseLimits, learned: &LayoutHints) -> Result<ParseOutput, ParseError> {
     match rayon::ThreadPoolBuilder::new().num_threads(1).use_current_thread().build() {
-        Ok(pool) => pool.install(|| parse_document(raw, limits)),
+        Ok(pool) => pool.install(|| parse_document_learned(raw, limits, learned)),
         // Only fails for lack of resources (a thread-local registry): retry later.
         Err(_) => Err(ParseError::Busy(abandoned_threads())),
     }

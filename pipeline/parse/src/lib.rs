@@ -31,7 +31,7 @@ pub mod sniff;
 #[cfg(test)]
 mod test_inputs;
 
-pub use deadline::parse_document_with_deadline;
+pub use deadline::{parse_document_with_deadline, parse_learned_with_deadline};
 pub use error::ParseError;
 pub use identity::check_identity;
 pub use extract::extract_fields;
@@ -66,6 +66,12 @@ pub fn parse_document(raw: &RawDocument, limits: &ParseLimits) -> Result<ParseOu
     Ok(prepare(raw, limits)?.output(extract::rank::Weights::shipped()))
 }
 
+/// [`parse_document`], reading documents of layouts `learned` knows where
+/// their corrections said ([`extract::corrections`]).
+pub fn parse_document_learned(raw: &RawDocument, limits: &ParseLimits, learned: &extract::corrections::LayoutHints) -> Result<ParseOutput, ParseError> {
+    Ok(prepare(raw, limits)?.output_learned(extract::rank::Weights::shipped(), learned))
+}
+
 /// A document read and its field candidates listed, before the ranker
 /// chooses: what evaluation and fitting score under many weights.
 #[derive(Debug, Clone)]
@@ -80,8 +86,16 @@ pub struct Prepared {
 impl Prepared {
     /// The fields the ranker chooses with `weights`, e-invoice fields over them.
     pub fn fields(&self, weights: &extract::rank::Weights) -> BusinessFields {
+        self.fields_learned(weights, &extract::corrections::LayoutHints::default())
+    }
+
+    /// [`Prepared::fields`], then where `learned` knows this document's
+    /// layout from a correction, the fields read there; e-invoice fields
+    /// over all.
+    pub fn fields_learned(&self, weights: &extract::rank::Weights, learned: &extract::corrections::LayoutHints) -> BusinessFields {
         let mut fields = self.rules.clone();
         extract::apply_ranked(&mut fields, &self.candidates, weights, &self.extracted.hints);
+        learned.apply(self, &mut fields);
         if let Some(inv) = &self.extracted.einvoice {
             extract::einvoice::apply(&mut fields, inv);
         }
@@ -90,7 +104,12 @@ impl Prepared {
 
     /// The parse output with `weights`.
     pub fn output(self, weights: &extract::rank::Weights) -> ParseOutput {
-        let fields = self.fields(weights);
+        self.output_learned(weights, &extract::corrections::LayoutHints::default())
+    }
+
+    /// The parse output with `weights` and the layouts learned from corrections.
+    pub fn output_learned(self, weights: &extract::rank::Weights, learned: &extract::corrections::LayoutHints) -> ParseOutput {
+        let fields = self.fields_learned(weights, learned);
         ParseOutput { content_type: self.content_type, text: self.extracted.text, fields, warnings: self.extracted.warnings }
     }
 }

@@ -18,6 +18,7 @@
 //!
 //! Lines that cannot be read, parsed or embedded go to `<output>.dlq` with the reason.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -40,7 +41,8 @@ use crate::score::Scorer;
 #[derive(clap::Args, Debug, Clone)]
 pub struct OfflineArgs {
     /// Documents to process, one JSON object per line:
-    /// `{"id", "content_type"?, "text" | "body_base64", "label"?}`.
+    /// `{"id", "content_type"?, "text" | "body_base64", "label"?, "fields"?}` (`fields`:
+    /// corrections, e.g. `{"total": "12.50"}`, learned after that document).
     #[arg(long)]
     pub input: PathBuf,
     /// Labeled documents to learn from first (same format, `label` required).
@@ -81,6 +83,11 @@ pub struct InputLine {
     pub body_base64: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// Field corrections (field → right value), learned after this
+    /// document's own processing: later documents of its layout are read
+    /// where these values stood.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
 }
 
 impl InputLine {
@@ -90,7 +97,7 @@ impl InputLine {
             Ok(t) => (Some(t.to_string()), None),
             Err(_) => (None, Some(base64::engine::general_purpose::STANDARD.encode(&raw.body))),
         };
-        Self { id: raw.id.clone(), content_type: raw.content_type.clone(), text, body_base64, label: label.map(Into::into) }
+        Self { id: raw.id.clone(), content_type: raw.content_type.clone(), text, body_base64, label: label.map(Into::into), fields: BTreeMap::new() }
     }
 
     /// The raw document a producer would have published for this line.
@@ -134,6 +141,9 @@ pub trait OfflineStages {
     }
     /// Embeds a batch; returns one result per input, in order.
     fn embed(&mut self, docs: Vec<ParsedDocument>) -> Vec<Result<EmbeddedDocument, StageError>>;
+    /// Learns field corrections of `raw` for the documents parsed after it;
+    /// returns, per corrected field, why it was not learned (`None`: learned).
+    fn learn_fields(&mut self, raw: &RawDocument, fields: &BTreeMap<String, String>) -> Result<Vec<(String, Option<String>)>, StageError>;
 }
 
 /// What a run did.
@@ -143,6 +153,9 @@ pub struct OfflineSummary {
     pub dead_letters: u64,
     pub anomalies: u64,
     pub trained_labels: u64,
+    /// Field corrections learned, and those rejected (`id field: reason`).
+    pub fields_learned: u64,
+    pub fields_rejected: Vec<String>,
     pub model_version: u64,
 }
 
@@ -256,6 +269,25 @@ fn read_lines(path: &Path) -> anyhow::Result<Vec<String>> {
         .lines()
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Batches of at most `size` lines, each ending early after a line that
+/// carries field corrections: what it teaches must reach the lines after it.
+fn corrected_runs<'a, 'b>(lines: &'b [(usize, &'a str)], size: usize) -> Vec<&'b [(usize, &'a str)]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for (i, (_, text)) in lines.iter().enumerate() {
+        // (A cheap test first: most lines carry no corrections.)
+        let corrected = text.contains("\"fields\"") && serde_json::from_str::<InputLine>(text).is_ok_and(|l| !l.fields.is_empty());
+        if corrected || i + 1 - start == size {
+            runs.push(&lines[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < lines.len() {
+        runs.push(&lines[start..]);
+    }
+    runs
 }
 
 /// Parses and embeds one batch of lines; failures go to the DLQ.
@@ -391,7 +423,8 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
     let bar = progress(lines.len(), args.no_progress, "score");
     let numbered: Vec<(usize, &str)> =
         lines.iter().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l.as_str())).collect();
-    for chunk in numbered.chunks(batch_size) {
+    for chunk in corrected_runs(&numbered, batch_size) {
+        let corrected = chunk.last().and_then(|(_, text)| serde_json::from_str::<InputLine>(text).ok()).filter(|l| !l.fields.is_empty());
         for (doc, label) in prepare(stages, chunk, &mut dlq, false)? {
             let id = doc.parsed.id.clone();
             match pipeline.process(doc, label.as_deref()) {
@@ -406,9 +439,23 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
                 Err(e) => dlq.push(0, Some(&id), "score", &e)?,
             }
         }
+        // The corrections of the run's last document, after its own processing.
+        if let Some(line) = corrected {
+            if let Ok(raw) = line.to_raw() {
+                for (field, rejected) in stages.learn_fields(&raw, &line.fields)? {
+                    match rejected {
+                        None => summary.fields_learned += 1,
+                        Some(why) => summary.fields_rejected.push(format!("{} {field}: {why}", line.id)),
+                    }
+                }
+            }
+        }
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
+    for r in &summary.fields_rejected {
+        eprintln!("offline: correction not learned: {r}");
+    }
     out.flush()?;
     dlq.out.flush()?;
     summary.dead_letters = dlq.count;
@@ -422,12 +469,14 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
         save_update(path, &update)?;
     }
     eprintln!(
-        "offline: {} documents, {} anomalies (> audit threshold), {} dead letters ({}), {} training labels, model version {}",
+        "offline: {} documents, {} anomalies (> audit threshold), {} dead letters ({}), {} training labels, {} field corrections learned ({} rejected), model version {}",
         summary.documents,
         summary.anomalies,
         summary.dead_letters,
         Path::new(&dlq_path).display(),
         summary.trained_labels,
+        summary.fields_learned,
+        summary.fields_rejected.len(),
         summary.model_version
     );
     Ok(summary)

@@ -7,7 +7,8 @@
 //! checked ([`check_identity`]). A parse error becomes a `StageError` (bad
 //! input → DLQ; `busy` → retried by the runtime).
 
-use docflow_parse::{check_identity, parse_document_with_deadline, ParseLimits};
+use docflow_parse::extract::corrections::LayoutHints;
+use docflow_parse::{check_identity, parse_learned_with_deadline, ParseLimits};
 use docflow_runtime::{Input, Output, ProcessResult, Stage};
 use docflow_schemas::{ParsedDocument, RawDocument};
 use rayon::prelude::*;
@@ -32,6 +33,8 @@ pub struct ParseStageConfig {
 #[derive(Debug, Clone)]
 pub struct ParseStage {
     limits: Arc<ParseLimits>,
+    /// Layouts learned from field corrections (swapped whole when they change).
+    learned: Arc<arc_swap::ArcSwap<LayoutHints>>,
     /// The top lane's pool and the other lanes' (`None`: the global pool).
     top: Option<Arc<rayon::ThreadPool>>,
     bulk: Option<Arc<rayon::ThreadPool>>,
@@ -48,7 +51,13 @@ impl ParseStage {
                 .ok()
                 .map(Arc::new)
         };
-        Self { limits: Arc::new(config.limits), top: pool("parse-top"), bulk: pool("parse") }
+        Self { limits: Arc::new(config.limits), learned: Default::default(), top: pool("parse-top"), bulk: pool("parse") }
+    }
+
+    /// The layouts learned from corrections the stage reads documents with;
+    /// storing a new value takes effect from the next batch.
+    pub fn learned(&self) -> &arc_swap::ArcSwap<LayoutHints> {
+        &self.learned
     }
 }
 
@@ -59,11 +68,11 @@ pub fn lane_of(topic: &str) -> &'static str {
     LANES.iter().copied().find(|l| *l == last).unwrap_or("normal")
 }
 
-fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits) -> ProcessResult<ParsedDocument> {
+fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits, learned: &Arc<LayoutHints>) -> ProcessResult<ParsedDocument> {
     let _span = docflow_runtime::step_span!(&input.span, "parse");
     let raw = &input.value;
     check_identity(&raw.id, input.key.as_deref())?;
-    let out = parse_document_with_deadline(raw, limits)?;
+    let out = parse_learned_with_deadline(raw, limits, learned.clone())?;
     let doc = ParsedDocument {
         id: raw.id.clone(),
         content_type: out.content_type,
@@ -87,12 +96,13 @@ impl Stage for ParseStage {
 
     async fn process(&self, batch: Vec<Input<RawDocument>>) -> Vec<ProcessResult<ParsedDocument>> {
         let limits = self.limits.clone();
+        let learned = self.learned.load_full();
         let n = batch.len();
         // A batch holds one lane (the runtime never mixes them).
         let top = batch.first().is_some_and(|i| lane_of(&i.meta.topic) == LANES[0]);
         let pool = if top { self.top.clone() } else { self.bulk.clone() };
         let joined = tokio::task::spawn_blocking(move || {
-            let parse_all = || batch.par_iter().map(|i| parse_one(i, &limits)).collect::<Vec<_>>();
+            let parse_all = || batch.par_iter().map(|i| parse_one(i, &limits, &learned)).collect::<Vec<_>>();
             match pool {
                 Some(pool) => pool.install(parse_all),
                 None => parse_all(),
