@@ -79,7 +79,7 @@ fn main() {
     }}}
     t!("normalize", |x: Folded| formats::normalize(x.text));
     t!("fold+scan", |x: Folded| FoldedBuf::new(x.text));
-    t!("classify", |x: Folded| doctype::classify(x, false, true));
+    t!("classify", |x: Folded| doctype::classify(x, false, true, None));
     t!("date", |x: Folded| date::document_date(x, None));
     t!("total", |x: Folded| total(x));
     t!("currency", |x: Folded| currency(x, None));
