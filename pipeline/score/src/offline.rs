@@ -157,7 +157,8 @@ pub struct OfflinePipeline {
 
 impl OfflinePipeline {
     pub fn new(policy: PublishPolicy) -> Self {
-        let model = ScoringModel::empty(0);
+        // The default classes (version 0), as a fresh streaming deployment starts.
+        let model = ScoringModel::initial();
         let handle = Arc::new(ModelHandle::new(&model));
         let scorer = Scorer::new(
             Arc::clone(&handle),
@@ -416,8 +417,8 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
     if let Some(path) = &args.save_model {
         let update = match pipeline.served_update() {
             Some(u) => u.clone(),
-            // Nothing was ever published: the empty version 0 is what served.
-            None => crate::model::encode_update(&ScoringModel::empty(0), None, 1.0, now_ms())?,
+            // Nothing was ever published: the initial version 0 is what served.
+            None => crate::model::encode_update(&ScoringModel::initial(), None, 1.0, now_ms())?,
         };
         save_update(path, &update)?;
     }

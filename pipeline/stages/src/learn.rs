@@ -127,7 +127,7 @@ fn now_ms() -> i64 {
 impl LearnStage {
     /// Reads `model.updates` to its end and adopts the latest version.
     pub async fn start(config: LearnConfig, brokers: &str, kafka: &BTreeMap<String, String>) -> anyhow::Result<Self> {
-        let mut learner = Learner::new(ScoringModel::empty(0), config.policy());
+        let mut learner = Learner::new(ScoringModel::initial(), config.policy());
         let (b, topic, kafka) = (brokers.to_owned(), config.updates_topic.clone(), kafka.clone());
         let timeout = Duration::from_millis(config.catch_up_timeout_ms);
         let (updates, reader) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<ModelUpdate>, UpdatesReader)> {

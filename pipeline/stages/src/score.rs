@@ -83,7 +83,7 @@ impl ScoreStage {
     /// Reads `model.updates` to its end, starts following it, and builds the
     /// scorer. `store` is required when `invoice_registry = "store"`.
     pub async fn start(config: ScoreConfig, brokers: &str, kafka: &BTreeMap<String, String>, store: Option<AnyStore>) -> anyhow::Result<Self> {
-        let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+        let handle = Arc::new(ModelHandle::new(&ScoringModel::initial()));
         let (b, topic, kafka, h) = (brokers.to_owned(), config.updates_topic.clone(), kafka.clone(), handle.clone());
         let timeout = Duration::from_millis(config.catch_up_timeout_ms);
         let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<UpdatesReader> {

@@ -26,6 +26,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::evidence::EvidenceGates;
+
 /// A logistic value → contribution curve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
@@ -62,8 +64,17 @@ pub struct AnomalyParams {
     pub report_floor: f64,
     /// `amount_outlier`: value = robust z of ln(total) against the vendor's window.
     pub amount: Calibration,
-    /// Vendors with fewer amounts (line prices, or totals) than this get no `amount_outlier`.
+    /// Vendors with fewer amounts (line prices, or totals) than this are
+    /// not judged against their own history (the class's is used instead).
     pub amount_min_history: usize,
+    /// Weight of the class-level amount check (vendor unknown, unsure or
+    /// new): its contribution is scaled by this, so on its own it stays
+    /// below the audit threshold.
+    #[serde(default = "default_class_weight")]
+    pub amount_class_weight: f64,
+    /// The parser confidence each field needs before a reason acts on it.
+    #[serde(default)]
+    pub evidence: EvidenceGates,
     /// Small-sample widening of the spread: `× (1 + amount_small_sample / n)`.
     #[serde(default = "default_small_sample")]
     pub amount_small_sample: f64,
@@ -86,6 +97,20 @@ pub struct AnomalyParams {
     pub class_distance_prior_weight: f64,
     /// Contribution of a duplicate the registry confirmed.
     pub duplicate_contribution: f64,
+    /// Contribution of a content duplicate of a document that carries no
+    /// payable amount (an e-mail or a letter delivered twice): reported, but
+    /// below the audit threshold on its own. The audit queue is for payment
+    /// risk; a payable document (invoice or receipt class or hint, or a
+    /// confidently read total) copied under a new id gets `duplicate_contribution`.
+    #[serde(default = "default_duplicate_unpayable")]
+    pub duplicate_unpayable_contribution: f64,
+    /// Years an invoice number stays claimed for its vendor: a number
+    /// reused in the same or the previous calendar year is a duplicate; one
+    /// reused later starts a new yearly number range (allowed in many
+    /// countries). Used only with a confidently read date; 0 makes numbers
+    /// unique forever.
+    #[serde(default = "default_invoice_number_years")]
+    pub invoice_number_years: u32,
     /// Normalised texts shorter than this are not checked for duplicate
     /// content ("Thanks!" twice is not an anomaly).
     pub duplicate_content_min_chars: usize,
@@ -106,6 +131,8 @@ impl Default for AnomalyParams {
             // documents. Human corrections move the midpoint within [3, 12].
             amount: Calibration::new(3.5, 0.25, 3.0, 12.0),
             amount_min_history: 12,
+            amount_class_weight: default_class_weight(),
+            evidence: EvidenceGates::default(),
             amount_small_sample: default_small_sample(),
             amount_mad_floor: 0.05,
             amount_window: 64,
@@ -116,9 +143,23 @@ impl Default for AnomalyParams {
             class_distance_prior_std: 0.05,
             class_distance_prior_weight: 5.0,
             duplicate_contribution: 0.95,
+            duplicate_unpayable_contribution: default_duplicate_unpayable(),
+            invoice_number_years: default_invoice_number_years(),
             duplicate_content_min_chars: 80,
         }
     }
+}
+
+fn default_duplicate_unpayable() -> f64 {
+    0.5
+}
+
+fn default_invoice_number_years() -> u32 {
+    2
+}
+
+fn default_class_weight() -> f64 {
+    0.4
 }
 
 fn default_small_sample() -> f64 {

@@ -1,0 +1,277 @@
+//! `total_mismatch`: does the stated total follow from the line items?
+//!
+//! **What counts as "follows".** Real documents print net line items and
+//! then a totals block: net + tax (+ shipping − discount ± rounding) =
+//! gross; till receipts print gross items and a coupon or rounding line.
+//! The block's labelled amounts are read from the text ([`block`]), and the
+//! stated total is explained when *some* combination of them, applied to the
+//! item sum, gives it: the items alone; plus a stated tax line (or the sum of
+//! them); plus or minus any of the stated additions, discounts and rounding
+//! lines. Without a stated tax line a standard VAT/sales-tax rate applied to
+//! the item sum may stand for it (a random error lands on one of those, to
+//! the cent, only by rare chance). Searching the combinations rather than
+//! insisting on one formula keeps every label the reader misreads on the
+//! side of silence.
+//!
+//! **When nothing is claimed.** The check needs evidence on both sides:
+//! - a stated total the parser is confident of ([`EvidenceGates::total`]);
+//! - complete items: every line has an amount (or quantity × unit price);
+//! - items consistent on their own: quantity × unit price = amount on every
+//!   line stating all three (a discount column, or a unit price read as the
+//!   amount, breaks this);
+//! - when the block states a net (subtotal), the items must add up to it;
+//!   otherwise the item list is incomplete (a line wrapped over two rows, a
+//!   missed page) and its sum says nothing about the total.
+//!
+//! **Tolerance.** Each printed amount is rounded to the cent: half a cent per
+//! line plus a cent, and at least five cents (cash rounding to 0.05 is
+//! common and not worth an auditor's time). A difference beyond that is a
+//! mismatch whose size is judged relative to the total
+//! (`AnomalyParams::total_mismatch`).
+
+pub mod block;
+
+use docflow_schemas::{BusinessFields, LineItem};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+use block::{Component, Role};
+
+/// A stated total that no reading of the document explains.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    /// |stated − expected|.
+    pub difference: Decimal,
+    /// The gap to the *closest* explanation relative to the total:
+    /// `min |stated − e| / max(|stated|, 1)` (what the contribution is
+    /// judged on: the most charitable reading).
+    pub relative: f64,
+    /// The item sum.
+    pub items_sum: Decimal,
+    /// The stated total.
+    pub stated: Decimal,
+    /// What the document's own lines make the total: the item sum with
+    /// every printed tax, addition, discount and rounding line applied.
+    pub expected: Decimal,
+    /// The tolerance around `expected`.
+    pub tolerance: Decimal,
+    /// The totals block as read (role, value).
+    pub block: Vec<Component>,
+}
+
+/// Why the check said nothing (for diagnostics and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Silence {
+    NoTotal,
+    NoItems,
+    /// A line without an amount or quantity × unit price.
+    IncompleteItems,
+    /// quantity × unit price ≠ amount on some line.
+    InconsistentItems,
+    /// The block states a net the items do not add up to.
+    ItemsDisagreeWithNet,
+    /// The total follows from the items and the block.
+    Explained,
+}
+
+fn line_amount(item: &LineItem) -> Option<Decimal> {
+    item.amount.or_else(|| item.quantity?.checked_mul(item.unit_price?))
+}
+
+fn line_consistent(item: &LineItem) -> bool {
+    match (item.quantity, item.unit_price, item.amount) {
+        (Some(q), Some(u), Some(a)) => q.checked_mul(u).is_some_and(|qu| (qu - a).abs() <= Decimal::new(1, 2)),
+        _ => true,
+    }
+}
+
+/// Rounding tolerance for `lines` line items: ½ cent per line + 1 cent, at least 5 cents.
+pub fn tolerance(lines: usize) -> Decimal {
+    (Decimal::new(1, 2) + Decimal::new(5, 3) * Decimal::from(lines as u64)).max(Decimal::new(5, 2))
+}
+
+/// Standard and reduced VAT / sales-tax rates (percent) in Europe, North America and Asia-Pacific.
+pub const TAX_RATES_PERCENT: [&str; 30] = [
+    "2.1", "2.5", "3", "4", "5", "5.5", "6", "7", "7.7", "8", "8.1", "8.875", "9", "10", "12", "13", "13.5", "14", "15",
+    "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "27",
+];
+
+/// Most optional block lines combined (2^n combinations are tried).
+const MAX_OPTIONAL: usize = 10;
+
+/// The values a stated total may be, given the item sum and the block.
+fn explanations(sum: Decimal, block: &[Component]) -> Vec<Decimal> {
+    let of = |r: Role| block.iter().filter(move |c| c.role == r).map(|c| c.value);
+    let stated_taxes: Vec<Decimal> = of(Role::Tax).collect();
+    // Tax: none (gross items, or tax-free), one stated line, all stated lines,
+    // or, when none is stated, a standard rate.
+    let mut taxes = vec![Decimal::ZERO];
+    taxes.extend(stated_taxes.iter().copied());
+    if stated_taxes.len() > 1 {
+        taxes.push(stated_taxes.iter().copied().sum());
+    }
+    if stated_taxes.is_empty() {
+        taxes.extend(
+            TAX_RATES_PERCENT
+                .iter()
+                .filter_map(|r| r.parse::<Decimal>().ok())
+                .map(|r| (sum * r / Decimal::ONE_HUNDRED).round_dp(2)),
+        );
+    }
+    // Optional signed terms: additions add, discounts subtract, rounding either way.
+    let mut optional: Vec<Vec<Decimal>> = Vec::new();
+    for c in block {
+        let v = c.value;
+        match c.role {
+            Role::Addition => optional.push(vec![v.abs()]),
+            Role::Discount => optional.push(vec![-v.abs()]),
+            Role::Rounding => optional.push(vec![v, -v]),
+            _ => {}
+        }
+    }
+    optional.truncate(MAX_OPTIONAL);
+    let mut partials = vec![Decimal::ZERO];
+    for choices in &optional {
+        let mut next = partials.clone();
+        for p in &partials {
+            next.extend(choices.iter().map(|c| p + c));
+        }
+        next.sort();
+        next.dedup();
+        partials = next;
+    }
+    let mut out: Vec<Decimal> = taxes.iter().flat_map(|t| partials.iter().map(move |p| sum + t + p)).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Reads `fields` (and the totals block of `text`) and either finds the
+/// stated total unexplained or says why it is silent. The caller has
+/// checked the parser's confidence in the total.
+pub fn check(fields: &BusinessFields, text: &str) -> Result<Mismatch, Silence> {
+    let stated = fields.total.ok_or(Silence::NoTotal)?;
+    if fields.line_items.is_empty() {
+        return Err(Silence::NoItems);
+    }
+    let mut sum = Decimal::ZERO;
+    for item in &fields.line_items {
+        let a = line_amount(item).ok_or(Silence::IncompleteItems)?;
+        sum = sum.checked_add(a).ok_or(Silence::IncompleteItems)?;
+    }
+    if !fields.line_items.iter().all(line_consistent) {
+        return Err(Silence::InconsistentItems);
+    }
+    let tol = tolerance(fields.line_items.len());
+    let block = block::read(text);
+    let nets: Vec<Decimal> = block.iter().filter(|c| c.role == Role::Net).map(|c| c.value).collect();
+    if !nets.is_empty() && !nets.iter().any(|n| (*n - sum).abs() <= tol) {
+        return Err(Silence::ItemsDisagreeWithNet);
+    }
+    let closest = explanations(sum, &block)
+        .into_iter()
+        .map(|e| (e - stated).abs())
+        .min()
+        .unwrap_or_else(|| (stated - sum).abs());
+    if closest <= tol {
+        return Err(Silence::Explained);
+    }
+    let expected = full_composition(sum, &block);
+    let relative = (closest / stated.abs().max(Decimal::ONE)).to_f64().unwrap_or(f64::MAX);
+    Ok(Mismatch { difference: (stated - expected).abs(), relative, items_sum: sum, stated, expected, tolerance: tol, block })
+}
+
+/// The item sum with every printed tax, addition, discount and rounding line applied.
+fn full_composition(sum: Decimal, block: &[Component]) -> Decimal {
+    block.iter().fold(sum, |acc, c| match c.role {
+        Role::Tax | Role::Addition => acc + c.value.abs(),
+        Role::Discount => acc - c.value.abs(),
+        Role::Rounding => acc + c.value,
+        Role::Net | Role::Gross => acc,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn fields(total: &str, lines: &[(&str, Option<&str>, Option<&str>)]) -> BusinessFields {
+        BusinessFields {
+            total: Some(d(total)),
+            line_items: lines
+                .iter()
+                .map(|(amount, q, p)| LineItem {
+                    description: "x".into(),
+                    amount: (!amount.is_empty()).then(|| d(amount)),
+                    quantity: q.map(d),
+                    unit_price: p.map(d),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn two_lines(total: &str) -> BusinessFields {
+        fields(total, &[("10.00", None, None), ("20.00", None, None)])
+    }
+
+    #[test]
+    fn matching_and_rounding_are_not_mismatches() {
+        assert_eq!(check(&two_lines("30.00"), ""), Err(Silence::Explained));
+        assert_eq!(check(&two_lines("30.04"), ""), Err(Silence::Explained));
+        assert_eq!(check(&fields("30.00", &[("", Some("3"), Some("10.00"))]), ""), Err(Silence::Explained));
+    }
+
+    #[test]
+    fn quantity_times_unit_price() {
+        // `20 x paper @ 394.30`: the amount is quantity × unit price.
+        let f = fields("7886.00", &[("7886.00", Some("20"), Some("394.30"))]);
+        assert_eq!(check(&f, ""), Err(Silence::Explained));
+        // A unit price read as the amount: the line contradicts itself, silence.
+        let misread = fields("7886.00", &[("394.30", Some("20"), Some("394.30"))]);
+        assert_eq!(check(&misread, ""), Err(Silence::InconsistentItems));
+    }
+
+    #[test]
+    fn net_tax_shipping_discount_rounding() {
+        let f = two_lines("40.95");
+        let text = "Subtotal: 30.00\nVAT 20%: 6.00\nShipping: 4.95\nTotal: 40.95";
+        assert_eq!(check(&f, text), Err(Silence::Explained));
+        let text = "Subtotal: 30.00\nDiscount: -5.00\nVAT 20%: 5.00\nRounding: 0.02\nTotal due: 30.02";
+        assert_eq!(check(&two_lines("30.02"), text), Err(Silence::Explained));
+        // A coupon on gross items (a till receipt): 30.00 − 3.90.
+        assert_eq!(check(&two_lines("26.10"), "COUPON  3.90\nTOTAL  26.10"), Err(Silence::Explained));
+        // Two tax rates on one invoice.
+        let text = "Net: 30.00\nVAT 7%: 0.70\nVAT 19%: 3.80\nTotal: 34.50";
+        assert_eq!(check(&two_lines("34.50"), text), Err(Silence::Explained));
+    }
+
+    #[test]
+    fn a_standard_rate_stands_for_an_unprinted_tax_line() {
+        assert_eq!(check(&two_lines("35.70"), ""), Err(Silence::Explained)); // 19 %
+        assert!(check(&fields("111.00", &[("100.00", None, None)]), "").is_ok()); // 11 % is no rate
+    }
+
+    #[test]
+    fn a_wrong_total_is_reported_with_what_was_expected() {
+        let text = "Subtotal: 30.00\nVAT 20%: 6.00\nTotal: 41.00";
+        let m = check(&two_lines("41.00"), text).unwrap();
+        assert_eq!((m.items_sum, m.expected, m.difference), (d("30.00"), d("36.00"), d("5.00")));
+        assert!((m.relative - 5.0 / 41.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn incomplete_or_inconsistent_items_claim_nothing() {
+        assert_eq!(check(&fields("35.00", &[("", Some("3"), None)]), ""), Err(Silence::IncompleteItems));
+        assert_eq!(check(&fields("35.00", &[]), ""), Err(Silence::NoItems));
+        assert_eq!(check(&BusinessFields::default(), ""), Err(Silence::NoTotal));
+        // The block's subtotal says a line is missing from the items.
+        let text = "Subtotal: 50.00\nTotal: 59.00";
+        assert_eq!(check(&two_lines("59.00"), text), Err(Silence::ItemsDisagreeWithNet));
+    }
+}
