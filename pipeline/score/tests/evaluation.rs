@@ -110,9 +110,17 @@ fn prepared() -> Option<&'static Prepared> {
             })
             .collect();
         let t1 = Instant::now();
-        let mut vectors = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(256) {
-            vectors.extend(text_encoder.encode_texts(chunk).expect("encoding works"));
+        let cache = cache_path(&texts);
+        let mut vectors = cache.as_ref().and_then(|p| read_cache(p, texts.len())).unwrap_or_default();
+        if vectors.is_empty() {
+            for chunk in texts.chunks(256) {
+                vectors.extend(text_encoder.encode_texts(chunk).expect("encoding works"));
+            }
+            if let Some(p) = &cache {
+                write_cache(p, &vectors);
+            }
+        } else {
+            println!("embeddings read from {}", cache.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
         }
         let t_embed = t1.elapsed();
         let stats = text_encoder.stats();
@@ -151,6 +159,35 @@ fn prepared() -> Option<&'static Prepared> {
     .as_ref()
 }
 
+/// `DOCFLOW_EVAL_CACHE` (a folder): embeddings are kept there, keyed by
+/// the SHA-256 of the texts, so tuning runs skip the ~6 minutes of encoding.
+fn cache_path(texts: &[&str]) -> Option<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let dir = PathBuf::from(std::env::var_os("DOCFLOW_EVAL_CACHE")?);
+    let mut h = Sha256::new();
+    for t in texts {
+        h.update(t.as_bytes());
+        h.update([0u8]);
+    }
+    let key: String = h.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir.join(format!("embeddings-{key}.f32")))
+}
+
+fn read_cache(path: &std::path::Path, n: usize) -> Option<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(path).ok()?;
+    let all = docflow_schemas::embedding_from_bytes(&bytes)?;
+    if n == 0 || all.len() % n != 0 {
+        return None;
+    }
+    Some(all.chunks(all.len() / n).map(<[f32]>::to_vec).collect())
+}
+
+fn write_cache(path: &std::path::Path, vectors: &[Vec<f32>]) {
+    let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
+    let _ = std::fs::write(path, embedding_to_bytes(&flat));
+}
+
 fn embedding(d: &Doc) -> Vec<f32> {
     docflow_schemas::embedding_from_bytes(&d.embedded.embedding_f32le).unwrap()
 }
@@ -166,35 +203,50 @@ fn few_shot_accuracy_curve() {
     }
     let test_emb: Vec<Vec<f32>> = test.iter().map(|d| embedding(d)).collect();
     println!("few-shot accuracy on {} unseen documents ({} classes):", test.len(), by_class.len());
+    // Production: the default classes refined by k labels per class, the
+    // parser's type as a prior. The other lines show what each part brings.
+    let variants: [(&str, bool, bool); 4] =
+        [("default classes + labels + hint prior", true, true), ("default classes + labels", true, false), ("labels + hint prior", false, true), ("labels only", false, false)];
     let mut curve = BTreeMap::new();
-    // k = 0: the default classes alone (a fresh deployment); k ≥ 1: the
-    // default classes refined by k labels per class, as in production.
-    for k in 0..=20usize {
-        let mut learner = Learner::new(ScoringModel::initial(), PublishPolicy::default());
-        let now = Instant::now();
-        for docs in by_class.values() {
-            for d in docs.iter().take(k) {
-                learner.add_label(&d.class, &embedding(d), now).unwrap();
+    for (name, seeded, hinted) in variants {
+        println!(" {name}:");
+        for k in 0..=20usize {
+            if !seeded && k == 0 {
+                continue;
+            }
+            if (!seeded || !hinted) && ![1, 3, 5, 10, 20].contains(&k) {
+                continue;
+            }
+            let start = if seeded { ScoringModel::initial() } else { ScoringModel::empty(0) };
+            let mut learner = Learner::new(start, PublishPolicy::default());
+            let now = Instant::now();
+            for docs in by_class.values() {
+                for d in docs.iter().take(k) {
+                    learner.add_label(&d.class, &embedding(d), now).unwrap();
+                }
+            }
+            let handle = ModelHandle::new(learner.model());
+            let deployment = handle.load();
+            let model = deployment.select("any");
+            let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
+            let correct = test
+                .iter()
+                .zip(&test_emb)
+                .filter(|(d, e)| {
+                    let hint = d.embedded.parsed.fields.doc_type_hint.as_deref().filter(|_| hinted);
+                    let c = model.classifier.classify_with_hint(e, hint);
+                    if c.class != d.class {
+                        *confusion.entry((d.class.clone(), c.class.clone())).or_default() += 1;
+                    }
+                    c.class == d.class
+                })
+                .count();
+            let acc = correct as f64 / test.len() as f64;
+            println!("  k={k:>2} per class: accuracy {:.4}  errors {:?}", acc, confusion);
+            if seeded && hinted {
+                curve.insert(k, acc);
             }
         }
-        let handle = ModelHandle::new(learner.model());
-        let deployment = handle.load();
-        let model = deployment.select("any");
-        let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
-        let correct = test
-            .iter()
-            .zip(&test_emb)
-            .filter(|(d, e)| {
-                let c = model.classifier.classify_with_hint(e, d.embedded.parsed.fields.doc_type_hint.as_deref());
-                if c.class != d.class {
-                    *confusion.entry((d.class.clone(), c.class.clone())).or_default() += 1;
-                }
-                c.class == d.class
-            })
-            .count();
-        let acc = correct as f64 / test.len() as f64;
-        println!("  k={k:>2} per class: accuracy {:.4}  errors {:?}", acc, confusion);
-        curve.insert(k, acc);
     }
     assert!(test.len() >= 1_900, "need ~2,000 unseen documents, have {}", test.len());
     assert!(curve[&0] >= 0.95, "accuracy with no label {:.4} < 0.95", curve[&0]);
@@ -280,7 +332,19 @@ fn anomaly_detection_precision_recall() {
             }
             (false, true) => {
                 overall.fn_ += 1;
-                misses.push((d.embedded.parsed.id.clone(), truth.clone(), scored.anomaly_reasons.clone()));
+                let f = &d.embedded.parsed.fields;
+                let why = format!(
+                    "total {:?} (conf {:.2}), {} items, totals check {:?}, vendor {:?} ({:.2}), number {:?} ({:.2})",
+                    f.total,
+                    f.confidence("total"),
+                    f.line_items.len(),
+                    docflow_score::anomaly::totals::check(f, &d.embedded.parsed.text).map(|m| m.difference),
+                    f.vendor,
+                    f.confidence("vendor"),
+                    f.invoice_number,
+                    f.confidence("invoice_number")
+                );
+                misses.push((d.embedded.parsed.id.clone(), truth.clone(), scored.anomaly_reasons.clone(), why));
             }
             _ => {}
         }
@@ -305,8 +369,9 @@ fn anomaly_detection_precision_recall() {
     for (name, c) in &per_reason {
         println!("  {name:<26} precision {:.4} recall {:.4} {:?}", c.precision(), c.recall(), c);
     }
-    for m in misses.iter().take(10) {
-        println!("  missed: {m:?}");
+    for (id, truth, reasons, why) in misses.iter().take(25) {
+        let said: Vec<(&str, f64)> = reasons.iter().map(|r| (r.reason.as_str(), r.contribution)).collect();
+        println!("  missed: {id} {truth:?} said {said:?}; {why}");
     }
     for f in false_alarms.iter().take(10) {
         println!("  false alarm: {f:?}");

@@ -121,6 +121,37 @@ fn time_policy_publishes_pending_changes() {
 }
 
 #[test]
+fn unlabelled_traffic_does_not_publish_a_version_per_burst() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let l = trained(&mut rng, &["a", "b"]);
+    let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+    let mut l = Learner::new(l.model().clone(), PublishPolicy::default());
+    handle.install(&l.publish(0).unwrap()).unwrap();
+    let s = scorer(&handle);
+    let t0 = Instant::now();
+    // A burst of 60 unlabelled documents over a few seconds: history only.
+    for i in 0..60 {
+        let scored = block_on(s.score(doc(&format!("u{i}"), &near(i % 2, &mut rng), BusinessFields::default(), ""))).unwrap();
+        let now = t0 + Duration::from_millis(100 * i as u64);
+        l.observe_result(&scored, now).unwrap();
+        assert!(l.maybe_publish(now, 0).unwrap().is_none(), "document {i} published a version");
+    }
+    assert_eq!(l.last_version(), 1);
+    // The history goes out on the history interval, and says what changed.
+    let later = t0 + PublishPolicy::default().history_interval.unwrap() + Duration::from_secs(1);
+    let u = l.maybe_publish(later, 0).unwrap().expect("history published on its interval");
+    let blob = docflow_score::decode_update(&u).unwrap();
+    assert_eq!(blob.current.provenance.changes.results, 60);
+    assert!(blob.current.provenance.changes.labels_by_class.is_empty());
+    assert!(docflow_score::describe(&u).unwrap().contains("history +60 results"));
+    // A label publishes within the label interval.
+    l.add_label("c", &near(2, &mut rng), later).unwrap();
+    assert!(!l.should_publish(later));
+    let u = l.maybe_publish(later + Duration::from_secs(3), 0).unwrap().expect("labels published");
+    assert_eq!(docflow_score::decode_update(&u).unwrap().current.provenance.changes.summary(), "labels c +1");
+}
+
+#[test]
 fn rollout_by_id_hash_then_rollback() {
     let mut rng = StdRng::seed_from_u64(3);
     let mut learner = trained(&mut rng, &["a", "b"]);

@@ -290,6 +290,7 @@ fn extended_invoice_lines(m: &DocModel, lang: usize, l: &mut Lines) {
     items_table(m, l, ["Description", "Qty", "Unit Price", "Amount"]);
     l.push(vec![]);
     l.push(two("Subtotal:", fmt_money(m.subtotal, m)));
+    l.extend(super::charges::lines(m, lang, |v| fmt_money(v, m)));
     if m.tax_rate > 0 {
         l.push(two(&format!("VAT {}%:", m.tax_rate), fmt_money(m.tax, m)));
     }

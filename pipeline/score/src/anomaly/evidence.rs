@@ -40,7 +40,7 @@ fn default_date_gate() -> f64 {
 
 impl Default for EvidenceGates {
     fn default() -> Self {
-        Self { total: 0.8, vendor: 0.7, invoice_number: 0.8, date: default_date_gate(), unstated: 1.0 }
+        Self { total: 0.8, vendor: 0.7, invoice_number: 0.45, date: default_date_gate(), unstated: 1.0 }
     }
 }
 
@@ -110,7 +110,7 @@ mod tests {
         let g = EvidenceGates::default();
         let sure = fields(&[("vendor", 0.9), ("invoice_number", 0.95), ("total", 0.99)]);
         assert!(g.vendor_ok(&sure) && g.invoice_number_ok(&sure) && g.total_ok(&sure));
-        let unsure = fields(&[("vendor", 0.4), ("invoice_number", 0.5), ("total", 0.6)]);
+        let unsure = fields(&[("vendor", 0.4), ("invoice_number", 0.4), ("total", 0.6)]);
         assert!(!g.vendor_ok(&unsure) && !g.invoice_number_ok(&unsure) && !g.total_ok(&unsure));
         // A field found without a confidence while others carry one: not trusted.
         let partial = fields(&[("vendor", 0.9)]);

@@ -33,7 +33,10 @@ fn role_name(r: Role) -> &'static str {
 /// `total_mismatch`: the item sum and each block line against the stated total.
 pub fn total_mismatch(m: &Mismatch, fields: &BusinessFields, gates: &EvidenceGates) -> ReasonEvidence {
     let mut compared = BTreeMap::new();
-    compared.insert("items_sum".to_string(), m.items_sum);
+    match m.items_sum {
+        Some(sum) => compared.insert("items_sum".to_string(), sum),
+        None => compared.insert("block_base_net".to_string(), m.base),
+    };
     compared.insert("stated_total".to_string(), m.stated);
     compared.insert("expected_total".to_string(), m.expected);
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -50,14 +53,20 @@ pub fn total_mismatch(m: &Mismatch, fields: &BusinessFields, gates: &EvidenceGat
         expected_low: Some(m.expected - m.tolerance),
         expected_high: Some(m.expected + m.tolerance),
         fields: gates.read(fields, &["total"]),
-        explanation: format!(
-            "stated total {} is {} away from {} ({} line items summing to {}, with the printed net/tax/shipping/discount/rounding lines applied)",
-            m.stated,
-            m.difference,
-            m.expected,
-            fields.line_items.len(),
-            m.items_sum
-        ),
+        explanation: match m.items_sum {
+            Some(sum) => format!(
+                "stated total {} is {} away from {} ({} line items summing to {}, with the printed tax, shipping, discount and rounding lines applied)",
+                m.stated,
+                m.difference,
+                m.expected,
+                fields.line_items.len(),
+                sum
+            ),
+            None => format!(
+                "stated total {} is {} away from {} (the printed net {} with the printed tax, shipping, discount and rounding lines applied; line items not readable)",
+                m.stated, m.difference, m.expected, m.base
+            ),
+        },
     }
 }
 
@@ -133,7 +142,8 @@ mod tests {
         let m = Mismatch {
             difference: "5.00".parse().unwrap(),
             relative: 0.12,
-            items_sum: "30.00".parse().unwrap(),
+            items_sum: Some("30.00".parse().unwrap()),
+            base: "30.00".parse().unwrap(),
             stated: "41.00".parse().unwrap(),
             expected: "36.00".parse().unwrap(),
             tolerance: "0.05".parse().unwrap(),

@@ -23,6 +23,15 @@
 //!   otherwise the item list is incomplete (a line wrapped over two rows, a
 //!   missed page) and its sum says nothing about the total.
 //!
+//! **The block alone.** When the items cannot speak (none read,
+//! incomplete, contradicting themselves or their subtotal), the totals
+//! block can still contradict itself: if it prints exactly one net, at
+//! least one tax line, and the stated total as one of its own total lines,
+//! the same combinations are tried from the net instead of the item sum.
+//! Each of those conditions guards against a misread block (a `Net` that is
+//! really the amount payable, a tax summary table, a total taken from
+//! elsewhere).
+//!
 //! **Tolerance.** Each printed amount is rounded to the cent: half a cent per
 //! line plus a cent, and at least five cents (cash rounding to 0.05 is
 //! common and not worth an auditor's time). A difference beyond that is a
@@ -46,8 +55,10 @@ pub struct Mismatch {
     /// `min |stated − e| / max(|stated|, 1)` (what the contribution is
     /// judged on: the most charitable reading).
     pub relative: f64,
-    /// The item sum.
-    pub items_sum: Decimal,
+    /// The item sum (None: judged on the totals block alone).
+    pub items_sum: Option<Decimal>,
+    /// The amount the explanations start from: the item sum, or the block's net.
+    pub base: Decimal,
     /// The stated total.
     pub stated: Decimal,
     /// What the document's own lines make the total: the item sum with
@@ -99,26 +110,9 @@ pub const TAX_RATES_PERCENT: [&str; 30] = [
 /// Most optional block lines combined (2^n combinations are tried).
 const MAX_OPTIONAL: usize = 10;
 
-/// The values a stated total may be, given the item sum and the block.
-fn explanations(sum: Decimal, block: &[Component]) -> Vec<Decimal> {
-    let of = |r: Role| block.iter().filter(move |c| c.role == r).map(|c| c.value);
-    let stated_taxes: Vec<Decimal> = of(Role::Tax).collect();
-    // Tax: none (gross items, or tax-free), one stated line, all stated lines,
-    // or, when none is stated, a standard rate.
-    let mut taxes = vec![Decimal::ZERO];
-    taxes.extend(stated_taxes.iter().copied());
-    if stated_taxes.len() > 1 {
-        taxes.push(stated_taxes.iter().copied().sum());
-    }
-    if stated_taxes.is_empty() {
-        taxes.extend(
-            TAX_RATES_PERCENT
-                .iter()
-                .filter_map(|r| r.parse::<Decimal>().ok())
-                .map(|r| (sum * r / Decimal::ONE_HUNDRED).round_dp(2)),
-        );
-    }
-    // Optional signed terms: additions add, discounts subtract, rounding either way.
+/// Every sum of a subset of the block's optional terms: additions add,
+/// discounts subtract, rounding either way (0 included: none applied).
+fn partials(block: &[Component]) -> Vec<Decimal> {
     let mut optional: Vec<Vec<Decimal>> = Vec::new();
     for c in block {
         let v = c.value;
@@ -140,6 +134,24 @@ fn explanations(sum: Decimal, block: &[Component]) -> Vec<Decimal> {
         next.dedup();
         partials = next;
     }
+    partials
+}
+
+/// The values a stated total may be, given the item sum and the block.
+fn explanations(sum: Decimal, block: &[Component]) -> Vec<Decimal> {
+    let of = |r: Role| block.iter().filter(move |c| c.role == r).map(|c| c.value);
+    let stated_taxes: Vec<Decimal> = of(Role::Tax).collect();
+    // Tax: none (gross items, or tax-free), one stated line, all stated lines,
+    // or, when none is stated, a standard rate.
+    let mut taxes = vec![Decimal::ZERO];
+    taxes.extend(stated_taxes.iter().copied());
+    if stated_taxes.len() > 1 {
+        taxes.push(stated_taxes.iter().copied().sum());
+    }
+    if stated_taxes.is_empty() {
+        taxes.extend(rates().map(|r| (sum * r / Decimal::ONE_HUNDRED).round_dp(2)));
+    }
+    let partials = partials(block);
     let mut out: Vec<Decimal> = taxes.iter().flat_map(|t| partials.iter().map(move |p| sum + t + p)).collect();
     out.sort();
     out.dedup();
@@ -151,6 +163,18 @@ fn explanations(sum: Decimal, block: &[Component]) -> Vec<Decimal> {
 /// checked the parser's confidence in the total.
 pub fn check(fields: &BusinessFields, text: &str) -> Result<Mismatch, Silence> {
     let stated = fields.total.ok_or(Silence::NoTotal)?;
+    let block = block::read(text);
+    match items_sum(fields, &block) {
+        Ok(sum) => judge(stated, Some(sum), sum, tolerance(fields.line_items.len()), block),
+        Err(why) => match block_net(stated, &block) {
+            Some(net) => judge(stated, None, net, tolerance(block.len()), block),
+            None => Err(why),
+        },
+    }
+}
+
+/// The item sum, when the items are complete, consistent and agree with a printed net.
+fn items_sum(fields: &BusinessFields, block: &[Component]) -> Result<Decimal, Silence> {
     if fields.line_items.is_empty() {
         return Err(Silence::NoItems);
     }
@@ -163,22 +187,55 @@ pub fn check(fields: &BusinessFields, text: &str) -> Result<Mismatch, Silence> {
         return Err(Silence::InconsistentItems);
     }
     let tol = tolerance(fields.line_items.len());
-    let block = block::read(text);
-    let nets: Vec<Decimal> = block.iter().filter(|c| c.role == Role::Net).map(|c| c.value).collect();
-    if !nets.is_empty() && !nets.iter().any(|n| (*n - sum).abs() <= tol) {
+    let mut nets = block.iter().filter(|c| c.role == Role::Net).map(|c| c.value).peekable();
+    if nets.peek().is_some() && !nets.any(|n| (n - sum).abs() <= tol) {
         return Err(Silence::ItemsDisagreeWithNet);
     }
-    let closest = explanations(sum, &block)
+    Ok(sum)
+}
+
+/// The block's net when the block can be judged on its own: one positive
+/// net, the stated total printed as one of the block's total lines, and tax
+/// lines whose sum is a standard rate of the net (with or without the
+/// printed discount and shipping): the net is then really the tax base, and
+/// the block was read as printed. (Till receipts whose blocks were read
+/// from a scan rarely pass: a zero-rated part, an OCR slip or a net of 0.00
+/// breaks the rate.)
+fn block_net(stated: Decimal, block: &[Component]) -> Option<Decimal> {
+    let mut nets: Vec<Decimal> = block.iter().filter(|c| c.role == Role::Net).map(|c| c.value).collect();
+    nets.dedup();
+    let &[net] = nets.as_slice() else { return None };
+    let tol = tolerance(block.len());
+    let total_printed = block.iter().any(|c| c.role == Role::Gross && (c.value - stated).abs() <= tol);
+    let tax: Decimal = block.iter().filter(|c| c.role == Role::Tax).map(|c| c.value.abs()).sum();
+    if net <= Decimal::ZERO || tax <= Decimal::ZERO || !total_printed {
+        return None;
+    }
+    let charges: Vec<Component> = block.iter().filter(|c| matches!(c.role, Role::Addition | Role::Discount)).cloned().collect();
+    let cent = Decimal::new(1, 2);
+    let rate_fits = partials(&charges).into_iter().any(|p| {
+        rates().any(|r| ((net + p) * r / Decimal::ONE_HUNDRED).round_dp(2) - tax <= cent && tax - ((net + p) * r / Decimal::ONE_HUNDRED).round_dp(2) <= cent)
+    });
+    rate_fits.then_some(net)
+}
+
+fn rates() -> impl Iterator<Item = Decimal> {
+    TAX_RATES_PERCENT.iter().filter_map(|r| r.parse::<Decimal>().ok())
+}
+
+/// Searches the explanations from `base`; a mismatch when none comes within `tol`.
+fn judge(stated: Decimal, items_sum: Option<Decimal>, base: Decimal, tol: Decimal, block: Vec<Component>) -> Result<Mismatch, Silence> {
+    let closest = explanations(base, &block)
         .into_iter()
         .map(|e| (e - stated).abs())
         .min()
-        .unwrap_or_else(|| (stated - sum).abs());
+        .unwrap_or_else(|| (stated - base).abs());
     if closest <= tol {
         return Err(Silence::Explained);
     }
-    let expected = full_composition(sum, &block);
+    let expected = full_composition(base, &block);
     let relative = (closest / stated.abs().max(Decimal::ONE)).to_f64().unwrap_or(f64::MAX);
-    Ok(Mismatch { difference: (stated - expected).abs(), relative, items_sum: sum, stated, expected, tolerance: tol, block })
+    Ok(Mismatch { difference: (stated - expected).abs(), relative, items_sum, base, stated, expected, tolerance: tol, block })
 }
 
 /// The item sum with every printed tax, addition, discount and rounding line applied.
@@ -261,7 +318,7 @@ mod tests {
     fn a_wrong_total_is_reported_with_what_was_expected() {
         let text = "Subtotal: 30.00\nVAT 20%: 6.00\nTotal: 41.00";
         let m = check(&two_lines("41.00"), text).unwrap();
-        assert_eq!((m.items_sum, m.expected, m.difference), (d("30.00"), d("36.00"), d("5.00")));
+        assert_eq!((m.items_sum, m.expected, m.difference), (Some(d("30.00")), d("36.00"), d("5.00")));
         assert!((m.relative - 5.0 / 41.0).abs() < 1e-9);
     }
 
@@ -273,5 +330,34 @@ mod tests {
         // The block's subtotal says a line is missing from the items.
         let text = "Subtotal: 50.00\nTotal: 59.00";
         assert_eq!(check(&two_lines("59.00"), text), Err(Silence::ItemsDisagreeWithNet));
+    }
+
+    #[test]
+    fn the_block_alone_when_the_items_cannot_speak() {
+        let no_items = BusinessFields { total: Some(d("125.00")), ..Default::default() };
+        // Net + tax + shipping = the printed total: explained.
+        let ok = "Subtotal: 100.00\nShipping: 5.00\nVAT 20%: 20.00\nTotal due: 125.00";
+        assert_eq!(check(&no_items, ok), Err(Silence::Explained));
+        // The printed total does not follow from its own block.
+        let wrong = "Subtotal: 100.00\nVAT 20%: 20.00\nTotal due: 125.00";
+        let m = check(&no_items, wrong).unwrap();
+        assert_eq!((m.items_sum, m.base, m.expected), (None, d("100.00"), d("120.00")));
+        // Without a tax line, a single net or the total among the block's lines: silence.
+        assert_eq!(check(&no_items, "Subtotal: 100.00\nTotal due: 125.00"), Err(Silence::NoItems));
+        assert_eq!(check(&no_items, "Net: 100.00\nNet: 90.00\nVAT: 20.00\nTotal: 125.00"), Err(Silence::NoItems));
+        assert_eq!(check(&no_items, "Subtotal: 100.00\nVAT: 20.00\nTotal: 130.00"), Err(Silence::NoItems));
+        // Blocks read from scanned till receipts: a tax that is no standard
+        // rate of the net, a zero tax, a net of 0.00: silence.
+        let scan = "SUB TOTAL 24.43\nGST @6% 1.61\nTOTAL: 28.49\nROUNDING: 0.01\nTOTAL: 28.50";
+        assert!(check(&BusinessFields { total: Some(d("28.50")), ..Default::default() }, scan).is_err());
+        let zero = "SUBTOTAL 15.67\nTOTAL: 17.22\nS=GST @0%: 17.20 0.00";
+        assert!(check(&BusinessFields { total: Some(d("17.22")), ..Default::default() }, zero).is_err());
+        // A discount before tax: the tax is the rate of net − discount.
+        let discounted = "Subtotal: 100.00\nDiscount: -10.00\nVAT 20%: 18.00\nTotal: 125.00";
+        assert!(check(&BusinessFields { total: Some(d("125.00")), ..Default::default() }, discounted).is_ok());
+        let right = "Subtotal: 100.00\nDiscount: -10.00\nVAT 20%: 18.00\nTotal: 108.00";
+        assert_eq!(check(&BusinessFields { total: Some(d("108.00")), ..Default::default() }, right), Err(Silence::Explained));
+        // Items that disagree with their subtotal hand over to the block.
+        assert!(check(&fields("125.00", &[("50.00", None, None)]), wrong).is_ok());
     }
 }
