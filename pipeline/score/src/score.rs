@@ -24,6 +24,12 @@ use crate::vector::decode_embedding;
 /// not a second invoice with that number.
 pub const NUMBERED_CLASSES: [&str; 2] = ["invoice", "receipt"];
 
+/// Classes (predicted, or hinted) that are letters, not bills: their
+/// numbers are never claimed. A document neither side calls a bill nor a
+/// letter (`other`, a credit note, a class added by users) is claimed, so a
+/// bill the classifier misplaces keeps its duplicate check.
+pub const LETTER_CLASSES: [&str; 2] = ["email", "contract"];
+
 /// Confidence given to the parse stage's `doc_type_hint` when the model has
 /// no class at all (a rule, not a measurement: below the learner's
 /// `member_min_confidence`, so hinted documents never feed class profiles).
@@ -92,13 +98,15 @@ impl Scorer {
                 push(reasons::UNUSUAL_FOR_CLASS, z, p.unusual_for_class.contribution(z), Some(evidence));
             }
         }
+        // One-sided: a bill far above what the vendor (or the class) usually
+        // charges is the payment risk; an unusually small one is not.
         if let Some(c) = model.vendors.check(fields, &class, p) {
             let weight = match c.scope {
                 Scope::Vendor => 1.0,
                 Scope::Class => p.amount_class_weight,
             };
             let evidence = explain::amount(&c, fields, gates);
-            push(reasons::AMOUNT_OUTLIER, c.z, weight * p.amount.contribution(c.z.abs()), Some(evidence));
+            push(reasons::AMOUNT_OUTLIER, c.z, weight * p.amount.contribution(c.z.max(0.0)), Some(evidence));
         }
         if gates.total_ok(fields) {
             if let Ok(m) = totals::check(fields, &doc.parsed.text) {
@@ -113,7 +121,8 @@ impl Scorer {
         let normalized = normalize_content(&doc.parsed.text);
         let key = (normalized.chars().count() >= p.duplicate_content_min_chars).then(|| content_key(&normalized));
         let numbered = NUMBERED_CLASSES.contains(&class.as_str())
-            || fields.doc_type_hint.as_deref().is_some_and(|h| NUMBERED_CLASSES.contains(&h));
+            || hint.is_some_and(|h| NUMBERED_CLASSES.contains(&h))
+            || (!LETTER_CLASSES.contains(&class.as_str()) && !hint.is_some_and(|h| LETTER_CLASSES.contains(&h)));
         let invoice = invoice_claims(fields, numbered, p);
         let id = doc.parsed.id.as_str();
         let content_claim = async {

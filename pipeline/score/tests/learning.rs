@@ -288,6 +288,52 @@ fn duplicates_are_exact_under_concurrency() {
 }
 
 #[test]
+fn reasons_act_only_on_confident_fields_and_explain_themselves() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+    let s = scorer(&handle);
+    let e = near(0, &mut rng);
+    let mut sure = invoice("Vendor A", "N-1", "130.00", "100.00");
+    for (field, c) in [("vendor", 0.95), ("invoice_number", 0.9), ("total", 0.97), ("date", 0.9)] {
+        sure.set_provenance(field, c, "label");
+    }
+    let flagged = block_on(s.score(doc("s1", &e, sure.clone(), ""))).unwrap();
+    let r = flagged.anomaly_reasons.iter().find(|r| r.reason == reasons::TOTAL_MISMATCH).expect("total_mismatch");
+    let ev = r.evidence.as_ref().expect("evidence");
+    assert_eq!(ev.compared["items_sum"], Decimal::from_str("100.00").unwrap());
+    assert_eq!(ev.compared["stated_total"], Decimal::from_str("130.00").unwrap());
+    assert_eq!(ev.fields["total"], 0.97);
+    assert!(ev.expected_low.unwrap() < Decimal::from(101) && ev.expected_high.unwrap() > Decimal::from(99));
+    // The same document with a total the parser is unsure of: no total_mismatch.
+    let mut unsure = sure.clone();
+    unsure.set_provenance("total", 0.4, "ranker");
+    let quiet = block_on(s.score(doc("s2", &e, unsure, ""))).unwrap();
+    assert!(quiet.anomaly_reasons.iter().all(|r| r.reason != reasons::TOTAL_MISMATCH), "{quiet:?}");
+    // Invoice numbers: an unsure number claims nothing, a sure one is found again.
+    let mut ok = invoice("Vendor B", "N-7", "100.00", "100.00");
+    for (field, c) in [("vendor", 0.95), ("invoice_number", 0.9), ("total", 0.97), ("date", 0.9)] {
+        ok.set_provenance(field, c, "label");
+    }
+    ok.date = Some("2026-03-01".into());
+    let mut weak = ok.clone();
+    weak.set_provenance("invoice_number", 0.2, "ranker");
+    assert!(block_on(s.score(doc("n1", &e, weak.clone(), "one"))).unwrap().anomaly_reasons.is_empty());
+    assert!(block_on(s.score(doc("n2", &e, ok.clone(), "two"))).unwrap().anomaly_reasons.is_empty());
+    assert!(block_on(s.score(doc("n3", &e, weak, "three"))).unwrap().anomaly_reasons.is_empty());
+    let dup = block_on(s.score(doc("n4", &e, ok.clone(), "four"))).unwrap();
+    assert_eq!(dup.anomaly_reasons[0].reason, reasons::DUPLICATE_INVOICE_NUMBER);
+    assert!(dup.anomaly_reasons[0].evidence.as_ref().unwrap().explanation.contains("n2"));
+    // The next calendar year still collides; two years on, the vendor's
+    // number range has started again: no duplicate.
+    let mut next_year = ok.clone();
+    next_year.date = Some("2027-01-15".into());
+    assert!(!block_on(s.score(doc("n5", &e, next_year, "five"))).unwrap().anomaly_reasons.is_empty());
+    let mut later = ok.clone();
+    later.date = Some("2029-05-01".into());
+    assert!(block_on(s.score(doc("n6", &e, later, "six"))).unwrap().anomaly_reasons.is_empty());
+}
+
+#[test]
 fn malformed_embeddings_are_typed_errors() {
     let mut rng = StdRng::seed_from_u64(6);
     let mut learner = trained(&mut rng, &["a"]);

@@ -46,6 +46,10 @@
 //! it is not scored, and the spread is widened by `1 + amount_small_sample / n`
 //! so that the first scored documents are not judged against a lucky tight window.
 //!
+//! **One-sided.** The scorer turns only z > 0 into a contribution: an
+//! amount far *above* the history is the payment risk worth an audit, a
+//! small bill is not (z < 0 is still computed and reported in diagnostics).
+//!
 //! **Evidence.** Only fields the parser is sure of enter a window or get
 //! scored: a vendor below its confidence gate has no profile to compare
 //! with (two vendors mixed up would make each other's prices look odd), a
@@ -395,6 +399,37 @@ mod tests {
         let z = c.robust_z(&doc("Shop", None, "300", Some("300")), &p).unwrap();
         assert!(z > 8.0, "{z}");
         assert!(c.robust_z(&doc("Shop", None, "300", Some("10")), &p).unwrap().abs() < 3.0);
+    }
+
+    #[test]
+    fn unsure_vendors_fall_back_to_the_class_and_misread_lines_are_ignored() {
+        let p = AnomalyParams::default();
+        let mut v = VendorProfiles::new(100);
+        for i in 0..40 {
+            let mut f = doc(&format!("shop {}", i % 20), None, "50", Some(&format!("{}", 9 + i % 3)));
+            f.set_provenance("vendor", 0.95, "label");
+            f.set_provenance("total", 0.95, "label");
+            v.observe(&f, Some("receipt"), &p);
+        }
+        // Twenty vendors with two documents each: no vendor has history, the class has 40 prices.
+        let c = CompiledVendors::new(&v);
+        let mut odd = doc("shop 3", None, "50", Some("300"));
+        odd.set_provenance("vendor", 0.95, "label");
+        odd.set_provenance("total", 0.95, "label");
+        let check = c.check(&odd, "receipt", &p).expect("class-level check");
+        assert_eq!((check.scope, check.measure), (Scope::Class, Measure::UnitPrice));
+        assert!(check.z > 5.0 && check.low < 10.0 && check.high > 10.0, "{check:?}");
+        assert!(c.check(&odd, "invoice", &p).is_none(), "another class has no history");
+        // An unsure vendor is never profiled.
+        let mut w = VendorProfiles::new(10);
+        let mut unsure = doc("ACME", None, "50", Some("10"));
+        unsure.set_provenance("vendor", 0.3, "ranker");
+        w.observe(&unsure, None, &p);
+        assert!(w.windows.is_empty());
+        // A line whose quantity × unit price ≠ amount (columns misread) gives no price.
+        let mut misread = doc("ACME", None, "50", Some("10"));
+        misread.line_items[0].quantity = Some(d("3"));
+        assert!(unit_prices(&misread).is_empty());
     }
 
     #[test]
