@@ -203,6 +203,19 @@ fn few_shot_accuracy_curve() {
     }
     let test_emb: Vec<Vec<f32>> = test.iter().map(|d| embedding(d)).collect();
     println!("few-shot accuracy on {} unseen documents ({} classes):", test.len(), by_class.len());
+    if let Some(path) = std::env::var_os("DOCFLOW_EVAL_DUMP") {
+        // Per unseen document: class, hint and the similarity to every default class (tuning by hand).
+        let handle = ModelHandle::new(&ScoringModel::initial());
+        let deployment = handle.load();
+        let model = deployment.select("any");
+        let mut out = String::new();
+        for (d, e) in test.iter().zip(&test_emb) {
+            let row = serde_json::json!({"kind": d.class, "hint": d.embedded.parsed.fields.doc_type_hint, "sims": model.classifier.similarities(e)});
+            out.push_str(&row.to_string());
+            out.push('\n');
+        }
+        std::fs::write(path, out).unwrap();
+    }
     // Production: the default classes refined by k labels per class, the
     // parser's type as a prior. The other lines show what each part brings.
     let variants: [(&str, bool, bool); 4] =
