@@ -35,7 +35,17 @@
 //! `DOCFLOW_EVAL_EXTENDED=100` for the extended notations) and bounded on
 //! real documents by `tests/realdocs.rs`, where every document counts as
 //! normal, so every flag is a false alarm. Measured 2026-12-06:
-//! CALIBRATION_NUMBERS
+//! - generator, classic notations, 2,000 documents after 600 (5 labels per
+//!   class): 28 flagged, all planted: precision 1.00 at recall 0.97;
+//! - generator, every invoice and receipt in the extended notations: 29
+//!   flagged, all planted: precision 1.00 at recall 0.76 (the misses are
+//!   documents whose number, vendor or items the parser does not read);
+//! - 217 real documents from a fresh start: 2 flagged (0.92 %), both a
+//!   real reuse of an invoice number by one issuer within a year.
+//!
+//! Read 0.7 as "precision ≈ 1 on documents whose fields were read
+//! confidently": the score is not a probability, and recall is bounded by
+//! what the parser reads, not by the threshold.
 //!
 //! Statistical reasons use a logistic curve `c(v) = 1 / (1 + e^{−(v − m)/s})`
 //! with midpoint `m` (where c = 0.5) and scale `s`; `m + 0.6·s` gives 0.65,
