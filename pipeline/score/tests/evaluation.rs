@@ -120,7 +120,7 @@ fn prepared() -> Option<&'static Prepared> {
                 write_cache(p, &vectors);
             }
         } else {
-            println!("embeddings read from {}", cache.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+            println!("embeddings read from {} (the encoding figures below are the cache's)", cache.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
         }
         let t_embed = t1.elapsed();
         let stats = text_encoder.stats();
