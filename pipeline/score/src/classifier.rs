@@ -35,6 +35,11 @@
 //! compatible with every hint. The prototypes still decide within the
 //! family, and a clear prototype margin overrides the prior.
 //!
+//! **A bank account is a bill to pay.** A document that names a payee's
+//! bank account (a valid IBAN) asks to be paid later: an invoice (or a
+//! statement of an account), not the receipt of a payment already made.
+//! Those two classes get `bank_account_prior` when the parser found an IBAN.
+//!
 //! **Distance profile.** Each class also keeps running statistics of the
 //! cosine distance between a new member and the prototype *before* that member
 //! was added (an unbiased "how far do unseen members fall" estimate), used by
@@ -84,11 +89,46 @@ pub struct ClassifierParams {
     /// receipts "invoice" when they are titled "tax invoice").
     #[serde(default = "default_hint_exact")]
     pub hint_exact: f32,
+    /// Added to the classes that name a bank account to pay into (invoice,
+    /// bank_statement) when the document carries a valid IBAN.
+    #[serde(default = "default_bank_account_prior")]
+    pub bank_account_prior: f32,
 }
+
+/// What the parse stage says about a document besides its text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Priors<'a> {
+    /// The parser's rule-based type (`doc_type_hint`).
+    pub hint: Option<&'a str>,
+    /// Whether the parser found a valid IBAN.
+    pub bank_account: bool,
+}
+
+impl<'a> Priors<'a> {
+    pub fn of(fields: &'a docflow_schemas::BusinessFields) -> Self {
+        Self { hint: fields.doc_type_hint.as_deref(), bank_account: fields.iban.is_some() }
+    }
+}
+
+/// On the generator's documents 0.15 lifts the zero-label accuracy by about
+/// 0.08 (generated invoices mostly print an IBAN, receipts never); it changes
+/// nothing on the real documents, whose receipts print none.
+fn default_bank_account_prior() -> f32 {
+    0.15
+}
+
+/// Classes that name an account to pay into.
+const ACCOUNT_CLASSES: &[&str] = &["invoice", "bank_statement"];
 
 impl Default for ClassifierParams {
     fn default() -> Self {
-        Self { open_set_min_similarity: 0.25, temperature: 0.05, hint_prior: default_hint_prior(), hint_exact: default_hint_exact() }
+        Self {
+            open_set_min_similarity: 0.25,
+            temperature: 0.05,
+            hint_prior: default_hint_prior(),
+            hint_exact: default_hint_exact(),
+            bank_account_prior: default_bank_account_prior(),
+        }
     }
 }
 
@@ -265,6 +305,12 @@ impl CompiledClassifier {
 
     /// Classifies a unit embedding of width `dim` with the parser's type as a family prior.
     pub fn classify_with_hint(&self, x: &[f32], hint: Option<&str>) -> Classification {
+        self.classify_with(x, Priors { hint, bank_account: false })
+    }
+
+    /// Classifies a unit embedding of width `dim` with every prior the parse stage gives.
+    pub fn classify_with(&self, x: &[f32], priors: Priors<'_>) -> Classification {
+        let hint = priors.hint;
         if self.labels.is_empty() {
             return Classification::none();
         }
@@ -282,7 +328,11 @@ impl CompiledClassifier {
             .map(|(p, label)| {
                 let bonus = hint.and_then(|h| in_family(h, label)).is_some_and(|ok| ok);
                 let exact = bonus && hint == Some(label.as_str());
-                dot(&xc, p) + if bonus { prior } else { 0.0 } + if exact { self.params.hint_exact } else { 0.0 }
+                let account = priors.bank_account && ACCOUNT_CLASSES.contains(&label.as_str());
+                dot(&xc, p)
+                    + if bonus { prior } else { 0.0 }
+                    + if exact { self.params.hint_exact } else { 0.0 }
+                    + if account { self.params.bank_account_prior } else { 0.0 }
             })
             .collect();
         let (best, best_sim) = sims
@@ -371,6 +421,15 @@ mod tests {
         assert_eq!(in_family("invoice", "delivery_note"), Some(true));
         assert_eq!(in_family("email", "receipt"), Some(false));
         assert_eq!(in_family("other", "receipt"), None);
+        // A document naming a bank account leans to invoice over a near receipt.
+        let mut r = ClassifierState::new(3);
+        r.add_example("invoice", &unit(&[1.0, 0.0, 0.0])).unwrap();
+        r.add_example("receipt", &unit(&[0.0, 1.0, 0.0])).unwrap();
+        r.add_example("email", &unit(&[0.0, 0.0, 1.0])).unwrap();
+        let c = CompiledClassifier::new(&r, ClassifierParams::default());
+        let between = unit(&[0.69, 0.71, 0.1]);
+        assert_eq!(c.classify_with(&between, Priors::default()).class, "receipt");
+        assert_eq!(c.classify_with(&between, Priors { hint: None, bank_account: true }).class, "invoice");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::anomaly::{
     combine, AnomalyParams, content_key, explain, normalize_content, normalize_invoice_number, normalize_vendor, reasons, totals, Claim,
     ContentRegistry, InvoiceRegistry,
 };
-use crate::classifier::{Classification, OTHER};
+use crate::classifier::{Classification, Priors, OTHER};
 use crate::model::{CompiledModel, ModelHandle};
 use crate::vector::decode_embedding;
 
@@ -78,8 +78,7 @@ impl Scorer {
         let dim = (!model.classifier.is_empty() && !foreign_seed).then_some(model.classifier.dim);
         let embedding = decode_embedding(&doc.embedding_f32le, dim)?;
         let fields = &doc.parsed.fields;
-        let hint = fields.doc_type_hint.as_deref();
-        let cls = if foreign_seed { Classification::none() } else { model.classifier.classify_with_hint(&embedding, hint) };
+        let cls = if foreign_seed { Classification::none() } else { model.classifier.classify_with(&embedding, Priors::of(fields)) };
         let (class, class_confidence) = resolve_class(&cls, fields);
         let mut out = Vec::new();
         let mut push = |reason: &str, value: f64, contribution: f64, evidence: Option<ReasonEvidence>| {
@@ -120,6 +119,7 @@ impl Scorer {
         // The claims go to the registries concurrently (database round trips in parallel).
         let normalized = normalize_content(&doc.parsed.text);
         let key = (normalized.chars().count() >= p.duplicate_content_min_chars).then(|| content_key(&normalized));
+        let hint = fields.doc_type_hint.as_deref();
         let numbered = NUMBERED_CLASSES.contains(&class.as_str())
             || hint.is_some_and(|h| NUMBERED_CLASSES.contains(&h))
             || (!LETTER_CLASSES.contains(&class.as_str()) && !hint.is_some_and(|h| LETTER_CLASSES.contains(&h)));

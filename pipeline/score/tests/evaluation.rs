@@ -21,6 +21,7 @@ use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig, LabeledDoc};
 use docflow_model::{CpuEncoder, CpuOptions, TextEncoder, TextEncoderOptions};
 use docflow_schemas::{embedding_to_bytes, EmbeddedDocument, ParsedDocument};
 use docflow_score::anomaly::reasons;
+use docflow_score::classifier::Priors;
 use docflow_score::anomaly::{MemoryContentRegistry, MemoryInvoiceRegistry};
 use docflow_score::{Learner, ModelHandle, PublishPolicy, Scorer, ScoringModel};
 use futures::executor::block_on;
@@ -210,7 +211,7 @@ fn few_shot_accuracy_curve() {
         let model = deployment.select("any");
         let mut out = String::new();
         for (d, e) in test.iter().zip(&test_emb) {
-            let row = serde_json::json!({"kind": d.class, "hint": d.embedded.parsed.fields.doc_type_hint, "sims": model.classifier.similarities(e)});
+            let row = serde_json::json!({"kind": d.class, "hint": d.embedded.parsed.fields.doc_type_hint, "iban": d.embedded.parsed.fields.iban.is_some(), "number": d.embedded.parsed.fields.confidence("invoice_number"), "sims": model.classifier.similarities(e)});
             out.push_str(&row.to_string());
             out.push('\n');
         }
@@ -219,7 +220,7 @@ fn few_shot_accuracy_curve() {
     // Production: the default classes refined by k labels per class, the
     // parser's type as a prior. The other lines show what each part brings.
     let variants: [(&str, bool, bool); 4] =
-        [("default classes + labels + hint prior", true, true), ("default classes + labels", true, false), ("labels + hint prior", false, true), ("labels only", false, false)];
+        [("default classes + labels + parser priors", true, true), ("default classes + labels", true, false), ("labels + parser priors", false, true), ("labels only", false, false)];
     let mut curve = BTreeMap::new();
     for (name, seeded, hinted) in variants {
         println!(" {name}:");
@@ -246,8 +247,8 @@ fn few_shot_accuracy_curve() {
                 .iter()
                 .zip(&test_emb)
                 .filter(|(d, e)| {
-                    let hint = d.embedded.parsed.fields.doc_type_hint.as_deref().filter(|_| hinted);
-                    let c = model.classifier.classify_with_hint(e, hint);
+                    let priors = if hinted { Priors::of(&d.embedded.parsed.fields) } else { Priors::default() };
+                    let c = model.classifier.classify_with(e, priors);
                     if c.class != d.class {
                         *confusion.entry((d.class.clone(), c.class.clone())).or_default() += 1;
                     }

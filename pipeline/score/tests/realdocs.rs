@@ -187,7 +187,7 @@ fn classes_out_of_the_box() {
         for d in docs {
             let e = docflow_schemas::embedding_from_bytes(&d.embedded.embedding_f32le).unwrap();
             let sims = model.classifier.similarities(&e);
-            let row = serde_json::json!({"file": d.file, "kind": d.kind, "hint": d.embedded.parsed.fields.doc_type_hint, "sims": sims});
+            let row = serde_json::json!({"file": d.file, "kind": d.kind, "hint": d.embedded.parsed.fields.doc_type_hint, "iban": d.embedded.parsed.fields.iban.is_some(), "number": d.embedded.parsed.fields.confidence("invoice_number"), "sims": sims});
             out.push_str(&row.to_string());
             out.push('\n');
         }
