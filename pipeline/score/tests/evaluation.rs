@@ -268,8 +268,8 @@ fn few_shot_accuracy_curve() {
     let met = |x: f64, t: f64| if x >= t { "target met" } else { "TARGET NOT MET" };
     println!("  no label: {:.4} ({}); 5 per class: {:.4} ({})", curve[&0], met(curve[&0], 0.95), curve[&5], met(curve[&5], 0.97));
     if extended() == 0.0 {
-        assert!(curve[&0] >= 0.80, "accuracy with no label {:.4} < 0.80", curve[&0]);
-        assert!(curve[&5] >= 0.95, "5-shot accuracy {:.4} < 0.95", curve[&5]);
+        assert!(curve[&0] >= 0.85, "accuracy with no label {:.4} < 0.85", curve[&0]);
+        assert!(curve[&5] >= 0.97, "5-shot accuracy {:.4} < 0.97", curve[&5]);
         assert!(curve[&20] >= 0.98, "20-shot accuracy {:.4} < 0.98", curve[&20]);
     }
 }
