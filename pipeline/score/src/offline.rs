@@ -423,13 +423,17 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
         save_update(path, &update)?;
     }
     eprintln!(
-        "offline: {} documents, {} anomalies (> audit threshold), {} dead letters ({}), {} training labels, model version {}",
+        "offline: {} documents, {} anomalies (> audit threshold), {} dead letters ({}), {} training labels, model version {}{}",
         summary.documents,
         summary.anomalies,
         summary.dead_letters,
         Path::new(&dlq_path).display(),
         summary.trained_labels,
-        summary.model_version
+        summary.model_version,
+        match &pipeline.learner.model().provenance.seed {
+            Some(seed) => format!(" (default classes {seed}, refined by {} labels)", pipeline.learner.model().provenance.labels),
+            None => String::new(),
+        }
     );
     Ok(summary)
 }

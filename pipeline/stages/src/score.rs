@@ -90,6 +90,11 @@ impl ScoreStage {
             let reader = UpdatesReader::open(&b, &topic, MODEL_KEY, &kafka)?;
             let n = reader.catch_up(timeout, |u| install(&h, &u, false))?;
             tracing::info!(updates = n, version = h.version(), "score stage caught up with {topic}");
+            if n == 0 {
+                // Say so: results until the first published version come from the defaults.
+                let seed = ScoringModel::initial().provenance.seed;
+                tracing::info!(default_classes = seed.as_deref().unwrap_or("none"), "no model version published yet: serving the default classes (version 0); labels on docs.feedback refine them");
+            }
             Ok(reader)
         })
         .await??;
