@@ -199,3 +199,56 @@ fn classes_out_of_the_box() {
     println!("  first misses: {wrong:?}");
     assert!(acc >= 0.90, "class accuracy with no label {acc:.4} < 0.90");
 }
+
+/// The default classes and the scoring code are written for docflow: no
+/// label value of the real documents (names, numbers, subjects, senders)
+/// appears in them.
+#[test]
+fn default_classes_and_code_hold_no_real_document_values() {
+    let Some(dir) = realdocs() else { return };
+    let truth = std::fs::read_to_string(dir.join("truth.jsonl")).expect("truth.jsonl reads");
+    let mut values: Vec<String> = Vec::new();
+    for line in truth.lines().filter(|l| !l.trim().is_empty()) {
+        let row: serde_json::Value = serde_json::from_str(line).expect("truth line is JSON");
+        for field in ["vendor", "invoice_number", "iban", "subject", "email_from"] {
+            if let Some(v) = row["truth"][field].as_str() {
+                let v = v.trim().to_lowercase();
+                let reserved = ["@example.com", "@example.org", "@example.net"].iter().any(|d| v.ends_with(d));
+                if v.len() >= 8 && v.chars().any(char::is_alphanumeric) && !reserved {
+                    values.push(v);
+                }
+            }
+        }
+    }
+    values.sort();
+    values.dedup();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for sub in ["seed", "src", "examples"] {
+        collect(&root.join(sub), &mut files);
+    }
+    let mut found = Vec::new();
+    for f in &files {
+        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        let text = text.to_lowercase();
+        for v in &values {
+            if text.contains(v.as_str()) {
+                found.push(format!("{} holds a real document's value", f.display()));
+            }
+        }
+    }
+    assert!(values.len() > 100, "only {} values to look for", values.len());
+    assert!(found.is_empty(), "{found:?}");
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
