@@ -8,8 +8,9 @@
 //! item sum, gives it: the items alone; plus a stated tax line (or the sum of
 //! them); plus or minus any of the stated additions, discounts and rounding
 //! lines. Without a stated tax line a standard VAT/sales-tax rate applied to
-//! the item sum may stand for it (a random error lands on one of those, to
-//! the cent, only by rare chance). Searching the combinations rather than
+//! the item sum may stand for it, to the cent only (a random error lands on
+//! one of those exactly only by rare chance, though it always lies *near*
+//! one: the size of a mismatch is measured against printed lines alone). Searching the combinations rather than
 //! insisting on one formula keeps every label the reader misreads on the
 //! side of silence.
 //!
@@ -51,9 +52,9 @@ use block::{Component, Role};
 pub struct Mismatch {
     /// |stated − expected|.
     pub difference: Decimal,
-    /// The gap to the *closest* explanation relative to the total:
-    /// `min |stated − e| / max(|stated|, 1)` (what the contribution is
-    /// judged on: the most charitable reading).
+    /// The gap to the closest explanation from printed lines, relative to
+    /// the total: `min |stated − e| / max(|stated|, 1)` (what the
+    /// contribution is judged on: the most charitable printed reading).
     pub relative: f64,
     /// The item sum (None: judged on the totals block alone).
     pub items_sum: Option<Decimal>,
@@ -137,25 +138,32 @@ fn partials(block: &[Component]) -> Vec<Decimal> {
     partials
 }
 
-/// The values a stated total may be, given the item sum and the block.
-fn explanations(sum: Decimal, block: &[Component]) -> Vec<Decimal> {
-    let of = |r: Role| block.iter().filter(move |c| c.role == r).map(|c| c.value);
-    let stated_taxes: Vec<Decimal> = of(Role::Tax).collect();
-    // Tax: none (gross items, or tax-free), one stated line, all stated lines,
-    // or, when none is stated, a standard rate.
+/// The values a stated total may be, given the item sum and the block:
+/// (from printed lines only, with a guessed standard-rate tax when none is
+/// printed). A guessed rate explains a total only to the cent; how *far*
+/// a total is from its explanation is measured on the printed ones alone
+/// (a random error always lies near one of thirty rates).
+fn explanations(sum: Decimal, block: &[Component]) -> (Vec<Decimal>, Vec<Decimal>) {
+    let stated_taxes: Vec<Decimal> = block.iter().filter(|c| c.role == Role::Tax).map(|c| c.value).collect();
+    // Tax: none (gross items, or tax-free), one stated line, or all stated lines.
     let mut taxes = vec![Decimal::ZERO];
     taxes.extend(stated_taxes.iter().copied());
     if stated_taxes.len() > 1 {
         taxes.push(stated_taxes.iter().copied().sum());
     }
-    if stated_taxes.is_empty() {
-        taxes.extend(rates().map(|r| (sum * r / Decimal::ONE_HUNDRED).round_dp(2)));
-    }
+    let guessed: Vec<Decimal> = if stated_taxes.is_empty() {
+        rates().map(|r| (sum * r / Decimal::ONE_HUNDRED).round_dp(2)).collect()
+    } else {
+        Vec::new()
+    };
     let partials = partials(block);
-    let mut out: Vec<Decimal> = taxes.iter().flat_map(|t| partials.iter().map(move |p| sum + t + p)).collect();
-    out.sort();
-    out.dedup();
-    out
+    let apply = |taxes: &[Decimal]| {
+        let mut out: Vec<Decimal> = taxes.iter().flat_map(|t| partials.iter().map(move |p| sum + t + p)).collect();
+        out.sort();
+        out.dedup();
+        out
+    };
+    (apply(&taxes), apply(&guessed))
 }
 
 /// Reads `fields` (and the totals block of `text`) and either finds the
@@ -225,12 +233,10 @@ fn rates() -> impl Iterator<Item = Decimal> {
 
 /// Searches the explanations from `base`; a mismatch when none comes within `tol`.
 fn judge(stated: Decimal, items_sum: Option<Decimal>, base: Decimal, tol: Decimal, block: Vec<Component>) -> Result<Mismatch, Silence> {
-    let closest = explanations(base, &block)
-        .into_iter()
-        .map(|e| (e - stated).abs())
-        .min()
-        .unwrap_or_else(|| (stated - base).abs());
-    if closest <= tol {
+    let (printed, guessed) = explanations(base, &block);
+    let gap = |es: &[Decimal]| es.iter().map(|e| (*e - stated).abs()).min();
+    let closest = gap(&printed).unwrap_or_else(|| (stated - base).abs());
+    if closest <= tol || gap(&guessed).is_some_and(|g| g <= tol) {
         return Err(Silence::Explained);
     }
     let expected = full_composition(base, &block);
