@@ -405,14 +405,15 @@ fn anomaly_detection_precision_recall() {
         println!("  false alarm: {f:?}");
     }
     println!("  copies of e-mails and contracts (reported at 0.5, no audit by policy, not counted above): {unpayable_copies}");
-    // Targets (≥ 0.95 precision and recall for each reason) are printed;
-    // the asserts hold the levels reached, so a regression fails. Recall
-    // depends on what the parser reads (numbers, vendors, items), which the
-    // extended notations still miss in places, so only precision is held there.
+    // Targets (≥ 0.95 precision and recall for each reason) are printed and
+    // held on the classic notations. In the extended notations recall depends
+    // on what the parser reads (numbers, vendors, items), which it still
+    // misses in places, so only precision is held there.
     let target = |c: &Counts| if c.precision() >= 0.95 && c.recall() >= 0.95 { "target met" } else { "TARGET NOT MET" };
     println!("  overall: {}", target(&overall));
     assert!(overall.precision() >= 0.95, "overall precision {overall:?}");
     let classic = extended() == 0.0;
+    assert!(!classic || overall.recall() >= 0.95, "overall recall {overall:?}");
     for (name, c) in &per_reason {
         if *name == reasons::UNUSUAL_FOR_CLASS {
             // Not planted by the generator: only false alarms can be counted.
@@ -424,7 +425,7 @@ fn anomaly_detection_precision_recall() {
         if classic {
             // At ~3 % planted over 2,000 documents each reason has 6–12 cases.
             assert!(c.tp + c.fn_ >= 5, "{name}: too few planted cases to measure ({c:?})");
-            assert!(c.recall() >= 0.8, "{name}: {c:?}");
+            assert!(c.recall() >= 0.95, "{name}: {c:?}");
         }
     }
 }
