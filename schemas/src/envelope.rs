@@ -142,7 +142,7 @@ pub struct EmbeddedDocument {
 }
 
 /// One reason behind an anomaly score.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnomalyReason {
     /// `amount_outlier | total_mismatch | duplicate_invoice_number | duplicate_content | unusual_for_class`.
     pub reason: String,
@@ -150,6 +150,43 @@ pub struct AnomalyReason {
     pub value: f64,
     /// Its contribution to the score, in [0, 1].
     pub contribution: f64,
+    /// What the reason compared and what it expected (schema v1.2; absent
+    /// from older producers and from reasons that compare nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<ReasonEvidence>,
+}
+
+impl AnomalyReason {
+    /// A reason without evidence.
+    pub fn new(reason: impl Into<String>, value: f64, contribution: f64) -> Self {
+        Self { reason: reason.into(), value, contribution, evidence: None }
+    }
+}
+
+/// The evidence behind one [`AnomalyReason`] (schema v1.2): the values it
+/// compared, the range a normal document stays in, and the fields it read
+/// with the parser's confidence in each.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReasonEvidence {
+    /// Named values that were compared (`items_sum`, `stated_total`,
+    /// `vendor_median_unit_price`, …). Money as decimal strings.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub compared: std::collections::BTreeMap<String, Decimal>,
+    /// The quantity the expected range is about (`stated_total`, `unit_price`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
+    /// Lowest normal value of `observed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_low: Option<Decimal>,
+    /// Highest normal value of `observed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_high: Option<Decimal>,
+    /// Field name → the parser's confidence, for every field the reason read.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, f64>,
+    /// One sentence for the auditor.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub explanation: String,
 }
 
 /// `docs.scored`: class and anomaly score.

@@ -426,7 +426,7 @@ prop_compose! {
 
 prop_compose! {
     fn reasons()(v in proptest::collection::vec((text(), float(), float()), 0..3)) -> Vec<AnomalyReason> {
-        v.into_iter().map(|(reason, value, contribution)| AnomalyReason { reason, value, contribution }).collect()
+        v.into_iter().map(|(reason, value, contribution)| AnomalyReason { reason, value, contribution, evidence: None }).collect()
     }
 }
 

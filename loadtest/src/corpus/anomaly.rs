@@ -66,9 +66,7 @@ impl State {
                 i.unit_price = cents(i.unit_price * factor);
                 i.amount = cents(i.unit_price * i.quantity);
             }
-            m.subtotal = m.items.iter().map(|i| i.amount).sum();
-            m.tax = cents(m.subtotal * Decimal::from(m.tax_rate) / Decimal::from(100));
-            m.total = m.subtotal + m.tax;
+            super::charges::recompute(m);
             planted.push("amount_outlier".to_string());
         }
         if m.class == Class::Invoice {

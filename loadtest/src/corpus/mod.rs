@@ -14,6 +14,7 @@
 //! - [`vocab`]: vendors (with stable profiles), customers, sentences.
 
 pub mod anomaly;
+pub mod charges;
 pub mod model;
 pub mod render;
 pub mod vocab;
@@ -111,6 +112,7 @@ impl Corpus {
         // (Drawn only when asked for: the classic corpus keeps its stream.)
         if self.cfg.extended_notations > 0.0 && matches!(class, Class::Invoice | Class::Receipt) && self.rng.random_bool(self.cfg.extended_notations) {
             m.style.notation = Some(self.rng.random_range(0..render::extended::NOTATIONS.len() as u8));
+            charges::draw(&mut self.rng, &mut m);
             render::extended::vary(&mut self.rng, &mut m);
         }
         let planted = self.state.plant(&mut self.rng, &self.cfg.anomalies, &mut m);

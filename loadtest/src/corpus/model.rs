@@ -146,6 +146,8 @@ pub struct DocModel {
     pub clauses: Vec<&'static str>,
     pub receipt_no: String,
     pub style: Style,
+    /// Discount and shipping (extended notations only; zero otherwise).
+    pub charges: super::charges::Charges,
 }
 
 /// Rounds to cents.
@@ -337,7 +339,7 @@ pub fn random_model(rng: &mut StdRng, class: Class, running: u64) -> DocModel {
     DocModel {
         class, vendor, customer, number, date, due_date, sent_date, items, tax_rate, subtotal, tax, total, iban, iban_valid, phone,
         vendor_email, sender, recipients, cc, subject, body_lines, contract_title: vocab::CONTRACT_TITLES.choose(rng).unwrap(), fee,
-        clauses, receipt_no, style,
+        clauses, receipt_no, style, charges: Default::default(),
     }
 }
 

@@ -29,7 +29,7 @@ fn main() {
         let truth = d.planted.iter().any(|r| r == "amount_outlier");
         let said = c >= 0.7;
         if !said && !d.planted.iter().any(|r| r == "duplicate_content") {
-            profiles.observe(f, &p);
+            profiles.observe(f, None, &p);
             since += 1;
             if since >= 100 {
                 compiled = CompiledVendors::new(&profiles);

@@ -20,11 +20,22 @@
 //!   threshold, amount outliers and content duplicates are left out, so
 //!   anomalies never become the norm.
 //!
-//! **When to publish** ([`PublishPolicy`]): after `every_labels` labels or
-//! corrections (a new class should be usable within seconds), after
-//! `every_results` processed results (vendor history moves slowly), or when
-//! anything changed and `max_interval` passed since the first unpublished
-//! change. The offline mode sets no interval, so its output is reproducible.
+//! **When to publish** ([`PublishPolicy`]). A version means something
+//! changed that a user would care about:
+//! - labels and corrections: after `every_labels` of them, or `max_interval`
+//!   after the first unpublished one (a new class is usable within seconds);
+//! - history alone (vendor amounts, class distance profiles from unlabelled
+//!   traffic): only on `history_interval` (minutes), or after
+//!   `every_results` results when that count is set (the offline mode uses
+//!   a count instead of a clock, so its output is reproducible). A burst of
+//!   unlabelled documents therefore leaves the version where it is; the
+//!   history it taught is kept in the working model and goes out with the
+//!   next version. A learner that restarts before then re-learns history
+//!   only from what `docs.scored` replays (history is a statistic: losing a
+//!   few minutes of it is harmless).
+//!
+//! Each version records what changed since the one before
+//! ([`crate::model::Changes`]), which `docflow model` shows.
 //!
 //! The learner must run as a single active instance (its state is the model);
 //! a restarted or standby learner resumes from the latest `model.updates`
@@ -47,10 +58,14 @@ use crate::vector::decode_embedding;
 pub struct PublishPolicy {
     /// Publish after this many labels/corrections.
     pub every_labels: u64,
-    /// Publish after this many processed results.
+    /// Publish after this many processed results (0: never by count; history
+    /// then goes out on `history_interval` or with the next labels).
     pub every_results: u64,
-    /// Publish pending changes at the latest this long after the first one (None: never by time).
+    /// Publish labels and corrections at the latest this long after the first unpublished one (None: never by time).
     pub max_interval: Option<Duration>,
+    /// Publish history-only changes (unlabelled traffic) at the latest this
+    /// long after the first unpublished one (None: never by time).
+    pub history_interval: Option<Duration>,
     /// Rollout fraction of each new version (1.0: everyone at once).
     pub rollout_fraction: f64,
     /// Step of a correction on a reason's midpoint (in the reason's value units).
@@ -67,8 +82,9 @@ impl Default for PublishPolicy {
     fn default() -> Self {
         Self {
             every_labels: 10,
-            every_results: 500,
+            every_results: 0,
             max_interval: Some(Duration::from_secs(2)),
+            history_interval: Some(Duration::from_secs(600)),
             rollout_fraction: 1.0,
             correction_step: 0.25,
             member_min_confidence: 0.9,
@@ -107,7 +123,10 @@ pub struct Learner {
     policy: PublishPolicy,
     labels_since: u64,
     results_since: u64,
-    dirty_since: Option<Instant>,
+    /// First unpublished label or correction.
+    labels_dirty_since: Option<Instant>,
+    /// First unpublished history-only change.
+    history_dirty_since: Option<Instant>,
     recent: BoundedMap<String, Recent>,
     pending: BoundedMap<String, Feedback>,
 }
@@ -125,7 +144,8 @@ impl Learner {
             policy,
             labels_since: 0,
             results_since: 0,
-            dirty_since: None,
+            labels_dirty_since: None,
+            history_dirty_since: None,
         }
     }
 
@@ -162,21 +182,32 @@ impl Learner {
         self.model = blob.current;
         self.labels_since = 0;
         self.results_since = 0;
-        self.dirty_since = None;
+        self.labels_dirty_since = None;
+        self.history_dirty_since = None;
         Ok(true)
     }
 
+    /// Marks a label or correction as waiting to be published.
     fn touch(&mut self, now: Instant) {
-        self.dirty_since.get_or_insert(now);
+        self.labels_dirty_since.get_or_insert(now);
     }
 
     /// Folds one labeled embedding (training files, or feedback that carries it).
     pub fn add_label(&mut self, label: &str, embedding: &[f32], now: Instant) -> Result<(), StageError> {
+        let seed_only = self.model.seed_encoder.is_some() && self.model.provenance.labels == 0;
+        if seed_only && self.model.classifier.dim != embedding.len() {
+            // The seed belongs to another encoder: the labels start afresh.
+            tracing::warn!(seed_dim = self.model.classifier.dim, dim = embedding.len(), "labels come from another encoder; default classes dropped");
+            self.model.classifier = crate::classifier::ClassifierState::new(embedding.len());
+            self.model.seed_encoder = None;
+            self.model.provenance.seed = None;
+        }
         if self.model.classifier.classes.is_empty() && self.model.classifier.dim != embedding.len() {
             self.model.classifier.dim = embedding.len();
         }
         self.model.classifier.add_example(label, embedding)?;
         self.model.provenance.labels += 1;
+        *self.model.provenance.changes.labels_by_class.entry(label.trim().to_string()).or_default() += 1;
         self.labels_since += 1;
         self.touch(now);
         Ok(())
@@ -193,7 +224,8 @@ impl Learner {
         let normal = scored.anomaly_score < params.audit_threshold;
         let amount_ok = contribution(reasons::AMOUNT_OUTLIER) < 0.5 && contribution(reasons::DUPLICATE_CONTENT) == 0.0;
         if normal && amount_ok {
-            self.model.vendors.observe(fields, params);
+            let class = (scored.class != OTHER).then_some(scored.class.as_str());
+            self.model.vendors.observe(fields, class, params);
         }
         if normal && scored.class != OTHER && scored.class_confidence >= self.policy.member_min_confidence {
             if let Some(class) = self.model.classifier.classes.get(&scored.class) {
@@ -205,8 +237,9 @@ impl Learner {
             }
         }
         self.model.provenance.results += 1;
+        self.model.provenance.changes.results += 1;
         self.results_since += 1;
-        self.touch(now);
+        self.history_dirty_since.get_or_insert(now);
         let id = scored.embedded.parsed.id.clone();
         self.recent.insert(
             id.clone(),
@@ -277,7 +310,7 @@ impl Learner {
                     }
                 }
                 if fired.iter().any(|r| r.reason == reasons::AMOUNT_OUTLIER) {
-                    self.model.vendors.observe(&doc.fields, p);
+                    self.model.vendors.observe(&doc.fields, None, p);
                 }
                 !fired.is_empty()
             }
@@ -297,6 +330,7 @@ impl Learner {
         };
         if changed {
             self.model.provenance.corrections += 1;
+            self.model.provenance.changes.corrections += 1;
             self.labels_since += 1;
             self.touch(now);
         }
@@ -306,9 +340,11 @@ impl Learner {
     /// Whether the policy says to publish now.
     pub fn should_publish(&self, now: Instant) -> bool {
         let p = &self.policy;
+        let due = |since: Option<Instant>, max: Option<Duration>| matches!((since, max), (Some(t), Some(max)) if now.duration_since(t) >= max);
         self.labels_since >= p.every_labels.max(1)
-            || self.results_since >= p.every_results.max(1)
-            || matches!((self.dirty_since, p.max_interval), (Some(t), Some(max)) if now.duration_since(t) >= max)
+            || (p.every_results > 0 && self.results_since >= p.every_results)
+            || due(self.labels_dirty_since, p.max_interval)
+            || due(self.history_dirty_since, p.history_interval)
     }
 
     /// Publishes the working model as the next version, unconditionally.
@@ -324,7 +360,10 @@ impl Learner {
         }
         self.labels_since = 0;
         self.results_since = 0;
-        self.dirty_since = None;
+        self.labels_dirty_since = None;
+        self.history_dirty_since = None;
+        // The next version records its own changes.
+        self.model.provenance.changes = Default::default();
         Ok(update)
     }
 

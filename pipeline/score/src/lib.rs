@@ -12,6 +12,7 @@
 //!   encoding, rollout by id hash, rollback, and the lock-free [`ModelHandle`] hot swap.
 //! - [`learn`]: [`Learner`] folds feedback and processed results into new versions; [`PublishPolicy`].
 //! - [`score`]: [`Scorer::score`] turns an `EmbeddedDocument` into a `ScoredDocument`.
+//! - [`seed`]: the default class set a fresh deployment starts from.
 //! - [`offline`]: `docflow process --offline` over JSON-lines files.
 //! - [`stats`], [`vector`], [`bounded`]: small helpers (running statistics,
 //!   embedding decoding and stable hashing, a FIFO-bounded map).
@@ -23,12 +24,13 @@ pub mod learn;
 pub mod model;
 pub mod offline;
 pub mod score;
+pub mod seed;
 pub mod stats;
 pub mod vector;
 
 pub use classifier::OTHER;
 pub use learn::{FeedbackOutcome, Learner, PublishPolicy};
 pub use model::{
-    decode_update, encode_update, promote, rollback, Installed, ModelError, ModelHandle, ScoringModel, MODEL_KEY,
+    describe, decode_update, encode_update, promote, rollback, Installed, ModelError, ModelHandle, ScoringModel, MODEL_KEY,
 };
 pub use score::Scorer;

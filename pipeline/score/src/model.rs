@@ -53,6 +53,49 @@ pub struct Provenance {
     /// Set when this version restores an earlier one (`docflow model rollback`).
     #[serde(default)]
     pub restored_from: Option<u64>,
+    /// The default class set the model started from (`None`: no prior, every
+    /// class was learned from labels), e.g. `default-classes@1`.
+    #[serde(default)]
+    pub seed: Option<String>,
+    /// What changed since the previous version.
+    #[serde(default)]
+    pub changes: Changes,
+}
+
+/// What one version changed relative to the version before it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Changes {
+    /// Labels folded in, per class.
+    #[serde(default)]
+    pub labels_by_class: std::collections::BTreeMap<String, u64>,
+    /// Anomaly corrections that moved a threshold.
+    #[serde(default)]
+    pub corrections: u64,
+    /// Processed results folded into history (vendor amounts, class distances).
+    #[serde(default)]
+    pub results: u64,
+}
+
+impl Changes {
+    /// One line for an operator, e.g. `labels invoice +3, email +1; 2 corrections; history +500 results`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.labels_by_class.is_empty() {
+            let per: Vec<String> = self.labels_by_class.iter().map(|(c, n)| format!("{c} +{n}")).collect();
+            parts.push(format!("labels {}", per.join(", ")));
+        }
+        if self.corrections > 0 {
+            parts.push(format!("{} corrections", self.corrections));
+        }
+        if self.results > 0 {
+            parts.push(format!("history +{} results", self.results));
+        }
+        if parts.is_empty() {
+            "no change".to_string()
+        } else {
+            parts.join("; ")
+        }
+    }
 }
 
 /// One version of the scoring model.
@@ -65,6 +108,11 @@ pub struct ScoringModel {
     pub thresholds: Thresholds,
     #[serde(default)]
     pub provenance: Provenance,
+    /// The encoder the seeded prototypes belong to (an `encoder_version`
+    /// prefix; `None` for a model without a seed). Until the first label,
+    /// documents from another encoder are not compared with them.
+    #[serde(default)]
+    pub seed_encoder: Option<String>,
 }
 
 impl ScoringModel {
@@ -78,6 +126,7 @@ impl ScoringModel {
             vendors: VendorProfiles::new(DEFAULT_MAX_VENDORS),
             thresholds: Thresholds::default(),
             provenance: Provenance::default(),
+            seed_encoder: None,
         }
     }
 }
@@ -175,10 +224,46 @@ pub fn rollback(latest: &ModelUpdate, now_ms: i64) -> Result<ModelUpdate, ModelE
     encode_update(&restored, None, 1.0, now_ms)
 }
 
+/// `docflow model show`: what a `model.updates` record serves and what changed.
+pub fn describe(update: &ModelUpdate) -> Result<String, ModelError> {
+    let blob = decode_update(update)?;
+    Ok(describe_model(&blob.current, update.rollout_fraction, update.previous_version))
+}
+
+/// [`describe`] for a model (also version 0, before anything was published).
+pub fn describe_model(m: &ScoringModel, rollout_fraction: f64, previous: Option<u64>) -> String {
+    let mut out = format!(
+        "scoring model version {} (rollout fraction {rollout_fraction}, previous version {})\n",
+        m.version,
+        previous.map_or("none".to_string(), |v| v.to_string())
+    );
+    match (&m.provenance.seed, &m.seed_encoder) {
+        (Some(seed), Some(enc)) => out.push_str(&format!("  default classes: {seed} (prototypes of {enc}), refined by labels\n")),
+        (Some(seed), None) => out.push_str(&format!("  default classes: {seed}\n")),
+        _ => out.push_str("  default classes: none (every class learned from labels)\n"),
+    }
+    let classes: Vec<String> = m.classifier.classes.iter().map(|(name, c)| format!("{name} ({})", c.count)).collect();
+    out.push_str(&format!("  classes (examples): {}\n", if classes.is_empty() { "none".to_string() } else { classes.join(", ") }));
+    out.push_str(&format!("  vendor and class amount profiles: {}\n", m.vendors.windows.len()));
+    let what = if m.version == 0 { "not published yet".to_string() } else { format!("changed in this version: {}", m.provenance.changes.summary()) };
+    out.push_str(&format!("  {what}\n"));
+    out.push_str(&format!(
+        "  all time: {} labels, {} corrections, {} results{}",
+        m.provenance.labels,
+        m.provenance.corrections,
+        m.provenance.results,
+        m.provenance.restored_from.map_or(String::new(), |v| format!("; restores version {v}"))
+    ));
+    out
+}
+
 /// A model version prepared for scoring (prototypes normalised, vendor medians computed).
 #[derive(Debug)]
 pub struct CompiledModel {
     pub version: u64,
+    /// Set while the classes are the seed's alone (no label yet): the
+    /// encoder whose documents they may classify.
+    pub seed_only_encoder: Option<String>,
     pub classifier: CompiledClassifier,
     pub vendors: CompiledVendors,
     pub thresholds: Thresholds,
@@ -188,6 +273,7 @@ impl CompiledModel {
     pub fn new(model: &ScoringModel) -> Self {
         Self {
             version: model.version,
+            seed_only_encoder: model.seed_encoder.clone().filter(|_| model.provenance.labels == 0),
             classifier: CompiledClassifier::new(&model.classifier, model.thresholds.classifier.clone()),
             vendors: CompiledVendors::new(&model.vendors),
             thresholds: model.thresholds.clone(),

@@ -170,7 +170,8 @@ pub struct OfflinePipeline {
 
 impl OfflinePipeline {
     pub fn new(policy: PublishPolicy) -> Self {
-        let model = ScoringModel::empty(0);
+        // The default classes (version 0), as a fresh streaming deployment starts.
+        let model = ScoringModel::initial();
         let handle = Arc::new(ModelHandle::new(&model));
         let scorer = Scorer::new(
             Arc::clone(&handle),
@@ -463,13 +464,13 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
     if let Some(path) = &args.save_model {
         let update = match pipeline.served_update() {
             Some(u) => u.clone(),
-            // Nothing was ever published: the empty version 0 is what served.
-            None => crate::model::encode_update(&ScoringModel::empty(0), None, 1.0, now_ms())?,
+            // Nothing was ever published: the initial version 0 is what served.
+            None => crate::model::encode_update(&ScoringModel::initial(), None, 1.0, now_ms())?,
         };
         save_update(path, &update)?;
     }
     eprintln!(
-        "offline: {} documents, {} anomalies (> audit threshold), {} dead letters ({}), {} training labels, {} field corrections learned ({} rejected), model version {}",
+        "offline: {} documents, {} anomalies (> audit threshold), {} dead letters ({}), {} training labels, {} field corrections learned ({} rejected), model version {}{}",
         summary.documents,
         summary.anomalies,
         summary.dead_letters,
@@ -477,7 +478,11 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
         summary.trained_labels,
         summary.fields_learned,
         summary.fields_rejected.len(),
-        summary.model_version
+        summary.model_version,
+        match &pipeline.learner.model().provenance.seed {
+            Some(seed) => format!(" (default classes {seed}, refined by {} labels)", pipeline.learner.model().provenance.labels),
+            None => String::new(),
+        }
     );
     Ok(summary)
 }

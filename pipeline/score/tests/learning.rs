@@ -121,6 +121,37 @@ fn time_policy_publishes_pending_changes() {
 }
 
 #[test]
+fn unlabelled_traffic_does_not_publish_a_version_per_burst() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let l = trained(&mut rng, &["a", "b"]);
+    let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+    let mut l = Learner::new(l.model().clone(), PublishPolicy::default());
+    handle.install(&l.publish(0).unwrap()).unwrap();
+    let s = scorer(&handle);
+    let t0 = Instant::now();
+    // A burst of 60 unlabelled documents over a few seconds: history only.
+    for i in 0..60 {
+        let scored = block_on(s.score(doc(&format!("u{i}"), &near(i % 2, &mut rng), BusinessFields::default(), ""))).unwrap();
+        let now = t0 + Duration::from_millis(100 * i as u64);
+        l.observe_result(&scored, now).unwrap();
+        assert!(l.maybe_publish(now, 0).unwrap().is_none(), "document {i} published a version");
+    }
+    assert_eq!(l.last_version(), 1);
+    // The history goes out on the history interval, and says what changed.
+    let later = t0 + PublishPolicy::default().history_interval.unwrap() + Duration::from_secs(1);
+    let u = l.maybe_publish(later, 0).unwrap().expect("history published on its interval");
+    let blob = docflow_score::decode_update(&u).unwrap();
+    assert_eq!(blob.current.provenance.changes.results, 60);
+    assert!(blob.current.provenance.changes.labels_by_class.is_empty());
+    assert!(docflow_score::describe(&u).unwrap().contains("history +60 results"));
+    // A label publishes within the label interval.
+    l.add_label("c", &near(2, &mut rng), later).unwrap();
+    assert!(!l.should_publish(later));
+    let u = l.maybe_publish(later + Duration::from_secs(3), 0).unwrap().expect("labels published");
+    assert_eq!(docflow_score::decode_update(&u).unwrap().current.provenance.changes.summary(), "labels c +1");
+}
+
+#[test]
 fn rollout_by_id_hash_then_rollback() {
     let mut rng = StdRng::seed_from_u64(3);
     let mut learner = trained(&mut rng, &["a", "b"]);
@@ -254,6 +285,52 @@ fn duplicates_are_exact_under_concurrency() {
     let m = block_on(s.score(doc("m", &e, f, ""))).unwrap();
     assert_eq!(m.anomaly_reasons[0].reason, reasons::TOTAL_MISMATCH);
     assert!((m.anomaly_reasons[0].value - 30.0).abs() < 1e-9 && m.anomaly_score > 0.9);
+}
+
+#[test]
+fn reasons_act_only_on_confident_fields_and_explain_themselves() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+    let s = scorer(&handle);
+    let e = near(0, &mut rng);
+    let mut sure = invoice("Vendor A", "N-1", "130.00", "100.00");
+    for (field, c) in [("vendor", 0.95), ("invoice_number", 0.9), ("total", 0.97), ("date", 0.9)] {
+        sure.set_provenance(field, c, "label");
+    }
+    let flagged = block_on(s.score(doc("s1", &e, sure.clone(), ""))).unwrap();
+    let r = flagged.anomaly_reasons.iter().find(|r| r.reason == reasons::TOTAL_MISMATCH).expect("total_mismatch");
+    let ev = r.evidence.as_ref().expect("evidence");
+    assert_eq!(ev.compared["items_sum"], Decimal::from_str("100.00").unwrap());
+    assert_eq!(ev.compared["stated_total"], Decimal::from_str("130.00").unwrap());
+    assert_eq!(ev.fields["total"], 0.97);
+    assert!(ev.expected_low.unwrap() < Decimal::from(101) && ev.expected_high.unwrap() > Decimal::from(99));
+    // The same document with a total the parser is unsure of: no total_mismatch.
+    let mut unsure = sure.clone();
+    unsure.set_provenance("total", 0.4, "ranker");
+    let quiet = block_on(s.score(doc("s2", &e, unsure, ""))).unwrap();
+    assert!(quiet.anomaly_reasons.iter().all(|r| r.reason != reasons::TOTAL_MISMATCH), "{quiet:?}");
+    // Invoice numbers: an unsure number claims nothing, a sure one is found again.
+    let mut ok = invoice("Vendor B", "N-7", "100.00", "100.00");
+    for (field, c) in [("vendor", 0.95), ("invoice_number", 0.9), ("total", 0.97), ("date", 0.9)] {
+        ok.set_provenance(field, c, "label");
+    }
+    ok.date = Some("2026-03-01".into());
+    let mut weak = ok.clone();
+    weak.set_provenance("invoice_number", 0.2, "ranker");
+    assert!(block_on(s.score(doc("n1", &e, weak.clone(), "one"))).unwrap().anomaly_reasons.is_empty());
+    assert!(block_on(s.score(doc("n2", &e, ok.clone(), "two"))).unwrap().anomaly_reasons.is_empty());
+    assert!(block_on(s.score(doc("n3", &e, weak, "three"))).unwrap().anomaly_reasons.is_empty());
+    let dup = block_on(s.score(doc("n4", &e, ok.clone(), "four"))).unwrap();
+    assert_eq!(dup.anomaly_reasons[0].reason, reasons::DUPLICATE_INVOICE_NUMBER);
+    assert!(dup.anomaly_reasons[0].evidence.as_ref().unwrap().explanation.contains("n2"));
+    // The next calendar year still collides; two years on, the vendor's
+    // number range has started again: no duplicate.
+    let mut next_year = ok.clone();
+    next_year.date = Some("2027-01-15".into());
+    assert!(!block_on(s.score(doc("n5", &e, next_year, "five"))).unwrap().anomaly_reasons.is_empty());
+    let mut later = ok.clone();
+    later.date = Some("2029-05-01".into());
+    assert!(block_on(s.score(doc("n6", &e, later, "six"))).unwrap().anomaly_reasons.is_empty());
 }
 
 #[test]

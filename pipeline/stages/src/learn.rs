@@ -11,8 +11,10 @@
 //! single replica.
 //!
 //! **Publishing by time within the `Stage` trait.** The learner publishes
-//! after `every_labels` labels, `every_results` results, or `max_interval`
-//! after the first unpublished change. Count triggers publish in the batch
+//! after `every_labels` labels or `max_interval` after the first unpublished
+//! label or correction; history from unlabelled traffic goes out on
+//! `history_interval` (or after `every_results` results when set), so a
+//! burst of documents does not publish a version per batch. Count triggers publish in the batch
 //! that reaches them. For the time trigger the batch that left changes
 //! unpublished does not return: it waits (at most `max_interval`) until the
 //! policy says publish, publishes, and returns the update as its output.
@@ -53,10 +55,16 @@ pub struct LearnConfig {
     pub scored_topic: String,
     /// Publish after this many labels/corrections.
     pub every_labels: u64,
-    /// Publish after this many processed results.
+    /// Publish after this many processed results (0: never by count; history
+    /// from unlabelled traffic then goes out on `history_interval_ms`).
     pub every_results: u64,
-    /// Publish pending changes at the latest this long after the first (ms; 0 = never by time).
+    /// Publish labels and corrections at the latest this long after the first (ms; 0 = never by time).
     pub max_interval_ms: u64,
+    /// Publish history-only changes (vendor amounts and class distances from
+    /// unlabelled traffic) at the latest this long after the first (ms; 0 =
+    /// never by time). Minutes, so a burst of documents does not publish a
+    /// version per batch.
+    pub history_interval_ms: u64,
     /// Rollout fraction of each new version (1.0: everyone at once).
     pub rollout_fraction: f64,
     /// Recently processed documents kept for feedback arriving later.
@@ -76,6 +84,7 @@ impl Default for LearnConfig {
             every_labels: p.every_labels,
             every_results: p.every_results,
             max_interval_ms: p.max_interval.map_or(0, |d| d.as_millis() as u64),
+            history_interval_ms: p.history_interval.map_or(0, |d| d.as_millis() as u64),
             rollout_fraction: p.rollout_fraction,
             recent_capacity: p.recent_capacity,
             pending_capacity: p.pending_capacity,
@@ -90,6 +99,7 @@ impl LearnConfig {
             every_labels: self.every_labels,
             every_results: self.every_results,
             max_interval: (self.max_interval_ms > 0).then(|| Duration::from_millis(self.max_interval_ms)),
+            history_interval: (self.history_interval_ms > 0).then(|| Duration::from_millis(self.history_interval_ms)),
             rollout_fraction: self.rollout_fraction,
             recent_capacity: self.recent_capacity,
             pending_capacity: self.pending_capacity,
@@ -127,7 +137,7 @@ fn now_ms() -> i64 {
 impl LearnStage {
     /// Reads `model.updates` to its end and adopts the latest version.
     pub async fn start(config: LearnConfig, brokers: &str, kafka: &BTreeMap<String, String>) -> anyhow::Result<Self> {
-        let mut learner = Learner::new(ScoringModel::empty(0), config.policy());
+        let mut learner = Learner::new(ScoringModel::initial(), config.policy());
         let (b, topic, kafka) = (brokers.to_owned(), config.updates_topic.clone(), kafka.clone());
         let timeout = Duration::from_millis(config.catch_up_timeout_ms);
         let (updates, reader) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<ModelUpdate>, UpdatesReader)> {

@@ -40,6 +40,13 @@ pub struct RollbackArgs {
     pub topic: UpdatesTopicArgs,
 }
 
+/// `docflow model show`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub topic: UpdatesTopicArgs,
+}
+
 /// `docflow model promote --fraction F`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct PromoteArgs {
@@ -153,6 +160,21 @@ fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyho
 pub fn run_rollback(args: &RollbackArgs, brokers: &str) -> anyhow::Result<()> {
     let u = block_on(rollback(args, brokers, &docflow_core::kafka_client_properties()?))?;
     report("rollback", &u);
+    Ok(())
+}
+
+/// What the CLI calls for `docflow model show`: the version in service,
+/// its classes and what it changed (or the default classes, before the first version).
+pub fn run_show(args: &ShowArgs, brokers: &str) -> anyhow::Result<()> {
+    let kafka = docflow_core::kafka_client_properties()?;
+    let (b, topic, timeout) = (brokers.to_owned(), args.topic.updates_topic.clone(), Duration::from_millis(args.topic.timeout_ms));
+    match latest_update(&b, &topic, &kafka, timeout)? {
+        Some(u) => println!("{}", docflow_score::describe(&u)?),
+        None => {
+            println!("{topic} holds no version yet; a fresh score stage serves:");
+            println!("{}", docflow_score::model::describe_model(&docflow_score::ScoringModel::initial(), 1.0, None));
+        }
+    }
     Ok(())
 }
 

@@ -83,13 +83,18 @@ impl ScoreStage {
     /// Reads `model.updates` to its end, starts following it, and builds the
     /// scorer. `store` is required when `invoice_registry = "store"`.
     pub async fn start(config: ScoreConfig, brokers: &str, kafka: &BTreeMap<String, String>, store: Option<AnyStore>) -> anyhow::Result<Self> {
-        let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+        let handle = Arc::new(ModelHandle::new(&ScoringModel::initial()));
         let (b, topic, kafka, h) = (brokers.to_owned(), config.updates_topic.clone(), kafka.clone(), handle.clone());
         let timeout = Duration::from_millis(config.catch_up_timeout_ms);
         let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<UpdatesReader> {
             let reader = UpdatesReader::open(&b, &topic, MODEL_KEY, &kafka)?;
             let n = reader.catch_up(timeout, |u| install(&h, &u, false))?;
             tracing::info!(updates = n, version = h.version(), "score stage caught up with {topic}");
+            if n == 0 {
+                // Say so: results until the first published version come from the defaults.
+                let seed = ScoringModel::initial().provenance.seed;
+                tracing::info!(default_classes = seed.as_deref().unwrap_or("none"), "no model version published yet: serving the default classes (version 0); labels on docs.feedback refine them");
+            }
             Ok(reader)
         })
         .await??;

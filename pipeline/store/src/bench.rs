@@ -57,11 +57,11 @@ pub fn synthetic_scored(run: &str, i: u64) -> ScoredDocument {
     let embedding: Vec<f32> = (0..384u64).map(|k| (unit(mix(r ^ k)) as f32 - 0.5) / 10.0).collect();
     let reasons = if anomalous {
         vec![
-            AnomalyReason { reason: "amount_outlier".into(), value: 4.2, contribution: 0.6 },
-            AnomalyReason { reason: "unusual_for_class".into(), value: 0.8, contribution: 0.3 },
+            AnomalyReason { reason: "amount_outlier".into(), value: 4.2, contribution: 0.6, evidence: None },
+            AnomalyReason { reason: "unusual_for_class".into(), value: 0.8, contribution: 0.3, evidence: None },
         ]
     } else {
-        vec![AnomalyReason { reason: "unusual_for_class".into(), value: 0.1, contribution: 0.05 }]
+        vec![AnomalyReason { reason: "unusual_for_class".into(), value: 0.1, contribution: 0.05, evidence: None }]
     };
     ScoredDocument {
         embedded: EmbeddedDocument {

@@ -218,7 +218,7 @@ impl PersistOutcome {
         if self.duplicate_invoice && !reasons.iter().any(|r| r.reason == "duplicate_invoice_number") {
             // The store is the exactly-once arbiter of duplicates; make the
             // finding visible downstream even when the score stage missed it.
-            reasons.push(AnomalyReason { reason: "duplicate_invoice_number".into(), value: 1.0, contribution: 0.0 });
+            reasons.push(AnomalyReason { reason: "duplicate_invoice_number".into(), value: 1.0, contribution: 0.0, evidence: None });
         }
         ResultRecord {
             id: doc.embedded.parsed.id.clone(),

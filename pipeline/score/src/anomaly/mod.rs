@@ -4,7 +4,10 @@
 //! - [`calibrate`]: the value → contribution curves and the combination rule
 //!   (read it for what 0.7 means).
 //! - [`amount`]: `amount_outlier` (per vendor and currency robust statistics).
-//! - [`totals`]: `total_mismatch` (stated total against the line items).
+//! - [`totals`]: `total_mismatch` (stated total against the line items and
+//!   the totals block: net, tax, shipping, discount, rounding).
+//! - [`evidence`]: the parser-confidence gates every reason passes first.
+//! - [`explain`]: the evidence record (values compared, range expected) of each reason.
 //! - [`registry`]: `duplicate_invoice_number` and `duplicate_content` claims
 //!   (traits the database implements; bounded in-memory versions here).
 //! - `unusual_for_class` is computed in [`crate::score`] from the class
@@ -12,10 +15,13 @@
 
 pub mod amount;
 pub mod calibrate;
+pub mod evidence;
+pub mod explain;
 pub mod registry;
 pub mod totals;
 
 pub use calibrate::{combine, AnomalyParams, Calibration};
+pub use evidence::EvidenceGates;
 pub use registry::{
     content_key, normalize_content, normalize_invoice_number, normalize_vendor, Claim, ContentRegistry,
     InvoiceRegistry, MemoryContentRegistry, MemoryInvoiceRegistry,

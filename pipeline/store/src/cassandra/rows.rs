@@ -246,7 +246,7 @@ impl DocRow {
                 .reasons
                 .unwrap_or_default()
                 .into_iter()
-                .map(|r| AnomalyReason { reason: r.reason, value: r.measured, contribution: r.contribution })
+                .map(|r| AnomalyReason { reason: r.reason, value: r.measured, contribution: r.contribution, evidence: None })
                 .collect(),
             status: DocStatus::parse(self.status.as_deref().ok_or_else(|| missing("status"))?)?,
             duplicate_of: self.duplicate_of,
