@@ -10,6 +10,7 @@
 
 use crate::config::{PipelineConfig, StoreBackend};
 use crate::infer::Device;
+use docflow_model::Precision;
 use docflow_runtime::topology::STAGES;
 use docflow_runtime::ShutdownSignal;
 use rdkafka::client::ClientContext;
@@ -37,6 +38,9 @@ pub struct PipelineArgs {
     /// Encoder device of the infer stage.
     #[arg(long, value_enum)]
     pub device: Option<Device>,
+    /// Precision of the infer stage's CPU encoder (fp32, bf16, int8).
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
     /// Model directory of the infer stage.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
@@ -66,6 +70,9 @@ impl PipelineArgs {
         }
         if let Some(d) = self.device {
             cfg.infer.device = d;
+        }
+        if let Some(p) = self.precision {
+            cfg.infer.precision = p;
         }
         if let Some(m) = &self.model {
             cfg.infer.model_dir = Some(m.clone());
