@@ -21,7 +21,8 @@
 //! - [`pooling`]: combining chunk embeddings, cosine.
 //! - [`embed`]: [`TextEncoder`], texts → embeddings through any encoder.
 //! - [`tiny`]: a tiny random BERT written to disk, for tests.
-//! - [`cli`]: what `docflow embed` and `docflow bench encode` run.
+//! - [`cli`]: what `docflow embed` and `docflow bench encode` run;
+//!   [`precision_check`]: `docflow bench precision` (bf16/int8 against fp32).
 
 pub mod bert;
 pub mod bf16;
@@ -34,6 +35,7 @@ pub mod encoder;
 pub mod int8;
 pub mod ops;
 pub mod precision;
+pub mod precision_check;
 pub mod pooling;
 pub mod tiny;
 pub mod tokenizer;
