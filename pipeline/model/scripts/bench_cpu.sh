@@ -9,7 +9,7 @@
 # onnxruntime; default python3), PEER_BATCHES (default 16,32,64; each peer
 # reports its best), ONNX_DIR (exported once, default
 # ~/.cache/docflow/onnx/all-MiniLM-L6-v2), PEERS (default
-# "st-fp32 ort-fp32 ort-int8 torch-int8"), PRECISIONS (default "fp32 bf16 int8").
+# "st-fp32 ort-fp32 ort-int8 ort-int8-pc torch-int8"), PRECISIONS (default "fp32 bf16 int8").
 # Needs the real model (docflow model fetch).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,7 +18,7 @@ n="${1:-1000}"; threads="${2:-2}"; rounds="${3:-3}"
 model="${DOCFLOW_MODEL_DIR:-$HOME/.cache/docflow/models/all-MiniLM-L6-v2}"
 py="${PEER_PYTHON:-python3}"
 onnx="${ONNX_DIR:-$HOME/.cache/docflow/onnx/all-MiniLM-L6-v2}"
-peers="${PEERS:-st-fp32 ort-fp32 ort-int8 torch-int8}"
+peers="${PEERS:-st-fp32 ort-fp32 ort-int8 ort-int8-pc torch-int8}"
 precisions="${PRECISIONS:-fp32 bf16 int8}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -31,7 +31,7 @@ bin="$CARGO_TARGET_DIR/release/examples/bench_encode"
 have_peers=0
 if "$py" -c "import torch, sentence_transformers, onnxruntime, onnx" 2>/dev/null; then
   have_peers=1
-  if [[ ! -f "$onnx/model_int8.onnx" ]]; then
+  if [[ ! -f "$onnx/model_int8_pc.onnx" ]]; then
     "$py" "$here/peer_cpu_bench.py" --model-dir "$model" --export-onnx "$onnx" >&2
   fi
 else

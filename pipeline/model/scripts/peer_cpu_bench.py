@@ -8,7 +8,9 @@ documents and thread count, from the local model directory (offline):
                normalisation inside the graph), default session
                optimisations (ORT_ENABLE_ALL)
   ort-int8     the same graph through `onnxruntime.quantization.quantize_dynamic`
-               (int8 weights, dynamic activations)
+               with its defaults (int8 weights per tensor, dynamic u8 activations)
+  ort-int8-pc  the same with `per_channel=True` (int8 weights per channel, as
+               docflow's int8)
   torch-int8   `torch.ao.quantization.quantize_dynamic` on the Linear layers
                of the sentence-transformers model
 
@@ -21,6 +23,8 @@ Usage:
   python3 peer_cpu_bench.py --model-dir DIR --docs DOCS.jsonl --peer st-fp32
       [--threads 2] [--batches 16,32,64] [--onnx-dir DIR]
   python3 peer_cpu_bench.py --model-dir DIR --export-onnx DIR   # fp32 + int8 .onnx
+  python3 peer_cpu_bench.py --model-dir DIR --docs DOCS.jsonl --onnx-dir DIR --cosine-vs-st 200
+      # min / mean cosine of each peer's embeddings against sentence-transformers fp32
 Needs torch, sentence-transformers, onnx, onnxruntime from PyPI.
 """
 import argparse
@@ -72,7 +76,9 @@ def export_onnx(model_dir, out_dir):
         )
     int8 = os.path.join(out_dir, "model_int8.onnx")
     quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8)
-    print(json.dumps({"exported": [fp32, int8]}))
+    int8_pc = os.path.join(out_dir, "model_int8_pc.onnx")
+    quantize_dynamic(fp32, int8_pc, weight_type=QuantType.QInt8, per_channel=True)
+    print(json.dumps({"exported": [fp32, int8, int8_pc]}))
 
 
 def batches_by_length(texts, bs):
@@ -126,11 +132,43 @@ def st_runner(model_dir, threads, int8):
     return run, {"torch": torch.__version__}
 
 
+ONNX_FILES = {"ort-fp32": "model.onnx", "ort-int8": "model_int8.onnx", "ort-int8-pc": "model_int8_pc.onnx"}
+
+
+def runner(a, peer):
+    if peer in ONNX_FILES:
+        return ort_runner(a.model_dir, os.path.join(a.onnx_dir, ONNX_FILES[peer]), a.threads)
+    return st_runner(a.model_dir, a.threads, peer == "torch-int8")
+
+
+def cosine_vs_st(a, texts):
+    import numpy as np
+
+    def embed(peer):
+        run, _ = runner(a, peer)
+        out = run(texts, 32)
+        if isinstance(out, list):  # ONNX: batches in length order
+            order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+            flat = np.concatenate(out)
+            out = np.empty_like(flat)
+            out[order] = flat
+        return np.asarray(out)
+
+    ref = embed("st-fp32")
+    for peer in list(ONNX_FILES) + ["torch-int8"]:
+        got = embed(peer)
+        cos = (got * ref).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(ref, axis=1))
+        print(json.dumps({"peer": peer, "docs": len(texts), "min_cosine_vs_st_fp32": round(float(cos.min()), 5),
+                          "mean_cosine_vs_st_fp32": round(float(cos.mean()), 5)}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model-dir", required=True)
     ap.add_argument("--docs")
-    ap.add_argument("--peer", choices=["st-fp32", "ort-fp32", "ort-int8", "torch-int8"], default="st-fp32")
+    ap.add_argument("--peer", choices=list(ONNX_FILES) + ["st-fp32", "torch-int8"], default="st-fp32")
+    ap.add_argument("--cosine-vs-st", type=int, metavar="N",
+                    help="compare every peer with sentence-transformers fp32 on the first N documents")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batches", default="16,32,64")
     ap.add_argument("--warmup", type=int, default=64)
@@ -142,11 +180,10 @@ def main():
         export_onnx(a.model_dir, a.export_onnx)
         return
     texts = read_docs(a.docs)
-    if a.peer.startswith("ort"):
-        name = "model.onnx" if a.peer == "ort-fp32" else "model_int8.onnx"
-        run, versions = ort_runner(a.model_dir, os.path.join(a.onnx_dir, name), a.threads)
-    else:
-        run, versions = st_runner(a.model_dir, a.threads, a.peer == "torch-int8")
+    if a.cosine_vs_st:
+        cosine_vs_st(a, texts[:a.cosine_vs_st])
+        return
+    run, versions = runner(a, a.peer)
     best = None
     for bs in [int(b) for b in a.batches.split(",")]:
         run(texts[:a.warmup], bs)

@@ -6,7 +6,9 @@
 //!   on a stream with planted anomalies.
 //!
 //! Sizes: `DOCFLOW_EVAL_DOCS` (default 2,600: 600 warm-up/labeled + 2,000 evaluated);
-//! corpus seed `DOCFLOW_EVAL_SEED` (default 7). Embedding is the cost: about
+//! corpus seed `DOCFLOW_EVAL_SEED` (default 7); encoder precision
+//! `DOCFLOW_EVAL_PRECISION` (`fp32` default, `bf16`, `int8`: the same
+//! thresholds must hold at each). Embedding is the cost: about
 //! 6 documents/s on two shared cores, so the default run takes ~8 minutes and
 //! both tests share one prepared corpus.
 //! Needs the real model (`DOCFLOW_MODEL_DIR` or ~/.cache/docflow/models/all-MiniLM-L6-v2);
@@ -18,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig, LabeledDoc};
-use docflow_model::{CpuEncoder, CpuOptions, TextEncoder, TextEncoderOptions};
+use docflow_model::{CpuEncoder, CpuOptions, Precision, TextEncoder, TextEncoderOptions};
 use docflow_schemas::{embedding_to_bytes, EmbeddedDocument, ParsedDocument};
 use docflow_score::anomaly::reasons;
 use docflow_score::anomaly::{MemoryContentRegistry, MemoryInvoiceRegistry};
@@ -83,7 +85,12 @@ fn prepared() -> Option<&'static Prepared> {
             });
         }
         let t_parse = t0.elapsed() - t_gen;
-        let encoder = CpuEncoder::load(&dir, CpuOptions::default()).expect("CPU encoder loads");
+        let precision: Precision = std::env::var("DOCFLOW_EVAL_PRECISION")
+            .map(|p| p.parse().expect("DOCFLOW_EVAL_PRECISION: fp32, bf16 or int8"))
+            .unwrap_or_default();
+        let encoder =
+            CpuEncoder::load(&dir, CpuOptions { precision, ..CpuOptions::default() }).expect("CPU encoder loads");
+        println!("{}", encoder.describe());
         let mut text_encoder =
             TextEncoder::load(&dir, Box::new(encoder), TextEncoderOptions::default()).expect("text encoder loads");
         // Identical texts (duplicated content) are embedded once.

@@ -12,6 +12,7 @@
 //! deadline_ms = 5000
 //! [infer]                           # InferConfig
 //! device = "auto"
+//! precision = "int8"                # CPU encoder: fp32 (default), bf16, int8
 //! [score]                           # ScoreConfig
 //! [persist]                         # PersistConfig
 //! [learn]                           # LearnConfig
