@@ -243,3 +243,21 @@ impl ClientContext for ErrorCapture {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_owned());
     }
 }
+
+#[cfg(test)]
+mod precision_tests {
+    use super::*;
+
+    #[test]
+    fn precision_comes_from_the_file_and_the_flag_overrides_it() {
+        let dir = std::env::temp_dir().join(format!("docflow-cli-precision-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("precision.toml");
+        std::fs::write(&file, "store_backend = \"memory\"\n[infer]\nprecision = \"bf16\"\n").unwrap();
+        let from_file = PipelineArgs { config: Some(file.clone()), ..Default::default() }.resolve_from(|_| None).unwrap();
+        assert_eq!(from_file.infer.precision, Precision::Bf16);
+        let args = PipelineArgs { config: Some(file), precision: Some(Precision::Int8), ..Default::default() };
+        assert_eq!(args.resolve_from(|_| None).unwrap().infer.precision, Precision::Int8);
+        assert_eq!(PipelineConfig::default().infer.precision, Precision::Fp32, "fp32 stays the default");
+    }
+}
