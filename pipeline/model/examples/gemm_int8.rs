@@ -43,13 +43,10 @@ fn main() {
         };
         let f32l = Linear::load(w.clone());
         time("f32 gemm", &mut |o| f32l.forward(&x, rows, None, o));
-        let mut kernels = vec![Int8Kernel::Scalar, Int8Kernel::Avx2];
-        if detected.int8 == Int8Kernel::Avx512Vnni {
-            kernels.push(Int8Kernel::Avx512Vnni);
-        }
+        let kernels = [Int8Kernel::Scalar, Int8Kernel::Avx2, Int8Kernel::Avx512Vnni];
         let mut q = QuantizedRows::default();
         for kern in kernels {
-            if kern == Int8Kernel::Scalar && rows > 512 {
+            if !kern.is_supported() || (kern == Int8Kernel::Scalar && rows > 512) {
                 continue;
             }
             let l = Int8Linear::load(&w, kern);

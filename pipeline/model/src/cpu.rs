@@ -71,6 +71,7 @@ impl CpuEncoder {
             return Err(EncoderError::Model(format!("max_tokens {} is too small", options.max_tokens)));
         }
         let kernels = options.kernels.unwrap_or_else(CpuKernels::detect);
+        kernels.check_supported().map_err(EncoderError::DeviceUnavailable)?;
         // Quantising the weights is a pass over every matrix: use the pool.
         let model = pool.install(|| BertModel::load_with(weights, options.precision, kernels));
         Ok(CpuEncoder { model, pool, max_tokens, kernels })

@@ -80,6 +80,28 @@ pub enum Bf16Kernel {
     Scalar,
 }
 
+impl Int8Kernel {
+    /// Whether this CPU can run the kernel (running one it cannot is
+    /// undefined behaviour, so every constructor checks this).
+    pub fn is_supported(self) -> bool {
+        match self {
+            Int8Kernel::Scalar => true,
+            Int8Kernel::Avx2 => has_avx2(),
+            Int8Kernel::Avx512Vnni => detect_int8() == Int8Kernel::Avx512Vnni,
+        }
+    }
+}
+
+impl Bf16Kernel {
+    /// Whether this CPU can run the kernel.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Bf16Kernel::Scalar => true,
+            Bf16Kernel::Avx512Bf16 => detect_bf16() == Bf16Kernel::Avx512Bf16,
+        }
+    }
+}
+
 /// The kernels this process uses, detected once from the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CpuKernels {
@@ -96,6 +118,17 @@ impl CpuKernels {
     /// The portable kernels (for tests and for forcing the reference path).
     pub const fn scalar() -> Self {
         CpuKernels { int8: Int8Kernel::Scalar, bf16: Bf16Kernel::Scalar }
+    }
+
+    /// `Err` naming the first kernel this CPU cannot run.
+    pub fn check_supported(&self) -> Result<(), String> {
+        if !self.int8.is_supported() {
+            return Err(format!("this CPU cannot run the {:?} int8 kernel", self.int8));
+        }
+        if !self.bf16.is_supported() {
+            return Err(format!("this CPU cannot run the {:?} bf16 kernel", self.bf16));
+        }
+        Ok(())
     }
 
     /// One line for the log: which GEMM kernel serves `precision` here.
@@ -119,6 +152,17 @@ impl CpuKernels {
                 }
             },
         }
+    }
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -171,5 +215,6 @@ mod tests {
             assert!(k.describe(p).starts_with(p.as_str()), "{}", k.describe(p));
         }
         assert!(CpuKernels::scalar().describe(Precision::Int8).contains("portable"));
+        assert!(k.check_supported().is_ok() && CpuKernels::scalar().check_supported().is_ok());
     }
 }

@@ -81,7 +81,7 @@ fn int8_kernels_give_identical_embeddings() {
     let scalar = CpuKernels { int8: Int8Kernel::Scalar, bf16: Bf16Kernel::Scalar };
     let want = embed(&dir, Precision::Int8, Some(scalar), &texts);
     let mut kernels = vec![];
-    if cfg!(target_arch = "x86_64") && std::is_x86_feature_detected!("avx2") {
+    if Int8Kernel::Avx2.is_supported() {
         kernels.push(Int8Kernel::Avx2);
     }
     if detected.int8 == Int8Kernel::Avx512Vnni {

@@ -410,3 +410,20 @@ fn reduced_precisions_on_odd_widths() {
         }
     }
 }
+
+#[test]
+fn kernels_this_cpu_cannot_run_are_refused() {
+    use docflow_model::precision::{Bf16Kernel, Int8Kernel};
+    use docflow_model::{CpuKernels, Precision};
+    let dir = tiny();
+    for kernels in [
+        CpuKernels { int8: Int8Kernel::Avx512Vnni, bf16: Bf16Kernel::Scalar },
+        CpuKernels { int8: Int8Kernel::Scalar, bf16: Bf16Kernel::Avx512Bf16 },
+    ] {
+        let options = CpuOptions { precision: Precision::Int8, kernels: Some(kernels), ..CpuOptions::default() };
+        match CpuEncoder::load(dir.path(), options) {
+            Ok(_) => assert!(kernels.int8.is_supported() && kernels.bf16.is_supported()),
+            Err(e) => assert!(matches!(e, EncoderError::DeviceUnavailable(_)) && e.to_string().contains("cannot run"), "{e}"),
+        }
+    }
+}

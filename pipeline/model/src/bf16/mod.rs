@@ -124,7 +124,12 @@ const ROWS_PER_TASK: usize = 48;
 
 impl Bf16Linear {
     /// Rounds and packs HF-layout weights (`[out, in]`).
+    ///
+    /// # Panics
+    /// If this CPU cannot run `kernel` (a caller's bug: pick kernels with
+    /// [`crate::CpuKernels::detect`]; running it would be undefined behaviour).
     pub fn load(w: &LinearWeights, kernel: Bf16Kernel) -> Self {
+        assert!(kernel.is_supported(), "this CPU cannot run the {kernel:?} bf16 kernel");
         let (n, k) = (w.weight.shape[0], w.weight.shape[1]);
         let k_pad = k.div_ceil(PAIR) * PAIR;
         let panels = n.div_ceil(PANEL);
@@ -150,7 +155,11 @@ impl Bf16Linear {
     }
 
     /// The same weights on another kernel (tests compare kernels with it).
+    ///
+    /// # Panics
+    /// If this CPU cannot run `kernel`, as [`load`](Self::load).
     pub fn with_kernel(&self, kernel: Bf16Kernel) -> Self {
+        assert!(kernel.is_supported(), "this CPU cannot run the {kernel:?} bf16 kernel");
         Bf16Linear { kernel, ..self.clone() }
     }
 

@@ -26,7 +26,12 @@ pub struct Int8Linear {
 
 impl Int8Linear {
     /// Quantises HF-layout weights (`[out, in]`) for `kernel`.
+    ///
+    /// # Panics
+    /// If this CPU cannot run `kernel` (a caller's bug: pick kernels with
+    /// [`crate::CpuKernels::detect`]; running it would be undefined behaviour).
     pub fn load(w: &LinearWeights, kernel: Int8Kernel) -> Self {
+        assert!(kernel.is_supported(), "this CPU cannot run the {kernel:?} int8 kernel");
         let (n, k) = (w.weight.shape[0], w.weight.shape[1]);
         let weights = PackedWeights::quantize(&w.weight.data, n, k);
         let mut bias = w.bias.data.clone();
@@ -47,7 +52,11 @@ impl Int8Linear {
     }
 
     /// The same weights on another kernel (tests compare kernels with it).
+    ///
+    /// # Panics
+    /// If this CPU cannot run `kernel`, as [`load`](Self::load).
     pub fn with_kernel(&self, kernel: Int8Kernel) -> Self {
+        assert!(kernel.is_supported(), "this CPU cannot run the {kernel:?} int8 kernel");
         Int8Linear { kernel, ..self.clone() }
     }
 
