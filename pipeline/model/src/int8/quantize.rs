@@ -46,7 +46,9 @@ impl RowFormat {
 }
 
 /// Quantises `x` with `inv = 127 / max|x|` into `q`, each byte XOR `flip`.
+/// `max`/`min` rather than `clamp`: they compile to plain vector min/max.
 #[inline(always)]
+#[allow(clippy::manual_clamp)]
 fn quantize_slice(x: &[f32], inv: f32, q: &mut [i8], flip: i8) {
     for (q, &v) in q.iter_mut().zip(x) {
         *q = round_to_i8((v * inv).max(-127.0).min(127.0)) ^ flip;
@@ -286,10 +288,10 @@ mod tests {
             let amax = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             assert!((p.scale(o) - amax / 127.0).abs() <= 1e-6 * amax);
             let mut sum = 0;
-            for i in 0..k {
+            for (i, v) in row.iter().enumerate() {
                 let q = p.q(o, i);
                 sum += q as i32;
-                assert!((row[i] - q as f32 * p.scale(o)).abs() <= p.scale(o) * 0.5 + 1e-5);
+                assert!((v - q as f32 * p.scale(o)).abs() <= p.scale(o) * 0.5 + 1e-5);
             }
             assert_eq!(p.q(o, 10), 0);
             assert_eq!(p.offset_sums[o], 128 * sum);

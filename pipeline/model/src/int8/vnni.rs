@@ -54,6 +54,8 @@ pub(crate) unsafe fn tile(t: &Tile, mr: usize, nb: usize) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+// Index loops on purpose: see the comment on the accumulators.
+#[allow(clippy::needless_range_loop)]
 unsafe fn kernel<const R: usize, const P: usize>(t: &Tile) {
     use super::quantize::{GROUP, PANEL};
     use std::arch::x86_64::*;
