@@ -32,7 +32,7 @@ pub use worker::GpuStats;
 
 use std::path::Path;
 
-use docflow_model::cli::DeviceChoice;
+use docflow_model::cli::{DeviceChoice, EncoderSpec};
 use docflow_model::{Encoder, EncoderError};
 
 /// Why there is no usable GPU here, or `None` when one is present.
@@ -51,9 +51,11 @@ pub fn gpu_absent_reason() -> Option<String> {
 
 /// The encoder factory for the CLI: CPU from `docflow-model`, CUDA from here
 /// (GPU index from env `DOCFLOW_CUDA_DEVICE`, default 0).
-pub fn factory(device: DeviceChoice, model_dir: &Path, threads: usize) -> Result<Box<dyn Encoder>, EncoderError> {
-    match device {
-        DeviceChoice::Cpu => docflow_model::cli::cpu_factory(device, model_dir, threads),
+/// The CUDA encoder runs fp16 tensor cores whatever `spec.precision` says
+/// (the precision is the CPU encoder's).
+pub fn factory(spec: &EncoderSpec, model_dir: &Path) -> Result<Box<dyn Encoder>, EncoderError> {
+    match spec.device {
+        DeviceChoice::Cpu => docflow_model::cli::cpu_factory(spec, model_dir),
         DeviceChoice::Cuda => {
             let ordinal = std::env::var("DOCFLOW_CUDA_DEVICE").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
             Ok(Box::new(CudaEncoder::load(model_dir, ordinal)?))

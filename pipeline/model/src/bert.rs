@@ -18,7 +18,9 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use crate::config::BertConfig;
-use crate::ops::{gelu_inplace, l2_normalize, softmax_inplace, LayerNorm, Linear};
+use crate::dense::{Dense, DenseScratch};
+use crate::ops::{gelu_inplace, l2_normalize, softmax_inplace, LayerNorm};
+use crate::precision::{CpuKernels, Precision};
 use crate::weights::{BertWeights, EmbeddingWeights, LayerNormWeights, LayerWeights, LinearWeights};
 use crate::{EncoderError, PackedBatch};
 
@@ -81,8 +83,8 @@ impl Embeddings {
 #[derive(Debug, Clone)]
 pub struct Attention {
     /// Q, K and V projections fused into one `[hidden, 3·hidden]` GEMM.
-    qkv: Linear,
-    output: Linear,
+    qkv: Dense,
+    output: Dense,
     layer_norm: LayerNorm,
     heads: usize,
     head_dim: usize,
@@ -90,6 +92,7 @@ pub struct Attention {
 
 impl Attention {
     /// Fuses `query`, `key` and `value` into one projection.
+    #[allow(clippy::too_many_arguments)]
     pub fn load(
         query: LinearWeights,
         key: LinearWeights,
@@ -97,10 +100,12 @@ impl Attention {
         output: LinearWeights,
         layer_norm: LayerNormWeights,
         config: &BertConfig,
+        precision: Precision,
+        kernels: CpuKernels,
     ) -> Self {
         Attention {
-            qkv: Linear::concat(vec![query, key, value]),
-            output: Linear::load(output),
+            qkv: Dense::concat(vec![query, key, value], precision, kernels),
+            output: Dense::load(output, precision, kernels),
             layer_norm: LayerNorm::load(layer_norm, config.layer_norm_eps),
             heads: config.num_attention_heads,
             head_dim: config.head_dim(),
@@ -112,11 +117,11 @@ impl Attention {
         let hidden = self.heads * self.head_dim;
         let tokens = batch.total_tokens();
         scratch.qkv.resize(tokens * 3 * hidden, 0.0);
-        self.qkv.forward(x, tokens, None, &mut scratch.qkv);
+        self.qkv.forward(x, tokens, None, &mut scratch.qkv, &mut scratch.dense);
         scratch.context.resize(tokens * hidden, 0.0);
         self.attend(&scratch.qkv, batch, &mut scratch.context);
         scratch.hidden.resize(tokens * hidden, 0.0);
-        self.output.forward(&scratch.context, tokens, Some(x), &mut scratch.hidden);
+        self.output.forward(&scratch.context, tokens, Some(x), &mut scratch.hidden, &mut scratch.dense);
         self.layer_norm.forward_inplace(&mut scratch.hidden);
         std::mem::swap(x, &mut scratch.hidden);
     }
@@ -188,17 +193,17 @@ impl SendPtr {
 /// First half of the feed-forward block: `GELU(x W₁ᵀ + b₁)`.
 #[derive(Debug, Clone)]
 pub struct Intermediate {
-    dense: Linear,
+    dense: Dense,
 }
 
 impl Intermediate {
-    pub fn load(w: LinearWeights) -> Self {
-        Intermediate { dense: Linear::load(w) }
+    pub fn load(w: LinearWeights, precision: Precision, kernels: CpuKernels) -> Self {
+        Intermediate { dense: Dense::load(w, precision, kernels) }
     }
 
-    pub fn forward(&self, x: &[f32], tokens: usize, out: &mut Vec<f32>) {
+    pub fn forward(&self, x: &[f32], tokens: usize, out: &mut Vec<f32>, scratch: &mut DenseScratch) {
         out.resize(tokens * self.dense.out_features(), 0.0);
-        self.dense.forward(x, tokens, None, out);
+        self.dense.forward(x, tokens, None, out, scratch);
         gelu_inplace(out);
     }
 }
@@ -206,19 +211,26 @@ impl Intermediate {
 /// Second half of the feed-forward block: `LayerNorm(x + h W₂ᵀ + b₂)`.
 #[derive(Debug, Clone)]
 pub struct Output {
-    dense: Linear,
+    dense: Dense,
     layer_norm: LayerNorm,
 }
 
 impl Output {
-    pub fn load(w: LinearWeights, ln: LayerNormWeights, eps: f64) -> Self {
-        Output { dense: Linear::load(w), layer_norm: LayerNorm::load(ln, eps) }
+    pub fn load(w: LinearWeights, ln: LayerNormWeights, eps: f64, precision: Precision, kernels: CpuKernels) -> Self {
+        Output { dense: Dense::load(w, precision, kernels), layer_norm: LayerNorm::load(ln, eps) }
     }
 
     /// `x ← LayerNorm(x + intermediate W₂ᵀ + b₂)`.
-    pub fn forward(&self, intermediate: &[f32], x: &mut Vec<f32>, tokens: usize, tmp: &mut Vec<f32>) {
+    pub fn forward(
+        &self,
+        intermediate: &[f32],
+        x: &mut Vec<f32>,
+        tokens: usize,
+        tmp: &mut Vec<f32>,
+        scratch: &mut DenseScratch,
+    ) {
         tmp.resize(x.len(), 0.0);
-        self.dense.forward(intermediate, tokens, Some(x), tmp);
+        self.dense.forward(intermediate, tokens, Some(x), tmp, scratch);
         self.layer_norm.forward_inplace(tmp);
         std::mem::swap(x, tmp);
     }
@@ -233,7 +245,7 @@ pub struct Layer {
 }
 
 impl Layer {
-    pub fn load(w: LayerWeights, config: &BertConfig) -> Self {
+    pub fn load(w: LayerWeights, config: &BertConfig, precision: Precision, kernels: CpuKernels) -> Self {
         let LayerWeights {
             query,
             key,
@@ -245,17 +257,26 @@ impl Layer {
             output_ln,
         } = w;
         Layer {
-            attention: Attention::load(query, key, value, attention_output, attention_ln, config),
-            intermediate: Intermediate::load(intermediate),
-            output: Output::load(output, output_ln, config.layer_norm_eps),
+            attention: Attention::load(
+                query,
+                key,
+                value,
+                attention_output,
+                attention_ln,
+                config,
+                precision,
+                kernels,
+            ),
+            intermediate: Intermediate::load(intermediate, precision, kernels),
+            output: Output::load(output, output_ln, config.layer_norm_eps, precision, kernels),
         }
     }
 
     pub fn forward(&self, x: &mut Vec<f32>, batch: &PackedBatch, scratch: &mut Scratch) {
         self.attention.forward(x, batch, scratch);
         let tokens = batch.total_tokens();
-        self.intermediate.forward(x, tokens, &mut scratch.intermediate);
-        self.output.forward(&scratch.intermediate, x, tokens, &mut scratch.hidden);
+        self.intermediate.forward(x, tokens, &mut scratch.intermediate, &mut scratch.dense);
+        self.output.forward(&scratch.intermediate, x, tokens, &mut scratch.hidden, &mut scratch.dense);
     }
 }
 
@@ -266,6 +287,7 @@ pub struct Scratch {
     context: Vec<f32>,
     hidden: Vec<f32>,
     intermediate: Vec<f32>,
+    dense: DenseScratch,
 }
 
 /// The whole model: embeddings, the layer stack, mean pooling, L2 norm.
@@ -274,15 +296,27 @@ pub struct BertModel {
     config: BertConfig,
     embeddings: Embeddings,
     layers: Vec<Layer>,
+    precision: Precision,
 }
 
 impl BertModel {
-    /// Builds every layer from validated weights (consumes them).
+    /// Builds every layer from validated weights (consumes them), in f32.
     pub fn load(w: BertWeights) -> Self {
+        Self::load_with(w, Precision::Fp32, CpuKernels::detect())
+    }
+
+    /// Builds every layer with its dense layers at `precision` on `kernels`
+    /// (int8 weights are quantised here, once).
+    pub fn load_with(w: BertWeights, precision: Precision, kernels: CpuKernels) -> Self {
         let config = w.config;
         let embeddings = Embeddings::load(w.embeddings, &config);
-        let layers = w.layers.into_iter().map(|l| Layer::load(l, &config)).collect();
-        BertModel { config, embeddings, layers }
+        let layers = w.layers.into_iter().map(|l| Layer::load(l, &config, precision, kernels)).collect();
+        BertModel { config, embeddings, layers, precision }
+    }
+
+    /// Precision of the dense layers.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     pub fn config(&self) -> &BertConfig {

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::cpu::{CpuEncoder, CpuOptions};
 use crate::embed::{LongText, TextEncoder, TextEncoderOptions};
+use crate::precision::Precision;
 use crate::tokenizer::{ChunkParams, DEFAULT_MAX_TOKENS};
 use crate::{Encoder, EncoderError};
 
@@ -25,14 +26,30 @@ pub enum DeviceChoice {
     Cuda,
 }
 
-/// Builds an encoder for a device from a model directory and thread count
-/// (threads matter to the CPU encoder only).
-pub type EncoderFactory<'a> = dyn Fn(DeviceChoice, &Path, usize) -> Result<Box<dyn Encoder>, EncoderError> + 'a;
+/// What an [`EncoderFactory`] is asked to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncoderSpec {
+    pub device: DeviceChoice,
+    /// CPU encoder threads (0 = all cores); the CUDA encoder ignores it.
+    pub threads: usize,
+    /// Precision of the CPU encoder's dense layers; the CUDA encoder always
+    /// runs its fp16 tensor-core kernels and ignores it.
+    pub precision: Precision,
+}
 
-/// The factory of a build without GPU support: CPU only.
-pub fn cpu_factory(device: DeviceChoice, model_dir: &Path, threads: usize) -> Result<Box<dyn Encoder>, EncoderError> {
-    match device {
-        DeviceChoice::Cpu => Ok(Box::new(CpuEncoder::load(model_dir, CpuOptions { threads, ..CpuOptions::default() })?)),
+/// Builds an encoder from a model directory.
+pub type EncoderFactory<'a> = dyn Fn(&EncoderSpec, &Path) -> Result<Box<dyn Encoder>, EncoderError> + 'a;
+
+/// The factory of a build without GPU support: CPU only. Prints which GEMM
+/// kernels run on standard error (standard output carries results).
+pub fn cpu_factory(spec: &EncoderSpec, model_dir: &Path) -> Result<Box<dyn Encoder>, EncoderError> {
+    match spec.device {
+        DeviceChoice::Cpu => {
+            let options = CpuOptions { threads: spec.threads, precision: spec.precision, ..CpuOptions::default() };
+            let encoder = CpuEncoder::load(model_dir, options)?;
+            eprintln!("{}", encoder.describe());
+            Ok(Box::new(encoder))
+        }
         DeviceChoice::Cuda => Err(EncoderError::DeviceUnavailable("this build has no CUDA encoder".into())),
     }
 }
@@ -69,6 +86,10 @@ pub struct ModelArgs {
     /// CPU encoder threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Precision of the CPU encoder's dense layers: fp32 (reference), bf16
+    /// (AVX512_BF16) or int8 (AVX-512 VNNI / AVX2); the CUDA encoder ignores it.
+    #[arg(long, value_enum, default_value = "fp32")]
+    pub precision: Precision,
     /// Most tokens per encoder batch.
     #[arg(long, default_value_t = 4096)]
     pub batch_tokens: usize,
@@ -94,7 +115,8 @@ impl ModelArgs {
         if !dir.join("model.safetensors").is_file() {
             bail!("no model at {} (run `docflow model fetch`, or pass --model DIR)", dir.display());
         }
-        let encoder = make_encoder(self.device, &dir, self.threads)
+        let spec = EncoderSpec { device: self.device, threads: self.threads, precision: self.precision };
+        let encoder = make_encoder(&spec, &dir)
             .with_context(|| format!("cannot start the {:?} encoder", self.device))?;
         let long_text = match self.long_text {
             LongTextChoice::Truncate => LongText::Truncate,
@@ -217,11 +239,14 @@ pub struct BenchEncodeArgs {
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub device: String,
+    pub precision: Precision,
     pub threads: usize,
     pub docs: usize,
     pub tokens: u64,
     pub mean_tokens_per_doc: f64,
     pub seconds: f64,
+    /// Process CPU time (user + system, all threads) of the reported pass.
+    pub cpu_seconds: f64,
     pub docs_per_s: f64,
     pub tokens_per_s: f64,
     /// Documents per encoder batch.
@@ -255,15 +280,21 @@ pub fn bench_encode(args: &BenchEncodeArgs, make_encoder: &EncoderFactory<'_>) -
     encoder.tokenize(&refs)?;
     let tokenize_seconds = t.elapsed().as_secs_f64();
     let mut best = f64::INFINITY;
+    let mut best_cpu = 0.0;
     let mut stats = encoder.stats();
     for _ in 0..args.repeat.max(1) {
         let before = encoder.stats();
+        let cpu = process_cpu_seconds();
         let t = Instant::now();
         encoder.encode_texts(&refs)?;
         let dt = t.elapsed().as_secs_f64();
         let after = encoder.stats();
         if dt < best {
             best = dt;
+            best_cpu = match (cpu, process_cpu_seconds()) {
+                (Some(a), Some(b)) => b - a,
+                _ => 0.0,
+            };
             stats = crate::embed::EncodeStats {
                 batches: after.batches - before.batches,
                 sequences: after.sequences - before.sequences,
@@ -278,11 +309,13 @@ pub fn bench_encode(args: &BenchEncodeArgs, make_encoder: &EncoderFactory<'_>) -
     };
     Ok(BenchReport {
         device: encoder.encoder().device_name(),
+        precision: args.model.precision,
         threads,
         docs: refs.len(),
         tokens: stats.tokens,
         mean_tokens_per_doc: stats.tokens as f64 / refs.len() as f64,
         seconds: best,
+        cpu_seconds: best_cpu,
         docs_per_s: refs.len() as f64 / best,
         tokens_per_s: stats.tokens as f64 / best,
         mean_batch_size: refs.len() as f64 / stats.batches.max(1) as f64,
@@ -306,6 +339,18 @@ pub fn read_docs(path: &Path) -> anyhow::Result<Vec<String>> {
         texts.push(text);
     }
     Ok(texts)
+}
+
+/// User + system CPU time of this process, all threads (Linux
+/// `/proc/self/stat`, in the kernel's fixed 100 Hz user ticks).
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; fields after it are plain.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11); // fields 14 (utime), 15 (stime)
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// Peak resident set size (`VmHWM`) of this process, in kB (Linux).

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::bert::BertModel;
+use crate::precision::{CpuKernels, Precision};
 use crate::weights::{BertWeights, LoadOptions};
 use crate::{Encoder, EncoderError, PackedBatch};
 
@@ -18,20 +19,32 @@ pub struct CpuOptions {
     pub max_tokens: usize,
     /// How weights become f32 (fp16 rounding for golden checks).
     pub load: LoadOptions,
+    /// Precision of the dense layers (`fp32` is the reference).
+    pub precision: Precision,
+    /// GEMM kernels; `None` picks the fastest this CPU supports (tests pass
+    /// [`CpuKernels::scalar`] to run the reference kernels).
+    pub kernels: Option<CpuKernels>,
 }
 
 impl Default for CpuOptions {
     fn default() -> Self {
-        CpuOptions { threads: 0, max_tokens: crate::tokenizer::DEFAULT_MAX_TOKENS, load: LoadOptions::default() }
+        CpuOptions {
+            threads: 0,
+            max_tokens: crate::tokenizer::DEFAULT_MAX_TOKENS,
+            load: LoadOptions::default(),
+            precision: Precision::Fp32,
+            kernels: None,
+        }
     }
 }
 
-/// The reference encoder: f32 BERT on the CPU, packed batches, mean
-/// pooling, L2 normalisation.
+/// The reference encoder: BERT on the CPU (dense layers in f32, bf16 or
+/// int8), packed batches, mean pooling, L2 normalisation.
 pub struct CpuEncoder {
     model: BertModel,
     pool: rayon::ThreadPool,
     max_tokens: usize,
+    kernels: CpuKernels,
 }
 
 impl CpuEncoder {
@@ -57,7 +70,27 @@ impl CpuEncoder {
         if max_tokens < 2 {
             return Err(EncoderError::Model(format!("max_tokens {} is too small", options.max_tokens)));
         }
-        Ok(CpuEncoder { model: BertModel::load(weights), pool, max_tokens })
+        let kernels = options.kernels.unwrap_or_else(CpuKernels::detect);
+        kernels.check_supported().map_err(EncoderError::DeviceUnavailable)?;
+        // Quantising the weights is a pass over every matrix: use the pool.
+        let model = pool.install(|| BertModel::load_with(weights, options.precision, kernels));
+        Ok(CpuEncoder { model, pool, max_tokens, kernels })
+    }
+
+    /// Precision of the dense layers.
+    pub fn precision(&self) -> Precision {
+        self.model.precision()
+    }
+
+    /// The kernels in use.
+    pub fn kernels(&self) -> CpuKernels {
+        self.kernels
+    }
+
+    /// One line for the log: precision, GEMM kernel and threads, e.g.
+    /// `cpu encoder: int8 GEMMs on AVX-512 VNNI (vpdpbusd), i32 accumulation; 2 threads`.
+    pub fn describe(&self) -> String {
+        format!("cpu encoder: {}; {} threads", self.kernels.describe(self.precision()), self.threads())
     }
 
     /// Threads in the encoder's pool.
@@ -87,7 +120,10 @@ impl Encoder for CpuEncoder {
     }
 
     fn device_name(&self) -> String {
-        "cpu".to_string()
+        match self.precision() {
+            Precision::Fp32 => "cpu".to_string(),
+            p => format!("cpu-{p}"),
+        }
     }
 
     fn encode_packed(&mut self, batch: &PackedBatch) -> Result<Vec<f32>, EncoderError> {

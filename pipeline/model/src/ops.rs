@@ -59,18 +59,7 @@ impl Linear {
     /// Stacks several linears with the same input into one whose outputs
     /// are laid side by side (used for the fused Q|K|V projection).
     pub fn concat(parts: Vec<LinearWeights>) -> Self {
-        let in_features = parts[0].weight.shape[1];
-        let mut weight = Vec::new();
-        let mut bias = Vec::new();
-        for p in parts {
-            weight.extend_from_slice(&p.weight.data);
-            bias.extend_from_slice(&p.bias.data);
-        }
-        let out_features = bias.len();
-        Linear::load(LinearWeights {
-            weight: crate::weights::Tensor { shape: vec![out_features, in_features], data: weight },
-            bias: crate::weights::Tensor { shape: vec![out_features], data: bias },
-        })
+        Linear::load(crate::dense::concat_weights(parts))
     }
 
     pub fn out_features(&self) -> usize {

@@ -12,6 +12,7 @@ fn model_args(dir: &TinyModelDir) -> ModelArgs {
         device: DeviceChoice::Cpu,
         model: Some(dir.path().to_path_buf()),
         threads: 2,
+        precision: docflow_model::Precision::Fp32,
         batch_tokens: 64,
         long_text: LongTextChoice::Truncate,
         chunk_overlap: 32,

@@ -377,3 +377,53 @@ fn a_model_with_a_short_position_table_truncates_at_its_length() {
     assert_eq!(out.len(), 2);
     out.iter().for_each(|v| assert_unit(v));
 }
+
+/// bf16 and int8 on a model whose widths (hidden 36, FFN 52) fill no whole
+/// panel or tile: unit vectors close to fp32, the same ones on every int8
+/// kernel, and the precision shows in the device name.
+#[test]
+fn reduced_precisions_on_odd_widths() {
+    use docflow_model::precision::{Bf16Kernel, Int8Kernel};
+    use docflow_model::{CpuKernels, Precision};
+    let dir = TinyModelDir::new(&TinySpec { hidden: 36, heads: 3, intermediate: 52, ..TinySpec::default() }).unwrap();
+    let tok = BertTokenizer::from_file(&dir.path().join("tokenizer.json"), 256).unwrap();
+    let batch = tok.pack(&TEXTS).unwrap();
+    let run = |precision, kernels| {
+        let options = CpuOptions { threads: 2, precision, kernels, ..CpuOptions::default() };
+        let mut enc = CpuEncoder::load(dir.path(), options).unwrap();
+        (enc.device_name(), enc.encode_packed(&batch).unwrap())
+    };
+    let (name, fp32) = run(Precision::Fp32, None);
+    assert_eq!(name, "cpu");
+    let scalar = CpuKernels { int8: Int8Kernel::Scalar, bf16: Bf16Kernel::Scalar };
+    let (name, int8) = run(Precision::Int8, Some(scalar));
+    assert_eq!(name, "cpu-int8");
+    let (_, int8_detected) = run(Precision::Int8, None);
+    assert_eq!(int8, int8_detected, "the detected int8 kernel differs from the scalar one");
+    let (name, bf16) = run(Precision::Bf16, None);
+    assert_eq!(name, "cpu-bf16");
+    for (got, bar) in [(&int8, 0.98f32), (&bf16, 0.999)] {
+        for (g, f) in got.chunks_exact(36).zip(fp32.chunks_exact(36)) {
+            assert_unit(g);
+            let c = cosine(g, f);
+            assert!(c >= bar, "cosine {c} < {bar}");
+        }
+    }
+}
+
+#[test]
+fn kernels_this_cpu_cannot_run_are_refused() {
+    use docflow_model::precision::{Bf16Kernel, Int8Kernel};
+    use docflow_model::{CpuKernels, Precision};
+    let dir = tiny();
+    for kernels in [
+        CpuKernels { int8: Int8Kernel::Avx512Vnni, bf16: Bf16Kernel::Scalar },
+        CpuKernels { int8: Int8Kernel::Scalar, bf16: Bf16Kernel::Avx512Bf16 },
+    ] {
+        let options = CpuOptions { precision: Precision::Int8, kernels: Some(kernels), ..CpuOptions::default() };
+        match CpuEncoder::load(dir.path(), options) {
+            Ok(_) => assert!(kernels.int8.is_supported() && kernels.bf16.is_supported()),
+            Err(e) => assert!(matches!(e, EncoderError::DeviceUnavailable(_)) && e.to_string().contains("cannot run"), "{e}"),
+        }
+    }
+}

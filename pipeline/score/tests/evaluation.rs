@@ -6,7 +6,10 @@
 //!   on a stream with planted anomalies.
 //!
 //! Sizes: `DOCFLOW_EVAL_DOCS` (default 2,600: 600 warm-up/labeled + 2,000 evaluated);
-//! corpus seed `DOCFLOW_EVAL_SEED` (default 7). Embedding is the cost: about
+//! corpus seed `DOCFLOW_EVAL_SEED` (default 7); encoder precision
+//! `DOCFLOW_EVAL_PRECISION` (`fp32` default, `bf16`, `int8`). The few-shot
+//! bars are fp32's; a reduced precision may lose at most one point of
+//! accuracy against them (the anomaly bars are the same at every precision). Embedding is the cost: about
 //! 6 documents/s on two shared cores, so the default run takes ~8 minutes and
 //! both tests share one prepared corpus.
 //! Needs the real model (`DOCFLOW_MODEL_DIR` or ~/.cache/docflow/models/all-MiniLM-L6-v2);
@@ -18,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig, LabeledDoc};
-use docflow_model::{CpuEncoder, CpuOptions, TextEncoder, TextEncoderOptions};
+use docflow_model::{CpuEncoder, CpuOptions, Precision, TextEncoder, TextEncoderOptions};
 use docflow_schemas::{embedding_to_bytes, EmbeddedDocument, ParsedDocument};
 use docflow_score::anomaly::reasons;
 use docflow_score::classifier::Priors;
@@ -36,6 +39,7 @@ struct Doc {
 struct Prepared {
     docs: Vec<Doc>,
     warmup: usize,
+    precision: Precision,
 }
 
 fn model_dir() -> PathBuf {
@@ -95,7 +99,12 @@ fn prepared() -> Option<&'static Prepared> {
             });
         }
         let t_parse = t0.elapsed() - t_gen;
-        let encoder = CpuEncoder::load(&dir, CpuOptions::default()).expect("CPU encoder loads");
+        let precision: Precision = std::env::var("DOCFLOW_EVAL_PRECISION")
+            .map(|p| p.parse().expect("DOCFLOW_EVAL_PRECISION: fp32, bf16 or int8"))
+            .unwrap_or_default();
+        let encoder =
+            CpuEncoder::load(&dir, CpuOptions { precision, ..CpuOptions::default() }).expect("CPU encoder loads");
+        println!("{}", encoder.describe());
         let mut text_encoder =
             TextEncoder::load(&dir, Box::new(encoder), TextEncoderOptions::default()).expect("text encoder loads");
         // Identical texts (duplicated content) are embedded once.
@@ -155,7 +164,7 @@ fn prepared() -> Option<&'static Prepared> {
                 }
             })
             .collect();
-        Some(Prepared { docs, warmup: n.saturating_sub(2_000).max(n / 5) })
+        Some(Prepared { docs, warmup: n.saturating_sub(2_000).max(n / 5), precision })
     })
     .as_ref()
 }
@@ -264,13 +273,15 @@ fn few_shot_accuracy_curve() {
     }
     assert!(test.len() >= 1_900, "need ~2,000 unseen documents, have {}", test.len());
     // Targets: ≥ 0.95 with no label, ≥ 0.97 with five per class. Printed; the
-    // asserts hold the levels reached on the classic corpus.
+    // asserts hold the levels reached on the classic corpus. A reduced
+    // precision may cost up to one point (int8 measured: 0.1 point).
+    let slack = if p.precision == Precision::Fp32 { 0.0 } else { 0.01 };
     let met = |x: f64, t: f64| if x >= t { "target met" } else { "TARGET NOT MET" };
     println!("  no label: {:.4} ({}); 5 per class: {:.4} ({})", curve[&0], met(curve[&0], 0.95), curve[&5], met(curve[&5], 0.97));
     if extended() == 0.0 {
-        assert!(curve[&0] >= 0.85, "accuracy with no label {:.4} < 0.85", curve[&0]);
-        assert!(curve[&5] >= 0.97, "5-shot accuracy {:.4} < 0.97", curve[&5]);
-        assert!(curve[&20] >= 0.98, "20-shot accuracy {:.4} < 0.98", curve[&20]);
+        assert!(curve[&0] >= 0.85 - slack, "{}: accuracy with no label {:.4} < 0.85", p.precision, curve[&0]);
+        assert!(curve[&5] >= 0.97 - slack, "{}: 5-shot accuracy {:.4} < 0.97", p.precision, curve[&5]);
+        assert!(curve[&20] >= 0.98 - slack, "{}: 20-shot accuracy {:.4} < 0.98", p.precision, curve[&20]);
     }
 }
 

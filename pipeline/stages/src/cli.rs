@@ -10,6 +10,7 @@
 
 use crate::config::{PipelineConfig, StoreBackend};
 use crate::infer::Device;
+use docflow_model::Precision;
 use docflow_runtime::topology::STAGES;
 use docflow_runtime::ShutdownSignal;
 use rdkafka::client::ClientContext;
@@ -37,6 +38,9 @@ pub struct PipelineArgs {
     /// Encoder device of the infer stage.
     #[arg(long, value_enum)]
     pub device: Option<Device>,
+    /// Precision of the infer stage's CPU encoder (fp32, bf16, int8).
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
     /// Model directory of the infer stage.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
@@ -66,6 +70,9 @@ impl PipelineArgs {
         }
         if let Some(d) = self.device {
             cfg.infer.device = d;
+        }
+        if let Some(p) = self.precision {
+            cfg.infer.precision = p;
         }
         if let Some(m) = &self.model {
             cfg.infer.model_dir = Some(m.clone());
@@ -234,5 +241,23 @@ impl ClientContext for ErrorCapture {
             *f = Some((kind, reason.to_owned()));
         }
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod precision_tests {
+    use super::*;
+
+    #[test]
+    fn precision_comes_from_the_file_and_the_flag_overrides_it() {
+        let dir = std::env::temp_dir().join(format!("docflow-cli-precision-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("precision.toml");
+        std::fs::write(&file, "store_backend = \"memory\"\n[infer]\nprecision = \"bf16\"\n").unwrap();
+        let from_file = PipelineArgs { config: Some(file.clone()), ..Default::default() }.resolve_from(|_| None).unwrap();
+        assert_eq!(from_file.infer.precision, Precision::Bf16);
+        let args = PipelineArgs { config: Some(file), precision: Some(Precision::Int8), ..Default::default() };
+        assert_eq!(args.resolve_from(|_| None).unwrap().infer.precision, Precision::Int8);
+        assert_eq!(PipelineConfig::default().infer.precision, Precision::Fp32, "fp32 stays the default");
     }
 }

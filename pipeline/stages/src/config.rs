@@ -12,6 +12,7 @@
 //! deadline_ms = 5000
 //! [infer]                           # InferConfig
 //! device = "auto"
+//! precision = "int8"                # CPU encoder: fp32 (default), bf16, int8
 //! [score]                           # ScoreConfig
 //! [persist]                         # PersistConfig
 //! [learn]                           # LearnConfig
@@ -345,6 +346,7 @@ mod tests {
             max_json_depth = 9
             [infer]
             device = "auto"
+            precision = "int8"
             long_text = "chunk-mean"
             max_wait_ms = 5
             [learn]
@@ -360,6 +362,7 @@ mod tests {
         assert_eq!(parse.backpressure.downstream_group.as_deref(), Some("t1.docflow-infer"));
         assert_eq!(cfg.parse.limits.max_json_depth, 9);
         assert_eq!(cfg.infer.long_text, crate::infer::LongTextMode::ChunkMean);
+        assert_eq!(cfg.infer.precision, docflow_model::Precision::Int8);
         assert_eq!(cfg.learn_config().scored_topic, "t1.docs.scored");
         assert_eq!(cfg.stage_config("learn").unwrap().input_topics, vec!["t1.docs.feedback", "t1.docs.scored"]);
         assert_eq!(cfg.score_config().updates_topic, "t1.model.updates");
@@ -379,7 +382,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_everywhere() {
-        for bad in ["brokerz = \"x\"", "[infer]\ndevic = \"cpu\"", "[stage.parse]\nbatchsize = 1", "[stage.nope]\nbatch_size = 1", "[store]\nnode = []", "[infer]\ndevice = \"tpu\""] {
+        for bad in ["brokerz = \"x\"", "[infer]\ndevic = \"cpu\"", "[stage.parse]\nbatchsize = 1", "[stage.nope]\nbatch_size = 1", "[store]\nnode = []", "[infer]\ndevice = \"tpu\"", "[infer]\nprecision = \"int4\""] {
             assert!(PipelineConfig::from_toml(bad).is_err(), "{bad}");
         }
     }

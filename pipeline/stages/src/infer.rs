@@ -11,7 +11,7 @@ use crate::encoder_thread::{BatchPolicy, BatchStats, EncoderThread};
 use anyhow::Context as _;
 use docflow_core::StageError;
 use docflow_model::cli::DeviceChoice;
-use docflow_model::{model_version, BertTokenizer, ChunkParams, CpuEncoder, CpuOptions, Encoder, EncoderError};
+use docflow_model::{model_version, BertTokenizer, ChunkParams, CpuEncoder, CpuOptions, Encoder, EncoderError, Precision};
 use docflow_runtime::telemetry::StepSpan;
 use docflow_runtime::{Input, Output, ProcessResult, Stage};
 use docflow_schemas::{embedding_to_bytes, EmbeddedDocument, ParsedDocument};
@@ -62,12 +62,29 @@ fn gpu_absent_reason() -> Option<String> {
     Some("this build has no CUDA support (feature `cuda`)".into())
 }
 
-/// The encoder for `device`, built on the calling (encoder) thread.
-fn make_encoder(device: DeviceChoice, model_dir: &std::path::Path, threads: usize, max_tokens: usize) -> Result<Box<dyn Encoder>, EncoderError> {
+/// The encoder for `device`, built on the calling (encoder) thread. The
+/// CPU encoder logs which GEMM kernels run for `precision` on this CPU.
+fn make_encoder(
+    device: DeviceChoice,
+    model_dir: &std::path::Path,
+    threads: usize,
+    max_tokens: usize,
+    precision: Precision,
+) -> Result<Box<dyn Encoder>, EncoderError> {
     match device {
-        DeviceChoice::Cpu => Ok(Box::new(CpuEncoder::load(model_dir, CpuOptions { threads, max_tokens, ..CpuOptions::default() })?)),
+        DeviceChoice::Cpu => {
+            let encoder = CpuEncoder::load(model_dir, CpuOptions { threads, max_tokens, precision, ..CpuOptions::default() })?;
+            tracing::info!(precision = %precision, "{}", encoder.describe());
+            Ok(Box::new(encoder))
+        }
         #[cfg(feature = "cuda")]
-        DeviceChoice::Cuda => docflow_cuda::factory(DeviceChoice::Cuda, model_dir, threads),
+        DeviceChoice::Cuda => {
+            if precision != Precision::Fp32 {
+                tracing::info!(precision = %precision, "precision is a CPU encoder setting: the CUDA encoder runs fp16");
+            }
+            let spec = docflow_model::cli::EncoderSpec { device: DeviceChoice::Cuda, threads, precision };
+            docflow_cuda::factory(&spec, model_dir)
+        }
         #[cfg(not(feature = "cuda"))]
         DeviceChoice::Cuda => Err(EncoderError::DeviceUnavailable("this build has no CUDA support (feature `cuda`)".into())),
     }
@@ -95,6 +112,10 @@ pub struct InferConfig {
     pub device: Device,
     /// CPU encoder threads (0 = one per core).
     pub threads: usize,
+    /// Precision of the CPU encoder's dense layers: `fp32` (the reference),
+    /// `bf16` (AVX512_BF16) or `int8` (AVX-512 VNNI, AVX2 fallback). The
+    /// CUDA encoder always runs fp16 and ignores it.
+    pub precision: Precision,
     /// `truncate` or `chunk-mean`.
     pub long_text: LongTextMode,
     /// `chunk-mean`: tokens shared by consecutive windows.
@@ -122,6 +143,7 @@ impl Default for InferConfig {
             model_dir: None,
             device: Device::Cpu,
             threads: 0,
+            precision: Precision::Fp32,
             long_text: LongTextMode::Truncate,
             chunk_overlap: ChunkParams::default().overlap,
             max_chunks: ChunkParams::default().max_chunks,
@@ -176,8 +198,8 @@ impl InferStage {
         let max_tokens = config.max_tokens.min(positions);
         let tokenizer = BertTokenizer::from_file(&dir.join("tokenizer.json"), max_tokens).context("tokenizer")?;
         let device = config.device.resolve();
-        let (threads, model_dir) = (config.threads, dir.clone());
-        let make = move || make_encoder(device, &model_dir, threads, max_tokens);
+        let (threads, precision, model_dir) = (config.threads, config.precision, dir.clone());
+        let make = move || make_encoder(device, &model_dir, threads, max_tokens, precision);
         let warmup = vec![tokenizer.encode("docflow warm-up: invoice 42, total 1,234.56 EUR")?];
         let policy = BatchPolicy { batch_tokens: config.batch_tokens.max(1), max_wait: Duration::from_millis(config.max_wait_ms) };
         let encoder = EncoderThread::spawn(make, warmup, policy).context("starting the encoder")?;

@@ -37,6 +37,9 @@ pub struct ProcessArgs {
     /// CPU encoder threads (0 = one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Precision of the CPU encoder's dense layers (fp32, bf16, int8).
+    #[arg(long, value_enum, default_value_t = docflow_model::Precision::Fp32)]
+    pub precision: docflow_model::Precision,
     /// Per-document parse deadline in milliseconds (as `[parse.limits] deadline_ms`).
     #[arg(long)]
     pub parse_deadline_ms: Option<u64>,
@@ -45,7 +48,13 @@ pub struct ProcessArgs {
 impl ProcessArgs {
     /// The infer settings these arguments select (everything else as the `[infer]` defaults).
     pub fn infer_config(&self) -> InferConfig {
-        InferConfig { model_dir: self.model.clone(), device: self.device, threads: self.threads, ..InferConfig::default() }
+        InferConfig {
+            model_dir: self.model.clone(),
+            device: self.device,
+            threads: self.threads,
+            precision: self.precision,
+            ..InferConfig::default()
+        }
     }
 
     /// The parse settings these arguments select.

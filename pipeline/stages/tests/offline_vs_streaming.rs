@@ -95,6 +95,7 @@ async fn offline_and_streaming_give_the_same_classes_and_scores() {
         model: Some(tiny.path().to_path_buf()),
         device: Device::Cpu,
         threads: 2,
+        precision: docflow_model::Precision::Fp32,
         parse_deadline_ms: Some(120_000),
     };
     let t0 = Instant::now();

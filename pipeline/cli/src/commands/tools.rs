@@ -10,6 +10,8 @@ use super::Context;
 pub enum BenchCommand {
     /// Encoder throughput on a documents file (`--device cpu|cuda`): docs/s, tokens/s, batch size, peak RSS.
     Encode(model_cli::BenchEncodeArgs),
+    /// bf16 and int8 CPU embeddings against fp32 on a documents file: min and mean cosine.
+    Precision(docflow_model::precision_check::PrecisionCheckArgs),
     /// CUDA encoder in detail: text→embedding and model-only docs/s, GPU busy fraction, memory.
     GpuEncode(docflow_cuda::bench::EncodeBenchArgs),
     /// Hand-written tensor-core GEMM against cuBLAS on the model's shapes.
@@ -41,6 +43,9 @@ pub fn embed(_ctx: &Context, args: model_cli::EmbedArgs) -> anyhow::Result<()> {
 pub fn bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Encode(args) => model_cli::run_bench_encode(&args, &docflow_cuda::factory).map(|_| ()),
+        BenchCommand::Precision(args) => {
+            docflow_model::precision_check::run_precision_check(&args, &docflow_cuda::factory).map(|_| ())
+        }
         BenchCommand::GpuEncode(args) => cuda_cli::run_encode_bench(&args),
         BenchCommand::Gemm(args) => cuda_cli::run_gemm_bench(&args),
         BenchCommand::Runtime(args) => super::runtime()?.block_on(async {
