@@ -328,6 +328,20 @@ fn amount_at(hay: &str, at: usize) -> Option<AmountMatch> {
     })
 }
 
+/// `1 234,56` (or with a no-break space): thousands grouped by spaces and
+/// a decimal comma, the French and Nordic way of writing one amount. (With
+/// a decimal point, `2 149.00` stays a quantity and a price.)
+fn space_grouped_comma_decimal(num: &str) -> bool {
+    let Some((int, frac)) = num.rsplit_once(',') else { return false };
+    let mut groups = int.split([' ', '\u{a0}', '\u{202f}']);
+    let first = groups.next().unwrap_or("");
+    frac.len() == 2
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && (1..=3).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_digit())
+        && groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Amounts in a piece of text, skipping numbers glued to letters (`A4`, `INV-12`).
 pub fn amounts(text: &str) -> Vec<Amount> {
     let mut out = Vec::new();
@@ -349,7 +363,7 @@ pub fn amounts(text: &str) -> Vec<Amount> {
             c
         };
         let num = &text[c.num.clone()];
-        if num.contains([' ', '\u{a0}', '\u{202f}']) && c.pre.is_none() && c.post.is_none() {
+        if num.contains([' ', '\u{a0}', '\u{202f}']) && c.pre.is_none() && c.post.is_none() && !space_grouped_comma_decimal(num) {
             // `2 149.00` without a currency: two numbers, not one.
             for p in PLAIN_RE.find_iter(num) {
                 if let Some(value) = parse_number(p.as_str()) {
@@ -552,7 +566,7 @@ mod tests {
             };
             let m = c.get(0).unwrap();
             let num = c.get(gnum).unwrap();
-            if num.as_str().contains([' ', '\u{a0}', '\u{202f}']) && c.get(gpre).is_none() && c.get(gpost).is_none() {
+            if num.as_str().contains([' ', '\u{a0}', '\u{202f}']) && c.get(gpre).is_none() && c.get(gpost).is_none() && !space_grouped_comma_decimal(num.as_str()) {
                 for p in PLAIN_RE.find_iter(num.as_str()) {
                     if let Some(value) = parse_number(p.as_str()) {
                         let (start, end) = (num.start() + p.start(), num.start() + p.end());
@@ -624,6 +638,8 @@ mod tests {
         let a = amounts("Total: 1.234,56 € and $ 12.00 and EUR 3 but not INV-12 or A4");
         let v: Vec<_> = a.iter().map(|a| (a.value, a.currency)).collect();
         assert_eq!(v, vec![(d("1234.56"), Some("EUR")), (d("12.00"), Some("USD")), (d("3"), Some("EUR"))]);
+        let spaced: Vec<_> = amounts("Total 1 745,17").iter().map(|a| a.value.to_string()).collect();
+        assert_eq!(spaced, ["1745.17"]);
         let v: Vec<_> = amounts("NOK 12 000,00 and 2 149.00").iter().map(|a| a.value).collect();
         assert_eq!(v, vec![d("12000.00"), d("2"), d("149.00")]);
         let v: Vec<_> = amounts("10  NOK 1 200,00 NOK 12 000,00").iter().map(|a| (a.value, a.currency)).collect();
