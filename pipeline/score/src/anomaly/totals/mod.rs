@@ -86,8 +86,14 @@ pub enum Silence {
     Explained,
 }
 
+/// A line's amount: as printed, else quantity × unit price for a whole
+/// quantity (a fractional quantity without a printed amount is more often
+/// a price read twice than a weighed good).
 fn line_amount(item: &LineItem) -> Option<Decimal> {
-    item.amount.or_else(|| item.quantity?.checked_mul(item.unit_price?))
+    item.amount.or_else(|| {
+        let q = item.quantity.filter(|q| q.fract().is_zero())?;
+        q.checked_mul(item.unit_price?)
+    })
 }
 
 fn line_consistent(item: &LineItem) -> bool {
