@@ -121,18 +121,19 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             last_total_line = Some(i);
         }
     }
-    // Every line's amounts, read once (a line's are needed again for the next line).
-    let line_amounts: Vec<Vec<money::Amount>> = doc
-        .lines
+    // Every line with its glued marks spaced out, and its amounts, read
+    // once (a line's amounts are needed again for the next line).
+    let unglued_lines: Vec<std::borrow::Cow<str>> = doc.lines.iter().map(|l| unglue_marks(l.text)).collect();
+    let line_amounts: Vec<Vec<money::Amount>> = unglued_lines
         .iter()
-        .map(|l| if l.text.bytes().any(|b| b.is_ascii_digit()) { money::amounts(&unglue_marks(l.text)) } else { Vec::new() })
+        .map(|t| if t.bytes().any(|b| b.is_ascii_digit()) { money::amounts(t) } else { Vec::new() })
         .collect();
     let mut payment_seen = false;
     for (i, l) in doc.lines.iter().enumerate() {
         let dates = &l.dates;
-        let unglued = unglue_marks(l.text);
+        let unglued = &unglued_lines[i];
         let (text, lower_owned);
-        let (text, lower): (&str, &str) = if let std::borrow::Cow::Owned(u) = &unglued {
+        let (text, lower): (&str, &str) = if let std::borrow::Cow::Owned(u) = unglued {
             lower_owned = u.to_ascii_lowercase();
             text = u.as_str();
             (text, lower_owned.as_str())
@@ -142,7 +143,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         let amounts = &line_amounts[i];
         // Label matches of the line (re-read only where a glued mark was spaced out).
         let respaced;
-        let hits = if let std::borrow::Cow::Owned(_) = &unglued {
+        let hits = if let std::borrow::Cow::Owned(_) = unglued {
             respaced = super::lexicon::hits(lower);
             &respaced
         } else {
