@@ -107,9 +107,17 @@ fn folded(s: &str) -> String {
     s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
-/// The place of candidate `k` among the candidates on its line.
-fn ordinal(cands: &[Candidate], k: usize) -> usize {
-    cands[..k].iter().filter(|c| c.line == cands[k].line).count()
+/// Each candidate's place among the candidates on its line, in one pass.
+fn ordinals(cands: &[Candidate]) -> Vec<usize> {
+    let mut per_line: BTreeMap<usize, usize> = BTreeMap::new();
+    cands
+        .iter()
+        .map(|c| {
+            let n = per_line.entry(c.line).or_default();
+            *n += 1;
+            *n - 1
+        })
+        .collect()
 }
 
 impl LayoutHints {
@@ -143,7 +151,7 @@ impl LayoutHints {
                     .filter(|&k| same_value(field, &cands[k].value, want))
                     .max_by(|&a, &b| rank::score(w, &cands[a].x).total_cmp(&rank::score(w, &cands[b].x)));
                 best.and_then(|k| {
-                    v.lines.get(cands[k].line).map(|line| FieldHint::Line { shape: line_shape(line), ordinal: ordinal(cands, k) })
+                    v.lines.get(cands[k].line).map(|line| FieldHint::Line { shape: line_shape(line), ordinal: ordinals(cands)[k] })
                 })
             };
             match hint {
@@ -177,7 +185,9 @@ impl LayoutHints {
                 FieldHint::Line { shape, ordinal: want } => {
                     let cands = p.candidates.by_field.iter().find(|(f, _)| *f == field).map(|(_, c)| c.as_slice()).unwrap_or(&[]);
                     (0..cands.len())
-                        .find(|&k| ordinal(cands, k) == *want && v.lines.get(cands[k].line).is_some_and(|l| line_shape(l) == *shape))
+                        .zip(ordinals(cands))
+                        .find(|&(k, place)| place == *want && v.lines.get(cands[k].line).is_some_and(|l| line_shape(l) == *shape))
+                        .map(|(k, _)| k)
                         .map(|k| cands[k].value.clone())
                 }
             };
