@@ -127,6 +127,10 @@ pub struct ParsedDocument {
     pub created_at_ms: i64,
     /// The raw lane it came from (`critical`, `high`, `normal`, `low`).
     pub priority: String,
+    /// The raw document's `locale` hint (how ambiguous dates were read),
+    /// kept so a later stage reads the text as the parser did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
 /// `docs.embedded`: the parsed document plus its embedding.
@@ -265,6 +269,11 @@ pub struct Feedback {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub created_at_ms: i64,
+    /// Corrected field values (field name → right value, e.g. `total` →
+    /// `1234.56`); the parse stage learns where the document's layout puts
+    /// them. Additive (`docflow.v1.1`): absent when there are none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// `model.updates` (compacted, key = model name): a full model state.

@@ -55,9 +55,13 @@ fn every_envelope_round_trips_on_msgpack_and_lz4() {
         is_anomaly: None,
         embedding_f32le: None,
         note: None,
+        fields: Default::default(),
         ..feedback()
     };
     roundtrip_msgpack(&bare);
+    // A feedback without corrections writes no `fields` key, as before it existed.
+    let json = serde_json::to_value(&bare).unwrap();
+    assert!(json.get("fields").is_none(), "{json}");
 }
 
 #[test]
@@ -413,8 +417,8 @@ prop_compose! {
 
 prop_compose! {
     fn parsed_doc()(id in text(), content_type in text(), text in text(), fields in business_fields(),
-                    warnings in texts(), created_at_ms in any::<i64>(), priority in text()) -> ParsedDocument {
-        ParsedDocument { id, content_type, text, fields, warnings, created_at_ms, priority }
+                    warnings in texts(), created_at_ms in any::<i64>(), priority in text(), locale in opt_text()) -> ParsedDocument {
+        ParsedDocument { id, content_type, text, fields, warnings, created_at_ms, priority, locale }
     }
 }
 
@@ -460,8 +464,9 @@ prop_compose! {
 
 prop_compose! {
     fn feedback_any()(id in text(), label in opt_text(), is_anomaly in proptest::option::of(any::<bool>()),
-                      embedding_f32le in proptest::option::of(bytes()), note in opt_text(), created_at_ms in any::<i64>()) -> Feedback {
-        Feedback { id, label, is_anomaly, embedding_f32le, note, created_at_ms }
+                      embedding_f32le in proptest::option::of(bytes()), note in opt_text(), created_at_ms in any::<i64>(),
+                      fields in proptest::collection::btree_map(text(), text(), 0..4)) -> Feedback {
+        Feedback { id, label, is_anomaly, embedding_f32le, note, created_at_ms, fields }
     }
 }
 

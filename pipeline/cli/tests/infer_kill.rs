@@ -74,6 +74,7 @@ fn parsed(seq: usize) -> ParsedDocument {
         warnings: Vec::new(),
         created_at_ms: 0,
         priority: "normal".into(),
+        locale: None,
     }
 }
 

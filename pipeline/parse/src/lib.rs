@@ -114,6 +114,22 @@ impl Prepared {
     }
 }
 
+/// A parsed document's text seen again as [`prepare`] saw it (the same
+/// lines, candidates and layout fingerprint), for a stage that holds only
+/// the parse output: the learner reads a corrected document's layout from
+/// it. `content_type` is the one the parser used, `locale` the raw
+/// document's hint. E-invoice XML fields are not read again (they come
+/// from the XML, never from a layout).
+pub fn prepare_parsed(content_type: &str, text: &str, locale: Option<&str>) -> Prepared {
+    let format = sniff::from_content_type(content_type).unwrap_or(Format::Text);
+    let hints = match format {
+        Format::Email => formats::email::hints_of_rendered(text).unwrap_or_default(),
+        _ => formats::Hints::default(),
+    };
+    let ex = formats::Extracted { text: text.to_string(), warnings: Vec::new(), hints, einvoice: None };
+    prepared_from(ex, format, locale)
+}
+
 /// Reads a document and lists its field candidates (see [`Prepared`]).
 pub fn prepare(raw: &RawDocument, limits: &ParseLimits) -> Result<Prepared, ParseError> {
     if raw.body.len() > limits.max_document_bytes {
@@ -138,11 +154,14 @@ pub fn prepare(raw: &RawDocument, limits: &ParseLimits) -> Result<Prepared, Pars
     if ex.text.len() > limits.max_text_bytes {
         return Err(ParseError::TextTooLarge { limit: limits.max_text_bytes });
     }
-    let locale = raw.metadata.get("locale").map(String::as_str);
+    Ok(prepared_from(ex, format, raw.metadata.get("locale").map(String::as_str)))
+}
+
+fn prepared_from(ex: formats::Extracted, format: Format, locale: Option<&str>) -> Prepared {
     let body = ex.text.get(ex.hints.body_offset..).unwrap_or(&ex.text);
     let doc = extract::rank::doc::Doc::new(body, ex.hints.sender_name.clone(), locale);
     let rules = extract::rule_fields(&ex.text, &ex.hints, locale, doc.heading);
     let candidates = extract::rank::candidates(&doc, &rules);
     drop(doc);
-    Ok(Prepared { content_type: format.mime().to_string(), extracted: ex, rules, candidates })
+    Prepared { content_type: format.mime().to_string(), extracted: ex, rules, candidates }
 }

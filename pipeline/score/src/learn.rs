@@ -14,6 +14,13 @@
 //!   Duplicates and total mismatches are facts, not tuned. Midpoints stay in
 //!   their calibrated bounds, so no burst of corrections can switch a reason
 //!   off or make it fire on noise.
+//! - Field corrections (`Feedback.fields`): the corrected document's text,
+//!   kept from `docs.scored` ([`PublishPolicy::recent_text_capacity`]
+//!   documents, each up to [`MAX_TEXT_KEPT`] bytes), is read again as the
+//!   parser read it and [`LayoutHints::learn`] records where the layout puts
+//!   each corrected value, into [`ScoringModel::layouts`]; the parse stage
+//!   reads the next documents of that layout there. A value that appears
+//!   nowhere in its document is recorded with the reason, not learned.
 //! - Processed results (`docs.scored`): the totals of documents judged normal
 //!   feed the vendor profiles; confidently classified normal documents feed
 //!   their class's distance profile. Documents at or above the audit
@@ -44,13 +51,18 @@
 
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use docflow_core::StageError;
+use docflow_parse::extract::corrections::{LayoutHints, Outcome};
+use docflow_parse::extract::rank::Weights;
 use docflow_schemas::{AnomalyReason, BusinessFields, Feedback, ModelUpdate, ScoredDocument};
 
 use crate::anomaly::reasons;
 use crate::bounded::BoundedMap;
 use crate::classifier::OTHER;
-use crate::model::{decode_update, encode_update, ModelError, ScoringModel};
+use crate::model::{decode_update, encode_update, ModelError, ScoringModel, MAX_REJECTIONS_KEPT};
 use crate::vector::decode_embedding;
 
 /// When the learner publishes a new version.
@@ -76,7 +88,15 @@ pub struct PublishPolicy {
     pub recent_capacity: usize,
     /// Feedback kept while waiting for its document.
     pub pending_capacity: usize,
+    /// Recently processed documents whose text is kept for field
+    /// corrections (fewer than `recent_capacity`: texts are larger than
+    /// embeddings).
+    pub recent_text_capacity: usize,
 }
+
+/// Longest document text kept for field corrections (bytes); a correction
+/// of a longer document is recorded as not learned.
+pub const MAX_TEXT_KEPT: usize = 64 * 1024;
 
 impl Default for PublishPolicy {
     fn default() -> Self {
@@ -90,6 +110,7 @@ impl Default for PublishPolicy {
             member_min_confidence: 0.9,
             recent_capacity: 20_000,
             pending_capacity: 10_000,
+            recent_text_capacity: 5_000,
         }
     }
 }
@@ -101,6 +122,14 @@ struct Recent {
     anomaly_score: f64,
     reasons: Vec<AnomalyReason>,
     fields: BusinessFields,
+}
+
+/// A processed document's text as the parser left it, for field corrections.
+#[derive(Debug)]
+struct RecentText {
+    content_type: String,
+    text: String,
+    locale: Option<String>,
 }
 
 /// What became of one feedback record.
@@ -128,6 +157,8 @@ pub struct Learner {
     /// First unpublished history-only change.
     history_dirty_since: Option<Instant>,
     recent: BoundedMap<String, Recent>,
+    /// Texts of the most recent documents (`None`: too long to keep).
+    texts: BoundedMap<String, Option<Arc<RecentText>>>,
     pending: BoundedMap<String, Feedback>,
 }
 
@@ -140,6 +171,7 @@ impl Learner {
             model,
             last_version,
             recent: BoundedMap::new(policy.recent_capacity),
+            texts: BoundedMap::new(policy.recent_text_capacity),
             pending: BoundedMap::new(policy.pending_capacity),
             policy,
             labels_since: 0,
@@ -241,6 +273,11 @@ impl Learner {
         self.results_since += 1;
         self.history_dirty_since.get_or_insert(now);
         let id = scored.embedded.parsed.id.clone();
+        let parsed = &scored.embedded.parsed;
+        let text = (parsed.text.len() <= MAX_TEXT_KEPT).then(|| {
+            Arc::new(RecentText { content_type: parsed.content_type.clone(), text: parsed.text.clone(), locale: parsed.locale.clone() })
+        });
+        self.texts.insert(id.clone(), text);
         self.recent.insert(
             id.clone(),
             Recent {
@@ -258,10 +295,15 @@ impl Learner {
 
     /// Folds one `docs.feedback` record.
     pub fn apply_feedback(&mut self, fb: &Feedback, now: Instant) -> Result<FeedbackOutcome, StageError> {
-        if fb.label.is_none() && fb.is_anomaly.is_none() {
+        if fb.label.is_none() && fb.is_anomaly.is_none() && fb.fields.is_empty() {
             return Ok(FeedbackOutcome::Ignored);
         }
         let recent = self.recent.get(&fb.id).cloned();
+        if recent.is_none() && fb.label.is_none() && fb.is_anomaly.is_none() {
+            // Field corrections alone wait for their document.
+            self.pending.insert(fb.id.clone(), fb.clone());
+            return Ok(FeedbackOutcome::Pending);
+        }
         let mut applied = false;
         if let Some(label) = &fb.label {
             let embedding = match (&fb.embedding_f32le, &recent) {
@@ -275,6 +317,7 @@ impl Learner {
                     applied = true;
                 }
                 None if fb.is_anomaly.is_none() => {
+                    // (The document is unseen: its field corrections wait with the label.)
                     self.pending.insert(fb.id.clone(), fb.clone());
                     return Ok(FeedbackOutcome::Pending);
                 }
@@ -285,14 +328,73 @@ impl Learner {
             match &recent {
                 Some(r) => applied |= self.correct(r, is_anomaly, now),
                 None => {
-                    // The label (if any) is applied; the correction waits for its document.
+                    // The label (if any) is applied; the corrections wait for their document.
                     let waiting = Feedback { label: None, embedding_f32le: None, ..fb.clone() };
                     self.pending.insert(fb.id.clone(), waiting);
                     return Ok(FeedbackOutcome::Pending);
                 }
             }
         }
+        if !fb.fields.is_empty() {
+            if recent.is_none() {
+                // The label was applied from the feedback's own embedding.
+                let waiting = Feedback { label: None, embedding_f32le: None, is_anomaly: None, ..fb.clone() };
+                self.pending.insert(fb.id.clone(), waiting);
+                return Ok(FeedbackOutcome::Pending);
+            }
+            let outcomes = self.correct_fields(&fb.id, &fb.fields, now);
+            for o in &outcomes {
+                match &o.rejected {
+                    None => tracing::info!(id = %fb.id, field = %o.field, "field correction learned"),
+                    Some(why) => tracing::info!(id = %fb.id, field = %o.field, "field correction not learned: {why}"),
+                }
+            }
+            applied |= outcomes.iter().any(|o| o.rejected.is_none());
+        }
         Ok(if applied { FeedbackOutcome::Applied } else { FeedbackOutcome::Ignored })
+    }
+
+    /// Learns the corrected `fields` (field name → right value) of a
+    /// recently processed document into the model's layouts; one outcome
+    /// per field says whether it was learned, and why not.
+    pub fn correct_fields(&mut self, id: &str, fields: &BTreeMap<String, String>, now: Instant) -> Vec<Outcome> {
+        let outcomes = match self.texts.get(&id.to_string()) {
+            Some(Some(doc)) => {
+                let prepared = docflow_parse::prepare_parsed(&doc.content_type, &doc.text, doc.locale.as_deref());
+                self.model.layouts.learn(&prepared, fields, Weights::shipped())
+            }
+            found => {
+                let why = if found.is_some() {
+                    format!("the document's text is longer than the {MAX_TEXT_KEPT} bytes kept for corrections")
+                } else {
+                    "the document is not among the recently processed ones the learner keeps".to_string()
+                };
+                fields.keys().map(|f| Outcome { field: f.clone(), rejected: Some(why.clone()) }).collect()
+            }
+        };
+        let changes = &mut self.model.provenance.changes;
+        let mut learned = 0;
+        for o in &outcomes {
+            match &o.rejected {
+                None => {
+                    *changes.fields_learned.entry(o.field.clone()).or_default() += 1;
+                    learned += 1;
+                }
+                Some(why) if changes.fields_rejected.len() < MAX_REJECTIONS_KEPT => changes.fields_rejected.push(format!("{id} {}: {why}", o.field)),
+                Some(_) => {}
+            }
+        }
+        if learned > 0 {
+            self.model.provenance.field_corrections += learned;
+            self.labels_since += 1;
+            self.touch(now);
+        }
+        outcomes
+    }
+
+    /// The layouts learned from field corrections (the working model's).
+    pub fn layouts(&self) -> &LayoutHints {
+        &self.model.layouts
     }
 
     fn correct(&mut self, doc: &Recent, is_anomaly: bool, now: Instant) -> bool {

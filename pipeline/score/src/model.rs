@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use docflow_core::StageError;
+use docflow_parse::extract::corrections::LayoutHints;
 use docflow_schemas::ModelUpdate;
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +51,9 @@ pub struct Provenance {
     pub labels: u64,
     pub results: u64,
     pub corrections: u64,
+    /// Field corrections learned into [`ScoringModel::layouts`].
+    #[serde(default)]
+    pub field_corrections: u64,
     /// Set when this version restores an earlier one (`docflow model rollback`).
     #[serde(default)]
     pub restored_from: Option<u64>,
@@ -74,7 +78,17 @@ pub struct Changes {
     /// Processed results folded into history (vendor amounts, class distances).
     #[serde(default)]
     pub results: u64,
+    /// Field corrections learned, per field (`total`, `vendor`, …).
+    #[serde(default)]
+    pub fields_learned: std::collections::BTreeMap<String, u64>,
+    /// Field corrections recorded but not learned, each `id field: reason`
+    /// (at most [`MAX_REJECTIONS_KEPT`] per version).
+    #[serde(default)]
+    pub fields_rejected: Vec<String>,
 }
+
+/// Rejected field corrections a version keeps the reasons of.
+pub const MAX_REJECTIONS_KEPT: usize = 100;
 
 impl Changes {
     /// One line for an operator, e.g. `labels invoice +3, email +1; 2 corrections; history +500 results`.
@@ -86,6 +100,13 @@ impl Changes {
         }
         if self.corrections > 0 {
             parts.push(format!("{} corrections", self.corrections));
+        }
+        if !self.fields_learned.is_empty() {
+            let per: Vec<String> = self.fields_learned.iter().map(|(f, n)| format!("{f} +{n}")).collect();
+            parts.push(format!("fields learned {}", per.join(", ")));
+        }
+        if !self.fields_rejected.is_empty() {
+            parts.push(format!("{} field corrections not learned ({})", self.fields_rejected.len(), self.fields_rejected.join("; ")));
         }
         if self.results > 0 {
             parts.push(format!("history +{} results", self.results));
@@ -113,6 +134,11 @@ pub struct ScoringModel {
     /// documents from another encoder are not compared with them.
     #[serde(default)]
     pub seed_encoder: Option<String>,
+    /// Where each corrected sender's layout puts its fields: the parse
+    /// stage reads documents of that layout there. Versioned with the rest,
+    /// so a rollback takes a bad correction back.
+    #[serde(default)]
+    pub layouts: LayoutHints,
 }
 
 impl ScoringModel {
@@ -127,6 +153,7 @@ impl ScoringModel {
             thresholds: Thresholds::default(),
             provenance: Provenance::default(),
             seed_encoder: None,
+            layouts: LayoutHints::default(),
         }
     }
 }
@@ -245,12 +272,14 @@ pub fn describe_model(m: &ScoringModel, rollout_fraction: f64, previous: Option<
     let classes: Vec<String> = m.classifier.classes.iter().map(|(name, c)| format!("{name} ({})", c.count)).collect();
     out.push_str(&format!("  classes (examples): {}\n", if classes.is_empty() { "none".to_string() } else { classes.join(", ") }));
     out.push_str(&format!("  vendor and class amount profiles: {}\n", m.vendors.windows.len()));
+    out.push_str(&format!("  layouts learned from field corrections: {}\n", m.layouts.layouts.len()));
     let what = if m.version == 0 { "not published yet".to_string() } else { format!("changed in this version: {}", m.provenance.changes.summary()) };
     out.push_str(&format!("  {what}\n"));
     out.push_str(&format!(
-        "  all time: {} labels, {} corrections, {} results{}",
+        "  all time: {} labels, {} corrections, {} field corrections, {} results{}",
         m.provenance.labels,
         m.provenance.corrections,
+        m.provenance.field_corrections,
         m.provenance.results,
         m.provenance.restored_from.map_or(String::new(), |v| format!("; restores version {v}"))
     ));
@@ -302,6 +331,40 @@ impl Deployment {
     /// The version that scores `doc_id`: `current` for ids whose hash bucket
     /// falls under the rollout fraction, `previous` for the rest.
     pub fn select(&self, doc_id: &str) -> &Arc<CompiledModel> {
+        match &self.previous {
+            Some(prev) if self.rollout_fraction < 1.0 && unit_bucket(doc_id) >= self.rollout_fraction => prev,
+            _ => &self.current,
+        }
+    }
+}
+
+/// The layouts the parse stage reads documents with: those of the
+/// version(s) in service, split between documents by the same id hash as
+/// [`Deployment::select`], so a document's fields and its scores come from
+/// one version.
+#[derive(Debug, Clone, Default)]
+pub struct LayoutDeployment {
+    pub version: u64,
+    pub current: Arc<LayoutHints>,
+    pub previous: Option<Arc<LayoutHints>>,
+    /// Fraction of documents (by id hash) read with `current`.
+    pub rollout_fraction: f64,
+}
+
+impl LayoutDeployment {
+    /// The layouts of a `model.updates` record.
+    pub fn from_update(update: &ModelUpdate) -> Result<Self, ModelError> {
+        let blob = decode_update(update)?;
+        Ok(Self {
+            version: update.version,
+            current: Arc::new(blob.current.layouts),
+            previous: blob.previous.map(|p| Arc::new(p.layouts)),
+            rollout_fraction: update.rollout_fraction,
+        })
+    }
+
+    /// The layouts that read `doc_id`.
+    pub fn select(&self, doc_id: &str) -> &Arc<LayoutHints> {
         match &self.previous {
             Some(prev) if self.rollout_fraction < 1.0 && unit_bucket(doc_id) >= self.rollout_fraction => prev,
             _ => &self.current,

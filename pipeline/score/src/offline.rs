@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::anomaly::{MemoryContentRegistry, MemoryInvoiceRegistry};
 use crate::learn::{Learner, PublishPolicy};
-use crate::model::{ModelHandle, ScoringModel};
+use crate::model::{LayoutDeployment, ModelHandle, ScoringModel};
 use crate::score::Scorer;
 
 /// Arguments of `docflow process --offline`.
@@ -141,9 +141,9 @@ pub trait OfflineStages {
     }
     /// Embeds a batch; returns one result per input, in order.
     fn embed(&mut self, docs: Vec<ParsedDocument>) -> Vec<Result<EmbeddedDocument, StageError>>;
-    /// Learns field corrections of `raw` for the documents parsed after it;
-    /// returns, per corrected field, why it was not learned (`None`: learned).
-    fn learn_fields(&mut self, raw: &RawDocument, fields: &BTreeMap<String, String>) -> Result<Vec<(String, Option<String>)>, StageError>;
+    /// Reads the documents parsed from now on with `layouts` (learned from
+    /// field corrections, from the model version in service).
+    fn use_layouts(&mut self, layouts: LayoutDeployment);
 }
 
 /// What a run did.
@@ -424,6 +424,7 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
     let bar = progress(lines.len(), args.no_progress, "score");
     let numbered: Vec<(usize, &str)> =
         lines.iter().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l.as_str())).collect();
+    let mut layouts_version = 0;
     for chunk in corrected_runs(&numbered, batch_size) {
         let corrected = chunk.last().and_then(|(_, text)| serde_json::from_str::<InputLine>(text).ok()).filter(|l| !l.fields.is_empty());
         for (doc, label) in prepare(stages, chunk, &mut dlq, false)? {
@@ -440,16 +441,26 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
                 Err(e) => dlq.push(0, Some(&id), "score", &e)?,
             }
         }
-        // The corrections of the run's last document, after its own processing.
+        // The corrections of the run's last document, after its own
+        // processing, as the learn stage folds them from `docs.feedback`; a
+        // correction that taught something is published at once (the
+        // streaming learner publishes it within its `max_interval`).
         if let Some(line) = corrected {
-            if let Ok(raw) = line.to_raw() {
-                for (field, rejected) in stages.learn_fields(&raw, &line.fields)? {
-                    match rejected {
-                        None => summary.fields_learned += 1,
-                        Some(why) => summary.fields_rejected.push(format!("{} {field}: {why}", line.id)),
-                    }
+            let outcomes = pipeline.learner.correct_fields(&line.id, &line.fields, Instant::now());
+            for o in &outcomes {
+                match &o.rejected {
+                    None => summary.fields_learned += 1,
+                    Some(why) => summary.fields_rejected.push(format!("{} {}: {why}", line.id, o.field)),
                 }
             }
+            if outcomes.iter().any(|o| o.rejected.is_none()) {
+                pipeline.publish()?;
+            }
+        }
+        // The parser reads the next documents with the version in service.
+        if let Some(update) = pipeline.served_update().filter(|u| u.version != layouts_version) {
+            layouts_version = update.version;
+            stages.use_layouts(LayoutDeployment::from_update(update)?);
         }
         bar.inc(chunk.len() as u64);
     }

@@ -96,6 +96,7 @@ fn prepared() -> Option<&'static Prepared> {
                 warnings: out.warnings,
                 created_at_ms: d.raw.created_at_ms,
                 priority: "normal".into(),
+                locale: None,
             });
         }
         let t_parse = t0.elapsed() - t_gen;

@@ -37,6 +37,7 @@ fn doc(id: &str, emb: &[f32], fields: BusinessFields, text: &str) -> EmbeddedDoc
             warnings: vec![],
             created_at_ms: 0,
             priority: "normal".into(),
+            locale: None,
         },
         embedding_f32le: embedding_to_bytes(emb),
         encoder_version: "test".into(),
@@ -79,6 +80,7 @@ fn feedback_burst_creates_a_usable_class_and_restart_rebuilds_from_the_update() 
             embedding_f32le: Some(embedding_to_bytes(&near(2, &mut rng))),
             note: None,
             created_at_ms: 0,
+            fields: Default::default(),
         };
         assert_eq!(learner.apply_feedback(&fb, t).unwrap(), FeedbackOutcome::Applied);
         if let Some(u) = learner.maybe_publish(t, 2).unwrap() {
@@ -227,11 +229,11 @@ fn history_feedback_and_corrections() {
     learner.observe_result(&big, t).unwrap();
     // A human says it was fine: the amount midpoint moves up, the amount joins the history.
     let before = learner.model().thresholds.anomaly.amount.midpoint;
-    let fb = Feedback { id: "big".into(), label: None, is_anomaly: Some(false), embedding_f32le: None, note: None, created_at_ms: 0 };
+    let fb = Feedback { id: "big".into(), label: None, is_anomaly: Some(false), embedding_f32le: None, note: None, created_at_ms: 0, fields: Default::default() };
     assert_eq!(learner.apply_feedback(&fb, t).unwrap(), FeedbackOutcome::Applied);
     assert!(learner.model().thresholds.anomaly.amount.midpoint > before);
     // A label for a document not seen yet waits for it.
-    let fb = Feedback { id: "later".into(), label: Some("email".into()), is_anomaly: None, embedding_f32le: None, note: None, created_at_ms: 0 };
+    let fb = Feedback { id: "later".into(), label: Some("email".into()), is_anomaly: None, embedding_f32le: None, note: None, created_at_ms: 0, fields: Default::default() };
     assert_eq!(learner.apply_feedback(&fb, t).unwrap(), FeedbackOutcome::Pending);
     let labels = learner.model().provenance.labels;
     let later = block_on(s.score(doc("later", &near(1, &mut rng), Default::default(), ""))).unwrap();
@@ -345,4 +347,75 @@ fn malformed_embeddings_are_typed_errors() {
     assert_eq!(e.kind, "embedding_dim");
     d.embedding_f32le.pop();
     assert_eq!(block_on(s.score(d)).unwrap_err().kind, "embedding_bytes");
+}
+
+/// A sender whose amount due follows an order value and a voucher under a
+/// label the extractor does not know: the total is misread until corrected.
+fn voucher_text(i: u32) -> (String, String) {
+    let order = 1000 + 37 * i;
+    let voucher = 100 + 3 * (i % 7);
+    let due = order - voucher;
+    (format!("Nordlicht Versand GmbH\nLagerweg 3, Kiel\nBeleg {i}\nOrder value {order}.00\nVoucher {voucher}.00\nRemaining {due}.00\nThank you"), format!("{due}.00"))
+}
+
+fn field_feedback(id: &str, fields: &[(&str, &str)]) -> Feedback {
+    Feedback {
+        id: id.into(),
+        label: None,
+        is_anomaly: None,
+        embedding_f32le: None,
+        note: None,
+        created_at_ms: 0,
+        fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }
+}
+
+/// Reads `text` with the layouts of `update` (as the parse stage does).
+fn total_read_with(update: &docflow_schemas::ModelUpdate, id: &str, text: &str) -> (Option<String>, Option<String>) {
+    let layouts = docflow_score::model::LayoutDeployment::from_update(update).unwrap();
+    let raw = docflow_schemas::RawDocument { id: id.into(), content_type: Some("text/plain".into()), body: text.as_bytes().to_vec(), metadata: Default::default(), created_at_ms: 0 };
+    let out = docflow_parse::parse_document_learned(&raw, &docflow_parse::ParseLimits::default(), layouts.select(id)).unwrap();
+    (out.fields.total.map(|t| t.to_string()), out.fields.field_source.get("total").cloned())
+}
+
+#[test]
+fn a_field_correction_becomes_a_version_that_reads_the_layout_and_rollback_takes_it_back() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut learner = Learner::new(ScoringModel::empty(0), PublishPolicy { max_interval: None, every_labels: 1, ..Default::default() });
+    let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+    let s = scorer(&handle);
+    let t = Instant::now();
+
+    // The correction arrives before its document: it waits for it.
+    let (first, due) = voucher_text(0);
+    assert_eq!(learner.apply_feedback(&field_feedback("v0", &[("total", &due)]), t).unwrap(), FeedbackOutcome::Pending);
+    let v1 = learner.publish(1).unwrap(); // a version before the correction is learned
+    let parsed = docflow_parse::parse_document(
+        &docflow_schemas::RawDocument { id: "v0".into(), content_type: Some("text/plain".into()), body: first.clone().into_bytes(), metadata: Default::default(), created_at_ms: 0 },
+        &docflow_parse::ParseLimits::default(),
+    )
+    .unwrap();
+    let scored = block_on(s.score(doc("v0", &near(0, &mut rng), parsed.fields, &parsed.text))).unwrap();
+    learner.observe_result(&scored, t).unwrap();
+    assert_eq!(learner.model().provenance.field_corrections, 1, "the waiting correction is learned once its document is seen");
+    assert_eq!(learner.model().provenance.changes.fields_learned.get("total"), Some(&1));
+    let v2 = learner.maybe_publish(t, 2).unwrap().expect("a correction publishes like a label");
+
+    let (next, next_due) = voucher_text(5);
+    let (before, _) = total_read_with(&v1, "v5", &next);
+    assert_ne!(before.as_deref(), Some(next_due.as_str()), "the layout must be misread without the correction");
+    assert_eq!(total_read_with(&v2, "v5", &next), (Some(next_due.clone()), Some("learned".into())));
+
+    // A value the document does not hold is recorded, not learned.
+    assert_eq!(learner.apply_feedback(&field_feedback("v0", &[("total", "77.77")]), t).unwrap(), FeedbackOutcome::Ignored);
+    assert_eq!(learner.model().provenance.changes.fields_rejected.len(), 1);
+    assert!(learner.model().provenance.changes.fields_rejected[0].contains("appears nowhere"), "{:?}", learner.model().provenance.changes.fields_rejected);
+    // A correction of a document the learner never saw waits; one of a field corrections cannot teach is refused with the reason.
+    assert_eq!(learner.correct_fields("unseen", &[("total".to_string(), "1.00".to_string())].into(), t)[0].rejected.as_deref().map(|r| r.contains("not among")), Some(true));
+
+    // Rollback restores the version before the correction: the layout is misread again.
+    let back = rollback(&v2, 3).unwrap();
+    assert_eq!(total_read_with(&back, "v5", &next).0, before);
+    assert!(learner.adopt(&back).unwrap());
+    assert!(learner.layouts().layouts.is_empty());
 }

@@ -16,12 +16,12 @@ use docflow_score::offline::{run, InputLine, OfflineArgs, OfflineStages, OutputL
 
 struct Stages {
     encoder: TextEncoder,
-    learned: docflow_parse::extract::corrections::LayoutHints,
+    layouts: docflow_score::model::LayoutDeployment,
 }
 
 impl OfflineStages for Stages {
     fn parse(&mut self, raw: RawDocument) -> Result<ParsedDocument, StageError> {
-        let out = docflow_parse::parse_document_learned(&raw, &docflow_parse::ParseLimits::default(), &self.learned)
+        let out = docflow_parse::parse_document_learned(&raw, &docflow_parse::ParseLimits::default(), self.layouts.select(&raw.id))
             .map_err(|e| StageError::user_input("parse", e.to_string()))?;
         Ok(ParsedDocument {
             id: raw.id,
@@ -31,6 +31,7 @@ impl OfflineStages for Stages {
             warnings: out.warnings,
             created_at_ms: raw.created_at_ms,
             priority: "normal".into(),
+            locale: raw.metadata.get("locale").cloned(),
         })
     }
 
@@ -48,20 +49,14 @@ impl OfflineStages for Stages {
         }
     }
 
-    fn learn_fields(
-        &mut self,
-        raw: &RawDocument,
-        fields: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Vec<(String, Option<String>)>, StageError> {
-        let p = docflow_parse::prepare(raw, &docflow_parse::ParseLimits::default()).map_err(|e| StageError::user_input("parse", e.to_string()))?;
-        let outcomes = self.learned.learn(&p, fields, docflow_parse::extract::rank::Weights::shipped());
-        Ok(outcomes.into_iter().map(|o| (o.field, o.rejected)).collect())
+    fn use_layouts(&mut self, layouts: docflow_score::model::LayoutDeployment) {
+        self.layouts = layouts;
     }
 }
 
 fn stages(dir: &Path) -> Stages {
     let enc = CpuEncoder::load(dir, CpuOptions { threads: 1, ..Default::default() }).unwrap();
-    Stages { encoder: TextEncoder::load(dir, Box::new(enc), TextEncoderOptions::default()).unwrap(), learned: Default::default() }
+    Stages { encoder: TextEncoder::load(dir, Box::new(enc), TextEncoderOptions::default()).unwrap(), layouts: Default::default() }
 }
 
 fn write_lines(path: &Path, lines: &[String]) {

@@ -75,6 +75,7 @@ fn prepared() -> Option<&'static Vec<Doc>> {
                         warnings: out.warnings,
                         created_at_ms: 0,
                         priority: "normal".into(),
+                        locale: None,
                     });
                     meta.push((file, kind));
                 }

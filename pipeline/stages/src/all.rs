@@ -38,7 +38,11 @@ pub async fn build_stage(name: &str, cfg: &PipelineConfig, store: Option<AnyStor
         None => None,
     };
     Ok(match name {
-        "parse" => stage_task(ParseStage::new(cfg.parse.clone()), sc, shutdown),
+        "parse" => {
+            let score = cfg.score_config();
+            let catch_up = std::time::Duration::from_millis(score.catch_up_timeout_ms);
+            stage_task(ParseStage::start(cfg.parse.clone(), &score.updates_topic, catch_up, &sc.brokers, &sc.kafka).await?, sc, shutdown)
+        }
         "infer" => stage_task(InferStage::start(cfg.infer.clone()).await?, sc, shutdown),
         "score" => stage_task(ScoreStage::start(cfg.score_config(), &sc.brokers, &sc.kafka, store).await?, sc, shutdown),
         "persist" => {

@@ -13,11 +13,9 @@ use crate::infer::{Device, InferConfig, InferStage};
 use crate::parse::{ParseStage, ParseStageConfig};
 use docflow_core::StageError;
 use docflow_runtime::{Input, ProcessResult, RecordMeta, Stage};
+use docflow_score::model::LayoutDeployment;
 use docflow_score::offline::{OfflineArgs, OfflineStages, OfflineSummary};
-use docflow_parse::extract::corrections::LayoutHints;
-use docflow_parse::extract::rank::Weights;
 use docflow_schemas::{EmbeddedDocument, ParsedDocument, RawDocument};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Arguments of `docflow process`.
@@ -70,8 +68,6 @@ impl ProcessArgs {
 /// The parse and infer stages, called directly instead of through Kafka.
 pub struct StageAdapter {
     parse: ParseStage,
-    /// The parse stage's limits (corrected documents are read again with them).
-    parse_limits: docflow_parse::ParseLimits,
     infer: InferStage,
     rt: tokio::runtime::Runtime,
     seq: i64,
@@ -82,7 +78,7 @@ impl StageAdapter {
     pub fn new(parse: ParseStageConfig, infer: &InferConfig) -> anyhow::Result<Self> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let infer = InferStage::load(infer)?;
-        Ok(Self { parse_limits: parse.limits.clone(), parse: ParseStage::new(parse), infer, rt, seq: 0 })
+        Ok(Self { parse: ParseStage::new(parse), infer, rt, seq: 0 })
     }
 
     /// `encoder_version` of every embedding.
@@ -132,12 +128,8 @@ impl OfflineStages for StageAdapter {
         results.into_iter().map(single).collect()
     }
 
-    fn learn_fields(&mut self, raw: &RawDocument, fields: &BTreeMap<String, String>) -> Result<Vec<(String, Option<String>)>, StageError> {
-        let prepared = docflow_parse::prepare(raw, &self.parse_limits)?;
-        let mut learned = LayoutHints::clone(&self.parse.learned().load());
-        let outcomes = learned.learn(&prepared, fields, Weights::shipped());
-        self.parse.learned().store(std::sync::Arc::new(learned));
-        Ok(outcomes.into_iter().map(|o| (o.field, o.rejected)).collect())
+    fn use_layouts(&mut self, layouts: LayoutDeployment) {
+        self.parse.layouts().store(std::sync::Arc::new(layouts));
     }
 }
 

@@ -7,13 +7,18 @@
 //! checked ([`check_identity`]). A parse error becomes a `StageError` (bad
 //! input → DLQ; `busy` → retried by the runtime).
 
-use docflow_parse::extract::corrections::LayoutHints;
+use crate::updates::UpdatesReader;
 use docflow_parse::{check_identity, parse_learned_with_deadline, ParseLimits};
 use docflow_runtime::{Input, Output, ProcessResult, Stage};
-use docflow_schemas::{ParsedDocument, RawDocument};
+use docflow_schemas::{ModelUpdate, ParsedDocument, RawDocument};
+use docflow_score::model::LayoutDeployment;
+use docflow_score::MODEL_KEY;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Lanes a raw topic name may end in; anything else is `normal`.
 const LANES: [&str; 4] = ["critical", "high", "normal", "low"];
@@ -30,14 +35,43 @@ pub struct ParseStageConfig {
 }
 
 /// The parse stage.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ParseStage {
     limits: Arc<ParseLimits>,
-    /// Layouts learned from field corrections (swapped whole when they change).
-    learned: Arc<arc_swap::ArcSwap<LayoutHints>>,
+    /// Layouts learned from field corrections, from the model version(s) in
+    /// service (swapped whole when a version is published).
+    layouts: Arc<arc_swap::ArcSwap<LayoutDeployment>>,
     /// The top lane's pool and the other lanes' (`None`: the global pool).
     top: Option<Arc<rayon::ThreadPool>>,
     bulk: Option<Arc<rayon::ThreadPool>>,
+    /// Stops the `model.updates` follower thread, if one runs.
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for ParseStage {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+/// Takes one model version's layouts into service. `live`: while serving
+/// (one info line per change); during the start-up catch-up only the end
+/// state is logged.
+fn install(layouts: &arc_swap::ArcSwap<LayoutDeployment>, u: &ModelUpdate, live: bool) {
+    let serving = layouts.load();
+    if u.version < serving.version {
+        return; // a replayed older record
+    }
+    match LayoutDeployment::from_update(u) {
+        Ok(next) => {
+            let changed = next.current.version != serving.current.version || next.rollout_fraction != serving.rollout_fraction;
+            if live && changed {
+                tracing::info!(version = u.version, layouts = next.current.layouts.len(), rollout = u.rollout_fraction, "parse stage reads with the layouts of a new model version");
+            }
+            layouts.store(Arc::new(next));
+        }
+        Err(e) => tracing::warn!(version = u.version, "model update rejected by the parse stage: {e}"),
+    }
 }
 
 impl ParseStage {
@@ -51,13 +85,39 @@ impl ParseStage {
                 .ok()
                 .map(Arc::new)
         };
-        Self { limits: Arc::new(config.limits), learned: Default::default(), top: pool("parse-top"), bulk: pool("parse") }
+        Self {
+            limits: Arc::new(config.limits),
+            layouts: Default::default(),
+            top: pool("parse-top"),
+            bulk: pool("parse"),
+            stop: Arc::new(AtomicBool::new(false)),
+        }
     }
 
-    /// The layouts learned from corrections the stage reads documents with;
-    /// storing a new value takes effect from the next batch.
-    pub fn learned(&self) -> &arc_swap::ArcSwap<LayoutHints> {
-        &self.learned
+    /// [`ParseStage::new`], reading documents with the layouts learned from
+    /// field corrections: reads `updates_topic` (the scoring model's
+    /// versions, which carry them) to its end before the first document,
+    /// then follows it on a thread, as the score stage does.
+    pub async fn start(config: ParseStageConfig, updates_topic: &str, catch_up: Duration, brokers: &str, kafka: &BTreeMap<String, String>) -> anyhow::Result<Self> {
+        let stage = Self::new(config);
+        let (b, topic, kafka, layouts) = (brokers.to_owned(), updates_topic.to_owned(), kafka.clone(), stage.layouts.clone());
+        let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<UpdatesReader> {
+            let reader = UpdatesReader::open(&b, &topic, MODEL_KEY, &kafka)?;
+            reader.catch_up(catch_up, |u| install(&layouts, &u, false))?;
+            let now = layouts.load();
+            tracing::info!(version = now.version, layouts = now.current.layouts.len(), "parse stage caught up with {topic}");
+            Ok(reader)
+        })
+        .await??;
+        let layouts = stage.layouts.clone();
+        reader.follow(stage.stop.clone(), move |u| install(&layouts, &u, true));
+        Ok(stage)
+    }
+
+    /// The learned layouts the stage reads documents with; storing a new
+    /// value takes effect from the next batch.
+    pub fn layouts(&self) -> &arc_swap::ArcSwap<LayoutDeployment> {
+        &self.layouts
     }
 }
 
@@ -68,11 +128,11 @@ pub fn lane_of(topic: &str) -> &'static str {
     LANES.iter().copied().find(|l| *l == last).unwrap_or("normal")
 }
 
-fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits, learned: &Arc<LayoutHints>) -> ProcessResult<ParsedDocument> {
+fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits, layouts: &LayoutDeployment) -> ProcessResult<ParsedDocument> {
     let _span = docflow_runtime::step_span!(&input.span, "parse");
     let raw = &input.value;
     check_identity(&raw.id, input.key.as_deref())?;
-    let out = parse_learned_with_deadline(raw, limits, learned.clone())?;
+    let out = parse_learned_with_deadline(raw, limits, layouts.select(&raw.id).clone())?;
     let doc = ParsedDocument {
         id: raw.id.clone(),
         content_type: out.content_type,
@@ -81,6 +141,7 @@ fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits, learned: &Arc<Lay
         warnings: out.warnings,
         created_at_ms: raw.created_at_ms,
         priority: lane_of(&input.meta.topic).to_owned(),
+        locale: raw.metadata.get("locale").cloned(),
     };
     // Keyed by the document id (the record key, when set, equals it).
     Ok(vec![Output::new(raw.id.clone().into_bytes(), doc)])
@@ -96,13 +157,13 @@ impl Stage for ParseStage {
 
     async fn process(&self, batch: Vec<Input<RawDocument>>) -> Vec<ProcessResult<ParsedDocument>> {
         let limits = self.limits.clone();
-        let learned = self.learned.load_full();
+        let layouts = self.layouts.load_full();
         let n = batch.len();
         // A batch holds one lane (the runtime never mixes them).
         let top = batch.first().is_some_and(|i| lane_of(&i.meta.topic) == LANES[0]);
         let pool = if top { self.top.clone() } else { self.bulk.clone() };
         let joined = tokio::task::spawn_blocking(move || {
-            let parse_all = || batch.par_iter().map(|i| parse_one(i, &limits, &learned)).collect::<Vec<_>>();
+            let parse_all = || batch.par_iter().map(|i| parse_one(i, &limits, &layouts)).collect::<Vec<_>>();
             match pool {
                 Some(pool) => pool.install(parse_all),
                 None => parse_all(),

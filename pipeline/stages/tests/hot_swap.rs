@@ -66,6 +66,7 @@ async fn a_feedback_burst_creates_a_class_that_scoring_uses_within_seconds() {
             embedding_f32le: Some(embedding_to_bytes(&near(3, 100 + i))),
             note: None,
             created_at_ms: 1,
+            fields: Default::default(),
         };
         send(&producer, &feedback_t, &fb.id, &fb);
     }

@@ -83,6 +83,7 @@ async fn under_load_batches_fill_to_the_token_budget() {
         warnings: vec![],
         created_at_ms: 1,
         priority: "normal".into(),
+        locale: None,
     };
     // The backlog is there before the stage starts: load.
     for i in 0..N {
@@ -159,6 +160,7 @@ async fn long_documents_are_cut_at_a_short_position_table() {
             warnings: vec![],
             created_at_ms: 1,
             priority: "normal".into(),
+            locale: None,
         };
         send(&producer, &input, &doc.id, &doc);
     }

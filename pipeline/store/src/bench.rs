@@ -73,6 +73,7 @@ pub fn synthetic_scored(run: &str, i: u64) -> ScoredDocument {
                 warnings: vec![],
                 created_at_ms: base_ms(),
                 priority: ["critical", "high", "normal", "low"][(r % 4) as usize].into(),
+                locale: None,
             },
             embedding_f32le: docflow_schemas::embedding_to_bytes(&embedding),
             encoder_version: "all-MiniLM-L6-v2@bench".into(),

@@ -89,5 +89,6 @@ pub fn feedback_of(row: &DocumentRow, verdict: crate::Verdict, note: Option<&str
             None => format!("audit verdict={verdict_name}"),
         }),
         created_at_ms: now_ms,
+        fields: Default::default(),
     }
 }

@@ -68,6 +68,7 @@ pub fn parsed() -> ParsedDocument {
         warnings: vec!["invalid_utf8".into()],
         created_at_ms: 1_764_000_000_000,
         priority: "high".into(),
+        locale: None,
     }
 }
 
@@ -148,6 +149,7 @@ pub fn feedback() -> Feedback {
         embedding_f32le: Some(embedding_to_bytes(&[0.5, -0.25, 0.125])),
         note: Some("new class".into()),
         created_at_ms: 1_764_000_000_200,
+        fields: [("total".to_string(), "1234.56".to_string()), ("vendor".to_string(), "ACME GmbH".to_string())].into(),
     }
 }
 

@@ -33,7 +33,7 @@ pub enum EvalCommand {
     /// documents are scored without and with what was learned, and other vendors' documents are
     /// checked unchanged.
     ///
-    /// Example: docflow eval corrections --docs shared/realdocs/docs
+    /// Example: docflow eval corrections --docs shared/realdocs/docs [--budget 20]
     Corrections(CorrectionsArgs),
 }
 
@@ -41,6 +41,14 @@ pub enum EvalCommand {
 pub struct CorrectionsArgs {
     #[command(flatten)]
     pub set: LabelledSet,
+    /// Instead: a reviewer's budget of N corrections spread over vendors (the first wrongly
+    /// read document of each vendor, in file order), and what they do to the accuracy on the
+    /// other documents held out by source group.
+    #[arg(long, value_name = "N")]
+    pub budget: Option<usize>,
+    /// Generated documents added to each held-out fit (as `eval extract --generated`).
+    #[arg(long, default_value_t = 2000)]
+    pub generated: usize,
     /// Write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -133,6 +141,14 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
 
 fn corrections(a: CorrectionsArgs) -> anyhow::Result<()> {
     let docs = load(&a.set)?;
+    if let Some(budget) = a.budget {
+        let report = eval::corrections_budget(&docs, &generated_examples(a.generated, 7), budget);
+        if let Some(path) = &a.json {
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        }
+        print!("{}", report.table());
+        return Ok(());
+    }
     let report = eval::corrections(&docs, Weights::shipped());
     if let Some(path) = &a.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)?;

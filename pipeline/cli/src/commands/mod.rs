@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod dlq;
 pub mod eval;
+pub mod feedback;
 pub mod model;
 pub mod status;
 pub mod store;

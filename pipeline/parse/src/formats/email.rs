@@ -85,6 +85,38 @@ pub fn parse(body: &[u8], limits: &ParseLimits) -> Result<Extracted, ParseError>
     Ok(Extracted { text, warnings, hints, einvoice: attached.einvoice })
 }
 
+/// The [`Hints`] of a text [`parse`] rendered, read back from its header
+/// block (`From:`, `To:`, `Cc:`, `Subject:`, `Date:` lines, a blank line,
+/// the body): what a later stage that holds only the parsed text needs to
+/// see the document as the parser saw it. `None` when the text does not
+/// start with such a block.
+pub fn hints_of_rendered(text: &str) -> Option<Hints> {
+    let head_len = text.find("\n\n")?;
+    let mut hints = Hints { body_offset: head_len + 2, ..Hints::default() };
+    for line in text[..head_len].lines() {
+        // An empty header (`To:`) loses its trailing space to normalisation.
+        let (label, value) = line.split_once(':')?;
+        let value = value.trim_start();
+        match label {
+            "From" | "To" | "Cc" => {
+                if label == "From" {
+                    hints.sender_name = value.split_once(" <").map(|(n, _)| n.trim().to_string()).filter(|n| !n.is_empty());
+                }
+                for part in value.split(", ") {
+                    let email = part.rsplit_once('<').map_or(part, |(_, e)| e.trim_end_matches('>')).trim();
+                    if email.contains('@') {
+                        hints.addresses.push(email.to_ascii_lowercase());
+                    }
+                }
+            }
+            "Subject" => hints.subject = Some(value.to_string()),
+            "Date" => hints.header_date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok().map(|_| value.to_string()),
+            _ => return None,
+        }
+    }
+    Some(hints)
+}
+
 /// Most attachments read per message (the rest are skipped with a warning).
 pub const MAX_ATTACHMENTS: usize = 16;
 
@@ -169,6 +201,7 @@ mod tests {
         let e = super::parse(mail, &crate::ParseLimits::default()).unwrap();
         assert_eq!(e.text, "From: Ann <ann@example.com>\nTo: bob@example.org\nSubject: Hello\nDate: 2026-03-12\n\nHi & bye");
         assert_eq!(e.hints.addresses, vec!["ann@example.com", "bob@example.org"]);
+        assert_eq!(super::hints_of_rendered(&e.text).as_ref(), Some(&e.hints));
         assert_eq!(e.hints.header_date.as_deref(), Some("2026-03-12"));
     }
 }

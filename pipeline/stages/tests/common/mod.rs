@@ -124,6 +124,7 @@ pub fn embedded_doc(id: &str, e: &[f32]) -> docflow_schemas::EmbeddedDocument {
             warnings: vec![],
             created_at_ms: 1,
             priority: "normal".into(),
+            locale: None,
         },
         embedding_f32le: docflow_schemas::embedding_to_bytes(e),
         encoder_version: "test@0".into(),

@@ -66,6 +66,12 @@ fn view(p: &Prepared) -> View<'_> {
     View { lines: doc::line_texts(body).collect(), fingerprint: fingerprint::of(body, sender.map(String::as_str), &p.rules) }
 }
 
+/// The layout fingerprint a document's corrections are learned under
+/// (`None`: no sender address, IBAN or heading lines to key them by).
+pub fn layout_of(p: &Prepared) -> Option<String> {
+    view(p).fingerprint
+}
+
 /// A line's shape: lower case, every number (digits with the `.`, `,`
 /// and `'` between them) as one `9`, single spaces: `Total 1,034.00` and
 /// `Total 834.00` have one shape.
