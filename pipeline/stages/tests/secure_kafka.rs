@@ -165,12 +165,14 @@ fn raw(i: usize) -> RawDocument {
     }
 }
 
-/// Topics the parse stage uses under `cfg`'s prefix.
+/// Topics the parse stage uses under `cfg`'s prefix (with the model
+/// versions it follows for learned layouts).
 fn parse_topics(cfg: &PipelineConfig) -> Vec<String> {
     let sc = cfg.stage_config("parse").unwrap();
     let mut t = sc.input_topics.clone();
     t.extend(sc.output_topic.clone());
     t.push(sc.dlq_topic.clone());
+    t.push(cfg.score_config().updates_topic);
     t
 }
 

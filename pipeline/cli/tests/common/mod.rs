@@ -8,13 +8,15 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// Creates `<prefix>.docs.raw.{critical,high,normal,low}` (`raw_partitions`
-/// each), `<prefix>.docs.parsed` and `<prefix>.docs.dlq`; returns the last two.
+/// each), `<prefix>.docs.parsed`, `<prefix>.docs.dlq` and the model
+/// versions the stage follows (`<prefix>.model.updates`); returns parsed and dlq.
 pub fn create_parse_topics(prefix: &str, raw_partitions: i32) -> (String, String) {
     let raw: Vec<String> = ["critical", "high", "normal", "low"].iter().map(|l| format!("{prefix}.docs.raw.{l}")).collect();
-    let (parsed, dlq) = (format!("{prefix}.docs.parsed"), format!("{prefix}.docs.dlq"));
+    let (parsed, dlq, updates) = (format!("{prefix}.docs.parsed"), format!("{prefix}.docs.dlq"), format!("{prefix}.model.updates"));
     let mut topics: Vec<(&str, i32)> = raw.iter().map(|t| (t.as_str(), raw_partitions)).collect();
     topics.push((&parsed, 1));
     topics.push((&dlq, 1));
+    topics.push((&updates, 1));
     tokio::runtime::Runtime::new().unwrap().block_on(testkit::create_topics(&testkit::brokers(), &topics)).unwrap();
     (parsed, dlq)
 }
