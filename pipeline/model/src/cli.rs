@@ -223,8 +223,8 @@ fn flush_embeddings(encoder: &mut TextEncoder, pending: &mut Vec<(Value, String)
 pub struct BenchEncodeArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// JSON lines with a "text" field (or bare JSON strings), the format of
-    /// the GPU peer script (`shared/gpu/peer_bench.py --docs`).
+    /// JSON lines with a "text" field (or bare JSON strings), as
+    /// `pipeline/model/scripts/gen_bench_docs.py` writes them.
     #[arg(long, value_name = "FILE")]
     pub docs: PathBuf,
     /// Documents encoded once, untimed, before measuring.

@@ -23,7 +23,8 @@ use crate::validate::{self, limits};
 /// it needs a data migration).
 pub const BUCKETS: i32 = 16;
 
-/// `anomaly_score` above this opens a pending audit (DESIGN.md: 0.7).
+/// `anomaly_score` above this opens a pending audit (the contract in
+/// `schemas/README.md`; what 0.7 means: `pipeline/score/src/anomaly/calibrate.rs`).
 pub const DEFAULT_AUDIT_THRESHOLD: f64 = 0.7;
 
 /// Stable bucket of a document id: FNV-1a 64 (not `DefaultHasher`, whose
