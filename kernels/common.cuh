@@ -1,7 +1,8 @@
 // Shared device helpers for the docflow kernels: fp16 types, warp reductions,
 // and thin inline-PTX wrappers for the tensor-core instructions (ldmatrix,
-// mma.sync m16n8k16) and asynchronous copies (cp.async). Kept header-only;
-// the Rust loader splices it into each .cu before NVRTC sees it.
+// mma.sync m16n8k16) and asynchronous copies (cp.async), GELU, LayerNorm and
+// the GEMM epilogue. Kept header-only; the Rust loader splices it into each
+// .cu before NVRTC sees it.
 #pragma once
 #include <cuda_fp16.h>
 
@@ -62,6 +63,31 @@ __device__ __forceinline__ unsigned pack_half2(float lo, float hi) {
 // BERT's GELU (the exact, erf-based form).
 __device__ __forceinline__ float gelu_erf(float x) {
     return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+
+// GEMM epilogues (gemm.cu, gemm_sm90.cu): what happens to an accumulated
+// output before it is stored.
+#define EPI_BIAS 0           // Y = XW^T + bias
+#define EPI_BIAS_GELU 1      // Y = GELU(XW^T + bias)
+#define EPI_BIAS_RESIDUAL 2  // Y = XW^T + bias + R
+
+// Stores the output pair Y[row][col], Y[row][col + 1] from its two fp32
+// accumulators, after the epilogue EPI; `bv` is bias[col..col + 1]. R may
+// alias Y: the pair is read before it is written, by the same thread.
+template <int EPI>
+__device__ __forceinline__ void gemm_store_pair(float v0, float v1, float2 bv, const __half* residual, __half* Y, int N,
+                                                int row, int col) {
+    v0 += bv.x;
+    v1 += bv.y;
+    if (EPI == EPI_BIAS_GELU) {
+        v0 = gelu_erf(v0);
+        v1 = gelu_erf(v1);
+    } else if (EPI == EPI_BIAS_RESIDUAL) {
+        const float2 rv = __half22float2(*reinterpret_cast<const __half2*>(residual + (size_t)row * N + col));
+        v0 += rv.x;
+        v1 += rv.y;
+    }
+    *reinterpret_cast<__half2*>(Y + (size_t)row * N + col) = __floats2half2_rn(v0, v1);
 }
 
 // LayerNorm of one row held by a warp: lane owns elements lane*2 + 64*i

@@ -19,10 +19,6 @@
 #define GEMM_STAGES 3
 #define GEMM_THREADS 256
 
-#define EPI_BIAS 0
-#define EPI_BIAS_GELU 1
-#define EPI_BIAS_RESIDUAL 2
-
 // Offset (in halves) of 16-byte chunk `c` (0..3) of row `r` in a [rows][32] tile.
 __device__ __forceinline__ int swz(int r, int c) { return r * GEMM_BK + ((c ^ ((r >> 1) & 3)) << 3); }
 
@@ -123,20 +119,8 @@ __device__ __forceinline__ void gemm_tn(const __half* __restrict__ X, const __ha
 #pragma unroll
             for (int hr = 0; hr < 2; ++hr) {
                 const int row = m0 + warp_m * 64 + mi * 16 + g + hr * 8;
-                if (row < M) {
-                    float v0 = acc[mi][nj][hr * 2] + bv.x;
-                    float v1 = acc[mi][nj][hr * 2 + 1] + bv.y;
-                    if (EPI == EPI_BIAS_GELU) {
-                        v0 = gelu_erf(v0);
-                        v1 = gelu_erf(v1);
-                    } else if (EPI == EPI_BIAS_RESIDUAL) {
-                        const float2 rv =
-                            __half22float2(*reinterpret_cast<const __half2*>(residual + (size_t)row * N + col));
-                        v0 += rv.x;
-                        v1 += rv.y;
-                    }
-                    *reinterpret_cast<__half2*>(Y + (size_t)row * N + col) = __floats2half2_rn(v0, v1);
-                }
+                if (row < M)
+                    gemm_store_pair<EPI>(acc[mi][nj][hr * 2], acc[mi][nj][hr * 2 + 1], bv, residual, Y, N, row, col);
             }
         }
     }

@@ -21,10 +21,6 @@
 // + 1 KiB so the tiles can be aligned to the 1024-byte swizzle period.
 #define WG_SMEM_BYTES (WG_STAGES * WG_STAGE_BYTES + 1024)
 
-#define EPI_BIAS 0
-#define EPI_BIAS_GELU 1
-#define EPI_BIAS_RESIDUAL 2
-
 // Shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart.
 __device__ __forceinline__ unsigned long long wg_desc(unsigned saddr) {
     unsigned long long d = 0;
@@ -130,19 +126,7 @@ __device__ __forceinline__ void gemm_wgmma(const __half* __restrict__ X, const _
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
             const int row = m0 + wg * 64 + w * 16 + g + hr * 8;
-            if (row < M) {
-                float v0 = acc[j * 4 + hr * 2] + bv.x;
-                float v1 = acc[j * 4 + hr * 2 + 1] + bv.y;
-                if (EPI == EPI_BIAS_GELU) {
-                    v0 = gelu_erf(v0);
-                    v1 = gelu_erf(v1);
-                } else if (EPI == EPI_BIAS_RESIDUAL) {
-                    const float2 rv = __half22float2(*reinterpret_cast<const __half2*>(residual + (size_t)row * N + col));
-                    v0 += rv.x;
-                    v1 += rv.y;
-                }
-                *reinterpret_cast<__half2*>(Y + (size_t)row * N + col) = __floats2half2_rn(v0, v1);
-            }
+            if (row < M) gemm_store_pair<EPI>(acc[j * 4 + hr * 2], acc[j * 4 + hr * 2 + 1], bv, residual, Y, N, row, col);
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Layout of `kernels/`:
 //! - `common.cuh`: shared helpers (warp reductions, `ldmatrix` / `mma.sync` /
-//!   `cp.async` wrappers, GELU, warp LayerNorm);
+//!   `cp.async` wrappers, GELU, warp LayerNorm, the GEMM epilogues);
 //! - `embeddings.cu`: word + position + type gather fused with LayerNorm;
 //! - `gemm.cu`: tensor-core GEMM (`mma.sync`, sm_80+) with bias / bias+GELU /
 //!   bias+residual epilogues;
