@@ -20,41 +20,47 @@ use chrono::{NaiveDate, SecondsFormat};
 use crate::model::{DocumentView, IndexEntry, Page, PageRequest, Resolution, Verdict};
 use crate::schema::{apply_schema, Replication};
 use crate::store::DocumentStore;
+use crate::store_env;
 use crate::{connect_session, CassandraStore, StoreConfig};
 
-/// Where the database is (shared by every storage subcommand).
+/// Where the database is (shared by every storage subcommand). TLS, a
+/// password file and the local datacenter come from the same environment
+/// variables as for the stages ([`store_env`]).
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConnArgs {
     /// ScyllaDB/Cassandra contact points, comma-separated host:port.
-    #[arg(long = "scylla-nodes", env = "DOCFLOW_SCYLLA_NODES", default_value = "127.0.0.1:9042", value_delimiter = ',')]
+    #[arg(long = "scylla-nodes", env = store_env::NODES, default_value = "127.0.0.1:9042", value_delimiter = ',')]
     pub nodes: Vec<String>,
     /// Keyspace holding docflow's tables.
-    #[arg(long, env = "DOCFLOW_KEYSPACE", default_value = "docflow")]
+    #[arg(long, env = store_env::KEYSPACE, default_value = "docflow")]
     pub keyspace: String,
     /// User name (PasswordAuthenticator); omit for clusters without auth.
-    #[arg(long = "scylla-user", env = "DOCFLOW_SCYLLA_USER")]
+    #[arg(long = "scylla-user", env = store_env::USER)]
     pub username: Option<String>,
     /// Password for --scylla-user.
-    #[arg(long = "scylla-password", env = "DOCFLOW_SCYLLA_PASSWORD", hide_env_values = true)]
+    #[arg(long = "scylla-password", env = store_env::PASSWORD, hide_env_values = true)]
     pub password: Option<String>,
 }
 
 impl ConnArgs {
-    /// Defaults plus these arguments.
-    pub fn config(&self) -> StoreConfig {
-        StoreConfig {
+    /// Defaults plus these arguments, plus what the environment says of
+    /// credentials, TLS and the local datacenter.
+    pub fn config(&self) -> Result<StoreConfig, store_env::StoreEnvError> {
+        let mut cfg = StoreConfig {
             nodes: self.nodes.clone(),
             keyspace: self.keyspace.clone(),
             username: self.username.clone(),
             password: self.password.clone(),
             ..StoreConfig::default()
-        }
+        };
+        store_env::apply(&mut cfg, store_env::process_env)?;
+        Ok(cfg)
     }
 }
 
 /// Connects the Cassandra store for a subcommand.
 pub async fn connect(conn: &ConnArgs) -> anyhow::Result<CassandraStore> {
-    let cfg = conn.config();
+    let cfg = conn.config()?;
     CassandraStore::connect(&cfg)
         .await
         .with_context(|| format!("connecting to {} (keyspace {})", cfg.nodes.join(","), cfg.keyspace))
@@ -72,7 +78,7 @@ pub struct SchemaApplyArgs {
 
 /// Applies `schemas/cql/` (idempotent) and prints what exists afterwards.
 pub async fn schema_apply(args: &SchemaApplyArgs, out: &mut dyn Write) -> anyhow::Result<crate::SchemaReport> {
-    let cfg = StoreConfig { keyspace: args.conn.keyspace.clone(), ..args.conn.config() };
+    let cfg = args.conn.config()?;
     let session = connect_session(&cfg).await.with_context(|| format!("connecting to {}", cfg.nodes.join(",")))?;
     let report = apply_schema(&session, &cfg.keyspace, &args.replication).await?;
     writeln!(
@@ -286,7 +292,7 @@ pub struct BenchArgs {
 }
 
 pub async fn bench(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<crate::bench::BenchReport> {
-    let cfg = StoreConfig { max_in_flight: args.concurrency.max(1) * 2, ..args.conn.config() };
+    let cfg = StoreConfig { max_in_flight: args.concurrency.max(1) * 2, ..args.conn.config()? };
     let session = std::sync::Arc::new(connect_session(&cfg).await?);
     if args.apply_schema {
         apply_schema(&session, &cfg.keyspace, &Replication::local()).await?;

@@ -9,12 +9,14 @@ use serde::Deserialize;
 
 use crate::error::StoreError;
 use crate::plan::DEFAULT_AUDIT_THRESHOLD;
+use crate::store_env;
 
 /// Connection and behaviour of the ScyllaDB/Cassandra store.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// Contact points, `host:port` (env `DOCFLOW_SCYLLA_NODES`, comma-separated).
+    /// Contact points, `host:port` (env `DOCFLOW_SCYLLA_NODES`, comma-separated;
+    /// every variable: [`crate::store_env`]).
     /// The driver discovers the rest of the cluster from them.
     pub nodes: Vec<String>,
     /// Keyspace holding docflow's tables (env `DOCFLOW_KEYSPACE`).
@@ -95,19 +97,14 @@ impl Default for StoreConfig {
 
 impl StoreConfig {
     /// Defaults overridden by `DOCFLOW_SCYLLA_NODES`, `DOCFLOW_KEYSPACE`,
-    /// `DOCFLOW_SCYLLA_USER`, `DOCFLOW_SCYLLA_PASSWORD`.
+    /// `DOCFLOW_SCYLLA_USER`, `DOCFLOW_SCYLLA_PASSWORD`. For TLS, a password
+    /// file and the local datacenter as well, follow with
+    /// [`store_env::apply`].
     pub fn from_env() -> Self {
         let mut c = Self::default();
-        if let Ok(n) = std::env::var("DOCFLOW_SCYLLA_NODES") {
-            c.nodes = split_nodes(&n);
-        }
-        if let Ok(k) = std::env::var("DOCFLOW_KEYSPACE") {
-            if !k.trim().is_empty() {
-                c.keyspace = k.trim().to_owned();
-            }
-        }
-        c.username = std::env::var("DOCFLOW_SCYLLA_USER").ok().filter(|s| !s.is_empty());
-        c.password = std::env::var("DOCFLOW_SCYLLA_PASSWORD").ok().filter(|s| !s.is_empty());
+        store_env::connection(&mut c, store_env::process_env);
+        c.username = store_env::process_env(store_env::USER).filter(|s| !s.is_empty());
+        c.password = store_env::process_env(store_env::PASSWORD).filter(|s| !s.is_empty());
         c
     }
 

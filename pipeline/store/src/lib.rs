@@ -14,7 +14,8 @@
 //!   re-scored record) as pure functions both stores share; [`validate`]:
 //!   the limits a record must meet before anything is written.
 //! - [`model`], [`error`], [`config`]: types, [`StoreError`] (→
-//!   `docflow_core::StageError`), [`StoreConfig`].
+//!   `docflow_core::StageError`), [`StoreConfig`]; [`store_env`]: the
+//!   `DOCFLOW_SCYLLA_*` environment variables, read in this one place.
 //! - [`breaker`], [`retry`], [`paging`]: circuit breaker, backoff, keyset
 //!   paging cursors; [`availability`]: [`wait_while_open`], waiting out an
 //!   outage (probing) instead of failing, for callers that would otherwise
@@ -38,6 +39,7 @@ pub mod plan;
 pub mod retry;
 pub mod schema;
 pub mod store;
+pub mod store_env;
 pub mod validate;
 
 pub use availability::{wait_while_open, Availability};
