@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use cudarc::driver::{sys, CudaContext};
 
-use crate::kernels::{Epilogue, GemmImpl, KResult, Kernels};
+use crate::kernels::{Epilogue, GemmImpl, KResult, KernelError, Kernels};
 use crate::model::addr;
 
 /// Deterministic fp16 test data in [-scale, scale] (as bits).
@@ -29,7 +29,7 @@ pub fn choose_gemm(ctx: &Arc<CudaContext>, k: &Kernels) -> KResult<(GemmImpl, St
         Some("wgmma") => return Ok((GemmImpl::Wgmma, "wgmma (forced by DOCFLOW_GEMM)".into())),
         _ => {}
     }
-    let e = |e: cudarc::driver::DriverError| e.to_string();
+    let e = |source| KernelError::Driver { what: "choosing the GEMM implementation".into(), source };
     let s = ctx.new_stream().map_err(e)?;
     // Check: ragged M, several N tiles, K of 6 wgmma stages.
     let (m, n, kk) = (2048 + 77, 1536, 384);

@@ -257,10 +257,10 @@ pub fn bench_gemm(ordinal: usize, tokens: usize, iters: usize) -> anyhow::Result
     if let Some(why) = crate::gpu_absent_reason() {
         bail!("no CUDA device ({why})");
     }
-    crate::libs::ensure_nvrtc().map_err(anyhow::Error::msg)?;
+    crate::libs::ensure_nvrtc()?;
     let ctx = CudaContext::new(ordinal)?;
     let stream = ctx.new_stream()?;
-    let kernels = Kernels::load(&ctx).map_err(anyhow::Error::msg)?;
+    let kernels = Kernels::load(&ctx)?;
     let blas = CudaBlas::new(stream.clone())?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut out = Vec::new();
@@ -276,7 +276,7 @@ pub fn bench_gemm(ordinal: usize, tokens: usize, iters: usize) -> anyhow::Result
         let yb = stream.alloc_zeros::<u16>(m * n)?;
         let (xp, wp, bp, yp, ybp) = (addr(&x, &stream), addr(&w, &stream), addr(&bias, &stream), addr(&y, &stream), addr(&yb, &stream));
         let (kref, sref) = (&kernels, &stream);
-        let ours = |imp: GemmImpl| move || kref.gemm_with(imp, sref, xp, wp, bp, yp, m, n, k, Epilogue::Bias).map_err(anyhow::Error::msg);
+        let ours = |imp: GemmImpl| move || kref.gemm_with(imp, sref, xp, wp, bp, yp, m, n, k, Epilogue::Bias).map_err(anyhow::Error::from);
         let alpha = 1.0f32;
         let beta = 0.0f32;
         let theirs = || -> anyhow::Result<()> {

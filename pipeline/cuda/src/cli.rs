@@ -39,9 +39,9 @@ pub fn run_check(gpu: usize) -> anyhow::Result<()> {
     if let Some(why) = crate::gpu_absent_reason() {
         anyhow::bail!("no CUDA device ({why})");
     }
-    crate::libs::ensure_nvrtc().map_err(anyhow::Error::msg)?;
+    crate::libs::ensure_nvrtc()?;
     let ctx = cudarc::driver::CudaContext::new(gpu)?;
-    let k = crate::kernels::Kernels::load(&ctx).map_err(anyhow::Error::msg)?;
+    let k = crate::kernels::Kernels::load(&ctx)?;
     let (maj, min) = ctx.compute_capability()?;
     println!(
         "{}",

@@ -7,6 +7,9 @@ use std::sync::mpsc::{self, Receiver, Sender};
 
 use docflow_model::{BertWeights, Encoder, EncoderError, LoadOptions, PackedBatch};
 
+use crate::kernels::KernelError;
+use crate::libs::ToolkitError;
+use crate::nvrtc::CompileError;
 use crate::worker::{self, Command, EncodeResult, GpuStats};
 
 /// The all-MiniLM-L6-v2 encoder on one NVIDIA GPU.
@@ -22,7 +25,7 @@ impl CudaEncoder {
     /// No GPU or driver → [`EncoderError::DeviceUnavailable`].
     pub fn load(model_dir: &Path, ordinal: usize) -> Result<Self, EncoderError> {
         // Fail fast, before reading 90 MB of weights, when there is no driver.
-        crate::libs::driver_available().map_err(EncoderError::DeviceUnavailable)?;
+        crate::libs::driver_available()?;
         let weights = BertWeights::load(model_dir, LoadOptions::default())?;
         Self::from_weights(weights, ordinal)
     }
@@ -97,5 +100,56 @@ impl Encoder for CudaEncoder {
         self.submit(batch.clone())?
             .recv()
             .map_err(|_| EncoderError::Internal("the GPU thread stopped before replying".into()))?
+    }
+}
+
+// The `Encoder` trait's errors carry text, and the infer stage turns their
+// variant into a dead-letter kind. The typed errors of this crate become that
+// text here, at the boundary, with their whole chain of sources.
+
+impl From<ToolkitError> for EncoderError {
+    fn from(e: ToolkitError) -> Self {
+        EncoderError::DeviceUnavailable(with_sources(&e))
+    }
+}
+
+impl From<KernelError> for EncoderError {
+    fn from(e: KernelError) -> Self {
+        match e {
+            KernelError::Compile(CompileError::Toolkit(t)) => t.into(),
+            e => EncoderError::Internal(with_sources(&e)),
+        }
+    }
+}
+
+/// `error: source: source of the source …`
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        next = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_errors_reach_the_encoder_trait_with_their_sources() {
+        // A driver error names the call and keeps the driver's code as its
+        // source (not formatted here: its text comes from libcuda).
+        let k = KernelError::driver("gemm")(cudarc::driver::DriverError(cudarc::driver::sys::CUresult::CUDA_ERROR_LAUNCH_FAILED));
+        assert_eq!(k.to_string(), "gemm");
+        assert!(std::error::Error::source(&k).is_some());
+        let e: EncoderError = KernelError::Shape { kernel: "gemm", why: "N = 100 must be a multiple of 128".into() }.into();
+        assert!(matches!(&e, EncoderError::Internal(m) if m == "gemm: N = 100 must be a multiple of 128"), "{e:?}");
+        let e: EncoderError = KernelError::Compile(CompileError::Toolkit(ToolkitError::NoNvrtc { tried: vec!["/x".into()] })).into();
+        assert!(matches!(&e, EncoderError::DeviceUnavailable(m) if m.contains("NVRTC") && m.contains("/x")), "{e:?}");
+        let e: EncoderError = ToolkitError::NoDriver.into();
+        assert!(matches!(e, EncoderError::DeviceUnavailable(_)));
     }
 }

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaContext, CudaFunction, CudaStream, DriverError, LaunchConfig, PushKernelArg};
 
 use crate::nvrtc;
 
@@ -72,8 +72,40 @@ pub struct Kernels {
     pub cached_modules: usize,
 }
 
+/// Why the kernels could not be loaded or a launch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    /// The GPU is older than the kernels' instructions (sm_80).
+    #[error("compute capability {major}.{minor}: the kernels need sm_80 or newer")]
+    Unsupported { major: i32, minor: i32 },
+    /// A module did not compile (or NVRTC is missing).
+    #[error(transparent)]
+    Compile(#[from] nvrtc::CompileError),
+    /// A CUDA driver call failed; `what` says which.
+    #[error("{what}")]
+    Driver {
+        what: String,
+        #[source]
+        source: DriverError,
+    },
+    /// A module loaded without a kernel it should define.
+    #[error("kernel {0} missing from its module")]
+    Missing(String),
+    /// A launch with a shape its kernel does not handle (a caller's bug).
+    #[error("{kernel}: {why}")]
+    Shape { kernel: &'static str, why: String },
+}
+
+impl KernelError {
+    /// Wraps a driver error with what was being done.
+    pub fn driver(what: impl Into<String>) -> impl FnOnce(DriverError) -> Self {
+        let what = what.into();
+        move |source| Self::Driver { what, source }
+    }
+}
+
 /// Error from loading or launching.
-pub type KResult<T> = Result<T, String>;
+pub type KResult<T> = Result<T, KernelError>;
 
 impl Kernels {
     /// Compiles (or reads from the cache) every module for the context's
@@ -82,9 +114,9 @@ impl Kernels {
     /// against it; the faster of the two (if it agrees) serves
     /// [`Kernels::gemm`]. Env `DOCFLOW_GEMM=mma|wgmma` forces a choice.
     pub fn load(ctx: &Arc<CudaContext>) -> KResult<Self> {
-        let (major, minor) = ctx.compute_capability().map_err(|e| format!("compute capability: {e}"))?;
+        let (major, minor) = ctx.compute_capability().map_err(KernelError::driver("compute capability"))?;
         if major < 8 {
-            return Err(format!("compute capability {major}.{minor}: the kernels need sm_80 or newer"));
+            return Err(KernelError::Unsupported { major, minor });
         }
         let arch = format!("compute_{major}{minor}");
         let mut driver = 0i32;
@@ -99,17 +131,17 @@ impl Kernels {
                 Some(a) if a.trim_end_matches('a') == arch => a.to_string(),
                 Some(_) => continue,
             };
-            let (ptx, hit) = nvrtc::cached_ptx(m, &target, driver).map_err(|e| e.to_string())?;
+            let (ptx, hit) = nvrtc::cached_ptx(m, &target, driver)?;
             cached += hit as usize;
             let module = ctx
                 .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
-                .map_err(|e| format!("loading module {} ({target}): {e}", m.name))?;
+                .map_err(KernelError::driver(format!("loading module {} ({target})", m.name)))?;
             for k in m.kernels {
-                let f = module.load_function(k).map_err(|e| format!("kernel {k}: {e}"))?;
+                let f = module.load_function(k).map_err(KernelError::driver(format!("kernel {k}")))?;
                 funcs.insert(*k, f);
             }
         }
-        let mut take = |k: &str| funcs.remove(k).ok_or_else(|| format!("kernel {k} missing"));
+        let mut take = |k: &str| funcs.remove(k).ok_or_else(|| KernelError::Missing(k.to_owned()));
         let mma = GemmFns { bias: take("gemm_bias")?, gelu: take("gemm_bias_gelu")?, residual: take("gemm_bias_residual")? };
         let wgmma = match (take("gemm_wg_bias"), take("gemm_wg_bias_gelu"), take("gemm_wg_bias_residual")) {
             (Ok(bias), Ok(gelu), Ok(residual)) => {
@@ -118,7 +150,7 @@ impl Kernels {
                         cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                         WG_SMEM_BYTES as i32,
                     )
-                    .map_err(|e| format!("wgmma GEMM shared memory: {e}"))?;
+                    .map_err(KernelError::driver("wgmma GEMM shared memory"))?;
                 }
                 Some(GemmFns { bias, gelu, residual })
             }
@@ -179,7 +211,7 @@ impl Kernels {
         // num_seqs + 1 offsets ending at `tokens`, every position < max positions;
         // word/pos/type0/gamma/beta are fp16 tables of width `hidden`; out holds
         // tokens x hidden fp16. One warp per token, no shared memory.
-        unsafe { b.launch(cfg) }.map(|_| ()).map_err(|e| format!("embed_layernorm: {e}"))
+        unsafe { b.launch(cfg) }.map(|_| ()).map_err(KernelError::driver("embed_layernorm"))
     }
 
     /// `Y[M,N] = epilogue(X[M,K] W[N,K]^T + bias)` with the chosen implementation.
@@ -205,11 +237,14 @@ impl Kernels {
     ) -> KResult<()> {
         let bk = if imp == GemmImpl::Wgmma { 64 } else { GEMM_BK };
         if n % GEMM_BN != 0 || k % bk != 0 || k == 0 {
-            return Err(format!("gemm: N = {n} must be a multiple of {GEMM_BN} and K = {k} of {bk}"));
+            return Err(KernelError::Shape { kernel: "gemm", why: format!("N = {n} must be a multiple of {GEMM_BN} and K = {k} of {bk}") });
         }
         let fns = match imp {
             GemmImpl::MmaSync => &self.mma,
-            GemmImpl::Wgmma => self.wgmma.as_ref().ok_or("gemm: wgmma is not available on this GPU")?,
+            GemmImpl::Wgmma => self
+                .wgmma
+                .as_ref()
+                .ok_or_else(|| KernelError::Shape { kernel: "gemm", why: "wgmma is not available on this GPU".into() })?,
         };
         if m == 0 {
             return Ok(());
@@ -240,7 +275,7 @@ impl Kernels {
         // % 64 (wgmma, whose 97 KiB dynamic shared memory was allowed at load) were
         // checked above, rows >= M are neither read (zero-filled) nor written.
         // The residual may alias y: each element is read then written by one thread.
-        unsafe { b.launch(cfg) }.map(|_| ()).map_err(|e| format!("gemm: {e}"))
+        unsafe { b.launch(cfg) }.map(|_| ()).map_err(KernelError::driver("gemm"))
     }
 
     /// Attention over packed sequences: `qkv` is tokens x 3*hidden, `out`
@@ -268,7 +303,7 @@ impl Kernels {
         // every sequence in cu_seqlens is 1..=256 tokens (validated on the host) and
         // each block's first query lies inside its sequence; blocks holds
         // num_blocks int pairs. 45 KiB of static shared memory per block.
-        unsafe { b.launch(cfg) }.map(|_| ()).map_err(|e| format!("attention_varlen: {e}"))
+        unsafe { b.launch(cfg) }.map(|_| ()).map_err(KernelError::driver("attention_varlen"))
     }
 
     /// Row LayerNorm of `rows` x `hidden` fp16 (in place when x == out).
@@ -294,13 +329,13 @@ impl Kernels {
         b.arg(&x).arg(&gamma).arg(&beta).arg(&eps).arg(&r).arg(&h).arg(&out);
         // SAFETY: x and out are rows x hidden fp16 (they may be the same buffer: each
         // warp reads its whole row into registers before writing it), gamma/beta hidden.
-        unsafe { b.launch(cfg) }.map(|_| ()).map_err(|e| format!("layernorm: {e}"))
+        unsafe { b.launch(cfg) }.map(|_| ()).map_err(KernelError::driver("layernorm"))
     }
 
     /// Mean pool + L2 normalise: `out` is num_seqs x hidden f32.
     pub fn mean_pool(&self, s: &CudaStream, x: u64, cu_seqlens: u64, num_seqs: usize, hidden: usize, out: u64) -> KResult<()> {
         if hidden > 1024 || hidden % 2 != 0 {
-            return Err(format!("pooling: hidden = {hidden} must be even and at most 1024"));
+            return Err(KernelError::Shape { kernel: "mean_pool_l2norm", why: format!("hidden = {hidden} must be even and at most 1024") });
         }
         if num_seqs == 0 {
             return Ok(());
@@ -311,13 +346,13 @@ impl Kernels {
         b.arg(&x).arg(&cu_seqlens).arg(&h).arg(&out);
         // SAFETY: x is tokens x hidden fp16, cu_seqlens num_seqs + 1 offsets of
         // non-empty sequences within x, out num_seqs x hidden f32.
-        unsafe { b.launch(cfg) }.map(|_| ()).map_err(|e| format!("mean_pool_l2norm: {e}"))
+        unsafe { b.launch(cfg) }.map(|_| ()).map_err(KernelError::driver("mean_pool_l2norm"))
     }
 }
 
 fn check_hidden(hidden: usize) -> KResult<()> {
     if hidden == 0 || hidden % 64 != 0 || hidden > MAX_HIDDEN {
-        return Err(format!("hidden = {hidden} must be a multiple of 64 and at most {MAX_HIDDEN}"));
+        return Err(KernelError::Shape { kernel: "row kernels", why: format!("hidden = {hidden} must be a multiple of 64 and at most {MAX_HIDDEN}") });
     }
     Ok(())
 }

@@ -14,6 +14,12 @@
 //! - [`bench`]: GPU benchmarks (text→embedding, model-only, GEMM vs cuBLAS);
 //! - [`cli`]: what `docflow` and the `docflow-gpu-bench` binary run.
 //!
+//! Errors are typed, with their sources: [`libs::ToolkitError`] (no driver,
+//! NVRTC or headers), [`nvrtc::CompileError`], [`kernels::KernelError`]
+//! (loading and launching). At the `docflow_model::Encoder` boundary they
+//! become `EncoderError`, whose variants the infer stage maps to dead-letter
+//! kinds (see `encoder`).
+//!
 //! Building needs no CUDA (cudarc loads it dynamically). Tests that need a
 //! GPU print `skipped: no CUDA device (...)` where there is none.
 
@@ -38,7 +44,7 @@ use docflow_model::{Encoder, EncoderError};
 /// Why there is no usable GPU here, or `None` when one is present.
 pub fn gpu_absent_reason() -> Option<String> {
     if let Err(e) = libs::driver_available() {
-        return Some(e);
+        return Some(e.to_string());
     }
     // cudarc panics inside if a driver symbol is missing; treat that as absent too.
     match std::panic::catch_unwind(cudarc::driver::CudaContext::device_count) {

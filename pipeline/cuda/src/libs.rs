@@ -20,15 +20,38 @@
 //! so no `LD_LIBRARY_PATH` is needed.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+/// Why a CUDA library or the CUDA headers cannot be used on this machine.
+/// `Clone`, so the outcome of the one-time NVRTC search can be handed out
+/// again.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ToolkitError {
+    /// No `libcuda`: no NVIDIA driver here.
+    #[error("the CUDA driver library (libcuda.so.1) is not installed or not on the loader path")]
+    NoDriver,
+    /// No `libnvrtc` in any of the places searched.
+    #[error("NVRTC (libnvrtc.so) not found; set DOCFLOW_NVRTC_LIB or install nvidia-cuda-nvrtc. Tried: {}", tried.join(", "))]
+    NoNvrtc { tried: Vec<String> },
+    /// No `cuda_fp16.h` in any of the places searched.
+    #[error("CUDA headers (cuda_fp16.h) not found; set DOCFLOW_CUDA_INCLUDE or install nvidia-cuda-runtime. Tried: {}", tried.join(", "))]
+    NoHeaders { tried: Vec<String> },
+    /// A library was found but the loader refused it.
+    #[error("{} cannot be loaded", path.display())]
+    Load {
+        path: PathBuf,
+        #[source]
+        source: Arc<libloading::Error>,
+    },
+}
 
 /// Whether the CUDA driver library can be opened, and why not.
-pub fn driver_available() -> Result<(), String> {
+pub fn driver_available() -> Result<(), ToolkitError> {
     // SAFETY: only probes `dlopen` on the candidate names; no symbol is called.
     if unsafe { cudarc::driver::sys::is_culib_present() } {
         Ok(())
     } else {
-        Err("the CUDA driver library (libcuda.so.1) is not installed or not on the loader path".into())
+        Err(ToolkitError::NoDriver)
     }
 }
 
@@ -69,8 +92,8 @@ fn pip_nvidia_dirs() -> &'static [PathBuf] {
     })
 }
 
-/// The folder holding `cuda_fp16.h`, or a message listing where it looked.
-pub fn cuda_include_dir() -> Result<PathBuf, String> {
+/// The folder holding `cuda_fp16.h`, or the list of where it looked.
+pub fn cuda_include_dir() -> Result<PathBuf, ToolkitError> {
     let mut tried = Vec::new();
     let mut candidates = Vec::new();
     if let Some(v) = std::env::var_os("DOCFLOW_CUDA_INCLUDE") {
@@ -89,10 +112,7 @@ pub fn cuda_include_dir() -> Result<PathBuf, String> {
         }
         tried.push(c.display().to_string());
     }
-    Err(format!(
-        "CUDA headers (cuda_fp16.h) not found; set DOCFLOW_CUDA_INCLUDE or install nvidia-cuda-runtime. Tried: {}",
-        tried.join(", ")
-    ))
+    Err(ToolkitError::NoHeaders { tried })
 }
 
 /// First file in `dir` whose name starts with `prefix` and contains `.so`.
@@ -112,8 +132,8 @@ fn find_lib(dir: &Path, prefix: &str) -> Option<PathBuf> {
 
 /// Makes NVRTC loadable by cudarc: opens `libnvrtc` (and its builtins) by
 /// path when one is found in the places above. Idempotent.
-pub fn ensure_nvrtc() -> Result<(), String> {
-    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
+pub fn ensure_nvrtc() -> Result<(), ToolkitError> {
+    static RESULT: OnceLock<Result<(), ToolkitError>> = OnceLock::new();
     RESULT
         .get_or_init(|| {
             let mut dirs: Vec<PathBuf> = Vec::new();
@@ -143,19 +163,17 @@ pub fn ensure_nvrtc() -> Result<(), String> {
             if unsafe { cudarc::nvrtc::sys::is_culib_present() } {
                 Ok(())
             } else {
-                Err(format!(
-                    "NVRTC (libnvrtc.so) not found; set DOCFLOW_NVRTC_LIB or install nvidia-cuda-nvrtc. Tried: {}",
-                    dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
-                ))
+                Err(ToolkitError::NoNvrtc { tried: dirs.iter().map(|d| d.display().to_string()).collect() })
             }
         })
         .clone()
 }
 
 /// Opens a shared library for the life of the process.
-fn keep_open(path: &Path) -> Result<(), String> {
+fn keep_open(path: &Path) -> Result<(), ToolkitError> {
     // SAFETY: loading NVIDIA's NVRTC libraries runs only their own initialisers.
-    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| format!("{}: {e}", path.display()))?;
+    let lib = unsafe { libloading::Library::new(path) }
+        .map_err(|e| ToolkitError::Load { path: path.to_path_buf(), source: Arc::new(e) })?;
     std::mem::forget(lib);
     Ok(())
 }

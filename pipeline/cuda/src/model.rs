@@ -168,7 +168,7 @@ impl GpuModel {
         if c.hidden_act != "gelu" {
             return Err(EncoderError::Model(format!("activation {:?} not supported (gelu only)", c.hidden_act)));
         }
-        let kernels = Kernels::load(&ctx).map_err(internal)?;
+        let kernels = Kernels::load(&ctx)?;
         let mut bytes = 0usize;
         let mut up = |t: &[f32]| -> Result<CudaSlice<u16>, EncoderError> {
             bytes += t.len() * 2;
@@ -293,23 +293,22 @@ impl GpuModel {
             sh.eps,
             h,
             x,
-        )
-        .map_err(internal)?;
+        )?;
         for l in &self.layers {
             let lin = |d: &DevLinear| (addr(&d.w, s), addr(&d.b, s));
             let (w, b) = lin(&l.qkv);
-            k.gemm(s, x, w, b, qkv, t, 3 * h, h, Epilogue::Bias).map_err(internal)?;
-            k.attention(s, qkv, cu, blocks, lay.blocks, sh.heads, ctx).map_err(internal)?;
+            k.gemm(s, x, w, b, qkv, t, 3 * h, h, Epilogue::Bias)?;
+            k.attention(s, qkv, cu, blocks, lay.blocks, sh.heads, ctx)?;
             let (w, b) = lin(&l.attn_out);
-            k.gemm(s, ctx, w, b, hb, t, h, h, Epilogue::BiasResidual(x)).map_err(internal)?;
-            k.layernorm(s, hb, addr(&l.ln1_g, s), addr(&l.ln1_b, s), sh.eps, t, h, x).map_err(internal)?;
+            k.gemm(s, ctx, w, b, hb, t, h, h, Epilogue::BiasResidual(x))?;
+            k.layernorm(s, hb, addr(&l.ln1_g, s), addr(&l.ln1_b, s), sh.eps, t, h, x)?;
             let (w, b) = lin(&l.ffn1);
-            k.gemm(s, x, w, b, f, t, sh.intermediate, h, Epilogue::BiasGelu).map_err(internal)?;
+            k.gemm(s, x, w, b, f, t, sh.intermediate, h, Epilogue::BiasGelu)?;
             let (w, b) = lin(&l.ffn2);
-            k.gemm(s, f, w, b, hb, t, h, sh.intermediate, Epilogue::BiasResidual(x)).map_err(internal)?;
-            k.layernorm(s, hb, addr(&l.ln2_g, s), addr(&l.ln2_b, s), sh.eps, t, h, x).map_err(internal)?;
+            k.gemm(s, f, w, b, hb, t, h, sh.intermediate, Epilogue::BiasResidual(x))?;
+            k.layernorm(s, hb, addr(&l.ln2_g, s), addr(&l.ln2_b, s), sh.eps, t, h, x)?;
         }
-        k.mean_pool(s, x, cu, lay.seqs, h, out).map_err(internal)?;
+        k.mean_pool(s, x, cu, lay.seqs, h, out)?;
         Ok(())
     }
 }

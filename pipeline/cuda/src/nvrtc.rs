@@ -18,8 +18,11 @@ use crate::libs;
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
     /// NVRTC or the CUDA headers are not installed.
-    #[error("{0}")]
-    Toolkit(String),
+    #[error(transparent)]
+    Toolkit(#[from] libs::ToolkitError),
+    /// NVRTC is loaded but does not say its version.
+    #[error("nvrtcVersion failed: {0:?}")]
+    Version(sys::nvrtcResult),
     /// NVRTC rejected the source; `log` is its full diagnostic output.
     #[error("NVRTC failed to compile module `{module}` for {arch}: {nvrtc}\n{log}")]
     Source { module: String, arch: String, nvrtc: String, log: String },
@@ -35,12 +38,12 @@ pub struct Compiled {
 
 /// NVRTC's version as `(major, minor)`.
 pub fn nvrtc_version() -> Result<(i32, i32), CompileError> {
-    libs::ensure_nvrtc().map_err(CompileError::Toolkit)?;
+    libs::ensure_nvrtc()?;
     let (mut major, mut minor) = (0, 0);
     // SAFETY: NVRTC is loaded (checked above); both pointers are valid for writes.
     let r = unsafe { sys::nvrtcVersion(&mut major, &mut minor) };
     if r != sys::nvrtcResult::NVRTC_SUCCESS {
-        return Err(CompileError::Toolkit(format!("nvrtcVersion failed: {r:?}")));
+        return Err(CompileError::Version(r));
     }
     Ok((major, minor))
 }
@@ -58,8 +61,8 @@ pub fn options(arch: &str, include_dir: &str) -> Vec<String> {
 
 /// Compiles one module to PTX for `arch` (e.g. `"compute_90"`).
 pub fn compile(module: &docflow_kernels::Module, arch: &str) -> Result<Compiled, CompileError> {
-    libs::ensure_nvrtc().map_err(CompileError::Toolkit)?;
-    let include = libs::cuda_include_dir().map_err(CompileError::Toolkit)?;
+    libs::ensure_nvrtc()?;
+    let include = libs::cuda_include_dir()?;
     let opts = options(arch, &include.to_string_lossy());
     let src = CString::new(module.source()).map_err(|_| CompileError::Source {
         module: module.name.into(),

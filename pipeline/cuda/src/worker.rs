@@ -217,8 +217,8 @@ impl Gpu {
 /// Starts the GPU thread for device `ordinal`; returns once the model is
 /// resident (or with the reason it could not be).
 pub fn spawn(ordinal: usize, weights: BertWeights) -> Result<(Sender<Command>, Started), EncoderError> {
-    crate::libs::driver_available().map_err(EncoderError::DeviceUnavailable)?;
-    crate::libs::ensure_nvrtc().map_err(EncoderError::DeviceUnavailable)?;
+    crate::libs::driver_available()?;
+    crate::libs::ensure_nvrtc()?;
     let (tx, rx) = mpsc::channel::<Command>();
     let (init_tx, init_rx) = mpsc::channel::<Result<Started, EncoderError>>();
     std::thread::Builder::new()
