@@ -51,10 +51,10 @@ tagged_pid() {
   echo "$pid"
 }
 
-# launch_detached PID_FILE LOG_FILE COMMAND...: runs COMMAND in a session of
-# its own (stdin closed, output appended to LOG_FILE, lock fd 9 closed), so it
-# outlives the script and does not hold its lock. The pid written is the
-# command's own (the shell execs it).
+# launch_detached PID_FILE LOG_FILE COMMAND...: runs COMMAND under setsid,
+# detached from this shell (stdin closed, output appended to LOG_FILE, lock
+# fd 9 closed), so it outlives the script and does not hold its lock. The
+# pid written is the command's own (the shell execs it).
 launch_detached() {
   local pid_file="$1" log_file="$2"
   shift 2
