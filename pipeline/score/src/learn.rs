@@ -167,7 +167,9 @@ impl Learner {
     pub fn new(model: ScoringModel, policy: PublishPolicy) -> Self {
         let last_version = model.version;
         Self {
-            stable: (model.version > 0).then(|| model.clone()),
+            // Version 0 (the shipped defaults) counts too: the first
+            // published version can be rolled back to it.
+            stable: Some(model.clone()),
             model,
             last_version,
             recent: BoundedMap::new(policy.recent_capacity),

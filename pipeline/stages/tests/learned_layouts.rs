@@ -43,7 +43,7 @@ fn other_invoice(i: u32) -> String {
 }
 
 fn raw(id: &str, text: &str) -> RawDocument {
-    RawDocument { id: id.into(), content_type: Some("text/plain".into()), body: text.as_bytes().to_vec(), metadata: Default::default(), created_at_ms: 1 }
+    RawDocument { id: id.into(), content_type: Some("text/plain".into()), body: text.as_bytes().to_vec(), metadata: Default::default(), created_at_ms: docflow_runtime::dlq::now_ms() }
 }
 
 fn total(f: &BusinessFields) -> Option<String> {
@@ -82,6 +82,9 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
     if !testkit::require_kafka() {
         return;
     }
+    if std::env::var_os("RUST_LOG").is_some() {
+        docflow_runtime::init_tracing(); // stage logs, for a failing run
+    }
     let dir = tiny_model();
     let p = testkit::unique("learned");
     let mut stage = BTreeMap::new();
@@ -113,6 +116,7 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
     send(&producer, &cfg.name("docs.raw.normal"), "other-before", &raw("other-before", &other_before));
     testkit::flush(&producer).unwrap();
     let first = result_of(&cfg, "first", Duration::from_secs(120));
+    assert!(!running.is_finished(), "the pipeline stopped");
     assert_ne!(total(&first.fields).as_deref(), Some(first_due.as_str()), "the layout must be one the extractor misreads for this test to mean anything");
     let other_before = result_of(&cfg, "other-before", Duration::from_secs(30));
 
@@ -123,7 +127,7 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
         is_anomaly: None,
         embedding_f32le: None,
         note: None,
-        created_at_ms: 2,
+        created_at_ms: docflow_runtime::dlq::now_ms(),
         fields: [("total".to_string(), first_due.clone())].into(),
     };
     send(&producer, &cfg.name("docs.feedback"), "first", &fb);
@@ -145,7 +149,7 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
     let brokers = testkit::brokers();
     let topic = UpdatesTopicArgs { updates_topic: cfg.name("model.updates"), timeout_ms: 20_000 };
     let back = model_admin::rollback(&RollbackArgs { topic }, &brokers, &BTreeMap::new()).await.unwrap();
-    println!("rolled back: {back:?}");
+    println!("rolled back: version {} restores the state before the correction", back.version);
     let misread = until_total(&producer, &cfg, "rolled-back", 200, |r, due| total(&r.fields).as_deref() != Some(due), Duration::from_secs(60))
         .expect("after the rollback the sender's documents still came out corrected");
     assert_ne!(misread.fields.field_source.get("total").map(String::as_str), Some("learned"));
@@ -180,7 +184,8 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
         precision: docflow_model::Precision::Fp32,
         parse_deadline_ms: None,
     };
-    let summary = docflow_stages::offline::process_offline(&args).unwrap();
+    // (The offline adapter runs its own runtime: off this test's.)
+    let summary = tokio::task::spawn_blocking(move || docflow_stages::offline::process_offline(&args)).await.unwrap().unwrap();
     assert_eq!(summary.fields_learned, 1);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&output).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let offline_first: BusinessFields = serde_json::from_value(lines[0]["fields"].clone()).unwrap();

@@ -72,20 +72,21 @@ pub fn layout_of(p: &Prepared) -> Option<String> {
     view(p).fingerprint
 }
 
-/// A line's shape: lower case, every number (digits with the `.`, `,`
-/// and `'` between them) as one `9`, single spaces: `Total 1,034.00` and
-/// `Total 834.00` have one shape.
+/// A line's shape: lower case, single spaces, every word that holds a
+/// digit as one `9` (amounts, dates and numbers, with their prefixes:
+/// `Ref A10234  12.03.2026` and `Ref K88012  01.11.2026` have one shape,
+/// as have `Total 1,034.00` and `Total 834.00`).
 fn line_shape(line: &str) -> String {
-    let chars: Vec<char> = line.trim().chars().collect();
     let mut out = String::with_capacity(line.len());
-    for (i, &c) in chars.iter().enumerate() {
-        let in_number = c.is_ascii_digit()
-            || (matches!(c, '.' | ',' | '\'') && out.ends_with('9') && chars.get(i + 1).is_some_and(char::is_ascii_digit));
-        let c = if in_number { '9' } else if c.is_whitespace() { ' ' } else { c.to_ascii_lowercase() };
-        if (c == '9' || c == ' ') && out.ends_with(c) {
-            continue;
+    for word in line.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
         }
-        out.push(c);
+        if word.bytes().any(|b| b.is_ascii_digit()) {
+            out.push('9');
+        } else {
+            out.extend(word.chars().flat_map(char::to_lowercase));
+        }
     }
     out
 }
