@@ -71,6 +71,16 @@ pub struct Mismatch {
     pub block: Vec<Component>,
 }
 
+impl Mismatch {
+    /// The gap to the closest explanation from printed lines, in multiples
+    /// of the rounding tolerance: how far beyond anything rounding can do.
+    pub fn roundings(&self) -> f64 {
+        let stated = self.stated.abs().to_f64().unwrap_or(f64::MAX).max(1.0);
+        let tolerance = self.tolerance.to_f64().unwrap_or(0.05).max(1e-6);
+        self.relative * stated / tolerance
+    }
+}
+
 /// Why the check said nothing (for diagnostics and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Silence {
@@ -332,6 +342,8 @@ mod tests {
         let m = check(&two_lines("41.00"), text).unwrap();
         assert_eq!((m.items_sum, m.expected, m.difference), (Some(d("30.00")), d("36.00"), d("5.00")));
         assert!((m.relative - 5.0 / 41.0).abs() < 1e-9);
+        // 5.00 off with a tolerance of 0.05: a hundred roundings away.
+        assert!((m.roundings() - 100.0).abs() < 1e-6, "{}", m.roundings());
     }
 
     #[test]
