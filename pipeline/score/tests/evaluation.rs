@@ -448,15 +448,15 @@ fn anomaly_detection_precision_recall() {
     }
     println!("  unexplained totals without a planted mismatch: {} {:?}", honest_unexplained.len(), &honest_unexplained[..honest_unexplained.len().min(10)]);
     println!("  copies of e-mails and contracts (reported at 0.5, no audit by policy, not counted above): {unpayable_copies}");
-    // Targets (≥ 0.95 precision and recall for each reason) are printed and
-    // held on the classic notations. In the extended notations recall depends
-    // on what the parser reads (numbers, vendors, items), which it still
-    // misses in places, so only precision is held there.
+    // Targets: ≥ 0.95 precision and recall for each reason, held in both
+    // the classic and the extended notations. The extended stream plants
+    // fewer reused numbers and copies (3–4 each at the default size), too
+    // few to hold a recall on; their misses still count in the overall one.
     let target = |c: &Counts| if c.precision() >= 0.95 && c.recall() >= 0.95 { "target met" } else { "TARGET NOT MET" };
     println!("  overall: {}", target(&overall));
     assert!(overall.precision() >= 0.95, "overall precision {overall:?}");
     let classic = extended() == 0.0;
-    assert!(!classic || overall.recall() >= 0.95, "overall recall {overall:?}");
+    assert!(overall.recall() >= 0.95, "overall recall {overall:?}");
     for (name, c) in &per_reason {
         if *name == reasons::UNUSUAL_FOR_CLASS {
             // Not planted by the generator: only false alarms can be counted.
@@ -468,6 +468,8 @@ fn anomaly_detection_precision_recall() {
         if classic {
             // At ~3 % planted over 2,000 documents each reason has 6–12 cases.
             assert!(c.tp + c.fn_ >= 5, "{name}: too few planted cases to measure ({c:?})");
+        }
+        if c.tp + c.fn_ >= 5 {
             assert!(c.recall() >= 0.95, "{name}: {c:?}");
         }
     }
