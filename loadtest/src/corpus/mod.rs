@@ -34,7 +34,9 @@ pub struct LabeledDoc {
     pub raw: RawDocument,
     /// What the parser should extract from `raw`.
     pub truth: BusinessFields,
-    /// `invoice | receipt | email | contract`.
+    /// `invoice | receipt | email | contract`, and `credit_note` for the
+    /// invoices the extended notations turn into credit notes (titled as
+    /// such, every amount negative: what a reader files them as).
     pub class: String,
     /// The format the body is really in (also when `raw.content_type` is
     /// left out to exercise sniffing).
@@ -43,6 +45,10 @@ pub struct LabeledDoc {
     /// `duplicate_invoice_number`, `total_mismatch`, `duplicate_content`),
     /// named like `docflow_schemas::AnomalyReason::reason`.
     pub planted: Vec<String>,
+    /// Language of the printed labels (`en`, `de`, `fr`, `es`, `it`, `nl`):
+    /// the notation's for invoices in the extended notations, `en` for the
+    /// rest (receipts keep English labels in every notation).
+    pub language: &'static str,
 }
 
 /// Generator settings.
@@ -130,7 +136,7 @@ impl Corpus {
         metadata.insert("source".to_string(), "docflow-corpus".to_string());
         let content_type = (!self.rng.random_bool(self.cfg.unlabeled_content_type)).then(|| format.mime().to_string());
         let raw = RawDocument { id, content_type, body, metadata, created_at_ms: 1_767_225_600_000 + i as i64 * 1000 };
-        let doc = LabeledDoc { raw, truth: render::truth(&m, format), class: class.name().to_string(), format, planted };
+        let doc = LabeledDoc { raw, truth: render::truth(&m, format), class: render::class_name(&m).to_string(), format, planted, language: render::language(&m) };
         self.state.remember(&doc, &m);
         doc
     }

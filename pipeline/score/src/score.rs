@@ -78,7 +78,7 @@ impl Scorer {
         let dim = (!model.classifier.is_empty() && !foreign_seed).then_some(model.classifier.dim);
         let embedding = decode_embedding(&doc.embedding_f32le, dim)?;
         let fields = &doc.parsed.fields;
-        let cls = if foreign_seed { Classification::none() } else { model.classifier.classify_with(&embedding, Priors::of(fields)) };
+        let cls = if foreign_seed { Classification::none() } else { model.classifier.classify_with(&embedding, Priors::read(fields, &doc.parsed.text)) };
         let (class, class_confidence) = resolve_class(&cls, fields);
         let mut out = Vec::new();
         let mut push = |reason: &str, value: f64, contribution: f64, evidence: Option<ReasonEvidence>| {
@@ -112,7 +112,9 @@ impl Scorer {
                 use rust_decimal::prelude::ToPrimitive;
                 let value = m.difference.to_f64().unwrap_or(f64::MAX);
                 let evidence = explain::total_mismatch(&m, fields, gates);
-                push(reasons::TOTAL_MISMATCH, value, p.total_mismatch.contribution(m.relative.log10()), Some(evidence));
+                let relative = p.total_mismatch.contribution(m.relative.log10());
+                let roundings = p.total_mismatch_roundings.contribution(m.roundings().log10());
+                push(reasons::TOTAL_MISMATCH, value, relative.max(roundings), Some(evidence));
             }
         }
 

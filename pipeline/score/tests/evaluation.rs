@@ -33,6 +33,8 @@ use futures::executor::block_on;
 struct Doc {
     class: String,
     planted: Vec<String>,
+    /// Language of the printed labels.
+    language: &'static str,
     embedded: EmbeddedDocument,
 }
 
@@ -157,6 +159,7 @@ fn prepared() -> Option<&'static Prepared> {
                 Doc {
                     class: d.class,
                     planted: d.planted,
+                    language: d.language,
                     embedded: EmbeddedDocument {
                         embedding_f32le: embedding_to_bytes(v),
                         parsed: p,
@@ -221,7 +224,8 @@ fn few_shot_accuracy_curve() {
         let model = deployment.select("any");
         let mut out = String::new();
         for (d, e) in test.iter().zip(&test_emb) {
-            let row = serde_json::json!({"kind": d.class, "hint": d.embedded.parsed.fields.doc_type_hint, "iban": d.embedded.parsed.fields.iban.is_some(), "number": d.embedded.parsed.fields.confidence("invoice_number"), "sims": model.classifier.similarities(e)});
+            let head = &d.embedded.parsed.text;
+            let row = serde_json::json!({"id": d.embedded.parsed.id, "lang": d.language, "text": head, "cues": docflow_score::classifier::Cues::read(head).classes(), "emb": e, "kind": d.class, "hint": d.embedded.parsed.fields.doc_type_hint, "iban": d.embedded.parsed.fields.iban.is_some(), "number": d.embedded.parsed.fields.confidence("invoice_number"), "sims": model.classifier.similarities(e)});
             out.push_str(&row.to_string());
             out.push('\n');
         }
@@ -253,15 +257,23 @@ fn few_shot_accuracy_curve() {
             let deployment = handle.load();
             let model = deployment.select("any");
             let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
+            // Per language of the printed labels: (right, documents).
+            let mut by_language: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
             let correct = test
                 .iter()
                 .zip(&test_emb)
                 .filter(|(d, e)| {
-                    let priors = if hinted { Priors::of(&d.embedded.parsed.fields) } else { Priors::default() };
+                    let priors = if hinted { Priors::read(&d.embedded.parsed.fields, &d.embedded.parsed.text) } else { Priors::default() };
                     let c = model.classifier.classify_with(e, priors);
                     if c.class != d.class {
                         *confusion.entry((d.class.clone(), c.class.clone())).or_default() += 1;
                     }
+                    // Only invoices and credit notes are written in six
+                    // languages; the other classes are compared apart.
+                    let key = if matches!(d.class.as_str(), "invoice" | "credit_note") { d.language } else { "other classes (en)" };
+                    let lang = by_language.entry(key).or_default();
+                    lang.0 += usize::from(c.class == d.class);
+                    lang.1 += 1;
                     c.class == d.class
                 })
                 .count();
@@ -269,20 +281,28 @@ fn few_shot_accuracy_curve() {
             println!("  k={k:>2} per class: accuracy {:.4}  errors {:?}", acc, confusion);
             if seeded && hinted {
                 curve.insert(k, acc);
+                if k == 0 || k == 5 {
+                    let langs: Vec<String> =
+                        by_language.iter().map(|(l, (r, n))| format!("{l} {:.4} ({r}/{n})", *r as f64 / *n as f64)).collect();
+                    println!("        invoices and credit notes by language of the labels: {}", langs.join(", "));
+                }
             }
         }
     }
     assert!(test.len() >= 1_900, "need ~2,000 unseen documents, have {}", test.len());
-    // Targets: ≥ 0.95 with no label, ≥ 0.97 with five per class. Printed; the
-    // asserts hold the levels reached on the classic corpus. A reduced
+    // Targets: ≥ 0.95 with no label, ≥ 0.97 with five per class, held on
+    // both corpora; the classic one also holds 0.98 with twenty. A reduced
     // precision may cost up to one point (int8 measured: 0.1 point).
     let slack = if p.precision == Precision::Fp32 { 0.0 } else { 0.01 };
     let met = |x: f64, t: f64| if x >= t { "target met" } else { "TARGET NOT MET" };
     println!("  no label: {:.4} ({}); 5 per class: {:.4} ({})", curve[&0], met(curve[&0], 0.95), curve[&5], met(curve[&5], 0.97));
     if extended() == 0.0 {
-        assert!(curve[&0] >= 0.85 - slack, "{}: accuracy with no label {:.4} < 0.85", p.precision, curve[&0]);
+        assert!(curve[&0] >= 0.95 - slack, "{}: accuracy with no label {:.4} < 0.95", p.precision, curve[&0]);
         assert!(curve[&5] >= 0.97 - slack, "{}: 5-shot accuracy {:.4} < 0.97", p.precision, curve[&5]);
         assert!(curve[&20] >= 0.98 - slack, "{}: 20-shot accuracy {:.4} < 0.98", p.precision, curve[&20]);
+    } else {
+        assert!(curve[&0] >= 0.95 - slack, "{}: extended, accuracy with no label {:.4} < 0.95", p.precision, curve[&0]);
+        assert!(curve[&5] >= 0.97 - slack, "{}: extended, 5-shot accuracy {:.4} < 0.97", p.precision, curve[&5]);
     }
 }
 
@@ -333,6 +353,7 @@ fn anomaly_detection_precision_recall() {
     let mut misses = Vec::new();
     let mut false_alarms = Vec::new();
     let mut unpayable_copies = 0usize;
+    let mut honest_unexplained: Vec<String> = Vec::new();
     for (i, d) in p.docs.iter().enumerate() {
         let text = d.embedded.parsed.text.as_str();
         let mut truth: Vec<String> = d.planted.clone();
@@ -344,12 +365,22 @@ fn anomaly_detection_precision_recall() {
         first_by_text.entry(text).or_insert(d);
         // The audit policy: a copy of a document without a payable amount (an
         // e-mail, a contract) is reported below the threshold, not audited.
-        let payable = matches!(d.class.as_str(), "invoice" | "receipt");
+        let payable = matches!(d.class.as_str(), "invoice" | "credit_note" | "receipt");
         if !payable && truth.iter().any(|r| r == reasons::DUPLICATE_CONTENT) {
             unpayable_copies += 1;
             truth.retain(|r| r != reasons::DUPLICATE_CONTENT);
         }
         let scored = block_on(scorer.score(d.embedded.clone())).unwrap();
+        // Totals the check judged and found unexplained, on documents without
+        // a planted mismatch: how close honest documents come to one.
+        if i >= p.warmup && !truth.iter().any(|r| r == reasons::TOTAL_MISMATCH) {
+            let f = &d.embedded.parsed.fields;
+            if docflow_score::anomaly::EvidenceGates::default().total_ok(f) {
+                if let Ok(m) = docflow_score::anomaly::totals::check(f, text) {
+                    honest_unexplained.push(format!("{} gap {} ({:.5} of the total, tolerance {})", d.embedded.parsed.id, m.difference, m.relative, m.tolerance));
+                }
+            }
+        }
         learner.observe_result(&scored, now).unwrap();
         if let Some(u) = learner.maybe_publish(now, 0).unwrap() {
             handle.install(&u).unwrap();
@@ -358,7 +389,7 @@ fn anomaly_detection_precision_recall() {
             continue;
         }
         evaluated += 1;
-        if matches!(d.class.as_str(), "invoice" | "receipt") {
+        if matches!(d.class.as_str(), "invoice" | "credit_note" | "receipt") {
             numbered += 1;
             anomalous += usize::from(!truth.is_empty());
         }
@@ -416,16 +447,17 @@ fn anomaly_detection_precision_recall() {
     for f in false_alarms.iter().take(10) {
         println!("  false alarm: {f:?}");
     }
+    println!("  unexplained totals without a planted mismatch: {} {:?}", honest_unexplained.len(), &honest_unexplained[..honest_unexplained.len().min(10)]);
     println!("  copies of e-mails and contracts (reported at 0.5, no audit by policy, not counted above): {unpayable_copies}");
-    // Targets (≥ 0.95 precision and recall for each reason) are printed and
-    // held on the classic notations. In the extended notations recall depends
-    // on what the parser reads (numbers, vendors, items), which it still
-    // misses in places, so only precision is held there.
+    // Targets: ≥ 0.95 precision and recall for each reason, held in both
+    // the classic and the extended notations. The extended stream plants
+    // fewer reused numbers and copies (3–4 each at the default size), too
+    // few to hold a recall on; their misses still count in the overall one.
     let target = |c: &Counts| if c.precision() >= 0.95 && c.recall() >= 0.95 { "target met" } else { "TARGET NOT MET" };
     println!("  overall: {}", target(&overall));
     assert!(overall.precision() >= 0.95, "overall precision {overall:?}");
     let classic = extended() == 0.0;
-    assert!(!classic || overall.recall() >= 0.95, "overall recall {overall:?}");
+    assert!(overall.recall() >= 0.95, "overall recall {overall:?}");
     for (name, c) in &per_reason {
         if *name == reasons::UNUSUAL_FOR_CLASS {
             // Not planted by the generator: only false alarms can be counted.
@@ -437,6 +469,8 @@ fn anomaly_detection_precision_recall() {
         if classic {
             // At ~3 % planted over 2,000 documents each reason has 6–12 cases.
             assert!(c.tp + c.fn_ >= 5, "{name}: too few planted cases to measure ({c:?})");
+        }
+        if c.tp + c.fn_ >= 5 {
             assert!(c.recall() >= 0.95, "{name}: {c:?}");
         }
     }

@@ -41,6 +41,9 @@ const fn n(
     Notation { title, credit_title, number, date, net, tax, total, seller }
 }
 
+/// ISO 639-1 codes of [`NOTATIONS`], in order.
+pub const LANGUAGES: [&str; 6] = ["en", "de", "fr", "es", "it", "nl"];
+
 pub const NOTATIONS: [Notation; 6] = [
     n("INVOICE", "CREDIT NOTE", "", "Issued:", "Net amount", "VAT", "Amount payable", "From:"),
     n("RECHNUNG", "GUTSCHRIFT", "Rechnungsnummer:", "Rechnungsdatum:", "Nettobetrag", "MwSt.", "Zahlbetrag", "Verkäufer:"),

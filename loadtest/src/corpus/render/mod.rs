@@ -254,6 +254,23 @@ pub fn iban_printed(m: &DocModel, iban: &str) -> String {
     }
 }
 
+/// The class a reader files `m` under (see [`crate::corpus::LabeledDoc::class`]).
+pub fn class_name(m: &DocModel) -> &'static str {
+    if m.style.credit_note {
+        "credit_note"
+    } else {
+        m.class.name()
+    }
+}
+
+/// Language of the labels `m` is printed with (see [`crate::corpus::LabeledDoc::language`]).
+pub fn language(m: &DocModel) -> &'static str {
+    match (m.class, m.style.notation) {
+        (Class::Invoice, Some(lang)) => extended::LANGUAGES[lang as usize % extended::LANGUAGES.len()],
+        _ => "en",
+    }
+}
+
 /// Plain-text lines of a document body (shared by text, PDF and e-mail bodies).
 /// Each line is a list of cells; one-cell lines are prose.
 pub type Lines = Vec<Vec<String>>;

@@ -153,11 +153,14 @@ fn consistent_line(i: &docflow_schemas::LineItem) -> bool {
 
 /// The document's positive unit prices (`unit_price`, else `amount / quantity`), one per
 /// line, or none when any line contradicts itself (the columns were misread).
+/// A credit note prints every price negative: its prices are the sizes of
+/// what it refunds, money going out like a bill's, so their magnitudes
+/// count (a negative line among positive ones is a discount and does not).
 pub fn unit_prices(fields: &BusinessFields) -> Vec<f64> {
     if !fields.line_items.iter().all(consistent_line) {
         return Vec::new();
     }
-    fields
+    let prices: Vec<f64> = fields
         .line_items
         .iter()
         .filter_map(|i| match (i.unit_price, i.amount, i.quantity) {
@@ -165,8 +168,10 @@ pub fn unit_prices(fields: &BusinessFields) -> Vec<f64> {
             (None, Some(a), Some(q)) if q > Decimal::ZERO => (a / q).to_f64(),
             _ => None,
         })
-        .filter(|p| *p > 0.0 && p.is_finite())
-        .collect()
+        .filter(|p| p.is_finite())
+        .collect();
+    let refund = !prices.is_empty() && prices.iter().all(|p| *p < 0.0);
+    prices.into_iter().map(|p| if refund { -p } else { p }).filter(|p| *p > 0.0).collect()
 }
 
 /// Median of the document's positive unit prices.
@@ -348,6 +353,20 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn a_credit_note_counts_by_the_size_of_its_prices() {
+        let lines = |prices: &[&str]| BusinessFields {
+            line_items: prices
+                .iter()
+                .map(|p| LineItem { description: "x".into(), quantity: Some(d("1")), unit_price: Some(d(p)), amount: Some(d(p)) })
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(unit_prices(&lines(&["-40.00", "-12.50"])), vec![40.0, 12.5]);
+        // A discount line among positive prices is no price.
+        assert_eq!(unit_prices(&lines(&["40.00", "-5.00"])), vec![40.0]);
     }
 
     fn doc(vendor: &str, currency: Option<&str>, total: &str, unit: Option<&str>) -> BusinessFields {
