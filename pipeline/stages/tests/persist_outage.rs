@@ -1,4 +1,4 @@
-//! Issue #8, outage acceptance: scored documents stream through the real
+//! Outage acceptance: scored documents stream through the real
 //! persist stage (Kafka + Cassandra); mid-stream the database is made
 //! unavailable for 30 s (`SIGSTOP` of the Cassandra JVM, then `SIGCONT`: every
 //! request hangs and times out, connections cannot be opened, exactly what a

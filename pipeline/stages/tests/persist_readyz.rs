@@ -1,4 +1,4 @@
-//! Issue #10, health acceptance: `/readyz` of a running persist stage
+//! Health acceptance: `/readyz` of a running persist stage
 //! flips when the database is stopped and back when it returns.
 //!
 //! The real persist stage (Kafka + Cassandra) runs with the metrics/health
