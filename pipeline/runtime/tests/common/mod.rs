@@ -21,12 +21,18 @@ pub struct StageProc {
 impl StageProc {
     /// Start `docflow-runtime-testproc` with the given args (plus brokers).
     pub fn spawn(name: &str, args: &[String]) -> StageProc {
+        Self::spawn_with_env(name, args, &[])
+    }
+
+    /// [`spawn`](Self::spawn) with extra environment variables.
+    pub fn spawn_with_env(name: &str, args: &[String], env: &[(&str, &str)]) -> StageProc {
         let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.log", testkit::unique(name)));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_docflow-runtime-testproc"))
             .args(["--brokers", &testkit::brokers(), "--name", name])
             .args(args)
             .env("RUST_LOG", "info,librdkafka=warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
