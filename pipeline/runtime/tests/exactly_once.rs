@@ -129,13 +129,16 @@ async fn a_broker_sigkill_and_restart_gives_no_loss_and_no_duplicates() {
 /// that stage's producer (librdkafka: a fatal error, the producer is
 /// unusable from then on). The same happens to a stage when the coordinator
 /// aborts a transaction that outlived its timeout during a broker outage.
-fn fence(brokers: &str, transactional_id: &str) {
+/// The intruder is returned to be kept: what it does when dropped is no
+/// part of the test.
+fn fence(brokers: &str, transactional_id: &str) -> BaseProducer {
     let intruder: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("transactional.id", transactional_id)
         .create()
         .expect("intruder producer");
     intruder.init_transactions(Duration::from_secs(30)).expect("intruder takes the transactional id");
+    intruder
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,10 +160,11 @@ async fn a_fenced_producer_is_replaced_without_loss_or_duplicates() {
     let mut stage = StageProc::spawn_with_env("eof", &stage_args, &[("DOCFLOW_GROUP_INSTANCE_ID", &replica)]);
     let publisher = publish_steadily(brokers.clone(), input.clone(), DOCS, 250); // 8 s
 
+    let mut intruders = Vec::new();
     for round in 1..=2 {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let (b, id) = (brokers.clone(), transactional_id.clone());
-        tokio::task::spawn_blocking(move || fence(&b, &id)).await.unwrap();
+        intruders.push(tokio::task::spawn_blocking(move || fence(&b, &id)).await.unwrap());
         println!("fenced the stage's producer, round {round}");
         let took = stage.wait_log(&["fresh transactional producer in place"], round - 1, Duration::from_secs(30));
         assert!(took.is_some(), "round {round}: no fresh producer took over\n{}", stage.log_tail());
@@ -171,6 +175,9 @@ async fn a_fenced_producer_is_replaced_without_loss_or_duplicates() {
 
     read_until_ids(&out, DOCS as usize, Duration::from_secs(90));
     assert!(stage.stop(Duration::from_secs(30)).success(), "stage:\n{}", stage.log_tail());
+    drop(intruders);
+    let replaced = stage.log_lines(&["fresh transactional producer in place"]).len();
+    println!("producers replaced: {replaced} (2 fencings)");
     let records = testkit::read_topic(&brokers, &out, Duration::from_secs(5), |_| false).unwrap();
     assert_exactly_once(&records, DOCS, "producer fenced ×2");
     assert_eq!(wait_lag_zero(&group, &input, Duration::from_secs(10)), 0, "the stage committed everything");

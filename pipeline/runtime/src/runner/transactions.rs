@@ -64,7 +64,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 const RETRY_AFTER: Duration = Duration::from_millis(500);
 /// At most this many producers replaced within [`REPLACEMENT_WINDOW`];
 /// one more stops the stage.
-const MAX_REPLACEMENTS: usize = 5;
+const MAX_REPLACEMENTS: usize = 10;
 const REPLACEMENT_WINDOW: Duration = Duration::from_secs(60);
 
 /// The gate workers hold (shared) while producing one record's outputs.
@@ -116,9 +116,10 @@ enum Pending {
     None,
     /// An abort that has not gone through yet (the broker is away).
     Abort(GateClosed),
-    /// The producer cannot go on: a fresh one (kept here once created, while
-    /// its `init_transactions` is retried) is to take over.
-    Replace { _closed: GateClosed, fresh: Option<Arc<StageProducer>>, cause: String },
+    /// The producer cannot go on: a fresh one is to take over (`fresh_needed`:
+    /// not created yet, or the last fresh one failed too; else it is in
+    /// place and its `init_transactions` is retried).
+    Replace { _closed: GateClosed, fresh_needed: bool, cause: String },
 }
 
 pub(crate) struct Transactions {
@@ -322,7 +323,7 @@ impl Transactions {
         // and late delivery reports of the old one count for nothing.
         let all: Vec<TpKey> = shared.book().partitions().collect();
         rewind(consumer, &all);
-        self.pending = Pending::Replace { _closed: closed, fresh: None, cause };
+        self.pending = Pending::Replace { _closed: closed, fresh_needed: true, cause };
         self.try_replace(consumer)
     }
 
@@ -341,51 +342,56 @@ impl Transactions {
         })
     }
 
+    /// Put a fresh, not yet started producer in place of the current one and
+    /// drop the current one, here and now: dropping purges what it still
+    /// queues, and librdkafka may answer that with a request for a new
+    /// producer epoch of the shared transactional id, which would fence the
+    /// fresh producer had it started already. Workers hold no producer
+    /// while the gate is closed, so this drops the last reference.
+    fn install_fresh(&mut self) -> Result<(), TxnError> {
+        let fresh: Arc<StageProducer> = Arc::new(self.config.create_with_context(ProducerCtx).map_err(TxnError::Create)?);
+        let old = self.slot.replace(fresh.clone());
+        drop(std::mem::replace(&mut self.producer, fresh));
+        drop(old);
+        Ok(())
+    }
+
     /// Start the fresh producer (again, when its `init_transactions` timed
-    /// out: the broker is away) and, once it has a transaction open, put it
-    /// in place of the old one and open the gate.
+    /// out: the broker is away); once it has a transaction open, open the
+    /// gate.
     fn try_replace(&mut self, consumer: &BaseConsumer<ConsumerCtx>) -> Committed {
         let shared = consumer.context().shared.clone();
-        let Pending::Replace { fresh, .. } = &mut self.pending else {
+        let Pending::Replace { fresh_needed, .. } = &mut self.pending else {
             return Committed::Later;
         };
-        let fresh = match fresh.take() {
-            Some(p) => p,
-            None => match self.config.create_with_context(ProducerCtx) {
-                Ok(p) => Arc::new(p),
-                Err(e) => {
-                    shared.set_fatal(TxnError::Create(e).to_string());
-                    return Committed::Fatal;
-                }
-            },
-        };
+        if std::mem::take(fresh_needed) {
+            if let Err(e) = self.install_fresh() {
+                shared.set_fatal(e.to_string());
+                return Committed::Fatal;
+            }
+        }
         // Fences the old producer and aborts the transaction it left open.
-        let started = fresh.init_transactions(CALL_TIMEOUT).map_err(|e| ("initialising transactions", Failure::from(e)));
-        let started = started.and_then(|()| fresh.begin_transaction().map_err(|e| ("beginning a transaction", Failure::from(e))));
+        let started = self.producer.init_transactions(CALL_TIMEOUT).map_err(|e| ("initialising transactions", Failure::from(e)));
+        let started = started.and_then(|()| self.producer.begin_transaction().map_err(|e| ("beginning a transaction", Failure::from(e))));
         if let Err((step, e)) = started {
-            let usable = e.retriable && !e.fatal && fresh.client().fatal_error().is_none();
-            if usable {
+            if e.retriable && !e.fatal && !self.producer_failed() {
                 tracing::warn!(stage = %shared.stage_name, "fresh transactional producer: {step} will be retried: {e}");
-                if let Pending::Replace { fresh: slot, .. } = &mut self.pending {
-                    *slot = Some(fresh);
-                }
             } else {
                 tracing::warn!(stage = %shared.stage_name, "fresh transactional producer unusable too ({step}: {e}); trying another");
-                dispose(fresh);
                 if let Some(stop) = self.count_failure(&format!("{step}: {e}")) {
                     shared.set_fatal(stop.to_string());
                     return Committed::Fatal;
+                }
+                if let Pending::Replace { fresh_needed, .. } = &mut self.pending {
+                    *fresh_needed = true;
                 }
             }
             self.retry_at = Some(Instant::now() + RETRY_AFTER);
             return Committed::Later;
         }
-        let old = self.slot.replace(fresh.clone());
-        self.producer = fresh;
-        dispose(old);
         let cause = match std::mem::replace(&mut self.pending, Pending::None) {
             Pending::Replace { cause, .. } => cause,
-            _ => String::new(),
+            Pending::Abort(_) | Pending::None => String::new(),
         };
         self.retry_at = None;
         self.last = Instant::now();
@@ -415,16 +421,6 @@ impl Transactions {
             self.pending = Pending::Abort(self.close_gate());
         }
         self.retry_at = Some(Instant::now());
-    }
-}
-
-/// Drop a producer off the poll thread: its drop purges what it still
-/// queues (their delivery reports fail records of stale generations, which
-/// count for nothing) and waits up to half a second for them.
-fn dispose(producer: Arc<StageProducer>) {
-    let spawned = std::thread::Builder::new().name("docflow-producer-drop".into()).spawn(move || drop(producer));
-    if let Err(e) = spawned {
-        tracing::debug!("no thread to drop the old producer on ({e}); it is dropped when the stage stops");
     }
 }
 
