@@ -66,6 +66,7 @@ const RETRY_AFTER: Duration = Duration::from_millis(500);
 /// one more stops the stage.
 const MAX_REPLACEMENTS: usize = 10;
 const REPLACEMENT_WINDOW: Duration = Duration::from_secs(60);
+const MAX_REPLACEMENT_BACKOFF: Duration = Duration::from_secs(8);
 
 /// The gate workers hold (shared) while producing one record's outputs.
 pub(crate) type Gate = Arc<tokio::sync::RwLock<()>>;
@@ -324,7 +325,26 @@ impl Transactions {
         let all: Vec<TpKey> = shared.book().partitions().collect();
         rewind(consumer, &all);
         self.pending = Pending::Replace { _closed: closed, fresh_needed: true, cause };
+        // A producer that fails again soon after the last one is probably
+        // fenced by a live contender for its transactional id (one still
+        // retrying its own start): starting at once would fence that one
+        // back and forth, so give it the way for a growing while.
+        let backoff = self.replacement_backoff();
+        if !backoff.is_zero() {
+            tracing::info!(stage = %shared.stage_name, ?backoff, "fresh transactional producer starts after a pause");
+            self.retry_at = Some(Instant::now() + backoff);
+            return Committed::Later;
+        }
         self.try_replace(consumer)
+    }
+
+    /// None for the first failure within `REPLACEMENT_WINDOW`; then
+    /// `RETRY_AFTER`, doubling per failure up to `MAX_REPLACEMENT_BACKOFF`.
+    fn replacement_backoff(&self) -> Duration {
+        match self.failures.len() {
+            0 | 1 => Duration::ZERO,
+            n => RETRY_AFTER.saturating_mul(1 << (n - 2).min(8)).min(MAX_REPLACEMENT_BACKOFF),
+        }
     }
 
     /// Note one more unusable producer; the error that stops the stage when
@@ -385,6 +405,8 @@ impl Transactions {
                 if let Pending::Replace { fresh_needed, .. } = &mut self.pending {
                     *fresh_needed = true;
                 }
+                self.retry_at = Some(Instant::now() + self.replacement_backoff().max(RETRY_AFTER));
+                return Committed::Later;
             }
             self.retry_at = Some(Instant::now() + RETRY_AFTER);
             return Committed::Later;
