@@ -277,8 +277,7 @@ impl Transactions {
     /// abort that cannot go through at all replaces the producer.
     fn try_abort(&mut self, consumer: &BaseConsumer<ConsumerCtx>) -> Committed {
         let shared = consumer.context().shared.clone();
-        if let Err(e) = self.producer.abort_transaction(CALL_TIMEOUT) {
-            let e = Failure::from(e);
+        if let Err(e) = self.end_for_abort(&shared) {
             if e.retriable && !e.fatal && !self.producer_failed() {
                 tracing::warn!(stage = %shared.stage_name, "transaction abort will be retried: {e}");
                 self.retry_at = Some(Instant::now() + RETRY_AFTER);
@@ -297,6 +296,28 @@ impl Transactions {
         self.retry_at = None;
         shared.metrics.transactions_aborted.fetch_add(1, Ordering::Relaxed);
         Committed::Aborted
+    }
+
+    /// End the open transaction for a pending abort. A `commit_transaction`
+    /// that timed out is still in progress inside librdkafka, which refuses
+    /// an abort until that call is made again ("conflicting API call"), so
+    /// resume it first: if it commits, there is nothing left to abort (the
+    /// rewind then restarts after what it committed); if it fails in an
+    /// abortable way, abort.
+    fn end_for_abort(&mut self, shared: &super::shared::Shared) -> Result<(), Failure> {
+        if self.commit_pending {
+            match self.producer.commit_transaction(CALL_TIMEOUT).map_err(Failure::from) {
+                Ok(()) => {
+                    self.commit_pending = false;
+                    shared.book().mark_committed(&std::mem::take(&mut self.sent));
+                    shared.metrics.transactions_committed.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(e) if e.abort && !e.fatal => self.commit_pending = false,
+                Err(e) => return Err(e),
+            }
+        }
+        self.producer.abort_transaction(CALL_TIMEOUT).map_err(Failure::from)
     }
 
     /// The gate of the pending abort (closed now if none was pending).
@@ -439,7 +460,8 @@ impl Transactions {
     /// open transaction, and every partition was rewound.
     pub fn abort(&mut self) {
         if matches!(self.pending, Pending::None) {
-            self.commit_pending = false;
+            // `commit_pending` stays: a timed-out commit call is resumed
+            // before the abort (see `end_for_abort`).
             self.pending = Pending::Abort(self.close_gate());
         }
         self.retry_at = Some(Instant::now());
