@@ -194,6 +194,14 @@ impl Transactions {
     /// and open the next one; rewind partitions with abandoned records.
     /// With an abort or a replacement pending, carry that on instead.
     pub fn commit(&mut self, consumer: &BaseConsumer<ConsumerCtx>) -> Committed {
+        let shared = consumer.context().shared.clone();
+        shared.txn_call.begin();
+        let committed = self.commit_inner(consumer);
+        shared.txn_call.end();
+        committed
+    }
+
+    fn commit_inner(&mut self, consumer: &BaseConsumer<ConsumerCtx>) -> Committed {
         match self.pending {
             Pending::Abort(_) => return self.try_abort(consumer),
             Pending::Replace { .. } => return self.try_replace(consumer),
