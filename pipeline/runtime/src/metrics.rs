@@ -28,6 +28,9 @@ pub struct StageMetrics {
     pub transactions_committed: AtomicU64,
     /// Exactly-once: transactions aborted (their records were redone).
     pub transactions_aborted: AtomicU64,
+    /// Exactly-once: transactional producers replaced by a fresh one after
+    /// a fatal error (each also counts as an aborted transaction).
+    pub producers_replaced: AtomicU64,
 }
 
 impl StageMetrics {

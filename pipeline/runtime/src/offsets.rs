@@ -55,6 +55,12 @@ pub struct PartitionTracker {
     base: Option<i64>,
     /// A record was abandoned: the commit point can never pass it.
     abandoned: bool,
+    /// Exactly-once: the offset sent with the last transaction that
+    /// committed. The commit point runs ahead of it (records acknowledged
+    /// inside the open transaction), and an aborted transaction takes those
+    /// records' outputs with it, so this, not the commit point, is where a
+    /// rewind restarts.
+    committed: Option<i64>,
 }
 
 impl PartitionTracker {
@@ -68,6 +74,7 @@ impl PartitionTracker {
             pending: 0,
             base: None,
             abandoned: false,
+            committed: None,
         }
     }
 
@@ -138,10 +145,11 @@ impl PartitionTracker {
     }
 
     /// Where consumption must restart to redo everything not committed
-    /// (exactly-once rewind): the commit point, else where this generation
-    /// began reading.
+    /// (exactly-once rewind): the offset of the last committed transaction,
+    /// else where this generation began reading (the group's committed
+    /// offset when it was assigned, or the point of the last rewind).
     pub fn restart_point(&self) -> Option<i64> {
-        self.commit_point.or(self.base)
+        self.committed.or(self.base)
     }
 
     /// Offset after the last record consumed (the consumer's position as far
@@ -224,6 +232,15 @@ impl OffsetBook {
             t.commit_point = Some(at);
         }
         at
+    }
+
+    /// Exactly-once: the transaction that carried these offsets committed.
+    pub fn mark_committed(&mut self, points: &[(TpKey, i64)]) {
+        for (tp, offset) in points {
+            if let Some(t) = self.trackers.get_mut(tp) {
+                t.committed = Some(*offset);
+            }
+        }
     }
 
     /// Partitions with an abandoned record (exactly-once rewinds them).
@@ -372,6 +389,9 @@ mod tests {
         book.abandon(tp, g, 11);
         assert!(!book.may_emit(tp, g), "records after an abandoned one must not produce");
         assert_eq!(book.with_abandoned(), vec![tp]);
+        // The transaction committed with the offsets reached so far.
+        let points = book.commit_points();
+        book.mark_committed(&points);
         assert_eq!(book.rewind(tp), Some(11));
         assert!(!book.may_emit(tp, g), "the old generation is stale");
         let g2 = book.register(tp, 11).unwrap();
@@ -379,6 +399,32 @@ mod tests {
         assert_eq!(book.commit_points(), vec![(tp, 11)], "the rewound position is where a commit restarts");
         book.complete(tp, g2, 11);
         assert_eq!(book.commit_points(), vec![(tp, 12)]);
+    }
+
+    #[test]
+    fn an_aborted_transaction_rewinds_to_the_last_committed_offset_not_the_commit_point() {
+        let mut book = OffsetBook::default();
+        let tp = (0, 1);
+        let g = book.assign(tp);
+        for o in 20..30 {
+            book.register(tp, o);
+        }
+        for o in 20..24 {
+            book.complete(tp, g, o);
+        }
+        let points = book.commit_points();
+        assert_eq!(points, vec![(tp, 24)]);
+        book.mark_committed(&points);
+        // Acknowledged inside the next transaction, which then aborts: their
+        // outputs are gone, so they must be consumed and produced again.
+        for o in 24..28 {
+            book.complete(tp, g, o);
+        }
+        assert_eq!(book.commit_points(), vec![(tp, 28)]);
+        assert_eq!(book.rewind(tp), Some(24));
+        assert_eq!(book.commit_points(), vec![(tp, 24)], "the next transaction sends no offset past the redo");
+        // A second rewind before anything commits restarts at the same place.
+        assert_eq!(book.rewind(tp), Some(24));
     }
 
     #[test]

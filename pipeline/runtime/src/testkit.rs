@@ -34,6 +34,16 @@ pub fn kafka_reachable(brokers: &str) -> Result<(), String> {
 /// For integration tests: `true` = go on. When Kafka is unreachable, prints
 /// `skipped: <reason>` and returns `false` if `DOCFLOW_SKIP_INTEGRATION=1`,
 /// else panics (a test that cannot reach its broker fails).
+/// The delivery mode integration tests run their stages in:
+/// `DOCFLOW_DELIVERY` when set (to run the delivery tests once per mode),
+/// else at-least-once.
+pub fn delivery_mode() -> Result<crate::config::DeliveryMode, crate::config::ConfigError> {
+    match std::env::var(crate::config::DeliveryMode::ENV) {
+        Ok(v) => crate::config::DeliveryMode::parse(&v),
+        Err(_) => Ok(crate::config::DeliveryMode::default()),
+    }
+}
+
 pub fn require_kafka() -> bool {
     match kafka_reachable(&brokers()) {
         Ok(()) => true,

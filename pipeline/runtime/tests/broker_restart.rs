@@ -53,6 +53,7 @@ async fn readyz_follows_a_broker_kill_and_restart() {
     let mut cfg = StageConfig::new("br-group", vec![input.to_owned()], Some(out.to_owned()));
     cfg.brokers = brokers.clone();
     cfg.dlq_topic = "br-dlq".to_owned();
+    cfg.delivery = testkit::delivery_mode().expect("DOCFLOW_DELIVERY");
     let shutdown = ShutdownSignal::new();
     let run = tokio::spawn(docflow_runtime::run_stage(PassThrough::new("br"), cfg, shutdown.clone()));
     let joined = time_to_status(addr, 200, Duration::from_secs(30)).await;

@@ -4,14 +4,20 @@
 //! - through a chain of two stage processes (in → A → mid → B → out) while
 //!   A is `kill -9`ed and restarted three times mid-stream;
 //! - through a SIGKILL and restart of the broker itself (a scratch broker of
-//!   the test's own, never the shared one), with both stages in process.
+//!   the test's own, never the shared one), with both stages in process;
+//! - while the stage's transactional producer is fenced twice mid-stream,
+//!   which leaves it unusable for good: the stage must replace it.
 
 mod common;
 
 use common::*;
 use docflow_runtime::passthrough::PassThrough;
 use docflow_runtime::testkit::{self, ScratchKafka};
-use docflow_runtime::{ShutdownSignal, StageConfig};
+use docflow_runtime::{ShutdownSignal, StageConfig, StageMetrics};
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::ClientConfig;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -67,7 +73,6 @@ async fn kill_9_three_times_gives_no_loss_and_no_duplicates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not reliable yet: under load, aborting after a broker SIGKILL can leave the transactional producer in an invalid state and the stage stops (it needs a fresh producer); run with --ignored"]
 async fn a_broker_sigkill_and_restart_gives_no_loss_and_no_duplicates() {
     docflow_runtime::init_tracing();
     if let Some(reason) = ScratchKafka::unavailable() {
@@ -85,8 +90,9 @@ async fn a_broker_sigkill_and_restart_gives_no_loss_and_no_duplicates() {
         c
     };
     let shutdown = ShutdownSignal::new();
-    let a = tokio::spawn(docflow_runtime::run_stage(PassThrough::new("eob-a"), stage("a", "in", "mid"), shutdown.clone()));
-    let b = tokio::spawn(docflow_runtime::run_stage(PassThrough::new("eob-b"), stage("b", "mid", "out"), shutdown.clone()));
+    let metrics = [Arc::new(StageMetrics::default()), Arc::new(StageMetrics::default())];
+    let a = tokio::spawn(docflow_runtime::run_stage_with_metrics(PassThrough::new("eob-a"), stage("a", "in", "mid"), shutdown.clone(), metrics[0].clone()));
+    let b = tokio::spawn(docflow_runtime::run_stage_with_metrics(PassThrough::new("eob-b"), stage("b", "mid", "out"), shutdown.clone(), metrics[1].clone()));
     // The publisher outlives the outage: its producer retries (idempotent).
     let publisher = publish_steadily(brokers.clone(), "in".into(), DOCS, 200); // 15 s
 
@@ -106,6 +112,75 @@ async fn a_broker_sigkill_and_restart_gives_no_loss_and_no_duplicates() {
     for s in [a, b] {
         tokio::time::timeout(Duration::from_secs(60), s).await.expect("stage stops").unwrap().unwrap();
     }
+    for (name, m) in ["a", "b"].iter().zip(&metrics) {
+        println!(
+            "stage {name}: {} transactions committed, {} aborted, {} producers replaced",
+            m.transactions_committed.load(Ordering::Relaxed),
+            m.transactions_aborted.load(Ordering::Relaxed),
+            m.producers_replaced.load(Ordering::Relaxed)
+        );
+    }
     let records = testkit::read_topic(&brokers, "out", Duration::from_secs(5), |_| false).unwrap();
     assert_exactly_once(&records, DOCS, "broker SIGKILL + restart");
+}
+
+/// Make `transactional_id` this producer's: the broker bumps the id's
+/// epoch, aborts the open transaction of the stage that holds it and fences
+/// that stage's producer (librdkafka: a fatal error, the producer is
+/// unusable from then on). The same happens to a stage when the coordinator
+/// aborts a transaction that outlived its timeout during a broker outage.
+/// The intruder is returned to be kept: what it does when dropped is no
+/// part of the test.
+fn fence(brokers: &str, transactional_id: &str) -> BaseProducer {
+    let intruder: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("transactional.id", transactional_id)
+        .create()
+        .expect("intruder producer");
+    intruder.init_transactions(Duration::from_secs(30)).expect("intruder takes the transactional id");
+    intruder
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_producer_is_replaced_without_loss_or_duplicates() {
+    if !testkit::require_kafka() {
+        return;
+    }
+    const DOCS: u64 = 2_000;
+    let brokers = testkit::brokers();
+    let (input, out, dlq) = (testkit::unique("eof-in"), testkit::unique("eof-out"), testkit::unique("eof-dlq"));
+    testkit::create_topics(&brokers, &[(&input, 3), (&out, 3), (&dlq, 1)]).await.unwrap();
+    let group = testkit::unique("eof");
+    // A known replica name, so the test knows the stage's transactional id
+    // (`<group>-<group instance id>`, the instance id `<replica>-<stage>`).
+    let replica = testkit::unique("replica");
+    let transactional_id = format!("{group}-{replica}-eof");
+    let cfg = format!("{EOS}\ndlq_topic = \"{dlq}\"\nbatch_size = 100");
+    let stage_args = args(&["--group", &group, "--input", &input, "--output", &out, "--config", &cfg]);
+    let mut stage = StageProc::spawn_with_env("eof", &stage_args, &[("DOCFLOW_GROUP_INSTANCE_ID", &replica)]);
+    let publisher = publish_steadily(brokers.clone(), input.clone(), DOCS, 250); // 8 s
+
+    let mut intruders = Vec::new();
+    for round in 1..=2 {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (b, id) = (brokers.clone(), transactional_id.clone());
+        intruders.push(tokio::task::spawn_blocking(move || fence(&b, &id)).await.unwrap());
+        println!("fenced the stage's producer, round {round}");
+        let took = stage.wait_log(&["fresh transactional producer in place"], round - 1, Duration::from_secs(30));
+        assert!(took.is_some(), "round {round}: no fresh producer took over\n{}", stage.log_tail());
+        println!("a fresh producer took over {:?} after the fencing", took.unwrap_or_default());
+        assert!(stage.is_running(), "the stage stopped:\n{}", stage.log_tail());
+    }
+    publisher.join().unwrap();
+
+    read_until_ids(&out, DOCS as usize, Duration::from_secs(90));
+    assert!(stage.stop(Duration::from_secs(30)).success(), "stage:\n{}", stage.log_tail());
+    drop(intruders);
+    let replaced = stage.log_lines(&["fresh transactional producer in place"]).len();
+    println!("producers replaced: {replaced} (2 fencings)");
+    let records = testkit::read_topic(&brokers, &out, Duration::from_secs(5), |_| false).unwrap();
+    assert_exactly_once(&records, DOCS, "producer fenced ×2");
+    assert_eq!(wait_lag_zero(&group, &input, Duration::from_secs(10)), 0, "the stage committed everything");
+    let dead = testkit::read_topic(&brokers, &dlq, Duration::from_secs(2), |_| false).unwrap();
+    assert!(dead.is_empty(), "no dead letters expected, got {}", dead.len());
 }

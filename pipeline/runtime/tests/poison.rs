@@ -140,6 +140,7 @@ async fn poison_records_go_to_the_dlq_with_reasons() {
     let mut cfg = StageConfig::new(testkit::unique("ps-group"), vec![input.clone()], Some(out.clone()));
     cfg.brokers = brokers.clone();
     cfg.dlq_topic = dlq.clone();
+    cfg.delivery = testkit::delivery_mode().expect("DOCFLOW_DELIVERY");
     cfg.max_record_bytes = 64 << 10;
     cfg.batch_size = 100;
     cfg.retry.max_attempts = 3;

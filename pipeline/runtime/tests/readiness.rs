@@ -51,6 +51,7 @@ fn config(brokers: &str, input: &str, out: &str) -> StageConfig {
     let mut c = StageConfig::new(testkit::unique("rz-group"), vec![input.to_owned()], Some(out.to_owned()));
     c.brokers = brokers.to_owned();
     c.dlq_topic = testkit::unique("rz-dlq");
+    c.delivery = testkit::delivery_mode().expect("DOCFLOW_DELIVERY");
     c
 }
 

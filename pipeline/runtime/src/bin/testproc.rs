@@ -37,6 +37,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut base = StageConfig::new(cli.group, cli.input, Some(cli.output));
     base.brokers = cli.brokers;
+    // The delivery tests run once per mode (`DOCFLOW_DELIVERY`); a test's
+    // own `--config` (the exactly-once tests) still wins.
+    base.delivery = docflow_runtime::testkit::delivery_mode()?;
     let cfg = docflow_runtime::cli::merge_toml(&base, &cli.config)?;
     let mut stage = PassThrough::new(cli.name).with_delay(Duration::from_micros(cli.delay_us));
     if let Some(tag) = cli.tag {

@@ -11,11 +11,11 @@ use docflow_core::StageError;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
-use rdkafka::producer::ProducerContext;
+use rdkafka::producer::{ProducerContext, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::{ClientConfig, ClientContext};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Producer settings: durable (acks=all, idempotent) and compact (lz4).
@@ -87,6 +87,29 @@ pub(crate) fn consumer_config(cfg: &StageConfig, stage: &str, instance_id: Optio
         c.set(k, v);
     }
     c
+}
+
+pub(crate) type StageProducer = ThreadedProducer<ProducerCtx>;
+
+/// The stage's producer, as workers see it. Exactly-once replaces a producer
+/// left in a fatal transactional state by a fresh one (see `transactions`);
+/// workers take the current one for each record, while holding the
+/// transaction gate, so none produces through a producer being replaced.
+pub(crate) struct ProducerSlot(RwLock<Arc<StageProducer>>);
+
+impl ProducerSlot {
+    pub fn new(producer: Arc<StageProducer>) -> Self {
+        Self(RwLock::new(producer))
+    }
+
+    pub fn current(&self) -> Arc<StageProducer> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Put `fresh` in place; returns the producer it replaces.
+    pub fn replace(&self, fresh: Arc<StageProducer>) -> Arc<StageProducer> {
+        std::mem::replace(&mut *self.0.write().unwrap_or_else(|p| p.into_inner()), fresh)
+    }
 }
 
 /// Routes delivery reports to the record they belong to.

@@ -76,15 +76,21 @@ pub async fn run_stage_with_metrics<S: Stage>(
     let instance = instance::choose(&cfg, &name);
     let instance_id = instance.as_ref().map(|i| i.id.clone());
     let transactional_id = cfg.exactly_once().then(|| transactions::transactional_id(&cfg, instance_id.as_deref()));
-    let producer: Arc<ThreadedProducer<clients::ProducerCtx>> = Arc::new(
-        clients::producer_config(&cfg, &name, transactional_id.as_deref())
-            .create_with_context(clients::ProducerCtx)
-            .context("creating the Kafka producer")?,
-    );
+    let producer_config = clients::producer_config(&cfg, &name, transactional_id.as_deref());
+    let producer: Arc<ThreadedProducer<clients::ProducerCtx>> =
+        Arc::new(producer_config.create_with_context(clients::ProducerCtx).context("creating the Kafka producer")?);
+    let producer = Arc::new(clients::ProducerSlot::new(producer));
     let txn = match cfg.exactly_once() {
         true => {
-            let (producer, cfg) = (producer.clone(), cfg.clone());
-            Some(tokio::task::spawn_blocking(move || transactions::Transactions::start(producer, &cfg)).await??)
+            let (producer, cfg, shutdown) = (producer.clone(), cfg.clone(), shutdown.clone());
+            let started = tokio::task::spawn_blocking(move || transactions::Transactions::start(producer, producer_config, &cfg, &shutdown));
+            match started.await?? {
+                Some(txn) => Some(txn),
+                None => {
+                    tracing::info!(stage = %name, "stopped before Kafka transactions could start (the broker never answered)");
+                    return Ok(());
+                }
+            }
         }
         false => None,
     };
@@ -116,7 +122,7 @@ pub async fn run_stage_with_metrics<S: Stage>(
                 if cfg.exactly_once() {
                     record.reject_for_redo(err);
                 } else {
-                    worker::send_dead_letter(&producer, &cfg, &record, err).await;
+                    worker::send_dead_letter(&producer.current(), &cfg, &record, err).await;
                 }
             }
         })
@@ -155,7 +161,7 @@ pub async fn run_stage_with_metrics<S: Stage>(
     }
     shared.closing.store(true, Ordering::Release);
     {
-        let producer = producer.clone();
+        let producer = producer.current();
         let flushed = tokio::task::spawn_blocking(move || producer.flush(FINAL_FLUSH)).await;
         if let Ok(Err(e)) = flushed {
             tracing::warn!(stage = %name, "producer flush: {e}");

@@ -62,6 +62,12 @@ pub(crate) struct Shared {
     /// (partition, offset). The transaction that held the output aborts;
     /// when the record comes again it is dead-lettered instead.
     pub rejected: Mutex<std::collections::HashMap<(TpKey, i64), StageError>>,
+    /// Exactly-once: when the poll thread's current transactional call
+    /// began. librdkafka's `send_offsets_to_transaction` can wait for a
+    /// group coordinator that is down past its timeout (it waits until the
+    /// broker is back), and the poll thread then serves no event that
+    /// would tell `/readyz` the broker is gone.
+    pub txn_call: TxnCall,
     /// The stage's own readiness (`Stage::ready`), set once the stage runs.
     pub stage_ready: std::sync::OnceLock<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
 }
@@ -99,6 +105,7 @@ impl Shared {
             stage_ready: std::sync::OnceLock::new(),
             exactly_once,
             rejected: Mutex::new(std::collections::HashMap::new()),
+            txn_call: TxnCall::default(),
         }
     }
 
@@ -150,6 +157,7 @@ impl crate::telemetry::stages::TelemetryView for Shared {
             return Err(format!("stopping: {fatal}"));
         }
         self.membership.ready()?;
+        self.txn_call.ready()?;
         self.stage_ready.get().map_or(Ok(()), |ready| ready())
     }
     fn closing(&self) -> bool {
@@ -157,6 +165,46 @@ impl crate::telemetry::stages::TelemetryView for Shared {
     }
     fn consumer_lag(&self) -> Vec<(String, i32, u64)> {
         self.consumer_lag.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// A transactional call of the poll thread in progress, if any.
+#[derive(Debug, Default)]
+pub(crate) struct TxnCall {
+    /// Microseconds since `epoch` when the call began; 0: none.
+    began_us: AtomicU64,
+    epoch: std::sync::OnceLock<Instant>,
+}
+
+impl TxnCall {
+    /// Longer than any transactional call takes with the broker up (they
+    /// take milliseconds; their own timeouts are 2 s).
+    const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn now_us(&self) -> u64 {
+        // At least 1, so that 0 keeps meaning "no call".
+        self.epoch.get_or_init(Instant::now).elapsed().as_micros() as u64 + 1
+    }
+
+    pub fn begin(&self) {
+        self.began_us.store(self.now_us(), Ordering::Release);
+    }
+
+    pub fn end(&self) {
+        self.began_us.store(0, Ordering::Release);
+    }
+
+    /// Not ready while a call has waited longer than any call should.
+    pub fn ready(&self) -> Result<(), String> {
+        let began = self.began_us.load(Ordering::Acquire);
+        let waited = std::time::Duration::from_micros(self.now_us().saturating_sub(began));
+        match began {
+            0 => Ok(()),
+            _ if waited > Self::STUCK_AFTER => {
+                Err(format!("not connected to Kafka (a transaction call has waited {:.1} s for the broker)", waited.as_secs_f64()))
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -13,7 +13,7 @@
 //!   together with backoff (`RetryPolicy`), then dead-lettered. The records
 //!   after them wait, which keeps per-partition order; the wait is bounded.
 
-use super::clients::{classify_produce_error, ProducerCtx};
+use super::clients::{classify_produce_error, ProducerCtx, ProducerSlot};
 use super::dispatch::Batch;
 use super::shared::{InFlight, Shared};
 use crate::config::StageConfig;
@@ -38,7 +38,8 @@ use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE};
 pub(crate) struct WorkerCtx<S: Stage> {
     pub stage: Arc<S>,
     pub shared: Arc<Shared>,
-    pub producer: Arc<ThreadedProducer<ProducerCtx>>,
+    /// Taken for each record under the gate (exactly-once may replace it).
+    pub producer: Arc<ProducerSlot>,
     pub cfg: Arc<StageConfig>,
     /// Exactly-once: held (shared) while a record's outputs are produced;
     /// the transaction commit holds it exclusively (see `transactions`).
@@ -227,33 +228,34 @@ impl<S: Stage> WorkerCtx<S> {
             Some(e) => Err(e),
             None => outcome,
         };
+        let producer = self.producer.current();
         match outcome {
-            Ok(outputs) => self.produce_outputs(record, outputs).await,
-            Err(e) => send_dead_letter(&self.producer, &self.cfg, record, e).await,
+            Ok(outputs) => self.produce_outputs(&producer, record, outputs).await,
+            Err(e) => send_dead_letter(&producer, &self.cfg, record, e).await,
         }
         // An output the producer refused at once: dead-letter the input now,
         // in the same transaction (exactly-once) and before it completes.
         if let Some(e) = record.take_rejection() {
-            send_dead_letter(&self.producer, &self.cfg, record, e).await;
+            send_dead_letter(&producer, &self.cfg, record, e).await;
         }
         record.release();
     }
 
-    async fn produce_outputs(&self, record: &Arc<InFlight>, outputs: Vec<Output<S::Output>>) {
+    async fn produce_outputs(&self, producer: &ThreadedProducer<ProducerCtx>, record: &Arc<InFlight>, outputs: Vec<Output<S::Output>>) {
         // Encode everything first: if any output cannot be encoded, the input
         // is dead-lettered and nothing of it is produced.
         let mut encoded = Vec::with_capacity(outputs.len());
         for out in outputs {
             if out.topic.is_none() && self.cfg.output_topic.is_none() {
                 let e = StageError::internal("no_output_topic", "output names no topic and the stage has no output_topic");
-                return send_dead_letter(&self.producer, &self.cfg, record, e).await;
+                return send_dead_letter(producer, &self.cfg, record, e).await;
             }
             match self.cfg.output_codec.encode(&out.value, &Limits::DEFAULT) {
                 Ok(enc) => encoded.push((out, enc)),
                 Err(e) => {
                     let mut e = codec_error(e);
                     e.domain = docflow_core::ErrorDomain::Internal;
-                    return send_dead_letter(&self.producer, &self.cfg, record, e).await;
+                    return send_dead_letter(producer, &self.cfg, record, e).await;
                 }
             }
         }
@@ -288,7 +290,7 @@ impl<S: Stage> WorkerCtx<S> {
             }
             self.shared.metrics.outputs.fetch_add(1, Ordering::Relaxed);
             self.shared.outputs_sent.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = send(&self.producer, topic, Some(&out.key), &enc.bytes, headers, record.clone()).await {
+            if let Err(e) = send(producer, topic, Some(&out.key), &enc.bytes, headers, record.clone()).await {
                 record.settle(classify_produce_error(&e));
             }
         }

@@ -21,12 +21,18 @@ pub struct StageProc {
 impl StageProc {
     /// Start `docflow-runtime-testproc` with the given args (plus brokers).
     pub fn spawn(name: &str, args: &[String]) -> StageProc {
+        Self::spawn_with_env(name, args, &[])
+    }
+
+    /// [`spawn`](Self::spawn) with extra environment variables.
+    pub fn spawn_with_env(name: &str, args: &[String], env: &[(&str, &str)]) -> StageProc {
         let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.log", testkit::unique(name)));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_docflow-runtime-testproc"))
             .args(["--brokers", &testkit::brokers(), "--name", name])
             .args(args)
             .env("RUST_LOG", "info,librdkafka=warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
@@ -154,6 +160,39 @@ pub fn wait_lag_zero(group: &str, topic: &str, timeout: Duration) -> u64 {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Records of `topic` a `read_committed` consumer of `group` would still
+/// get (read for `window` from the group's committed offsets). Unlike the
+/// lag, 0 when the group consumed everything even if the topic was written
+/// in transactions: the marker that ends a transaction takes an offset that
+/// no consumer receives, so nothing commits past the last one.
+pub fn unconsumed(group: &str, topic: &str, window: Duration) -> usize {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+    let brokers = testkit::brokers();
+    let lag = docflow_runtime::lag::group_lag(&brokers, group, topic, Duration::from_secs(5)).expect("committed offsets");
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", testkit::unique("unconsumed"))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .expect("reader");
+    let mut tpl = TopicPartitionList::new();
+    for p in &lag.partitions {
+        let at = p.committed.map_or(Offset::Beginning, Offset::Offset);
+        tpl.add_partition_offset(topic, p.partition, at).expect("valid offset");
+    }
+    reader.assign(&tpl).expect("assign");
+    let deadline = Instant::now() + window;
+    let mut left = 0;
+    while Instant::now() < deadline {
+        if let Some(Ok(_)) = reader.poll(Duration::from_millis(100)) {
+            left += 1;
+        }
+    }
+    left
 }
 
 /// Publish `docs` test documents (200-byte bodies) to `topic` at `per_sec`
