@@ -24,10 +24,10 @@ use crate::learn::LearnConfig;
 use crate::parse::ParseStageConfig;
 use crate::persist::PersistConfig;
 use crate::score::ScoreConfig;
-use docflow_core::kafka_env::{self, KafkaSecurity};
+use docflow_core::kafka_env::KafkaSecurity;
 use docflow_runtime::topology::{standard_config, STAGES};
 use docflow_runtime::{OutputCodec, StageConfig};
-use docflow_store::{StoreConfig, TlsConfig};
+use docflow_store::StoreConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -250,15 +250,8 @@ fn toml_error(text: &str, e: &toml::de::Error) -> anyhow::Error {
     }
 }
 
-pub const SCYLLA_NODES: &str = "DOCFLOW_SCYLLA_NODES";
-pub const SCYLLA_KEYSPACE: &str = "DOCFLOW_KEYSPACE";
-pub const SCYLLA_USER: &str = "DOCFLOW_SCYLLA_USER";
-pub const SCYLLA_PASSWORD: &str = "DOCFLOW_SCYLLA_PASSWORD";
-pub const SCYLLA_PASSWORD_FILE: &str = "DOCFLOW_SCYLLA_PASSWORD_FILE";
-pub const SCYLLA_TLS_CA_FILE: &str = "DOCFLOW_SCYLLA_TLS_CA_FILE";
-pub const SCYLLA_TLS_CERT_FILE: &str = "DOCFLOW_SCYLLA_TLS_CERT_FILE";
-pub const SCYLLA_TLS_KEY_FILE: &str = "DOCFLOW_SCYLLA_TLS_KEY_FILE";
-pub const SCYLLA_LOCAL_DC: &str = "DOCFLOW_SCYLLA_LOCAL_DC";
+// The store's variables have one home, `docflow_store::store_env`.
+use docflow_store::store_env::{KEYSPACE as SCYLLA_KEYSPACE, NODES as SCYLLA_NODES};
 
 /// Puts `nodes` and `keyspace` from the environment into a `[store]` table
 /// that does not set them. True when it changed the table.
@@ -280,53 +273,12 @@ fn fill_store_table_from_env(store: &mut toml::Table, lookup: impl Fn(&str) -> O
 }
 
 /// The store's security and locality settings from the environment, filling
-/// what the config leaves out: user, password (or a file holding it), TLS CA,
-/// client certificate and key, local datacenter. Call after `StoreConfig::from_env()` or loading
-/// `[store]`. Errors name the variable and never show a secret.
+/// what the config leaves out (`docflow_store::store_env::apply`: user,
+/// password or a file holding it, TLS files, local datacenter). Call after
+/// `StoreConfig::from_env()` or loading `[store]`. Errors name the variable
+/// and never show a secret.
 pub fn apply_store_env(store: &mut StoreConfig, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-    let get = |k: &str| lookup(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    if store.username.is_none() {
-        store.username = get(SCYLLA_USER);
-    }
-    if store.local_dc.is_none() {
-        store.local_dc = get(SCYLLA_LOCAL_DC);
-    }
-    if store.password.is_none() {
-        store.password = match (lookup(SCYLLA_PASSWORD).filter(|p| !p.is_empty()), get(SCYLLA_PASSWORD_FILE)) {
-            (Some(_), Some(_)) => anyhow::bail!("{SCYLLA_PASSWORD_FILE}: set either {SCYLLA_PASSWORD} or {SCYLLA_PASSWORD_FILE}, not both"),
-            (Some(p), None) => Some(p),
-            (None, Some(f)) => {
-                let text = std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("{SCYLLA_PASSWORD_FILE}={f}: cannot read the secret: {e}"))?;
-                Some(text.trim_end_matches(['\n', '\r']).to_owned()).filter(|p| !p.is_empty())
-            }
-            (None, None) => None,
-        };
-    }
-    match (&store.username, &store.password) {
-        (Some(_), None) => anyhow::bail!("missing secret {SCYLLA_PASSWORD}: a store user is set ({SCYLLA_USER} or [store] username) and PasswordAuthenticator needs its password (or {SCYLLA_PASSWORD_FILE})"),
-        (None, Some(_)) => anyhow::bail!("missing setting {SCYLLA_USER}: a store password is set without a user"),
-        _ => {}
-    }
-    let [ca, cert, key] = [SCYLLA_TLS_CA_FILE, SCYLLA_TLS_CERT_FILE, SCYLLA_TLS_KEY_FILE].map(|v| get(v).map(std::path::PathBuf::from));
-    if ca.is_some() || cert.is_some() || key.is_some() {
-        let tls = store.tls.get_or_insert(TlsConfig { ca_file: None, cert_file: None, key_file: None });
-        tls.ca_file = tls.ca_file.take().or(ca);
-        tls.cert_file = tls.cert_file.take().or(cert);
-        tls.key_file = tls.key_file.take().or(key);
-    }
-    if let Some(tls) = &store.tls {
-        for (var, path, label) in [(SCYLLA_TLS_CA_FILE, &tls.ca_file, "CERTIFICATE"), (SCYLLA_TLS_CERT_FILE, &tls.cert_file, "CERTIFICATE"), (SCYLLA_TLS_KEY_FILE, &tls.key_file, "PRIVATE KEY")] {
-            if let Some(p) = path {
-                kafka_env::check_pem(var, p, label)?;
-            }
-        }
-        match (&tls.cert_file, &tls.key_file) {
-            (Some(_), None) => anyhow::bail!("missing secret {SCYLLA_TLS_KEY_FILE}: the client certificate needs its key"),
-            (None, Some(_)) => anyhow::bail!("missing setting {SCYLLA_TLS_CERT_FILE}: the key needs its certificate"),
-            _ => {}
-        }
-    }
-    Ok(())
+    docflow_store::store_env::apply(store, lookup).map_err(anyhow::Error::from)
 }
 
 #[cfg(test)]
