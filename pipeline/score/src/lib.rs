@@ -13,7 +13,6 @@
 //! - [`learn`]: [`Learner`] folds feedback and processed results into new versions; [`PublishPolicy`].
 //! - [`score`]: [`Scorer::score`] turns an `EmbeddedDocument` into a `ScoredDocument`.
 //! - [`seed`]: the default class set a fresh deployment starts from.
-//! - [`offline`]: `docflow process --offline` over JSON-lines files.
 //! - [`stats`], [`vector`], [`bounded`]: small helpers (running statistics,
 //!   embedding decoding and stable hashing, a FIFO-bounded map).
 
@@ -22,7 +21,6 @@ pub mod bounded;
 pub mod classifier;
 pub mod learn;
 pub mod model;
-pub mod offline;
 pub mod score;
 pub mod seed;
 pub mod stats;

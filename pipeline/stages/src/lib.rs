@@ -14,8 +14,8 @@
 //! - [`persist`]: [`PersistStage`] `docs.scored` → `docs.results`, only after
 //!   the store write; waits out an open circuit breaker.
 //! - [`learn`]: [`LearnStage`] `docs.feedback` (+ `docs.scored`) → `model.updates`.
-//! - [`offline`]: `docflow process --offline` — the parse and infer stage
-//!   code behind `docflow_score::offline` ([`offline::run_offline`]).
+//! - [`offline`]: `docflow process --offline` — the stages' own code over a
+//!   JSON-lines file, no Kafka, no database ([`offline::run_offline`]).
 //! - [`model_admin`]: `docflow model rollback | promote | import` on `model.updates`.
 //! - [`registry`]: the store as the score stage's invoice registry (LWT).
 //! - [`config`]: [`PipelineConfig`], the TOML file with one table per stage.

@@ -131,7 +131,7 @@ pub async fn promote(args: &PromoteArgs, brokers: &str, kafka: &BTreeMap<String,
 /// taken for a stale replay), keeping the current version for the documents
 /// outside `args.fraction` and for rollback.
 pub async fn import(args: &ImportArgs, brokers: &str, kafka: &BTreeMap<String, String>) -> anyhow::Result<ModelUpdate> {
-    let saved = docflow_score::offline::load_update(&args.file)?;
+    let saved = crate::offline::load_update(&args.file)?;
     let (b, topic, k, timeout) = (brokers.to_owned(), args.topic.updates_topic.clone(), kafka.clone(), Duration::from_millis(args.topic.timeout_ms));
     let latest = tokio::task::spawn_blocking(move || latest_update(&b, &topic, &k, timeout)).await??;
     let mut model = decode_update(&saved)?.current;

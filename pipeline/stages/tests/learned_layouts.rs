@@ -168,7 +168,7 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
     drop(f);
     let args = docflow_stages::offline::ProcessArgs {
         offline: true,
-        files: docflow_score::offline::OfflineArgs {
+        files: docflow_stages::offline::OfflineArgs {
             input,
             train: None,
             output: output.clone(),

@@ -135,7 +135,7 @@ async fn promote_and_rollback_switch_a_running_score_stage() {
 
     // import: a model saved by the offline mode becomes version 4 on the running stage.
     let file = std::env::temp_dir().join(format!("{p}.model"));
-    docflow_score::offline::save_update(&file, &encode_update(&model(7, "gamma"), None, 1.0, 3).unwrap()).unwrap();
+    docflow_stages::offline::save_update(&file, &encode_update(&model(7, "gamma"), None, 1.0, 3).unwrap()).unwrap();
     let args = model_admin::ImportArgs { file: file.clone(), fraction: 1.0, topic: topic.clone() };
     let imported = model_admin::import(&args, &brokers, &kafka).await.unwrap();
     assert_eq!((imported.version, imported.previous_version), (7, Some(3)), "a saved version above latest keeps its number");

@@ -24,7 +24,7 @@ use common::*;
 use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig, DocFormat, LabeledDoc};
 use docflow_runtime::testkit;
 use docflow_schemas::ScoredDocument;
-use docflow_score::offline::{load_update, InputLine, OfflineArgs, OutputLine};
+use docflow_stages::offline::{load_update, InputLine, OfflineArgs, OutputLine};
 use docflow_stages::infer::Device;
 use docflow_stages::offline::{process_offline, ProcessArgs};
 use docflow_stages::score::{RegistryKind, ScoreConfig};

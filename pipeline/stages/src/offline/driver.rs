@@ -32,10 +32,10 @@ use docflow_schemas::{AnomalyReason, BusinessFields, EmbeddedDocument, ModelUpda
 use futures::executor::block_on;
 use serde::{Deserialize, Serialize};
 
-use crate::anomaly::{MemoryContentRegistry, MemoryInvoiceRegistry};
-use crate::learn::{Learner, PublishPolicy};
-use crate::model::{LayoutDeployment, ModelHandle, ScoringModel};
-use crate::score::Scorer;
+use docflow_score::anomaly::{MemoryContentRegistry, MemoryInvoiceRegistry};
+use docflow_score::learn::{Learner, PublishPolicy};
+use docflow_score::model::{LayoutDeployment, ModelHandle, ScoringModel};
+use docflow_score::Scorer;
 
 /// Arguments of `docflow process --offline`.
 #[derive(clap::Args, Debug, Clone)]
@@ -211,7 +211,7 @@ impl OfflinePipeline {
         let now = Instant::now();
         self.learner.observe_result(&scored, now)?;
         if let Some(label) = label {
-            let emb = crate::vector::decode_embedding(&scored.embedded.embedding_f32le, None)?;
+            let emb = docflow_score::vector::decode_embedding(&scored.embedded.embedding_f32le, None)?;
             self.learner.add_label(label, &emb, now)?;
         }
         self.maybe_publish()?;
@@ -372,7 +372,7 @@ pub fn save_update(path: &Path, update: &ModelUpdate) -> anyhow::Result<()> {
 pub fn load_update(path: &Path) -> anyhow::Result<ModelUpdate> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let update: ModelUpdate = rmp_serde::from_slice(&bytes).with_context(|| format!("{} is not a saved model update", path.display()))?;
-    crate::model::decode_update(&update).with_context(|| format!("{} holds an unusable model", path.display()))?;
+    docflow_score::model::decode_update(&update).with_context(|| format!("{} holds an unusable model", path.display()))?;
     Ok(update)
 }
 
@@ -402,7 +402,7 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
         let mut history = Vec::new();
         for chunk in numbered.chunks(batch_size) {
             for (doc, label) in prepare(stages, chunk, &mut dlq, true)? {
-                let emb = crate::vector::decode_embedding(&doc.embedding_f32le, None)?;
+                let emb = docflow_score::vector::decode_embedding(&doc.embedding_f32le, None)?;
                 pipeline.learner.add_label(label.as_deref().unwrap_or_default(), &emb, Instant::now())?;
                 summary.trained_labels += 1;
                 history.push(doc);
@@ -476,7 +476,7 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
         let update = match pipeline.served_update() {
             Some(u) => u.clone(),
             // Nothing was ever published: the initial version 0 is what served.
-            None => crate::model::encode_update(&ScoringModel::initial(), None, 1.0, now_ms())?,
+            None => docflow_score::model::encode_update(&ScoringModel::initial(), None, 1.0, now_ms())?,
         };
         save_update(path, &update)?;
     }

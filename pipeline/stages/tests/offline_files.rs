@@ -12,7 +12,7 @@ use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig};
 use docflow_model::tiny::{TinyModelDir, TinySpec};
 use docflow_model::{CpuEncoder, CpuOptions, TextEncoder, TextEncoderOptions};
 use docflow_schemas::{embedding_to_bytes, EmbeddedDocument, ParsedDocument, RawDocument};
-use docflow_score::offline::{run, InputLine, OfflineArgs, OfflineStages, OutputLine};
+use docflow_stages::offline::{run, InputLine, OfflineArgs, OfflineStages, OutputLine};
 
 struct Stages {
     encoder: TextEncoder,
@@ -132,7 +132,7 @@ fn offline_mode_scores_files_reproducibly() {
     }
     // The saved model is the version in service at the end (published after
     // the last document at the latest).
-    let saved = docflow_score::offline::load_update(&tmp.join("a.jsonl.model")).unwrap();
+    let saved = docflow_stages::offline::load_update(&tmp.join("a.jsonl.model")).unwrap();
     assert_eq!(saved.version, s1.model_version);
     assert!(saved.version >= out.last().unwrap().model_version);
     let dlq = std::fs::read_to_string(tmp.join("a.jsonl.dlq")).unwrap();

@@ -1,12 +1,12 @@
 //! `docflow process --offline`: the streaming path's own parse and infer
-//! stage code behind `docflow_score::offline::OfflineStages`, with no Kafka
-//! and no database.
+//! stage code behind [`OfflineStages`], with no Kafka and no database;
+//! [`driver`] runs parse → embed → score → learn over the file.
 //!
 //! [`StageAdapter`] calls [`ParseStage::process`] and [`InferStage::process`]
 //! — the very functions the Kafka runtime calls — on a private tokio runtime,
 //! so a document gets the same text, fields and embedding offline as in the
-//! pipeline; scoring and learning are `docflow_score::offline` (the same
-//! `Scorer` and `Learner` as the score and learn stages). [`run_offline`] is
+//! pipeline; scoring and learning are [`driver`] (the same `Scorer` and
+//! `Learner` as the score and learn stages). [`run_offline`] is
 //! what the CLI calls; the progress bar goes to stderr.
 
 use crate::infer::{Device, InferConfig, InferStage};
@@ -14,7 +14,9 @@ use crate::parse::{ParseStage, ParseStageConfig};
 use docflow_core::StageError;
 use docflow_runtime::{Input, ProcessResult, RecordMeta, Stage};
 use docflow_score::model::LayoutDeployment;
-use docflow_score::offline::{OfflineArgs, OfflineStages, OfflineSummary};
+pub mod driver;
+
+pub use driver::{load_update, run, save_update, InputLine, OfflineArgs, OfflinePipeline, OfflineStages, OfflineSummary, OutputLine};
 use docflow_schemas::{EmbeddedDocument, ParsedDocument, RawDocument};
 use std::path::PathBuf;
 
@@ -137,7 +139,7 @@ impl OfflineStages for StageAdapter {
 pub fn process_offline(args: &ProcessArgs) -> anyhow::Result<OfflineSummary> {
     anyhow::ensure!(args.offline, "only `docflow process --offline` exists: the streaming path is `docflow run` / `docflow stage`");
     let mut stages = StageAdapter::new(args.parse_config(), &args.infer_config())?;
-    docflow_score::offline::run(&args.files, &mut stages)
+    driver::run(&args.files, &mut stages)
 }
 
 /// What the CLI calls for `docflow process`.
