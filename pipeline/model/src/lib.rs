@@ -24,6 +24,33 @@
 //! - [`cli`]: what `docflow embed` and `docflow bench encode` run;
 //!   [`precision_check`]: `docflow bench precision` (bf16/int8 against fp32).
 
+/// Calls `$kernel::<M, N>($tile)` with the const generics of a tile of
+/// `mr ≤ 4` rows and `nb ≤ 4` panels: the shapes the AVX-512 GEMM
+/// micro-kernels (bf16 and int8 VNNI, both 4 × 4) are compiled for.
+/// (Declared before the modules that use it.)
+macro_rules! dispatch_tile_4x4 {
+    ($kernel:ident, $tile:expr, $mr:expr, $nb:expr) => {
+        match ($mr, $nb) {
+            (1, 1) => $kernel::<1, 1>($tile),
+            (1, 2) => $kernel::<1, 2>($tile),
+            (1, 3) => $kernel::<1, 3>($tile),
+            (1, _) => $kernel::<1, 4>($tile),
+            (2, 1) => $kernel::<2, 1>($tile),
+            (2, 2) => $kernel::<2, 2>($tile),
+            (2, 3) => $kernel::<2, 3>($tile),
+            (2, _) => $kernel::<2, 4>($tile),
+            (3, 1) => $kernel::<3, 1>($tile),
+            (3, 2) => $kernel::<3, 2>($tile),
+            (3, 3) => $kernel::<3, 3>($tile),
+            (3, _) => $kernel::<3, 4>($tile),
+            (_, 1) => $kernel::<4, 1>($tile),
+            (_, 2) => $kernel::<4, 2>($tile),
+            (_, 3) => $kernel::<4, 3>($tile),
+            (_, _) => $kernel::<4, 4>($tile),
+        }
+    };
+}
+
 pub mod bert;
 pub mod bf16;
 pub mod cli;

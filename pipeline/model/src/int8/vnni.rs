@@ -27,24 +27,7 @@ pub(crate) const NB: usize = 4;
 /// for `mr` rows and `nb` panels (see `gemm::run_task`).
 #[cfg(target_arch = "x86_64")]
 pub(crate) unsafe fn tile(t: &Tile, mr: usize, nb: usize) {
-    macro_rules! by_nb {
-        ($m:literal) => {
-            match nb {
-                1 => kernel::<$m, 1>(t),
-                2 => kernel::<$m, 2>(t),
-                3 => kernel::<$m, 3>(t),
-                _ => kernel::<$m, 4>(t),
-            }
-        };
-    }
-    match mr {
-        1 => by_nb!(1),
-        2 => by_nb!(2),
-        3 => by_nb!(3),
-        4 => by_nb!(4),
-        5 => by_nb!(5),
-        _ => by_nb!(6),
-    }
+    dispatch_tile_4x4!(kernel, t, mr, nb)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
