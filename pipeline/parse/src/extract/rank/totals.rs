@@ -1,7 +1,8 @@
 //! Total candidates: every amount in the document (numbers inside dates,
 //! times and long digit strings left out), with the labels before it on
 //! its line or on the line above, its rank among the document's amounts,
-//! where it stands, and whether the other amounts add up to it.
+//! where it stands, whether the other amounts add up to it, and whether it
+//! is a total stated after a rounding adjustment.
 
 use super::doc::{Doc, Line};
 use super::lexicon::last_end_in;
@@ -37,11 +38,12 @@ pub const FEATURES: &[&str] = &[
     "no_decimals_among_decimals",
     "label_anywhere_before",
     "after_payment_line",
+    "total_after_rounding",
 ];
 
 /// Expert prior for each feature.
 pub const PRIOR: &[f32] =
-    &[0.0, 3.0, 1.5, 1.5, 0.7, -2.0, -2.0, 0.8, 0.5, 0.5, 0.5, 0.3, 0.3, 0.5, 0.3, -2.0, -1.5, -0.5, -0.5, 0.5, 1.5, -1.5, 0.5, -1.0];
+    &[0.0, 3.0, 1.5, 1.5, 0.7, -2.0, -2.0, 0.8, 0.5, 0.5, 0.5, 0.3, 0.3, 0.5, 0.3, -2.0, -1.5, -0.5, -0.5, 0.5, 1.5, -1.5, 0.5, -1.0, 2.0];
 
 const STRONG: usize = 1;
 const WEAK: usize = 2;
@@ -66,9 +68,17 @@ pub(super) const LEGACY: usize = 20;
 const NO_DECIMALS: usize = 21;
 const ANY_LABEL: usize = 22;
 const AFTER_PAYMENT: usize = 23;
+const AFTER_ROUNDING: usize = 24;
 
 /// Words that make a total gross (tax included) or net (tax excluded).
 static GROSS_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["incl*", "inkl*", "ttc", "brutto", "gross", "tax included", "iva incluida", "ivato"]));
+/// Words of a rounding-adjustment line (`ROUNDING ADJ -0.02`, `Rundung`,
+/// `arrondi`): a total stated below one is the rounded amount payable.
+/// Its prior is neutral: receipts with and without cash rounding disagree
+/// on which total their labels mean, so the weight comes from labelled
+/// documents and from corrections.
+static ROUNDING_WORDS: LazyLock<Lexicon> =
+    LazyLock::new(|| Lexicon::new(&["round*", "rundung*", "gerundet", "arrondi*", "redondeo*", "arrotond*", "afronding*", "afgerond"]));
 static NET_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["excl*", "exkl*", "netto", "before tax", "ht", "hors taxe", "sin iva", "imponibile"]));
 
 /// `RM152.00`, `EUR12,50`: a short upper-case currency mark glued to an
@@ -129,6 +139,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         .map(|t| if t.bytes().any(|b| b.is_ascii_digit()) { money::amounts(t) } else { Vec::new() })
         .collect();
     let mut payment_seen = false;
+    let mut rounding_seen = false;
     for (i, l) in doc.lines.iter().enumerate() {
         let dates = &l.dates;
         let unglued = &unglued_lines[i];
@@ -226,6 +237,8 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             x[AFTER_LAST_TOTAL] = last_total_line.is_some_and(|t| i >= t) as u8 as f32;
             x[ZERO] = a.value.is_zero() as u8 as f32;
             x[AFTER_PAYMENT] = payment_seen as u8 as f32;
+            let total_labelled = x[STRONG] + x[WEAK] + x[STRONG_PREV] + x[WEAK_PREV] > 0.0;
+            x[AFTER_ROUNDING] = (rounding_seen && total_labelled) as u8 as f32;
             x[INT_LARGE] = (!has_decimals && a.value > Decimal::from(9999)) as u8 as f32;
             x[NEGATIVE] = a.value.is_sign_negative() as u8 as f32;
             // `17 x laptop stand @ 100.54` and `1.40*1`: an item line.
@@ -235,6 +248,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             out.push(Candidate { value: a.value.to_string(), line: i, x });
         }
         payment_seen |= !amounts.is_empty() && hits.iter().any(|h| h.group == Group::Payment);
+        rounding_seen |= !amounts.is_empty() && ROUNDING_WORDS.any(lower);
     }
     // Amounts as integers in ten-thousandths: sorted, compared and summed
     // without decimal arithmetic (amounts with more places are left out of
@@ -301,6 +315,17 @@ mod tests {
         assert_eq!(c[0].x[SUB], 1.0);
         assert_eq!(c[1].x[STRONG], 1.0);
         assert_eq!(c[2].value, "10.60");
+    }
+
+    #[test]
+    fn a_total_below_a_rounding_line_is_marked() {
+        let doc = Doc::new("TOTAL SALES INCL GST    98.37\nROUNDING ADJ    -0.02\nTOTAL AFTER ADJ INCL GST    98.35\nCASH    100.00", None, None);
+        let c = candidates(&doc);
+        let get = |v: &str| c.iter().find(|c| c.value == v).unwrap();
+        assert_eq!(get("98.37").x[AFTER_ROUNDING], 0.0);
+        assert_eq!(get("98.35").x[AFTER_ROUNDING], 1.0);
+        // A payment below the rounding line is not a total.
+        assert_eq!(get("100.00").x[AFTER_ROUNDING], 0.0);
     }
 
     #[test]
