@@ -17,7 +17,7 @@ pub enum BenchCommand {
     /// Hand-written tensor-core GEMM against cuBLAS on the model's shapes.
     Gemm(cuda_cli::GemmBenchArgs),
     /// Records/s through a pass-through stage on the configured Kafka.
-    Runtime(docflow_runtime::cli::BenchArgs),
+    Runtime(docflow_bench::runtime::BenchArgs),
     /// Documents/s and p99 write latency of the persist path on the configured database.
     Persist(docflow_store::cli::BenchArgs),
 }
@@ -49,7 +49,7 @@ pub fn bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::GpuEncode(args) => cuda_cli::run_encode_bench(&args),
         BenchCommand::Gemm(args) => cuda_cli::run_gemm_bench(&args),
         BenchCommand::Runtime(args) => super::runtime()?.block_on(async {
-            let report = docflow_runtime::bench::run_bench(&args).await?;
+            let report = docflow_runtime::bench::run_bench(&(&args).into()).await?;
             println!("{report}");
             Ok(())
         }),
