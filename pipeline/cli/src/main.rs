@@ -61,7 +61,7 @@ enum Command {
     /// Lag, throughput and members per stage and partition, DLQ growth (from Kafka alone).
     Status(commands::status::StatusArgs),
     /// Parse files and print text size, fields and warnings as JSON lines (no Kafka needed).
-    Parse(docflow_parse::cli::ParseArgs),
+    Parse(commands::parse::ParseArgs),
     /// Measure field extraction on labelled documents, refit its ranker.
     #[command(subcommand)]
     Eval(commands::eval::EvalCommand),
@@ -119,7 +119,7 @@ fn main() -> std::process::ExitCode {
         Command::Feedback(args) => commands::feedback::run(&ctx, args),
         Command::Model(cmd) => commands::model::run(&ctx, cmd),
         Command::Status(args) => commands::status::run(&ctx, args),
-        Command::Parse(args) => commands::tools::parse(&ctx, args),
+        Command::Parse(args) => commands::parse::run(&args),
         Command::Eval(cmd) => commands::eval::run(cmd),
         Command::Embed(args) => commands::tools::embed(&ctx, args),
         Command::Bench(cmd) => commands::tools::bench(&ctx, cmd),

@@ -5,6 +5,7 @@ pub mod dlq;
 pub mod eval;
 pub mod feedback;
 pub mod model;
+pub mod parse;
 pub mod status;
 pub mod store;
 pub mod tools;

@@ -1,5 +1,5 @@
-//! Library-backed tools that need no running pipeline: `parse`, `embed`,
-//! `bench …`, `gpu check`. Each forwards to the crate that owns the logic.
+//! Library-backed tools that need no running pipeline: `embed`, `bench …`,
+//! `gpu check`. Each forwards to the crate that owns the logic.
 
 use docflow_cuda::cli as cuda_cli;
 use docflow_model::cli as model_cli;
@@ -30,10 +30,6 @@ pub enum GpuCommand {
         #[arg(long, default_value_t = 0)]
         gpu: usize,
     },
-}
-
-pub fn parse(_ctx: &Context, args: docflow_parse::cli::ParseArgs) -> anyhow::Result<()> {
-    docflow_parse::cli::run(&args)
 }
 
 pub fn embed(_ctx: &Context, args: model_cli::EmbedArgs) -> anyhow::Result<()> {
