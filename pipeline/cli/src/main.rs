@@ -44,11 +44,11 @@ enum Command {
     #[command(subcommand)]
     Schema(commands::store::SchemaCommand),
     /// Show one document's row and its audit history.
-    Get(docflow_store::cli::GetArgs),
+    Get(commands::store::db::GetArgs),
     /// List anomalies of a day, highest score first (paged).
-    Anomalies(docflow_store::cli::AnomaliesArgs),
+    Anomalies(commands::store::db::AnomaliesArgs),
     /// List audits (`--pending` for those awaiting a verdict), paged.
-    Audits(docflow_store::cli::AuditsArgs),
+    Audits(commands::store::db::AuditsArgs),
     /// Resolve audits: record a verdict and send it to the learn stage.
     #[command(subcommand)]
     Audit(commands::store::AuditCommand),

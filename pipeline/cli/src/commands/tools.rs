@@ -19,7 +19,7 @@ pub enum BenchCommand {
     /// Records/s through a pass-through stage on the configured Kafka.
     Runtime(docflow_bench::runtime::BenchArgs),
     /// Documents/s and p99 write latency of the persist path on the configured database.
-    Persist(docflow_store::cli::BenchArgs),
+    Persist(super::store::db::BenchArgs),
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -51,7 +51,7 @@ pub fn bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<()> {
         }),
         BenchCommand::Persist(args) => {
             let _ = ctx;
-            super::runtime()?.block_on(async { docflow_store::cli::bench(&args, &mut std::io::stdout()).await.map(|_| ()) })
+            super::runtime()?.block_on(async { super::store::db::bench(&args, &mut std::io::stdout()).await.map(|_| ()) })
         }
     }
 }
