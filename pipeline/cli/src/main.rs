@@ -31,9 +31,9 @@ struct Cli {
 enum Command {
     /// Run one pipeline stage (parse, infer, score, persist, learn) as a consumer-group member.
     /// Start more processes of the same stage, on any machines, to scale it out.
-    Stage(docflow_stages::cli::StageCommand),
+    Stage(commands::stage::StageCommand),
     /// Run every stage in this process: the embedded default for one machine.
-    Run(docflow_stages::cli::RunCommand),
+    Run(commands::stage::RunCommand),
     /// Create missing Kafka topics from `topics/topics.toml` and report drift.
     #[command(subcommand)]
     Topics(commands::topics::TopicsCommand),
@@ -75,7 +75,7 @@ enum Command {
     Gpu(commands::tools::GpuCommand),
     /// Run parse → embed → score over a JSONL file with no Kafka and no
     /// database, with exactly the streaming stages' code (try docflow on your files).
-    Process(docflow_stages::offline::ProcessArgs),
+    Process(commands::process::ProcessArgs),
     /// Publish a handful of documents and read them back: a smoke test of the stack.
     Demo(commands::demo::DemoArgs),
 }
@@ -125,7 +125,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(cmd) => commands::tools::bench(&ctx, cmd),
         Command::Gpu(cmd) => commands::tools::gpu(&ctx, cmd),
         Command::Demo(args) => commands::demo::run(&ctx, args),
-        Command::Process(args) => docflow_stages::offline::run_offline(&args),
+        Command::Process(args) => commands::process::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Where documents are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreBackend {
     /// ScyllaDB/Cassandra (`[store]`).
