@@ -31,9 +31,9 @@ struct Cli {
 enum Command {
     /// Run one pipeline stage (parse, infer, score, persist, learn) as a consumer-group member.
     /// Start more processes of the same stage, on any machines, to scale it out.
-    Stage(docflow_stages::cli::StageCommand),
+    Stage(commands::stage::StageCommand),
     /// Run every stage in this process: the embedded default for one machine.
-    Run(docflow_stages::cli::RunCommand),
+    Run(commands::stage::RunCommand),
     /// Create missing Kafka topics from `topics/topics.toml` and report drift.
     #[command(subcommand)]
     Topics(commands::topics::TopicsCommand),
@@ -44,11 +44,11 @@ enum Command {
     #[command(subcommand)]
     Schema(commands::store::SchemaCommand),
     /// Show one document's row and its audit history.
-    Get(docflow_store::cli::GetArgs),
+    Get(commands::store::db::GetArgs),
     /// List anomalies of a day, highest score first (paged).
-    Anomalies(docflow_store::cli::AnomaliesArgs),
+    Anomalies(commands::store::db::AnomaliesArgs),
     /// List audits (`--pending` for those awaiting a verdict), paged.
-    Audits(docflow_store::cli::AuditsArgs),
+    Audits(commands::store::db::AuditsArgs),
     /// Resolve audits: record a verdict and send it to the learn stage.
     #[command(subcommand)]
     Audit(commands::store::AuditCommand),
@@ -61,7 +61,7 @@ enum Command {
     /// Lag, throughput and members per stage and partition, DLQ growth (from Kafka alone).
     Status(commands::status::StatusArgs),
     /// Parse files and print text size, fields and warnings as JSON lines (no Kafka needed).
-    Parse(docflow_parse::cli::ParseArgs),
+    Parse(commands::parse::ParseArgs),
     /// Measure field extraction on labelled documents, refit its ranker.
     #[command(subcommand)]
     Eval(commands::eval::EvalCommand),
@@ -75,7 +75,7 @@ enum Command {
     Gpu(commands::tools::GpuCommand),
     /// Run parse → embed → score over a JSONL file with no Kafka and no
     /// database, with exactly the streaming stages' code (try docflow on your files).
-    Process(docflow_stages::offline::ProcessArgs),
+    Process(commands::process::ProcessArgs),
     /// Publish a handful of documents and read them back: a smoke test of the stack.
     Demo(commands::demo::DemoArgs),
 }
@@ -119,13 +119,13 @@ fn main() -> std::process::ExitCode {
         Command::Feedback(args) => commands::feedback::run(&ctx, args),
         Command::Model(cmd) => commands::model::run(&ctx, cmd),
         Command::Status(args) => commands::status::run(&ctx, args),
-        Command::Parse(args) => commands::tools::parse(&ctx, args),
+        Command::Parse(args) => commands::parse::run(&args),
         Command::Eval(cmd) => commands::eval::run(cmd),
         Command::Embed(args) => commands::tools::embed(&ctx, args),
         Command::Bench(cmd) => commands::tools::bench(&ctx, cmd),
         Command::Gpu(cmd) => commands::tools::gpu(&ctx, cmd),
         Command::Demo(args) => commands::demo::run(&ctx, args),
-        Command::Process(args) => docflow_stages::offline::run_offline(&args),
+        Command::Process(args) => commands::process::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

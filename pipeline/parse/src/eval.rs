@@ -50,13 +50,23 @@ impl TruthRow {
     }
 }
 
+/// Why a `truth.jsonl` could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TruthError {
+    #[error("cannot read {}", path.display())]
+    Read { path: std::path::PathBuf, source: std::io::Error },
+    /// A row that is not a [`TruthRow`] (`line` counts from 1).
+    #[error("{}:{line}", path.display())]
+    Row { path: std::path::PathBuf, line: usize, source: serde_json::Error },
+}
+
 /// Reads a `truth.jsonl`.
-pub fn read_truth(path: &Path) -> anyhow::Result<Vec<TruthRow>> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+pub fn read_truth(path: &Path) -> Result<Vec<TruthRow>, TruthError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TruthError::Read { path: path.to_owned(), source })?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1)))
+        .map(|(i, l)| serde_json::from_str(l).map_err(|source| TruthError::Row { path: path.to_owned(), line: i + 1, source }))
         .collect()
 }
 

@@ -14,12 +14,12 @@
 //!   invoice number, line items, IBAN, e-mails, phones, parties, doc type).
 //! - [`deadline`]: running a PDF parse on its own thread with a deadline.
 //! - [`identity`]: the id and record-key checks made before parsing.
-//! - [`bench`]: `bench_parse`, docs/s per core; [`cli`]: `docflow parse`.
+//! - [`bench`]: `bench_parse`, docs/s per core.
+//! - [`eval`]: extraction measured on labelled documents, the ranker's fit.
 //! - `bytes`: SSE2 byte scans shared by the hot paths (plain loops off x86-64).
 
 pub mod bench;
 mod bytes;
-pub mod cli;
 pub mod deadline;
 pub mod error;
 pub mod eval;

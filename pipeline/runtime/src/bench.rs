@@ -4,11 +4,10 @@
 //! output is acknowledged (so decode, process, encode, produce with
 //! acks=all and offset tracking are all inside the figure).
 //!
-//! Run: `cargo run --release -p docflow-runtime --bin docflow-runtime-bench`
-//! (or `docflow bench runtime`).
+//! Run: `cargo run --release -p docflow-bench --bin docflow-runtime-bench`
+//! (or `docflow bench runtime`); both parse their flags into [`BenchSettings`].
 
-use crate::cli::BenchArgs;
-use crate::config::StageConfig;
+use crate::config::{DeliveryMode, StageConfig};
 use crate::metrics::StageMetrics;
 use crate::passthrough::PassThrough;
 use crate::shutdown::ShutdownSignal;
@@ -16,6 +15,46 @@ use crate::testkit;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// What to measure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchSettings {
+    /// Kafka bootstrap servers.
+    pub brokers: String,
+    /// Records to push through the stage.
+    pub records: u64,
+    /// Body size of each record in bytes.
+    pub size: usize,
+    /// Partitions of the benchmark topics.
+    pub partitions: i32,
+    /// Stage batch size.
+    pub batch_size: usize,
+    /// Stage worker count.
+    pub concurrency: usize,
+    /// At-least-once or exactly-once (Kafka transactions).
+    pub delivery: DeliveryMode,
+}
+
+/// Why the benchmark gave no figure.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{0}")]
+    KafkaUnreachable(String),
+    /// Creating the topics or preloading the input failed.
+    #[error("{step}")]
+    Setup { step: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error("benchmark stage stopped or stalled")]
+    Stalled,
+    /// The stage itself ended with an error.
+    #[error(transparent)]
+    Stage(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl BenchError {
+    fn setup(step: &'static str) -> impl FnOnce(anyhow::Error) -> Self {
+        move |e| Self::Setup { step, source: e.into() }
+    }
+}
 
 /// What the benchmark measured.
 #[derive(Debug, Clone)]
@@ -70,11 +109,13 @@ impl std::fmt::Display for BenchReport {
 }
 
 /// Run the benchmark (creates two fresh topics named `bench-*`).
-pub async fn run_bench(args: &BenchArgs) -> anyhow::Result<BenchReport> {
-    testkit::kafka_reachable(&args.brokers).map_err(anyhow::Error::msg)?;
+pub async fn run_bench(args: &BenchSettings) -> Result<BenchReport, BenchError> {
+    testkit::kafka_reachable(&args.brokers).map_err(BenchError::KafkaUnreachable)?;
     let input = testkit::unique("bench-in");
     let output = testkit::unique("bench-out");
-    testkit::create_topics(&args.brokers, &[(&input, args.partitions), (&output, args.partitions)]).await?;
+    testkit::create_topics(&args.brokers, &[(&input, args.partitions), (&output, args.partitions)])
+        .await
+        .map_err(BenchError::setup("creating the benchmark topics"))?;
 
     let t0 = Instant::now();
     {
@@ -86,7 +127,9 @@ pub async fn run_bench(args: &BenchArgs) -> anyhow::Result<BenchReport> {
             }
             testkit::flush(&p)
         })
-        .await??;
+        .await
+        .map_err(|e| BenchError::Setup { step: "preloading the input topic", source: e.into() })?
+        .map_err(BenchError::setup("preloading the input topic"))?;
     }
     let preload_secs = t0.elapsed().as_secs_f64();
 
@@ -108,13 +151,15 @@ pub async fn run_bench(args: &BenchArgs) -> anyhow::Result<BenchReport> {
             first_at = Some(Instant::now());
             cpu_at_first = process_cpu_secs();
         }
-        anyhow::ensure!(Instant::now() < deadline && !run.is_finished(), "benchmark stage stopped or stalled");
+        if Instant::now() >= deadline || run.is_finished() {
+            return Err(BenchError::Stalled);
+        }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let done = Instant::now();
     let stage_cpu_secs = cpu_at_first.zip(process_cpu_secs()).map(|(a, b)| b - a);
     shutdown.trigger();
-    run.await??;
+    run.await.map_err(|e| BenchError::Stage(e.into()))?.map_err(|e| BenchError::Stage(e.into()))?;
     let first = first_at.unwrap_or(started);
     Ok(BenchReport {
         records: args.records,

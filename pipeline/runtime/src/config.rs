@@ -278,6 +278,38 @@ impl StageConfig {
     }
 }
 
+/// Why a TOML overlay could not be laid over a [`StageConfig`]: the text
+/// is not TOML, or it holds a key or value `StageConfig` does not have.
+/// Shown as the TOML library's own message (line, column, key).
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    #[error(transparent)]
+    Base(#[from] toml::ser::Error),
+}
+
+/// `base` with the keys present in `text` laid over it (nested tables
+/// merge); unknown keys are errors.
+pub fn merge_toml(base: &StageConfig, text: &str) -> Result<StageConfig, MergeError> {
+    let mut merged = toml::Table::try_from(base)?;
+    let overlay: toml::Table = toml::from_str(text)?;
+    merge_tables(&mut merged, overlay);
+    // Deserialising the merged table applies deny_unknown_fields to the file's keys.
+    Ok(StageConfig::deserialize(toml::Value::Table(merged))?)
+}
+
+fn merge_tables(base: &mut toml::Table, overlay: toml::Table) {
+    for (k, v) in overlay {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,5 +383,17 @@ mod tests {
         let mut no_topic = StageConfig { output_topic: None, ..ok };
         no_topic.backpressure.downstream_group = Some("next".into());
         assert!(no_topic.validate().is_err());
+    }
+
+    #[test]
+    fn toml_overlay_keeps_untouched_keys_and_rejects_typos() {
+        let base = crate::topology::standard_config("parse").unwrap();
+        let cfg = merge_toml(&base, "batch_size = 32\n[backpressure]\nhigh_water = 7\nlow_water = 3\n").unwrap();
+        assert_eq!(cfg.batch_size, 32);
+        assert_eq!(cfg.backpressure.high_water, 7);
+        assert_eq!(cfg.backpressure.downstream_group.as_deref(), Some("docflow-infer"), "untouched keys survive");
+        assert_eq!(cfg.input_topics.len(), 4);
+        let e = merge_toml(&base, "bach_size = 1\n").unwrap_err();
+        assert!(e.to_string().contains("bach_size"), "typos are errors that name the key: {e}");
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! Where things are:
 //! - [`stage`]: the [`Stage`] trait, [`Input`], [`Output`], [`RawRecord`].
-//! - [`config`]: [`StageConfig`], every knob documented, with defaults;
+//! - [`config`]: [`StageConfig`], every knob documented, with defaults, and
+//!   [`config::merge_toml`] (a TOML overlay on a stage's standard config);
 //!   [`retry`], [`backpressure`], [`priority`] hold their sections and the
 //!   pure decision logic (backoff, hysteresis gate, lane policy).
 //! - [`runner`]: [`run_stage`] / [`run_stages`]; inside it the poll thread,
@@ -20,13 +21,13 @@
 //!   spans, W3C trace context through Kafka headers, OTLP metrics.
 //! - [`shutdown`]: [`ShutdownSignal`] (SIGINT/SIGTERM).
 //! - [`topology`]: the standard stages' default configs.
-//! - [`cli`]: clap argument structs for the `docflow` binary.
 //! - [`passthrough`], [`testkit`], [`bench`]: the pass-through test stage,
-//!   helpers for integration tests against a real broker, the benchmark.
+//!   helpers for integration tests against a real broker, the benchmark
+//!   ([`bench::run_bench`]; its command-line front ends are `docflow bench
+//!   runtime` and `docflow-runtime-bench` in `pipeline/bench`).
 //! - the global allocator: mimalloc (feature `mimalloc`, on by default) for
 //!   every process linking the runtime, declared at the end of this file.
-//! - `src/bin/testproc.rs`: a stage as an OS process (tests `kill -9` it);
-//!   `src/bin/bench.rs`: the benchmark binary.
+//! - `src/bin/testproc.rs`: a stage as an OS process (tests `kill -9` it).
 //!
 //! Guarantees (tested in `tests/`): an input offset is committed only after
 //! every output it caused is acknowledged (acks=all, idempotent producer),
@@ -36,7 +37,6 @@
 
 pub mod backpressure;
 pub mod bench;
-pub mod cli;
 pub mod config;
 pub mod dlq;
 pub mod lag;

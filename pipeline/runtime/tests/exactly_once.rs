@@ -84,7 +84,7 @@ async fn a_broker_sigkill_and_restart_gives_no_loss_and_no_duplicates() {
     let brokers = kafka.brokers();
     testkit::create_topics(&brokers, &[("in", 3), ("mid", 3), ("out", 3)]).await.unwrap();
     let stage = |name: &str, input: &str, output: &str| {
-        let mut c = docflow_runtime::cli::merge_toml(&StageConfig::new(format!("eob-{name}"), vec![input.into()], Some(output.into())), EOS).unwrap();
+        let mut c = docflow_runtime::config::merge_toml(&StageConfig::new(format!("eob-{name}"), vec![input.into()], Some(output.into())), EOS).unwrap();
         c.brokers = brokers.clone();
         c.dlq_topic = "dlq".into();
         c

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Where documents are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreBackend {
     /// ScyllaDB/Cassandra (`[store]`).
@@ -181,7 +181,7 @@ impl PipelineConfig {
             base.input_topics.push(self.learn.scored_topic.clone());
         }
         let mut cfg = match self.stage.get(name) {
-            Some(table) => docflow_runtime::cli::merge_toml(&base, &toml::to_string(table)?).map_err(|e| anyhow::anyhow!("[stage.{name}]: {e}"))?,
+            Some(table) => docflow_runtime::config::merge_toml(&base, &toml::to_string(table)?).map_err(|e| anyhow::anyhow!("[stage.{name}]: {e}"))?,
             None => base,
         };
         if let Some(b) = &self.brokers {

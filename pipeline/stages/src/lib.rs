@@ -15,16 +15,16 @@
 //!   the store write; waits out an open circuit breaker.
 //! - [`learn`]: [`LearnStage`] `docs.feedback` (+ `docs.scored`) → `model.updates`.
 //! - [`offline`]: `docflow process --offline` — the stages' own code over a
-//!   JSON-lines file, no Kafka, no database ([`offline::run_offline`]).
+//!   JSON-lines file, no Kafka, no database ([`offline::process_offline`]).
 //! - [`model_admin`]: `docflow model rollback | promote | import` on `model.updates`.
 //! - [`registry`]: the store as the score stage's invoice registry (LWT).
 //! - [`config`]: [`PipelineConfig`], the TOML file with one table per stage.
 //! - [`all`]: [`run_all`] (every stage in one process) and [`run_one`].
-//! - [`cli`]: clap argument structs for `docflow stage <name>` and `docflow run`.
+//! - [`start`]: [`start::start_one`] / [`start::start_all`] (`docflow stage
+//!   <name>`, `docflow run`): the settings resolved, Kafka access checked first.
 
 pub mod all;
 pub mod cache;
-pub mod cli;
 pub mod config;
 pub mod encoder_thread;
 pub mod infer;
@@ -35,6 +35,7 @@ pub mod parse;
 pub mod persist;
 pub mod registry;
 pub mod score;
+pub mod start;
 pub mod updates;
 
 pub use all::{build_stage, run_all, run_one};

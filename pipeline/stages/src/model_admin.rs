@@ -1,6 +1,5 @@
-//! `docflow model rollback`, `docflow model promote --fraction F` and
-//! `docflow model import FILE`: operator commands on the compacted
-//! `model.updates` topic.
+//! The scoring-model operations behind `docflow model rollback`, `promote`,
+//! `import` and `show`, on the compacted `model.updates` topic.
 //!
 //! Each reads the latest `scoring` record (the [`UpdatesReader`] the score
 //! and learn stages use, to the high watermark), builds the new record with
@@ -10,67 +9,54 @@
 //! rollback's version is latest + 1, so the learner continues from the
 //! restored state and its next version is newer still).
 
-use crate::updates::UpdatesReader;
-use anyhow::Context as _;
-use docflow_schemas::{encode, schema_header_value, Limits, ModelUpdate, HEADER_CODEC, HEADER_SCHEMA};
-use docflow_score::model::decode_update;
+use crate::offline::OfflineError;
+use crate::updates::{UpdatesError, UpdatesReader};
+use docflow_schemas::{encode, schema_header_value, CodecError, Limits, ModelUpdate, HEADER_CODEC, HEADER_SCHEMA};
+use docflow_score::model::{decode_update, ModelError};
 use docflow_score::MODEL_KEY;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
+/// Why a model operation did not publish.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelAdminError {
+    #[error(transparent)]
+    Updates(#[from] UpdatesError),
+    /// Nothing to roll back or promote.
+    #[error("{0} holds no model version yet")]
+    Empty(String),
+    #[error("creating the Kafka producer")]
+    Producer(#[source] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("publishing model version {version} to {topic}")]
+    Publish { version: u64, topic: String, source: rdkafka::error::KafkaError },
+    /// The new version could not be built (a bad fraction, an unusable model).
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The file to import is not a usable saved model.
+    #[error(transparent)]
+    SavedModel(#[from] OfflineError),
+    /// The thread reading the topic panicked.
+    #[error("reading the updates topic")]
+    Reader(#[from] tokio::task::JoinError),
+}
+
 /// Where the model versions are.
-#[derive(clap::Args, Debug, Clone)]
-pub struct UpdatesTopicArgs {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdatesTopic {
     /// The compacted topic of model versions.
-    #[arg(long, default_value = "model.updates")]
-    pub updates_topic: String,
-    /// Longest wait for reading the topic to its end (ms).
-    #[arg(long, default_value_t = 30_000)]
-    pub timeout_ms: u64,
-}
-
-/// `docflow model rollback`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct RollbackArgs {
-    #[command(flatten)]
-    pub topic: UpdatesTopicArgs,
-}
-
-/// `docflow model show`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct ShowArgs {
-    #[command(flatten)]
-    pub topic: UpdatesTopicArgs,
-}
-
-/// `docflow model promote --fraction F`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct PromoteArgs {
-    /// Fraction of documents (by id hash) the newest version serves, in [0, 1].
-    #[arg(long)]
-    pub fraction: f64,
-    #[command(flatten)]
-    pub topic: UpdatesTopicArgs,
-}
-
-/// `docflow model import FILE`: serve a model saved by `docflow process --offline --save-model`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct ImportArgs {
-    /// The saved model (`--save-model` of the offline mode).
-    pub file: PathBuf,
-    /// Fraction of documents the imported version serves at first (the rest keep the current one).
-    #[arg(long, default_value_t = 1.0)]
-    pub fraction: f64,
-    #[command(flatten)]
-    pub topic: UpdatesTopicArgs,
+    pub name: String,
+    /// Longest wait for reading the topic to its end.
+    pub timeout: Duration,
 }
 
 /// The latest `scoring` record of `topic`, if any.
-pub fn latest_update(brokers: &str, topic: &str, kafka: &BTreeMap<String, String>, timeout: Duration) -> anyhow::Result<Option<ModelUpdate>> {
+pub fn latest_update(brokers: &str, topic: &str, kafka: &BTreeMap<String, String>, timeout: Duration) -> Result<Option<ModelUpdate>, ModelAdminError> {
     let reader = UpdatesReader::open(brokers, topic, MODEL_KEY, kafka)?;
     let mut latest: Option<ModelUpdate> = None;
     reader.catch_up(timeout, |u| {
@@ -84,13 +70,13 @@ pub fn latest_update(brokers: &str, topic: &str, kafka: &BTreeMap<String, String
 }
 
 /// Publishes `update` on `topic` under the model key and waits for the acknowledgement.
-pub async fn publish_update(brokers: &str, topic: &str, kafka: &BTreeMap<String, String>, update: &ModelUpdate) -> anyhow::Result<()> {
+pub async fn publish_update(brokers: &str, topic: &str, kafka: &BTreeMap<String, String>, update: &ModelUpdate) -> Result<(), ModelAdminError> {
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", brokers).set("acks", "all").set("enable.idempotence", "true");
     for (k, v) in kafka {
         cfg.set(k, v);
     }
-    let producer: FutureProducer = cfg.create().context("creating the Kafka producer")?;
+    let producer: FutureProducer = cfg.create().map_err(ModelAdminError::Producer)?;
     let limits = Limits { max_encoded_bytes: 256 << 20, max_decoded_bytes: 256 << 20, ..Limits::DEFAULT };
     let encoded = encode(update, &limits)?;
     let schema = schema_header_value();
@@ -100,94 +86,61 @@ pub async fn publish_update(brokers: &str, topic: &str, kafka: &BTreeMap<String,
     producer
         .send(FutureRecord::to(topic).key(MODEL_KEY).payload(&encoded.bytes).headers(headers), Duration::from_secs(30))
         .await
-        .map_err(|(e, _)| anyhow::anyhow!("publishing model version {} to {topic}: {e}", update.version))?;
+        .map_err(|(source, _)| ModelAdminError::Publish { version: update.version, topic: topic.to_owned(), source })?;
     Ok(())
 }
 
-async fn latest_or_fail(brokers: &str, t: &UpdatesTopicArgs, kafka: &BTreeMap<String, String>) -> anyhow::Result<ModelUpdate> {
-    let (b, topic, k, timeout) = (brokers.to_owned(), t.updates_topic.clone(), kafka.clone(), Duration::from_millis(t.timeout_ms));
-    tokio::task::spawn_blocking(move || latest_update(&b, &topic, &k, timeout))
-        .await??
-        .ok_or_else(|| anyhow::anyhow!("{} holds no model version yet", t.updates_topic))
+/// [`latest_update`] off the async threads.
+async fn latest_of(brokers: &str, t: &UpdatesTopic, kafka: &BTreeMap<String, String>) -> Result<Option<ModelUpdate>, ModelAdminError> {
+    let (b, topic, k, timeout) = (brokers.to_owned(), t.name.clone(), kafka.clone(), t.timeout);
+    tokio::task::spawn_blocking(move || latest_update(&b, &topic, &k, timeout)).await?
+}
+
+async fn latest_or_fail(brokers: &str, t: &UpdatesTopic, kafka: &BTreeMap<String, String>) -> Result<ModelUpdate, ModelAdminError> {
+    latest_of(brokers, t, kafka).await?.ok_or_else(|| ModelAdminError::Empty(t.name.clone()))
 }
 
 /// Publishes a rollback of the latest version; returns the record published.
-pub async fn rollback(args: &RollbackArgs, brokers: &str, kafka: &BTreeMap<String, String>) -> anyhow::Result<ModelUpdate> {
-    let latest = latest_or_fail(brokers, &args.topic, kafka).await?;
+pub async fn rollback(topic: &UpdatesTopic, brokers: &str, kafka: &BTreeMap<String, String>) -> Result<ModelUpdate, ModelAdminError> {
+    let latest = latest_or_fail(brokers, topic, kafka).await?;
     let update = docflow_score::rollback(&latest, docflow_runtime::dlq::now_ms())?;
-    publish_update(brokers, &args.topic.updates_topic, kafka, &update).await?;
+    publish_update(brokers, &topic.name, kafka, &update).await?;
     Ok(update)
 }
 
-/// Publishes the latest version again with rollout fraction `args.fraction`.
-pub async fn promote(args: &PromoteArgs, brokers: &str, kafka: &BTreeMap<String, String>) -> anyhow::Result<ModelUpdate> {
-    let latest = latest_or_fail(brokers, &args.topic, kafka).await?;
-    let update = docflow_score::promote(&latest, args.fraction, docflow_runtime::dlq::now_ms())?;
-    publish_update(brokers, &args.topic.updates_topic, kafka, &update).await?;
+/// Publishes the latest version again with rollout fraction `fraction` (in [0, 1]).
+pub async fn promote(topic: &UpdatesTopic, fraction: f64, brokers: &str, kafka: &BTreeMap<String, String>) -> Result<ModelUpdate, ModelAdminError> {
+    let latest = latest_or_fail(brokers, topic, kafka).await?;
+    let update = docflow_score::promote(&latest, fraction, docflow_runtime::dlq::now_ms())?;
+    publish_update(brokers, &topic.name, kafka, &update).await?;
     Ok(update)
 }
 
-/// Publishes a saved model as the next version (latest + 1, so it is never
-/// taken for a stale replay), keeping the current version for the documents
-/// outside `args.fraction` and for rollback.
-pub async fn import(args: &ImportArgs, brokers: &str, kafka: &BTreeMap<String, String>) -> anyhow::Result<ModelUpdate> {
-    let saved = crate::offline::load_update(&args.file)?;
-    let (b, topic, k, timeout) = (brokers.to_owned(), args.topic.updates_topic.clone(), kafka.clone(), Duration::from_millis(args.topic.timeout_ms));
-    let latest = tokio::task::spawn_blocking(move || latest_update(&b, &topic, &k, timeout)).await??;
+/// Publishes the model saved in `file` (by `docflow process --offline
+/// --save-model`) as the next version (latest + 1, so it is never taken for
+/// a stale replay), keeping the current version for the documents outside
+/// `fraction` and for rollback.
+pub async fn import(topic: &UpdatesTopic, file: &Path, fraction: f64, brokers: &str, kafka: &BTreeMap<String, String>) -> Result<ModelUpdate, ModelAdminError> {
+    let saved = crate::offline::load_update(file)?;
+    let latest = latest_of(brokers, topic, kafka).await?;
     let mut model = decode_update(&saved)?.current;
     let previous = latest.as_ref().map(decode_update).transpose()?.map(|b| b.current);
     model.version = latest.as_ref().map_or(1, |l| l.version + 1).max(model.version);
-    let update = docflow_score::encode_update(&model, previous.as_ref(), args.fraction, docflow_runtime::dlq::now_ms())?;
-    publish_update(brokers, &args.topic.updates_topic, kafka, &update).await?;
+    let update = docflow_score::encode_update(&model, previous.as_ref(), fraction, docflow_runtime::dlq::now_ms())?;
+    publish_update(brokers, &topic.name, kafka, &update).await?;
     Ok(update)
 }
 
-fn report(what: &str, u: &ModelUpdate) {
-    println!(
-        "{what}: model version {} published (rollout fraction {}, previous version {})",
-        u.version,
-        u.rollout_fraction,
-        u.previous_version.map_or("none".to_string(), |v| v.to_string())
-    );
-}
-
-fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
-}
-
-/// What the CLI calls for `docflow model rollback` (synchronous; prints the new version).
-/// These use the environment's Kafka security settings (`docflow_core::kafka_env`).
-pub fn run_rollback(args: &RollbackArgs, brokers: &str) -> anyhow::Result<()> {
-    let u = block_on(rollback(args, brokers, &docflow_core::kafka_client_properties()?))?;
-    report("rollback", &u);
-    Ok(())
-}
-
-/// What the CLI calls for `docflow model show`: the version in service,
-/// its classes and what it changed (or the default classes, before the first version).
-pub fn run_show(args: &ShowArgs, brokers: &str) -> anyhow::Result<()> {
-    let kafka = docflow_core::kafka_client_properties()?;
-    let (b, topic, timeout) = (brokers.to_owned(), args.topic.updates_topic.clone(), Duration::from_millis(args.topic.timeout_ms));
-    match latest_update(&b, &topic, &kafka, timeout)? {
-        Some(u) => println!("{}", docflow_score::describe(&u)?),
-        None => {
-            println!("{topic} holds no version yet; a fresh score stage serves:");
-            println!("{}", docflow_score::model::describe_model(&docflow_score::ScoringModel::initial(), 1.0, None));
-        }
-    }
-    Ok(())
-}
-
-/// What the CLI calls for `docflow model promote --fraction F`.
-pub fn run_promote(args: &PromoteArgs, brokers: &str) -> anyhow::Result<()> {
-    let u = block_on(promote(args, brokers, &docflow_core::kafka_client_properties()?))?;
-    report("promote", &u);
-    Ok(())
-}
-
-/// What the CLI calls for `docflow model import FILE`.
-pub fn run_import(args: &ImportArgs, brokers: &str) -> anyhow::Result<()> {
-    let u = block_on(import(args, brokers, &docflow_core::kafka_client_properties()?))?;
-    report("import", &u);
-    Ok(())
+/// The version in service on `topic` described for an operator: its
+/// default classes, its classes and what it changed (or, before the first
+/// version, the default classes a fresh score stage serves).
+pub fn describe_in_service(topic: &UpdatesTopic, brokers: &str, kafka: &BTreeMap<String, String>) -> Result<String, ModelAdminError> {
+    Ok(match latest_update(brokers, &topic.name, kafka, topic.timeout)? {
+        Some(u) => docflow_score::describe(&u)?,
+        None => format!(
+            "{} holds no version yet; a fresh score stage serves:\n{}",
+            topic.name,
+            docflow_score::model::describe_model(&docflow_score::ScoringModel::initial(), 1.0, None)
+        ),
+    })
 }

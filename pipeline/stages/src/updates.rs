@@ -17,6 +17,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Why the updates topic could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdatesError {
+    #[error("topic {topic}: {reason} (create it with `docflow topics apply`)")]
+    Topic { topic: String, reason: rdkafka::error::KafkaError },
+    #[error("topic {0} has no partitions (create it with `docflow topics apply`)")]
+    NoPartitions(String),
+    #[error("reading {topic} to its end took longer than {timeout:?}")]
+    Timeout { topic: String, timeout: Duration },
+    #[error(transparent)]
+    Kafka(#[from] rdkafka::error::KafkaError),
+}
+
 /// A group-less reader of the updates topic.
 pub struct UpdatesReader {
     consumer: BaseConsumer,
@@ -27,7 +40,7 @@ pub struct UpdatesReader {
 impl UpdatesReader {
     /// Assigns every partition of `topic` from the beginning. Only records
     /// keyed `key` (the model name) are returned.
-    pub fn open(brokers: &str, topic: &str, key: &str, kafka: &BTreeMap<String, String>) -> anyhow::Result<Self> {
+    pub fn open(brokers: &str, topic: &str, key: &str, kafka: &BTreeMap<String, String>) -> Result<Self, UpdatesError> {
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", brokers)
             // Never used for commits: assign() + no auto commit.
@@ -39,8 +52,10 @@ impl UpdatesReader {
         }
         let consumer: BaseConsumer = cfg.create()?;
         let parts = docflow_runtime::lag::partitions_of(&consumer, topic, Duration::from_secs(10))
-            .map_err(|e| anyhow::anyhow!("topic {topic}: {e} (create it with `docflow topics apply`)"))?;
-        anyhow::ensure!(!parts.is_empty(), "topic {topic} has no partitions (create it with `docflow topics apply`)");
+            .map_err(|reason| UpdatesError::Topic { topic: topic.to_owned(), reason })?;
+        if parts.is_empty() {
+            return Err(UpdatesError::NoPartitions(topic.to_owned()));
+        }
         let mut tpl = TopicPartitionList::new();
         for p in parts {
             tpl.add_partition_offset(topic, p, Offset::Beginning)?;
@@ -52,7 +67,7 @@ impl UpdatesReader {
     /// Reads until every partition reached the high watermark it had when
     /// this was called, handing each update to `apply` in offset order.
     /// Returns how many updates were read.
-    pub fn catch_up(&self, timeout: Duration, mut apply: impl FnMut(ModelUpdate)) -> anyhow::Result<usize> {
+    pub fn catch_up(&self, timeout: Duration, mut apply: impl FnMut(ModelUpdate)) -> Result<usize, UpdatesError> {
         let deadline = Instant::now() + timeout;
         let assignment = self.consumer.assignment()?;
         let mut remaining: HashMap<i32, i64> = HashMap::new();
@@ -64,7 +79,9 @@ impl UpdatesReader {
         }
         let mut n = 0;
         while !remaining.is_empty() {
-            anyhow::ensure!(Instant::now() < deadline, "reading {} to its end took longer than {timeout:?}", self.topic);
+            if Instant::now() >= deadline {
+                return Err(UpdatesError::Timeout { topic: self.topic.clone(), timeout });
+            }
             match self.consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(m)) => {
                     if let Some(u) = self.decode(&m) {

@@ -2,7 +2,7 @@
 //! with a message naming them, and no secret is echoed.
 //!
 //! Two layers:
-//! - in process: `PipelineArgs::resolve_from`, the function `docflow stage`
+//! - in process: `PipelineOverrides::resolve_from`, the function `docflow stage`
 //!   and `docflow run` call first (always runs);
 //! - the real `docflow` binary (`docflow stage parse`, `docflow run`), as a
 //!   user or a pod runs it. `CARGO_BIN_EXE_docflow` only exists inside the
@@ -12,7 +12,7 @@
 //!   --workspace --all-targets`); when it is missing the test fails and says
 //!   how to build it.
 
-use docflow_stages::cli::PipelineArgs;
+use docflow_stages::start::PipelineOverrides;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -29,7 +29,7 @@ fn write_config(name: &str, text: &str) -> PathBuf {
 
 fn resolve(config: Option<PathBuf>, env: &[(&str, &str)]) -> anyhow::Result<docflow_stages::PipelineConfig> {
     let env: HashMap<&str, &str> = env.iter().copied().collect();
-    PipelineArgs { config, ..Default::default() }.resolve_from(|k| env.get(k).map(|v| v.to_string()))
+    PipelineOverrides { config, ..Default::default() }.resolve_from(|k| env.get(k).map(|v| v.to_string()))
 }
 
 const SASL_NO_PASSWORD: [(&str, &str); 2] = [("DOCFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"), ("DOCFLOW_KAFKA_SASL_USERNAME", "docflow")];

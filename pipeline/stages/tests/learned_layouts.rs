@@ -22,7 +22,7 @@ use common::*;
 use docflow_runtime::testkit;
 use docflow_schemas::{BusinessFields, Feedback, RawDocument, ResultRecord};
 use docflow_stages::config::StoreBackend;
-use docflow_stages::model_admin::{self, RollbackArgs, UpdatesTopicArgs};
+use docflow_stages::model_admin::{self, UpdatesTopic};
 use docflow_stages::score::RegistryKind;
 use docflow_stages::PipelineConfig;
 use std::collections::BTreeMap;
@@ -147,8 +147,8 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
 
     // 3. Rollback restores the version before the correction.
     let brokers = testkit::brokers();
-    let topic = UpdatesTopicArgs { updates_topic: cfg.name("model.updates"), timeout_ms: 20_000 };
-    let back = model_admin::rollback(&RollbackArgs { topic }, &brokers, &BTreeMap::new()).await.unwrap();
+    let topic = UpdatesTopic { name: cfg.name("model.updates"), timeout: Duration::from_secs(20) };
+    let back = model_admin::rollback(&topic, &brokers, &BTreeMap::new()).await.unwrap();
     println!("rolled back: version {} restores the state before the correction", back.version);
     let misread = until_total(&producer, &cfg, "rolled-back", 200, |r, due| total(&r.fields).as_deref() != Some(due), Duration::from_secs(60))
         .expect("after the rollback the sender's documents still came out corrected");
@@ -166,9 +166,8 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
     writeln!(f, "{}", serde_json::json!({"id": "first", "content_type": "text/plain", "text": first_text, "fields": {"total": first_due}})).unwrap();
     writeln!(f, "{}", serde_json::json!({"id": "next", "content_type": "text/plain", "text": next_text})).unwrap();
     drop(f);
-    let args = docflow_stages::offline::ProcessArgs {
-        offline: true,
-        files: docflow_stages::offline::OfflineArgs {
+    let settings = docflow_stages::offline::OfflineSettings {
+        files: docflow_stages::offline::OfflineOptions {
             input,
             train: None,
             output: output.clone(),
@@ -176,7 +175,6 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
             publish_every_labels: 10,
             publish_every_results: 0,
             save_model: None,
-            no_progress: true,
         },
         model: Some(dir.path().to_path_buf()),
         device: docflow_stages::infer::Device::Cpu,
@@ -185,7 +183,10 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
         parse_deadline_ms: None,
     };
     // (The offline adapter runs its own runtime: off this test's.)
-    let summary = tokio::task::spawn_blocking(move || docflow_stages::offline::process_offline(&args)).await.unwrap().unwrap();
+    let summary = tokio::task::spawn_blocking(move || docflow_stages::offline::process_offline(&settings, &mut docflow_stages::offline::NoProgress))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(summary.fields_learned, 1);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&output).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let offline_first: BusinessFields = serde_json::from_value(lines[0]["fields"].clone()).unwrap();

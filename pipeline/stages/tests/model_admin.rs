@@ -12,7 +12,7 @@ use docflow_runtime::testkit;
 use docflow_schemas::ScoredDocument;
 use docflow_score::{encode_update, ScoringModel};
 use docflow_stages::learn::LearnConfig;
-use docflow_stages::model_admin::{self, PromoteArgs, RollbackArgs, UpdatesTopicArgs};
+use docflow_stages::model_admin::{self, UpdatesTopic};
 use docflow_stages::score::{RegistryKind, ScoreConfig};
 use docflow_stages::{LearnStage, ScoreStage};
 use std::collections::BTreeMap;
@@ -70,10 +70,10 @@ async fn promote_and_rollback_switch_a_running_score_stage() {
     let brokers = testkit::brokers();
     testkit::create_topics(&brokers, &[(&embedded_t, 1), (&scored_t, 1), (&feedback_t, 1), (&updates_t, 1), (&dlq, 1)]).await.unwrap();
     let kafka = BTreeMap::new();
-    let topic = UpdatesTopicArgs { updates_topic: updates_t.clone(), timeout_ms: 20_000 };
+    let topic = UpdatesTopic { name: updates_t.clone(), timeout: Duration::from_secs(20) };
 
     // Nothing to roll back or promote on an empty topic: a clear error.
-    let err = model_admin::rollback(&RollbackArgs { topic: topic.clone() }, &brokers, &kafka).await.unwrap_err();
+    let err = model_admin::rollback(&topic, &brokers, &kafka).await.unwrap_err();
     assert!(err.to_string().contains("no model version"), "{err}");
 
     // v1 everywhere, then v2 staged at fraction 0 (serves nobody yet).
@@ -99,7 +99,7 @@ async fn promote_and_rollback_switch_a_running_score_stage() {
     assert_eq!(staged.model_version, 1);
 
     // promote --fraction 1: every document on v2.
-    let promoted = model_admin::promote(&PromoteArgs { fraction: 1.0, topic: topic.clone() }, &brokers, &kafka).await.unwrap();
+    let promoted = model_admin::promote(&topic, 1.0, &brokers, &kafka).await.unwrap();
     assert_eq!((promoted.version, promoted.rollout_fraction), (2, 1.0));
     let (e, s) = (embedded_t.clone(), scored_t.clone());
     let (found, pr) = tokio::task::spawn_blocking(move || (until_class(&pr, &e, &s, "promoted", "beta", Duration::from_secs(20)), pr)).await.unwrap();
@@ -108,7 +108,7 @@ async fn promote_and_rollback_switch_a_running_score_stage() {
     assert_eq!(doc.model_version, 2);
 
     // rollback: v1's state as version 3, on the running stage.
-    let rolled = model_admin::rollback(&RollbackArgs { topic: topic.clone() }, &brokers, &kafka).await.unwrap();
+    let rolled = model_admin::rollback(&topic, &brokers, &kafka).await.unwrap();
     assert_eq!(rolled.version, 3);
     let (e, s) = (embedded_t.clone(), scored_t.clone());
     let (found, pr) = tokio::task::spawn_blocking(move || (until_class(&pr, &e, &s, "rolledback", "alpha", Duration::from_secs(20)), pr)).await.unwrap();
@@ -136,8 +136,7 @@ async fn promote_and_rollback_switch_a_running_score_stage() {
     // import: a model saved by the offline mode becomes version 4 on the running stage.
     let file = std::env::temp_dir().join(format!("{p}.model"));
     docflow_stages::offline::save_update(&file, &encode_update(&model(7, "gamma"), None, 1.0, 3).unwrap()).unwrap();
-    let args = model_admin::ImportArgs { file: file.clone(), fraction: 1.0, topic: topic.clone() };
-    let imported = model_admin::import(&args, &brokers, &kafka).await.unwrap();
+    let imported = model_admin::import(&topic, &file, 1.0, &brokers, &kafka).await.unwrap();
     assert_eq!((imported.version, imported.previous_version), (7, Some(3)), "a saved version above latest keeps its number");
     let (e, s) = (embedded_t.clone(), scored_t.clone());
     let (found, _pr) = tokio::task::spawn_blocking(move || (until_class(&pr, &e, &s, "imported", "gamma", Duration::from_secs(20)), pr)).await.unwrap();

@@ -12,7 +12,7 @@ use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig};
 use docflow_model::tiny::{TinyModelDir, TinySpec};
 use docflow_model::{CpuEncoder, CpuOptions, TextEncoder, TextEncoderOptions};
 use docflow_schemas::{embedding_to_bytes, EmbeddedDocument, ParsedDocument, RawDocument};
-use docflow_stages::offline::{run, InputLine, OfflineArgs, OfflineStages, OutputLine};
+use docflow_stages::offline::{run, InputLine, NoProgress, OfflineOptions, OfflineStages, OfflineSummary, OutputLine};
 
 struct Stages {
     encoder: TextEncoder,
@@ -94,19 +94,19 @@ fn offline_mode_scores_files_reproducibly() {
     input.insert(9, r#"{"id":"x","text":"a","body_base64":"YQ=="}"#.to_string());
     write_lines(&tmp.join("train.jsonl"), &train);
     write_lines(&tmp.join("in.jsonl"), &input);
-    let args = |out: &str| OfflineArgs {
+    let args = |out: &str| OfflineOptions {
         input: tmp.join("in.jsonl"),
         train: Some(tmp.join("train.jsonl")),
         output: tmp.join(out),
         batch_size: 16,
         publish_every_labels: 10,
         publish_every_results: 50,
-        no_progress: true,
         save_model: Some(tmp.join(format!("{out}.model"))),
     };
-    let s1 = run(&args("a.jsonl"), &mut stages(tiny.path())).unwrap();
-    let s2 = run(&args("b.jsonl"), &mut stages(tiny.path())).unwrap();
-    assert_eq!(s1, s2);
+    let s1 = run(&args("a.jsonl"), &mut stages(tiny.path()), &mut NoProgress).unwrap();
+    let s2 = run(&args("b.jsonl"), &mut stages(tiny.path()), &mut NoProgress).unwrap();
+    assert_eq!((s1.dead_letter_file.clone(), s2.dead_letter_file.clone()), (tmp.join("a.jsonl.dlq"), tmp.join("b.jsonl.dlq")));
+    assert_eq!(s1, OfflineSummary { dead_letter_file: s1.dead_letter_file.clone(), ..s2 }, "a rerun does the same");
     assert_eq!((s1.documents, s1.dead_letters, s1.trained_labels), (200, 2, 40));
     let a = std::fs::read_to_string(tmp.join("a.jsonl")).unwrap();
     assert_eq!(a, std::fs::read_to_string(tmp.join("b.jsonl")).unwrap(), "offline output is reproducible");
@@ -175,17 +175,16 @@ fn offline_mode_learns_field_corrections_in_order() {
         dues.push(due);
     }
     write_lines(&tmp.join("in.jsonl"), &input);
-    let args = OfflineArgs {
+    let args = OfflineOptions {
         input: tmp.join("in.jsonl"),
         train: None,
         output: tmp.join("out.jsonl"),
         batch_size: 16,
         publish_every_labels: 10,
         publish_every_results: 50,
-        no_progress: true,
         save_model: None,
     };
-    let summary = run(&args, &mut stages(tiny.path())).unwrap();
+    let summary = run(&args, &mut stages(tiny.path()), &mut NoProgress).unwrap();
     assert_eq!(summary.fields_learned, 1);
     assert_eq!(summary.fields_rejected.len(), 1, "{:?}", summary.fields_rejected);
     let out: Vec<OutputLine> =

@@ -24,9 +24,9 @@ use common::*;
 use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig, DocFormat, LabeledDoc};
 use docflow_runtime::testkit;
 use docflow_schemas::ScoredDocument;
-use docflow_stages::offline::{load_update, InputLine, OfflineArgs, OutputLine};
+use docflow_stages::offline::{load_update, InputLine, NoProgress, OfflineOptions, OutputLine};
 use docflow_stages::infer::Device;
-use docflow_stages::offline::{process_offline, ProcessArgs};
+use docflow_stages::offline::{process_offline, OfflineSettings};
 use docflow_stages::score::{RegistryKind, ScoreConfig};
 use docflow_stages::{InferStage, ParseStage, ParseStageConfig, ScoreStage};
 use std::collections::{BTreeMap, HashMap};
@@ -79,9 +79,8 @@ async fn offline_and_streaming_give_the_same_classes_and_scores() {
     write_lines(&tmp.join("in.jsonl"), &input);
 
     // --- offline ---
-    let args = ProcessArgs {
-        offline: true,
-        files: OfflineArgs {
+    let settings = OfflineSettings {
+        files: OfflineOptions {
             input: tmp.join("in.jsonl"),
             train: Some(tmp.join("train.jsonl")),
             output: tmp.join("out.jsonl"),
@@ -89,7 +88,6 @@ async fn offline_and_streaming_give_the_same_classes_and_scores() {
             publish_every_labels: 10,
             // One version for the whole input: the comparison needs the same version on both paths.
             publish_every_results: u64::MAX,
-            no_progress: true,
             save_model: Some(tmp.join("model.msgpack")),
         },
         model: Some(tiny.path().to_path_buf()),
@@ -99,7 +97,7 @@ async fn offline_and_streaming_give_the_same_classes_and_scores() {
         parse_deadline_ms: Some(120_000),
     };
     let t0 = Instant::now();
-    let summary = tokio::task::spawn_blocking(move || process_offline(&args)).await.unwrap().unwrap();
+    let summary = tokio::task::spawn_blocking(move || process_offline(&settings, &mut NoProgress)).await.unwrap().unwrap();
     let offline_took = t0.elapsed();
     assert_eq!((summary.documents, summary.dead_letters), (n as u64, 0), "{summary:?}");
     let offline: Vec<OutputLine> =

@@ -1,7 +1,7 @@
 //! The store against a Cassandra with PasswordAuthenticator and CQL over
 //! TLS only (`deploy/local/secure-kafka.sh up cassandra`), configured the
 //! way a deployment is: `DOCFLOW_SCYLLA_USER`, `DOCFLOW_SCYLLA_PASSWORD_FILE`,
-//! `DOCFLOW_SCYLLA_TLS_CA_FILE` through `PipelineArgs::resolve_from`, the
+//! `DOCFLOW_SCYLLA_TLS_CA_FILE` through `PipelineOverrides::resolve_from`, the
 //! store opened by `docflow_stages::all::open_store` (what `persist` uses).
 //!
 //! - the right credentials over TLS: a scored document is persisted and read back;
@@ -15,7 +15,7 @@
 //! created here through the bootstrap superuser on first use. Unreachable:
 //! the tests fail unless `DOCFLOW_SKIP_INTEGRATION=1`.
 
-use docflow_stages::cli::PipelineArgs;
+use docflow_stages::start::PipelineOverrides;
 use docflow_stages::config::StoreBackend;
 use docflow_store::bench::synthetic_scored;
 use docflow_store::{apply_schema, connect_session, DocumentStore, Replication, StoreConfig, TlsConfig};
@@ -82,7 +82,7 @@ impl Secure {
     fn pipeline(&self, keyspace: &str, env: &HashMap<String, String>) -> anyhow::Result<docflow_stages::PipelineConfig> {
         let file = std::env::temp_dir().join(format!("docflow-secure-store-{keyspace}.toml"));
         std::fs::write(&file, format!("store_backend = \"cassandra\"\n[store]\nnodes = [\"{}\"]\nkeyspace = \"{keyspace}\"\nconnect_timeout_ms = 10000\n", self.nodes)).unwrap();
-        PipelineArgs { config: Some(file), store: Some(StoreBackend::Cassandra), ..Default::default() }.resolve_from(|k| env.get(k).cloned())
+        PipelineOverrides { config: Some(file), store: Some(StoreBackend::Cassandra), ..Default::default() }.resolve_from(|k| env.get(k).cloned())
     }
 
     fn env(&self) -> HashMap<String, String> {

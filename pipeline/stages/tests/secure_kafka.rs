@@ -1,8 +1,8 @@
 //! The parse stage against a Kafka that only speaks SASL_SSL
 //! (`deploy/local/secure-kafka.sh up`: TLS with a CA made by openssl,
 //! SCRAM-SHA-512 and PLAIN users), configured the way a deployment is: the
-//! `DOCFLOW_KAFKA_*` security variables through `PipelineArgs::resolve_from`
-//! and started with `cli::start_one`, the path of `docflow stage parse`.
+//! `DOCFLOW_KAFKA_*` security variables through `PipelineOverrides::resolve_from`
+//! and started with `start::start_one`, the path of `docflow stage parse`.
 //!
 //! - the right credentials: documents flow `docs.raw.normal` → `docs.parsed`;
 //! - a wrong password: the start fails within seconds naming Kafka and SASL,
@@ -20,7 +20,7 @@ mod common;
 use common::*;
 use docflow_runtime::testkit;
 use docflow_schemas::{ParsedDocument, RawDocument};
-use docflow_stages::cli::{check_kafka_access, start_one, KafkaAccessError, PipelineArgs};
+use docflow_stages::start::{check_kafka_access, start_one, KafkaAccessError, PipelineOverrides};
 use docflow_stages::config::StoreBackend;
 use docflow_stages::PipelineConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -83,7 +83,7 @@ impl Secure {
     fn pipeline(&self, prefix: &str, env: &HashMap<String, String>) -> anyhow::Result<PipelineConfig> {
         let file = std::env::temp_dir().join(format!("{prefix}.toml"));
         std::fs::write(&file, "[stage.parse]\ndrain_timeout_ms = 3000\n").unwrap();
-        let args = PipelineArgs {
+        let args = PipelineOverrides {
             config: Some(file),
             brokers: Some(self.brokers.clone()),
             store: Some(StoreBackend::Memory),

@@ -1,6 +1,7 @@
 //! The persist benchmark (`cargo run --release -p docflow-store --example
-//! persist_bench`, or [`run_bench`] from the CLI) and [`synthetic_scored`],
-//! the deterministic scored documents the tests and the benchmark persist.
+//! persist_bench`, or `docflow bench persist`: [`bench_database`]) and
+//! [`synthetic_scored`], the deterministic scored documents the tests and the
+//! benchmark persist.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -10,7 +11,9 @@ use futures::StreamExt;
 use rust_decimal::Decimal;
 
 use crate::error::StoreError;
+use crate::schema::{apply_schema, Replication};
 use crate::store::DocumentStore;
+use crate::{connect_session, CassandraStore, StoreConfig};
 
 /// Creation time shared by every synthetic document of this process, so a
 /// document generated twice is identical (replays must be byte-equal).
@@ -168,6 +171,33 @@ pub async fn run_bench<S: DocumentStore>(
         changed,
         errors,
     })
+}
+
+/// What [`bench_database`] measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistBench {
+    /// Documents to persist.
+    pub documents: u64,
+    /// Persists in flight.
+    pub concurrency: usize,
+    /// Apply the schema to the keyspace first (replication simple:1).
+    pub apply_schema: bool,
+    /// Keep the invoice numbers (`false`: no document takes the LWT claim path).
+    pub invoice_claims: bool,
+}
+
+/// [`run_bench`] on the database `config` names, under a fresh run id (so
+/// every document is new). The connection admits twice `concurrency`
+/// requests in flight, so the client is never the bottleneck.
+pub async fn bench_database(config: &StoreConfig, settings: &PersistBench) -> Result<BenchReport, StoreError> {
+    let cfg = StoreConfig { max_in_flight: settings.concurrency.max(1) * 2, ..config.clone() };
+    let session = std::sync::Arc::new(connect_session(&cfg).await?);
+    if settings.apply_schema {
+        apply_schema(&session, &cfg.keyspace, &Replication::local()).await?;
+    }
+    let store = CassandraStore::from_session(session, &cfg).await?;
+    let run = format!("bench{}", crate::now_ms());
+    run_bench(&store, &run, settings.documents, settings.concurrency, settings.invoice_claims).await
 }
 
 #[cfg(test)]

@@ -20,15 +20,13 @@
 //!   paging cursors; [`availability`]: [`wait_while_open`], waiting out an
 //!   outage (probing) instead of failing, for callers that would otherwise
 //!   dead-letter.
-//! - [`cli`]: clap arguments and functions for `docflow get`, `anomalies`,
-//!   `audits`, `audit resolve`, `schema apply`; [`bench`]: the persist
-//!   benchmark and the synthetic scored documents tests use.
+//! - [`bench`]: the persist benchmark ([`bench::bench_database`]) and the
+//!   synthetic scored documents tests use.
 
 pub mod availability;
 pub mod bench;
 pub mod breaker;
 pub mod cassandra;
-pub mod cli;
 pub mod config;
 mod convert;
 pub mod error;

@@ -59,7 +59,7 @@ impl std::fmt::Display for DocStatus {
 }
 
 /// An auditor's verdict on a pending audit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Nothing wrong: the anomaly was a false alarm.

@@ -1,10 +1,15 @@
 //! One module per subcommand. Shared bits (Kafka client settings, context, the tokio runtime) live here.
 
+pub mod choices;
 pub mod demo;
 pub mod dlq;
 pub mod eval;
 pub mod feedback;
 pub mod model;
+pub mod model_versions;
+pub mod parse;
+pub mod process;
+pub mod stage;
 pub mod status;
 pub mod store;
 pub mod tools;

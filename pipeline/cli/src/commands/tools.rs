@@ -1,5 +1,5 @@
-//! Library-backed tools that need no running pipeline: `parse`, `embed`,
-//! `bench …`, `gpu check`. Each forwards to the crate that owns the logic.
+//! Library-backed tools that need no running pipeline: `embed`, `bench …`,
+//! `gpu check`. Each forwards to the crate that owns the logic.
 
 use docflow_cuda::cli as cuda_cli;
 use docflow_model::cli as model_cli;
@@ -17,9 +17,9 @@ pub enum BenchCommand {
     /// Hand-written tensor-core GEMM against cuBLAS on the model's shapes.
     Gemm(cuda_cli::GemmBenchArgs),
     /// Records/s through a pass-through stage on the configured Kafka.
-    Runtime(docflow_runtime::cli::BenchArgs),
+    Runtime(docflow_bench::runtime::BenchArgs),
     /// Documents/s and p99 write latency of the persist path on the configured database.
-    Persist(docflow_store::cli::BenchArgs),
+    Persist(super::store::db::BenchArgs),
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -30,10 +30,6 @@ pub enum GpuCommand {
         #[arg(long, default_value_t = 0)]
         gpu: usize,
     },
-}
-
-pub fn parse(_ctx: &Context, args: docflow_parse::cli::ParseArgs) -> anyhow::Result<()> {
-    docflow_parse::cli::run(&args)
 }
 
 pub fn embed(_ctx: &Context, args: model_cli::EmbedArgs) -> anyhow::Result<()> {
@@ -49,13 +45,13 @@ pub fn bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::GpuEncode(args) => cuda_cli::run_encode_bench(&args),
         BenchCommand::Gemm(args) => cuda_cli::run_gemm_bench(&args),
         BenchCommand::Runtime(args) => super::runtime()?.block_on(async {
-            let report = docflow_runtime::bench::run_bench(&args).await?;
+            let report = docflow_runtime::bench::run_bench(&(&args).into()).await?;
             println!("{report}");
             Ok(())
         }),
         BenchCommand::Persist(args) => {
             let _ = ctx;
-            super::runtime()?.block_on(async { docflow_store::cli::bench(&args, &mut std::io::stdout()).await.map(|_| ()) })
+            super::runtime()?.block_on(async { super::store::db::bench(&args, &mut std::io::stdout()).await.map(|_| ()) })
         }
     }
 }

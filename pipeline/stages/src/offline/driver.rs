@@ -3,8 +3,9 @@
 //! Runs parse → embed → score over a file in input order with no Kafka and no
 //! database: in-memory registries stand behind the same traits, and the
 //! [`Scorer`] and [`Learner`] are the ones the streaming stages run. Parse and
-//! embed come from the caller ([`OfflineStages`]) so the CLI plugs in the
-//! stage functions of `docflow-parse` and the encoder.
+//! embed come from the caller ([`OfflineStages`]; [`super::StageAdapter`]
+//! plugs in the parse and infer stages). How far a run is goes to a
+//! [`Progress`] the caller supplies; what it did comes back as an [`OfflineSummary`].
 //!
 //! Order of work:
 //! 1. `--train`: every line must carry a `label`; each is parsed, embedded and
@@ -25,7 +26,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context as _;
 use base64::Engine as _;
 use docflow_core::StageError;
 use docflow_schemas::{AnomalyReason, BusinessFields, EmbeddedDocument, ModelUpdate, ParsedDocument, RawDocument};
@@ -34,40 +34,81 @@ use serde::{Deserialize, Serialize};
 
 use docflow_score::anomaly::{MemoryContentRegistry, MemoryInvoiceRegistry};
 use docflow_score::learn::{Learner, PublishPolicy};
-use docflow_score::model::{LayoutDeployment, ModelHandle, ScoringModel};
+use docflow_score::model::{LayoutDeployment, ModelError, ModelHandle, ScoringModel};
 use docflow_score::Scorer;
 
-/// Arguments of `docflow process --offline`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct OfflineArgs {
-    /// Documents to process, one JSON object per line:
-    /// `{"id", "content_type"?, "text" | "body_base64", "label"?, "fields"?}` (`fields`:
-    /// corrections, e.g. `{"total": "12.50"}`, learned after that document).
-    #[arg(long)]
+/// Why an offline run stopped. A bad input line never stops it: it becomes
+/// a dead letter.
+#[derive(Debug, thiserror::Error)]
+pub enum OfflineError {
+    /// A file could not be opened, read, created or written.
+    #[error("cannot {action} {}", path.display())]
+    File { action: &'static str, path: PathBuf, source: std::io::Error },
+    /// A file that is not a saved model update, or holds an unusable model.
+    #[error("{} {problem}", path.display())]
+    SavedModel { path: PathBuf, problem: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
+    /// Scoring or learning failed for a reason other than the document.
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    /// A model version could not be built, published or installed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// A stage returned another number of results than it was given documents.
+    #[error("{stage} returned {got} results for {expected} documents")]
+    ResultCount { stage: &'static str, got: usize, expected: usize },
+    /// The parse and infer stages could not be started (the encoder, above all).
+    #[error(transparent)]
+    Start(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl OfflineError {
+    fn file<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Self + 'a {
+        move |source| Self::File { action, path: path.to_owned(), source }
+    }
+}
+
+/// What one offline run reads and writes, and when it publishes a new
+/// model version (the files and knobs of `docflow process --offline`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfflineOptions {
+    /// Documents to process, one JSON object per line ([`InputLine`]).
     pub input: PathBuf,
     /// Labeled documents to learn from first (same format, `label` required).
-    #[arg(long)]
     pub train: Option<PathBuf>,
-    /// Where to write one result per line.
-    #[arg(long)]
+    /// Where to write one result per line ([`OutputLine`]); dead letters go
+    /// to the same path with `.dlq` appended.
     pub output: PathBuf,
     /// Documents parsed and embedded together.
-    #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Publish a new model version after this many labels.
-    #[arg(long, default_value_t = 10)]
     pub publish_every_labels: u64,
     /// Publish a new model version after this many processed documents.
-    #[arg(long, default_value_t = 500)]
     pub publish_every_results: u64,
-    /// Hide the progress bar.
-    #[arg(long)]
-    pub no_progress: bool,
     /// Also write the model version in service at the end, as a
     /// `model.updates` record value (MessagePack `ModelUpdate`), so the
     /// streaming path can serve exactly the version tried here.
-    #[arg(long)]
     pub save_model: Option<PathBuf>,
+}
+
+/// How far a run is, for a progress display: a run has phases (`train`,
+/// then `score`), each with a known number of input lines. The library
+/// draws nothing itself; the command line implements this with a progress bar.
+pub trait Progress {
+    /// A phase starts with `total` input lines to go.
+    fn start(&mut self, phase: &'static str, total: u64);
+    /// `lines` more input lines of the current phase are done.
+    fn advance(&mut self, lines: u64);
+    /// The current phase is over.
+    fn finish(&mut self);
+}
+
+/// Reports nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&mut self, _phase: &'static str, _total: u64) {}
+    fn advance(&mut self, _lines: u64) {}
+    fn finish(&mut self) {}
 }
 
 /// One input line.
@@ -151,12 +192,17 @@ pub trait OfflineStages {
 pub struct OfflineSummary {
     pub documents: u64,
     pub dead_letters: u64,
+    /// Where the dead letters are (`<output>.dlq`).
+    pub dead_letter_file: PathBuf,
     pub anomalies: u64,
     pub trained_labels: u64,
     /// Field corrections learned, and those rejected (`id field: reason`).
     pub fields_learned: u64,
     pub fields_rejected: Vec<String>,
     pub model_version: u64,
+    /// The default classes the model in service started from, and the
+    /// labels that refined them (`None`: every class learned from labels).
+    pub default_classes: Option<(String, u64)>,
 }
 
 /// The offline pipeline: one scorer, one learner, in-memory registries.
@@ -244,11 +290,12 @@ struct OfflineDeadLetter<'a> {
 
 struct Dlq {
     out: BufWriter<File>,
+    path: PathBuf,
     count: u64,
 }
 
 impl Dlq {
-    fn push(&mut self, line: usize, id: Option<&str>, stage: &str, e: &StageError) -> anyhow::Result<()> {
+    fn push(&mut self, line: usize, id: Option<&str>, stage: &str, e: &StageError) -> Result<(), OfflineError> {
         let rec = OfflineDeadLetter {
             line,
             id,
@@ -257,19 +304,21 @@ impl Dlq {
             error_kind: &e.kind,
             error_message: &e.message,
         };
-        serde_json::to_writer(&mut self.out, &rec)?;
-        self.out.write_all(b"\n")?;
+        write_line(&mut self.out, &rec).map_err(OfflineError::file("write", &self.path))?;
         self.count += 1;
         Ok(())
     }
 }
 
-fn read_lines(path: &Path) -> anyhow::Result<Vec<String>> {
-    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    BufReader::new(f)
-        .lines()
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("cannot read {}", path.display()))
+/// `value` as one JSON line.
+fn write_line(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+fn read_lines(path: &Path) -> Result<Vec<String>, OfflineError> {
+    let f = File::open(path).map_err(OfflineError::file("open", path))?;
+    BufReader::new(f).lines().collect::<Result<Vec<_>, _>>().map_err(OfflineError::file("read", path))
 }
 
 /// Batches of at most `size` lines, each ending early after a line that
@@ -297,7 +346,7 @@ fn prepare(
     batch: &[(usize, &str)],
     dlq: &mut Dlq,
     need_label: bool,
-) -> anyhow::Result<Vec<(EmbeddedDocument, Option<String>)>> {
+) -> Result<Vec<(EmbeddedDocument, Option<String>)>, OfflineError> {
     let mut raws = Vec::new();
     let mut meta = Vec::new();
     for (no, text) in batch {
@@ -321,7 +370,9 @@ fn prepare(
         }
     }
     let results = stages.parse_batch(raws);
-    anyhow::ensure!(results.len() == meta.len(), "parse returned {} results for {} documents", results.len(), meta.len());
+    if results.len() != meta.len() {
+        return Err(OfflineError::ResultCount { stage: "parse", got: results.len(), expected: meta.len() });
+    }
     let mut parsed = Vec::new();
     let mut labels = Vec::new();
     let mut line_nos = Vec::new();
@@ -337,7 +388,9 @@ fn prepare(
     }
     let ids: Vec<String> = parsed.iter().map(|p| p.id.clone()).collect();
     let embedded = stages.embed(parsed);
-    anyhow::ensure!(embedded.len() == ids.len(), "embed returned {} results for {} documents", embedded.len(), ids.len());
+    if embedded.len() != ids.len() {
+        return Err(OfflineError::ResultCount { stage: "embed", got: embedded.len(), expected: ids.len() });
+    }
     let mut out = Vec::new();
     for (((res, label), id), no) in embedded.into_iter().zip(labels).zip(&ids).zip(line_nos) {
         match res {
@@ -348,36 +401,25 @@ fn prepare(
     Ok(out)
 }
 
-fn progress(len: usize, hidden: bool, what: &str) -> indicatif::ProgressBar {
-    if hidden {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::with_draw_target(Some(len as u64), indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{msg:>8} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, eta {eta})")
-    {
-        bar.set_style(style);
-    }
-    bar.set_message(what.to_string());
-    bar
-}
-
 /// Writes a `model.updates` record value (MessagePack `ModelUpdate`) to `path`.
-pub fn save_update(path: &Path, update: &ModelUpdate) -> anyhow::Result<()> {
-    let bytes = rmp_serde::to_vec_named(update).context("encoding the model update")?;
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+pub fn save_update(path: &Path, update: &ModelUpdate) -> Result<(), OfflineError> {
+    let bytes = rmp_serde::to_vec_named(update)
+        .map_err(|e| OfflineError::SavedModel { path: path.to_owned(), problem: "could not be encoded", source: e.into() })?;
+    std::fs::write(path, bytes).map_err(OfflineError::file("write", path))
 }
 
 /// Reads what [`save_update`] wrote.
-pub fn load_update(path: &Path) -> anyhow::Result<ModelUpdate> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let update: ModelUpdate = rmp_serde::from_slice(&bytes).with_context(|| format!("{} is not a saved model update", path.display()))?;
-    docflow_score::model::decode_update(&update).with_context(|| format!("{} holds an unusable model", path.display()))?;
+pub fn load_update(path: &Path) -> Result<ModelUpdate, OfflineError> {
+    let bytes = std::fs::read(path).map_err(OfflineError::file("read", path))?;
+    let update: ModelUpdate = rmp_serde::from_slice(&bytes)
+        .map_err(|e| OfflineError::SavedModel { path: path.to_owned(), problem: "is not a saved model update", source: e.into() })?;
+    docflow_score::model::decode_update(&update)
+        .map_err(|e| OfflineError::SavedModel { path: path.to_owned(), problem: "holds an unusable model", source: e.into() })?;
     Ok(update)
 }
 
-/// Runs the offline mode.
-pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result<OfflineSummary> {
+/// Runs the offline mode, reporting how far it is to `progress`.
+pub fn run(args: &OfflineOptions, stages: &mut dyn OfflineStages, progress: &mut dyn Progress) -> Result<OfflineSummary, OfflineError> {
     let policy = PublishPolicy {
         every_labels: args.publish_every_labels,
         every_results: args.publish_every_results,
@@ -388,15 +430,14 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
     let mut summary = OfflineSummary::default();
     let mut dlq_path = args.output.clone().into_os_string();
     dlq_path.push(".dlq");
-    let mut dlq = Dlq {
-        out: BufWriter::new(File::create(&dlq_path).with_context(|| format!("cannot create {dlq_path:?}"))?),
-        count: 0,
-    };
+    let dlq_path = PathBuf::from(dlq_path);
+    let dlq_file = File::create(&dlq_path).map_err(OfflineError::file("create", &dlq_path))?;
+    let mut dlq = Dlq { out: BufWriter::new(dlq_file), path: dlq_path, count: 0 };
     let batch_size = args.batch_size.max(1);
 
     if let Some(train) = &args.train {
         let lines = read_lines(train)?;
-        let bar = progress(lines.len(), args.no_progress, "train");
+        progress.start("train", lines.len() as u64);
         let numbered: Vec<(usize, &str)> =
             lines.iter().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l.as_str())).collect();
         let mut history = Vec::new();
@@ -407,7 +448,7 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
                 summary.trained_labels += 1;
                 history.push(doc);
             }
-            bar.inc(chunk.len() as u64);
+            progress.advance(chunk.len() as u64);
         }
         pipeline.publish()?;
         for doc in history {
@@ -415,13 +456,13 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
             pipeline.learner.observe_result(&scored, Instant::now())?;
         }
         pipeline.publish()?;
-        bar.finish_and_clear();
+        progress.finish();
     }
 
     let lines = read_lines(&args.input)?;
-    let out = File::create(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
+    let out = File::create(&args.output).map_err(OfflineError::file("create", &args.output))?;
     let mut out = BufWriter::new(out);
-    let bar = progress(lines.len(), args.no_progress, "score");
+    progress.start("score", lines.len() as u64);
     let numbered: Vec<(usize, &str)> =
         lines.iter().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l.as_str())).collect();
     let mut layouts_version = 0;
@@ -435,8 +476,7 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
                     if line.anomaly_score > pipeline.learner.model().thresholds.anomaly.audit_threshold {
                         summary.anomalies += 1;
                     }
-                    serde_json::to_writer(&mut out, &line)?;
-                    out.write_all(b"\n")?;
+                    write_line(&mut out, &line).map_err(OfflineError::file("write", &args.output))?;
                 }
                 Err(e) => dlq.push(0, Some(&id), "score", &e)?,
             }
@@ -462,14 +502,11 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
             layouts_version = update.version;
             stages.use_layouts(LayoutDeployment::from_update(update)?);
         }
-        bar.inc(chunk.len() as u64);
+        progress.advance(chunk.len() as u64);
     }
-    bar.finish_and_clear();
-    for r in &summary.fields_rejected {
-        eprintln!("offline: correction not learned: {r}");
-    }
-    out.flush()?;
-    dlq.out.flush()?;
+    progress.finish();
+    out.flush().map_err(OfflineError::file("write", &args.output))?;
+    dlq.out.flush().map_err(OfflineError::file("write", &dlq.path))?;
     summary.dead_letters = dlq.count;
     summary.model_version = pipeline.handle.version();
     if let Some(path) = &args.save_model {
@@ -480,20 +517,8 @@ pub fn run(args: &OfflineArgs, stages: &mut dyn OfflineStages) -> anyhow::Result
         };
         save_update(path, &update)?;
     }
-    eprintln!(
-        "offline: {} documents, {} anomalies (> audit threshold), {} dead letters ({}), {} training labels, {} field corrections learned ({} rejected), model version {}{}",
-        summary.documents,
-        summary.anomalies,
-        summary.dead_letters,
-        Path::new(&dlq_path).display(),
-        summary.trained_labels,
-        summary.fields_learned,
-        summary.fields_rejected.len(),
-        summary.model_version,
-        match &pipeline.learner.model().provenance.seed {
-            Some(seed) => format!(" (default classes {seed}, refined by {} labels)", pipeline.learner.model().provenance.labels),
-            None => String::new(),
-        }
-    );
+    summary.dead_letter_file = dlq.path;
+    let provenance = &pipeline.learner.model().provenance;
+    summary.default_classes = provenance.seed.clone().map(|seed| (seed, provenance.labels));
     Ok(summary)
 }

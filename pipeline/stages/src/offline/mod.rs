@@ -6,47 +6,44 @@
 //! — the very functions the Kafka runtime calls — on a private tokio runtime,
 //! so a document gets the same text, fields and embedding offline as in the
 //! pipeline; scoring and learning are [`driver`] (the same `Scorer` and
-//! `Learner` as the score and learn stages). [`run_offline`] is
-//! what the CLI calls; the progress bar goes to stderr.
+//! `Learner` as the score and learn stages). [`process_offline`] is what
+//! `docflow process --offline` calls, with [`OfflineSettings`] from its
+//! flags and a [`Progress`] that draws its progress bar.
 
 use crate::infer::{Device, InferConfig, InferStage};
+use docflow_model::Precision;
 use crate::parse::{ParseStage, ParseStageConfig};
 use docflow_core::StageError;
 use docflow_runtime::{Input, ProcessResult, RecordMeta, Stage};
 use docflow_score::model::LayoutDeployment;
 pub mod driver;
 
-pub use driver::{load_update, run, save_update, InputLine, OfflineArgs, OfflinePipeline, OfflineStages, OfflineSummary, OutputLine};
+pub use driver::{
+    load_update, run, save_update, InputLine, NoProgress, OfflineError, OfflineOptions, OfflinePipeline, OfflineStages, OfflineSummary,
+    OutputLine, Progress,
+};
 use docflow_schemas::{EmbeddedDocument, ParsedDocument, RawDocument};
 use std::path::PathBuf;
 
-/// Arguments of `docflow process`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct ProcessArgs {
-    /// Run over files without Kafka or a database (the only mode of `process`).
-    #[arg(long, required = true)]
-    pub offline: bool,
-    #[command(flatten)]
-    pub files: OfflineArgs,
-    /// Model folder. Default: $DOCFLOW_MODEL_DIR, else ~/.cache/docflow/models/all-MiniLM-L6-v2.
-    #[arg(long)]
+/// What `docflow process --offline` runs: the files, and the parse and
+/// infer settings that differ from the stages' defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfflineSettings {
+    pub files: OfflineOptions,
+    /// Model folder. `None`: `$DOCFLOW_MODEL_DIR`, else `~/.cache/docflow/models/all-MiniLM-L6-v2`.
     pub model: Option<PathBuf>,
     /// Where the encoder runs.
-    #[arg(long, value_enum, default_value_t = Device::Cpu)]
     pub device: Device,
     /// CPU encoder threads (0 = one per core).
-    #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Precision of the CPU encoder's dense layers (fp32, bf16, int8).
-    #[arg(long, value_enum, default_value_t = docflow_model::Precision::Fp32)]
-    pub precision: docflow_model::Precision,
+    /// Precision of the CPU encoder's dense layers.
+    pub precision: Precision,
     /// Per-document parse deadline in milliseconds (as `[parse.limits] deadline_ms`).
-    #[arg(long)]
     pub parse_deadline_ms: Option<u64>,
 }
 
-impl ProcessArgs {
-    /// The infer settings these arguments select (everything else as the `[infer]` defaults).
+impl OfflineSettings {
+    /// The infer settings these select (everything else as the `[infer]` defaults).
     pub fn infer_config(&self) -> InferConfig {
         InferConfig {
             model_dir: self.model.clone(),
@@ -57,7 +54,7 @@ impl ProcessArgs {
         }
     }
 
-    /// The parse settings these arguments select.
+    /// The parse settings these select.
     pub fn parse_config(&self) -> ParseStageConfig {
         let mut c = ParseStageConfig::default();
         if let Some(ms) = self.parse_deadline_ms {
@@ -77,9 +74,9 @@ pub struct StageAdapter {
 
 impl StageAdapter {
     /// Loads the encoder (blocking) and builds both stages.
-    pub fn new(parse: ParseStageConfig, infer: &InferConfig) -> anyhow::Result<Self> {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let infer = InferStage::load(infer)?;
+    pub fn new(parse: ParseStageConfig, infer: &InferConfig) -> Result<Self, OfflineError> {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| OfflineError::Start(e.into()))?;
+        let infer = InferStage::load(infer).map_err(|e| OfflineError::Start(e.into()))?;
         Ok(Self { parse: ParseStage::new(parse), infer, rt, seq: 0 })
     }
 
@@ -135,14 +132,9 @@ impl OfflineStages for StageAdapter {
     }
 }
 
-/// `docflow process --offline ...`: returns what the run did.
-pub fn process_offline(args: &ProcessArgs) -> anyhow::Result<OfflineSummary> {
-    anyhow::ensure!(args.offline, "only `docflow process --offline` exists: the streaming path is `docflow run` / `docflow stage`");
-    let mut stages = StageAdapter::new(args.parse_config(), &args.infer_config())?;
-    driver::run(&args.files, &mut stages)
-}
-
-/// What the CLI calls for `docflow process`.
-pub fn run_offline(args: &ProcessArgs) -> anyhow::Result<()> {
-    process_offline(args).map(|_| ())
+/// Loads the encoder, then runs parse → embed → score → learn over the
+/// files with the stages' own code; returns what the run did.
+pub fn process_offline(settings: &OfflineSettings, progress: &mut dyn Progress) -> Result<OfflineSummary, OfflineError> {
+    let mut stages = StageAdapter::new(settings.parse_config(), &settings.infer_config())?;
+    driver::run(&settings.files, &mut stages, progress)
 }

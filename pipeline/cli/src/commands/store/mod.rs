@@ -1,13 +1,15 @@
 //! Database subcommands: `schema apply`, `get`, `anomalies`, `audits`,
-//! `audit resolve`. The logic lives in `docflow-store` (`cli` module); this
-//! file connects it to the command line and, for `audit resolve`, publishes
-//! the verdict on `docs.feedback` so the learn stage improves from it.
+//! `audit resolve`, and `bench persist`'s arguments. The queries live in
+//! `docflow-store`; [`db`] holds each subcommand's arguments and output;
+//! this file runs them and, for `audit resolve`, publishes the verdict on
+//! `docs.feedback` so the learn stage improves from it.
+
+pub mod db;
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use docflow_schemas::codec;
-use docflow_store::cli as store_cli;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
@@ -16,46 +18,46 @@ use super::Context;
 #[derive(clap::Subcommand, Debug)]
 pub enum SchemaCommand {
     /// Create the keyspace and tables of `schemas/cql/` if missing (idempotent).
-    Apply(store_cli::SchemaApplyArgs),
+    Apply(db::SchemaApplyArgs),
 }
 
 #[derive(clap::Subcommand, Debug)]
 pub enum AuditCommand {
     /// Record a verdict on a pending audit and send it to `docs.feedback`.
-    Resolve(store_cli::ResolveArgs),
+    Resolve(db::ResolveArgs),
 }
 
 pub fn schema(_ctx: &Context, cmd: SchemaCommand) -> anyhow::Result<()> {
     let SchemaCommand::Apply(args) = cmd;
-    super::runtime()?.block_on(async { store_cli::schema_apply(&args, &mut std::io::stdout()).await.map(|_| ()) })
+    super::runtime()?.block_on(async { db::schema_apply(&args, &mut std::io::stdout()).await.map(|_| ()) })
 }
 
-pub fn get(_ctx: &Context, args: store_cli::GetArgs) -> anyhow::Result<()> {
+pub fn get(_ctx: &Context, args: db::GetArgs) -> anyhow::Result<()> {
     super::runtime()?.block_on(async {
-        let store = store_cli::connect(&args.conn).await?;
-        store_cli::get(&store, &args, &mut std::io::stdout()).await.map(|_| ())
+        let store = db::connect(&args.conn).await?;
+        db::get(&store, &args, &mut std::io::stdout()).await.map(|_| ())
     })
 }
 
-pub fn anomalies(_ctx: &Context, args: store_cli::AnomaliesArgs) -> anyhow::Result<()> {
+pub fn anomalies(_ctx: &Context, args: db::AnomaliesArgs) -> anyhow::Result<()> {
     super::runtime()?.block_on(async {
-        let store = store_cli::connect(&args.conn).await?;
-        store_cli::anomalies(&store, &args, &mut std::io::stdout()).await.map(|_| ())
+        let store = db::connect(&args.conn).await?;
+        db::anomalies(&store, &args, &mut std::io::stdout()).await.map(|_| ())
     })
 }
 
-pub fn audits(_ctx: &Context, args: store_cli::AuditsArgs) -> anyhow::Result<()> {
+pub fn audits(_ctx: &Context, args: db::AuditsArgs) -> anyhow::Result<()> {
     super::runtime()?.block_on(async {
-        let store = store_cli::connect(&args.conn).await?;
-        store_cli::audits(&store, &args, &mut std::io::stdout()).await.map(|_| ())
+        let store = db::connect(&args.conn).await?;
+        db::audits(&store, &args, &mut std::io::stdout()).await.map(|_| ())
     })
 }
 
 pub fn audit(ctx: &Context, cmd: AuditCommand) -> anyhow::Result<()> {
     let AuditCommand::Resolve(args) = cmd;
     super::runtime()?.block_on(async {
-        let store = store_cli::connect(&args.conn).await?;
-        let resolution = store_cli::resolve(&store, &args, &mut std::io::stdout()).await?;
+        let store = db::connect(&args.conn).await?;
+        let resolution = db::resolve(&store, &args, &mut std::io::stdout()).await?;
         if !resolution.changed {
             return Ok(());
         }

@@ -1,7 +1,8 @@
-//! What the `docflow` binary calls for the storage subcommands: one clap
-//! `Args` struct and one function per subcommand. The functions take any
-//! [`DocumentStore`] (so `--offline` can pass a [`crate::MemoryStore`]) and
-//! write human-readable text, or JSON with `--json`, to `out`.
+//! The storage subcommands' arguments and output: one clap `Args` struct
+//! and one function per subcommand. The functions take any
+//! [`DocumentStore`] (the tests pass a [`docflow_store::MemoryStore`]) and
+//! write human-readable text, or JSON with `--json`, to `out`; the queries
+//! themselves are the store's.
 //!
 //! | subcommand | args | function |
 //! |---|---|---|
@@ -10,18 +11,19 @@
 //! | `docflow anomalies --day D [--min-score S]` | [`AnomaliesArgs`] | [`anomalies`] |
 //! | `docflow audits --pending [--day D]` | [`AuditsArgs`] | [`audits`] |
 //! | `docflow audit resolve ID --verdict V [--note N]` | [`ResolveArgs`] | [`resolve`] (returns the feedback to publish) |
-//! | `docflow bench persist` | [`BenchArgs`] | [`bench`] |
+//! | `docflow bench persist` | [`BenchArgs`] | [`bench`] (`docflow_store::bench::bench_database`) |
 
 use std::io::Write;
 
 use anyhow::Context;
 use chrono::{NaiveDate, SecondsFormat};
 
-use crate::model::{DocumentView, IndexEntry, Page, PageRequest, Resolution, Verdict};
-use crate::schema::{apply_schema, Replication};
-use crate::store::DocumentStore;
-use crate::store_env;
-use crate::{connect_session, CassandraStore, StoreConfig};
+use docflow_store::bench::{bench_database, BenchReport, PersistBench};
+use docflow_store::model::{DocumentView, IndexEntry, Page, PageRequest, Resolution, Verdict};
+use docflow_store::schema::{apply_schema, Replication};
+use docflow_store::store::DocumentStore;
+use docflow_store::store_env;
+use docflow_store::{connect_session, CassandraStore, SchemaReport, StoreConfig};
 
 /// Where the database is (shared by every storage subcommand). TLS, a
 /// password file and the local datacenter come from the same environment
@@ -77,7 +79,7 @@ pub struct SchemaApplyArgs {
 }
 
 /// Applies `schemas/cql/` (idempotent) and prints what exists afterwards.
-pub async fn schema_apply(args: &SchemaApplyArgs, out: &mut dyn Write) -> anyhow::Result<crate::SchemaReport> {
+pub async fn schema_apply(args: &SchemaApplyArgs, out: &mut dyn Write) -> anyhow::Result<SchemaReport> {
     let cfg = args.conn.config()?;
     let session = connect_session(&cfg).await.with_context(|| format!("connecting to {}", cfg.nodes.join(",")))?;
     let report = apply_schema(&session, &cfg.keyspace, &args.replication).await?;
@@ -242,6 +244,28 @@ fn write_page(page: &Page<IndexEntry>, args: &PageArgs, out: &mut dyn Write) -> 
     Ok(())
 }
 
+/// The values of `--verdict`: [`Verdict`] as the command line spells it
+/// (the store's type carries no command-line parser).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerdictArg {
+    /// Nothing wrong: the anomaly was a false alarm.
+    Ok,
+    /// Confirmed fraud.
+    Fraud,
+    /// The pipeline got the document wrong (extraction or class).
+    Error,
+}
+
+impl From<VerdictArg> for Verdict {
+    fn from(v: VerdictArg) -> Self {
+        match v {
+            VerdictArg::Ok => Verdict::Ok,
+            VerdictArg::Fraud => Verdict::Fraud,
+            VerdictArg::Error => Verdict::Error,
+        }
+    }
+}
+
 /// `docflow audit resolve ID --verdict ok|fraud|error [--note …]`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ResolveArgs {
@@ -249,7 +273,7 @@ pub struct ResolveArgs {
     pub id: String,
     /// The auditor's verdict.
     #[arg(long, value_enum)]
-    pub verdict: Verdict,
+    pub verdict: VerdictArg,
     /// Free-text note kept in the audit log and sent with the feedback.
     #[arg(long)]
     pub note: Option<String>,
@@ -263,7 +287,7 @@ pub struct ResolveArgs {
 /// Records the verdict and returns the [`Resolution`]; the caller publishes
 /// `resolution.feedback` on `docs.feedback` (when `changed`).
 pub async fn resolve<S: DocumentStore>(store: &S, args: &ResolveArgs, out: &mut dyn Write) -> anyhow::Result<Resolution> {
-    let r = store.resolve_audit(&args.id, args.verdict, args.note.as_deref(), &args.actor).await?;
+    let r = store.resolve_audit(&args.id, args.verdict.into(), args.note.as_deref(), &args.actor).await?;
     if r.changed {
         writeln!(out, "{}: {} -> {}", r.id, r.previous_status, r.status)?;
     } else {
@@ -291,15 +315,15 @@ pub struct BenchArgs {
     pub conn: ConnArgs,
 }
 
-pub async fn bench(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<crate::bench::BenchReport> {
-    let cfg = StoreConfig { max_in_flight: args.concurrency.max(1) * 2, ..args.conn.config()? };
-    let session = std::sync::Arc::new(connect_session(&cfg).await?);
-    if args.apply_schema {
-        apply_schema(&session, &cfg.keyspace, &Replication::local()).await?;
-    }
-    let store = CassandraStore::from_session(session, &cfg).await?;
-    let run = format!("bench{}", crate::now_ms());
-    let report = crate::bench::run_bench(&store, &run, args.documents, args.concurrency, !args.no_invoice_claims).await?;
+/// Runs the store's persist benchmark and prints its report.
+pub async fn bench(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<BenchReport> {
+    let settings = PersistBench {
+        documents: args.documents,
+        concurrency: args.concurrency,
+        apply_schema: args.apply_schema,
+        invoice_claims: !args.no_invoice_claims,
+    };
+    let report = bench_database(&args.conn.config()?, &settings).await?;
     writeln!(out, "{report}")?;
     Ok(report)
 }
@@ -307,8 +331,8 @@ pub async fn bench(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<crat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::synthetic_scored;
-    use crate::MemoryStore;
+    use docflow_store::bench::synthetic_scored;
+    use docflow_store::MemoryStore;
     use clap::Parser;
 
     #[derive(Parser)]
@@ -332,7 +356,7 @@ mod tests {
         d.anomaly_score = 0.91;
         store.persist(&d).await.unwrap();
         let id = d.embedded.parsed.id.clone();
-        let day = crate::plan::day_of(d.embedded.parsed.created_at_ms).to_string();
+        let day = docflow_store::plan::day_of(d.embedded.parsed.created_at_ms).to_string();
 
         let Cmd::Get(g) = Cli::parse_from(["x", "get", &id]).cmd else { unreachable!() };
         let mut out = Vec::new();

@@ -1,10 +1,10 @@
-//! What the `docflow` CLI needs: [`StageCommand`] for `docflow stage <name>`
-//! and [`RunCommand`] for `docflow run`, each with an async `run()` that
-//! installs the SIGINT/SIGTERM handler and runs until stopped.
+//! Starting the pipeline (`docflow stage <name>`, `docflow run`): the
+//! settings a start resolves ([`PipelineOverrides`] over the config file),
+//! then [`start_one`] or [`start_all`], which run until the shutdown signal.
 //!
 //! A start fails before anything runs, with a message naming the cause,
 //! when the config file has an unknown key, a security variable is wrong or
-//! a secret is missing ([`PipelineArgs::resolve`]), or Kafka refuses the
+//! a secret is missing ([`PipelineOverrides::resolve`]), or Kafka refuses the
 //! credentials or the TLS handshake ([`check_kafka_access`], seconds, not
 //! a hang: the stage runtime would otherwise retry the broker forever).
 
@@ -25,34 +25,27 @@ use std::time::{Duration, Instant};
 /// How long a start waits for Kafka to answer before giving up.
 pub const KAFKA_CHECK_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Options shared by `docflow run` and `docflow stage`.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct PipelineArgs {
-    /// TOML config with per-stage tables (`[stage.<name>]`, `[parse]`,
-    /// `[infer]`, `[score]`, `[persist]`, `[learn]`, `[store]`); unknown keys are errors.
-    #[arg(long, value_name = "FILE")]
+/// What a start sets over the config file (the flags of `docflow run` and
+/// `docflow stage`); `None` keeps the file's value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PipelineOverrides {
+    /// TOML config with per-stage tables; `None`: the defaults.
     pub config: Option<PathBuf>,
-    /// Kafka bootstrap servers (overrides the file).
-    #[arg(long, env = "DOCFLOW_KAFKA_BROKERS")]
+    /// Kafka bootstrap servers.
     pub brokers: Option<String>,
     /// Encoder device of the infer stage.
-    #[arg(long, value_enum)]
     pub device: Option<Device>,
-    /// Precision of the infer stage's CPU encoder (fp32, bf16, int8).
-    #[arg(long, value_enum)]
+    /// Precision of the infer stage's CPU encoder.
     pub precision: Option<Precision>,
     /// Model directory of the infer stage.
-    #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
-    /// Store backend (`memory` keeps nothing across restarts).
-    #[arg(long, value_enum)]
+    /// Store backend.
     pub store: Option<StoreBackend>,
     /// Prefix of every topic and consumer group.
-    #[arg(long)]
     pub topic_prefix: Option<String>,
 }
 
-impl PipelineArgs {
+impl PipelineOverrides {
     /// Defaults ← config file ← flags ← security settings of the
     /// environment, checked (see [`PipelineConfig::apply_env`], [`PipelineConfig::check`]).
     pub fn resolve(&self) -> anyhow::Result<PipelineConfig> {
@@ -86,37 +79,6 @@ impl PipelineArgs {
         cfg.apply_env_from(lookup)?;
         cfg.check()?;
         Ok(cfg)
-    }
-}
-
-/// `docflow stage <name>`: one stage in this process.
-#[derive(clap::Args, Debug, Clone)]
-pub struct StageCommand {
-    /// parse | infer | score | persist | learn.
-    #[arg(value_parser = clap::builder::PossibleValuesParser::new(STAGES))]
-    pub name: String,
-    #[command(flatten)]
-    pub pipeline: PipelineArgs,
-}
-
-impl StageCommand {
-    pub async fn run(&self) -> anyhow::Result<()> {
-        let cfg = self.pipeline.resolve()?;
-        start_one(&self.name, cfg, ShutdownSignal::on_os_signals()?).await
-    }
-}
-
-/// `docflow run`: every stage in this process.
-#[derive(clap::Args, Debug, Clone)]
-pub struct RunCommand {
-    #[command(flatten)]
-    pub pipeline: PipelineArgs,
-}
-
-impl RunCommand {
-    pub async fn run(&self) -> anyhow::Result<()> {
-        let cfg = self.pipeline.resolve()?;
-        start_all(cfg, ShutdownSignal::on_os_signals()?).await
     }
 }
 
@@ -254,9 +216,9 @@ mod precision_tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("precision.toml");
         std::fs::write(&file, "store_backend = \"memory\"\n[infer]\nprecision = \"bf16\"\n").unwrap();
-        let from_file = PipelineArgs { config: Some(file.clone()), ..Default::default() }.resolve_from(|_| None).unwrap();
+        let from_file = PipelineOverrides { config: Some(file.clone()), ..Default::default() }.resolve_from(|_| None).unwrap();
         assert_eq!(from_file.infer.precision, Precision::Bf16);
-        let args = PipelineArgs { config: Some(file), precision: Some(Precision::Int8), ..Default::default() };
+        let args = PipelineOverrides { config: Some(file), precision: Some(Precision::Int8), ..Default::default() };
         assert_eq!(args.resolve_from(|_| None).unwrap().infer.precision, Precision::Int8);
         assert_eq!(PipelineConfig::default().infer.precision, Precision::Fp32, "fp32 stays the default");
     }

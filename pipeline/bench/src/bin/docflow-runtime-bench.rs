@@ -6,7 +6,7 @@ use clap::Parser;
 #[command(about = "Benchmark the docflow stage runtime with a pass-through stage")]
 struct Cli {
     #[command(flatten)]
-    args: docflow_runtime::cli::BenchArgs,
+    args: docflow_bench::runtime::BenchArgs,
 }
 
 #[tokio::main]
@@ -14,7 +14,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // OTEL_EXPORTER_OTLP_ENDPOINT set: measured with tracing and OTLP export on.
     let telemetry = docflow_runtime::telemetry::init_from_env("info")?;
-    let report = docflow_runtime::bench::run_bench(&cli.args).await?;
+    let report = docflow_runtime::bench::run_bench(&(&cli.args).into()).await?;
     println!("{report} (telemetry: {})", match telemetry.exporting() {
         (false, false) => "off".to_owned(),
         _ => format!("OTLP export on, head sampling {}", docflow_runtime::telemetry::sample_ratio().unwrap_or(0.0)),

@@ -2,7 +2,7 @@
 //! stdout (`{"id","content_type","text_chars","fields","warnings"}`),
 //! errors on stderr, non-zero exit when any file failed.
 
-use crate::{parse_document_with_deadline, ParseLimits};
+use docflow_parse::{parse_document_with_deadline, ParseLimits};
 use docflow_schemas::RawDocument;
 use std::io::Write;
 use std::path::PathBuf;
@@ -25,6 +25,8 @@ pub struct ParseArgs {
 }
 
 /// Runs `docflow parse`; returns an error (after printing each failure) if any file failed.
+/// The parsing is the parse stage's (`docflow_parse`, with its deadline); only reading the
+/// files and printing happen here.
 pub fn run(args: &ParseArgs) -> anyhow::Result<()> {
     let limits = ParseLimits::default();
     let stdout = std::io::stdout();
