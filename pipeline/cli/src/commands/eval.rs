@@ -25,6 +25,9 @@ pub enum EvalCommand {
     ///
     /// The shipped file is pipeline/parse/ranker/weights.json; rebuild docflow to ship a new one.
     /// Example: docflow eval fit --docs shared/realdocs/docs --truth shared/realdocs/truth.jsonl --out pipeline/parse/ranker/weights.json
+    // `--version` here names the weights file's version, so docflow's own
+    // version flag (propagated to every subcommand) is left off this one.
+    #[command(disable_version_flag = true)]
     Fit(FitArgs),
     /// Show why the ranker chose each field of one document: its best candidates, their probability and features.
     Explain(ExplainArgs),
