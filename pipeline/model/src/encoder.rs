@@ -66,6 +66,25 @@ pub enum EncoderError {
     /// A failure inside the encoder (kernel launch, out of memory).
     #[error("encoder internal error: {0}")]
     Internal(String),
+    /// The encoder's thread could not be started.
+    #[error("cannot start the encoder thread")]
+    Thread(#[source] std::io::Error),
+    /// The encoder's thread has ended (it panicked, or its device failed).
+    #[error("{0}")]
+    Stopped(&'static str),
+    /// The failure of a batch, passed on to each of its documents.
+    #[error(transparent)]
+    Shared(std::sync::Arc<EncoderError>),
+}
+
+impl EncoderError {
+    /// The error itself, looking through [`EncoderError::Shared`].
+    pub fn kind(&self) -> &EncoderError {
+        match self {
+            EncoderError::Shared(e) => e.kind(),
+            e => e,
+        }
+    }
 }
 
 /// A sentence encoder: packed token ids in, one L2-normalised embedding per

@@ -39,7 +39,7 @@ pub struct PipelineArgs {
     #[arg(long, value_enum)]
     pub device: Option<Device>,
     /// Precision of the infer stage's CPU encoder (fp32, bf16, int8).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = crate::infer::precision_values())]
     pub precision: Option<Precision>,
     /// Model directory of the infer stage.
     #[arg(long, value_name = "DIR")]

@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod dlq;
+pub mod embed;
 pub mod eval;
 pub mod feedback;
 pub mod model;

@@ -38,7 +38,7 @@ pub struct ProcessArgs {
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Precision of the CPU encoder's dense layers (fp32, bf16, int8).
-    #[arg(long, value_enum, default_value_t = docflow_model::Precision::Fp32)]
+    #[arg(long, value_parser = crate::infer::precision_values(), default_value_t = docflow_model::Precision::Fp32)]
     pub precision: docflow_model::Precision,
     /// Per-document parse deadline in milliseconds (as `[parse.limits] deadline_ms`).
     #[arg(long)]
@@ -138,7 +138,9 @@ impl OfflineStages for StageAdapter {
 /// `docflow process --offline ...`: returns what the run did.
 pub fn process_offline(args: &ProcessArgs) -> anyhow::Result<OfflineSummary> {
     anyhow::ensure!(args.offline, "only `docflow process --offline` exists: the streaming path is `docflow run` / `docflow stage`");
-    let mut stages = StageAdapter::new(args.parse_config(), &args.infer_config())?;
+    let mut infer = args.infer_config();
+    infer.apply_env_from(|k| std::env::var(k).ok())?;
+    let mut stages = StageAdapter::new(args.parse_config(), &infer)?;
     driver::run(&args.files, &mut stages)
 }
 
