@@ -62,13 +62,14 @@ impl Encoder for CudaEncoder {
     }
 }
 
-// The `Encoder` trait's errors carry text, and the infer stage turns their
-// variant into a dead-letter kind. The typed errors of this crate become that
-// text here, at the boundary, with their whole chain of sources.
+// At the `Encoder` boundary the typed errors of this crate become the
+// source of an `EncoderError`, whose variant the infer stage turns into a
+// dead-letter kind: a missing toolkit makes the device unavailable, any
+// other failure is the device's.
 
 impl From<ToolkitError> for EncoderError {
     fn from(e: ToolkitError) -> Self {
-        EncoderError::DeviceUnavailable(with_sources(&e))
+        EncoderError::Unavailable(Box::new(e))
     }
 }
 
@@ -76,21 +77,9 @@ impl From<KernelError> for EncoderError {
     fn from(e: KernelError) -> Self {
         match e {
             KernelError::Compile(CompileError::Toolkit(t)) => t.into(),
-            e => EncoderError::Internal(with_sources(&e)),
+            e => EncoderError::Device(Box::new(e)),
         }
     }
-}
-
-/// `error: source: source of the source …`
-fn with_sources(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        next = s.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -105,10 +94,12 @@ mod tests {
         assert_eq!(k.to_string(), "gemm");
         assert!(std::error::Error::source(&k).is_some());
         let e: EncoderError = KernelError::Shape { kernel: "gemm", why: "N = 100 must be a multiple of 128".into() }.into();
-        assert!(matches!(&e, EncoderError::Internal(m) if m == "gemm: N = 100 must be a multiple of 128"), "{e:?}");
+        assert!(matches!(&e, EncoderError::Device(s) if s.downcast_ref::<KernelError>().is_some()), "{e:?}");
+        assert_eq!(e.with_sources(), "device error: gemm: N = 100 must be a multiple of 128");
         let e: EncoderError = KernelError::Compile(CompileError::Toolkit(ToolkitError::NoNvrtc { tried: vec!["/x".into()] })).into();
-        assert!(matches!(&e, EncoderError::DeviceUnavailable(m) if m.contains("NVRTC") && m.contains("/x")), "{e:?}");
+        assert!(matches!(&e, EncoderError::Unavailable(s) if s.downcast_ref::<ToolkitError>().is_some()), "{e:?}");
+        assert!(e.with_sources().contains("NVRTC") && e.with_sources().contains("/x"), "{}", e.with_sources());
         let e: EncoderError = ToolkitError::NoDriver.into();
-        assert!(matches!(e, EncoderError::DeviceUnavailable(_)));
+        assert!(matches!(e, EncoderError::Unavailable(_)));
     }
 }

@@ -120,8 +120,8 @@ pub struct GpuModel {
     pub weight_bytes: usize,
 }
 
-fn internal(e: impl std::fmt::Display) -> EncoderError {
-    EncoderError::Internal(e.to_string())
+fn internal(e: impl std::error::Error + Send + Sync + 'static) -> EncoderError {
+    EncoderError::Device(Box::new(e))
 }
 
 /// Device address of a buffer (event tracking is off: no bookkeeping happens).
@@ -268,9 +268,9 @@ impl GpuModel {
     /// ids / cu_seqlens / blocks (see [`InputLayout`]); `out` receives
     /// `seqs x hidden` f32 embeddings. Nothing is waited for.
     pub fn enqueue_forward(&self, s: &CudaStream, input: u64, lay: &InputLayout, out: u64) -> Result<(), EncoderError> {
-        let act = self.act.as_ref().ok_or_else(|| internal("activations not reserved"))?;
+        let act = self.act.as_ref().ok_or_else(|| EncoderError::Internal("activations not reserved".into()))?;
         if act.tokens < lay.tokens {
-            return Err(internal("activations smaller than the batch"));
+            return Err(EncoderError::Internal("activations smaller than the batch".into()));
         }
         let sh = &self.shape;
         let (t, h) = (lay.tokens, sh.hidden);

@@ -67,21 +67,21 @@ pub struct Gpu {
     name: String,
 }
 
-fn internal(e: impl std::fmt::Display) -> EncoderError {
-    EncoderError::Internal(e.to_string())
+fn internal(e: impl std::error::Error + Send + Sync + 'static) -> EncoderError {
+    EncoderError::Device(Box::new(e))
 }
 
 impl Gpu {
     fn new(settings: GpuSettings, weights: &BertWeights) -> Result<Self, EncoderError> {
         let ordinal = settings.gpu;
-        let count = CudaContext::device_count().map_err(|e| EncoderError::DeviceUnavailable(format!("CUDA driver: {e}")))?;
+        let count = CudaContext::device_count().map_err(|e| EncoderError::Unavailable(Box::new(e)))?;
         if count <= 0 {
             return Err(EncoderError::DeviceUnavailable("the CUDA driver reports no GPU".into()));
         }
         if ordinal >= count as usize {
             return Err(EncoderError::DeviceUnavailable(format!("GPU {ordinal} requested; {count} present")));
         }
-        let ctx = CudaContext::new(ordinal).map_err(|e| EncoderError::DeviceUnavailable(format!("GPU {ordinal}: {e}")))?;
+        let ctx = CudaContext::new(ordinal).map_err(|e| EncoderError::Unavailable(Box::new(e)))?;
         // SAFETY: this thread is the only user of the context and orders every
         // use of every buffer through its streams and events itself.
         unsafe { ctx.disable_event_tracking() };

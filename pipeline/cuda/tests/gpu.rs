@@ -223,7 +223,9 @@ fn no_gpu_is_a_clear_error() {
     let spec = TinySpec { layers: 1, hidden: 128, heads: 4, intermediate: 256, ..TinySpec::default() };
     let dir = TinyModelDir::new(&spec).unwrap();
     match (docflow_cuda::gpu_absent_reason(), CudaEncoder::load(dir.path(), docflow_model::GpuSettings::default())) {
-        (Some(_), Err(EncoderError::DeviceUnavailable(msg))) => println!("no GPU here, as reported: {msg}"),
+        (Some(_), Err(e @ (EncoderError::Unavailable(_) | EncoderError::DeviceUnavailable(_)))) => {
+            println!("no GPU here, as reported: {}", e.with_sources())
+        }
         (Some(why), other) => panic!("no GPU ({why}) but load gave {:?}", other.map(|_| ())),
         (None, Ok(e)) => assert!(e.device_name().starts_with("cuda:")),
         (None, Err(e)) => panic!("GPU present but load failed: {e}"),

@@ -91,7 +91,7 @@ impl Batcher {
         std::thread::Builder::new()
             .name("docflow-batcher".into())
             .spawn(move || batch_loop(worker, &rx, policy, &thread_stats))
-            .map_err(EncoderError::Thread)?;
+            .map_err(|e| EncoderError::Thread(Box::new(e)))?;
         Ok(Self { tx, info, stats })
     }
 

@@ -150,7 +150,7 @@ impl<D: BatchDevice + 'static> Worker<D> {
                     let _ = ready_tx.send(Err(e));
                 }
             })
-            .map_err(EncoderError::Thread)?;
+            .map_err(|e| EncoderError::Thread(Box::new(e)))?;
         let info = ready_rx.recv().map_err(|_| EncoderError::Stopped("the encoder worker died during start-up"))??;
         Ok(Self { tx, info: Arc::new(info) })
     }

@@ -36,14 +36,16 @@ impl std::fmt::Debug for EncoderThread {
 /// Maps an encoder failure to a stage error: a bad batch is the input's
 /// fault (DLQ), anything else is internal.
 pub fn encoder_error(e: EncoderError) -> StageError {
-    let text = e.to_string();
+    let text = e.kind().with_sources();
     match e.kind() {
         EncoderError::InvalidBatch(m) => StageError::user_input("invalid_batch", m.clone()),
         EncoderError::Model(m) => StageError::internal("model", m.clone()),
+        EncoderError::ModelFile { .. } | EncoderError::ModelFormat { .. } => StageError::internal("model", text),
         EncoderError::DeviceUnavailable(m) => StageError::internal("device_unavailable", m.clone()),
+        EncoderError::Unavailable(_) => StageError::internal("device_unavailable", text),
         EncoderError::Internal(m) => StageError::internal("encoder", m.clone()),
+        EncoderError::Device(_) | EncoderError::Shared(_) => StageError::internal("encoder", text),
         EncoderError::Thread(_) | EncoderError::Stopped(_) => StageError::internal("encoder_stopped", text),
-        EncoderError::Shared(_) => StageError::internal("encoder", text),
     }
 }
 
