@@ -362,3 +362,22 @@ impl Stage for InferStage {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gpu_comes_from_the_file_and_the_environment_overrides_it() {
+        let mut c: InferConfig = toml::from_str("gpu = 1\ngemm = \"wgmma\"").unwrap();
+        assert_eq!(c.gpu_settings(), GpuSettings { gpu: 1, gemm: GemmChoice::Wgmma });
+        c.apply_env_from(|_| None).unwrap();
+        assert_eq!(c.gpu_settings(), GpuSettings { gpu: 1, gemm: GemmChoice::Wgmma });
+        c.apply_env_from(|k| (k == "DOCFLOW_GEMM").then(|| "mma".to_string())).unwrap();
+        assert_eq!(c.gpu_settings(), GpuSettings { gpu: 1, gemm: GemmChoice::Mma });
+        c.apply_env_from(|k| (k == "DOCFLOW_CUDA_DEVICE").then(|| "3".to_string())).unwrap();
+        assert_eq!(c.gpu, 3);
+        assert!(c.apply_env_from(|k| (k == "DOCFLOW_CUDA_DEVICE").then(|| "first".to_string())).is_err());
+        assert!(toml::from_str::<InferConfig>("gemm = \"cublas\"").is_err());
+    }
+}
