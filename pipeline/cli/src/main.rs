@@ -66,7 +66,7 @@ enum Command {
     #[command(subcommand)]
     Eval(commands::eval::EvalCommand),
     /// Embed JSON lines `{"id"?, "text"}` with all-MiniLM-L6-v2 (no Kafka needed).
-    Embed(docflow_model::cli::EmbedArgs),
+    Embed(commands::embed::EmbedArgs),
     /// Benchmarks: encoder, GPU kernels, stage runtime, persistence.
     #[command(subcommand)]
     Bench(commands::tools::BenchCommand),
@@ -121,7 +121,7 @@ fn main() -> std::process::ExitCode {
         Command::Status(args) => commands::status::run(&ctx, args),
         Command::Parse(args) => commands::parse::run(&args),
         Command::Eval(cmd) => commands::eval::run(cmd),
-        Command::Embed(args) => commands::tools::embed(&ctx, args),
+        Command::Embed(args) => commands::embed::run(&ctx, args),
         Command::Bench(cmd) => commands::tools::bench(&ctx, cmd),
         Command::Gpu(cmd) => commands::tools::gpu(&ctx, cmd),
         Command::Demo(args) => commands::demo::run(&ctx, args),

@@ -15,7 +15,7 @@ DOCS_N="${DOCS_N:-20000}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target}"
 cd "$REPO"
 
-cargo build --release -p docflow-cuda --bins
+cargo build --release -p docflow-bench --bin docflow-gpu-bench
 # The GPU tests as a release binary (tests/gpu.rs); find its path from cargo's JSON.
 TEST_BIN="$(cargo test --release -p docflow-cuda --test gpu --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import sys, json

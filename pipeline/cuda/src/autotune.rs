@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use cudarc::driver::{sys, CudaContext};
+use docflow_model::GemmChoice;
 
 use crate::kernels::{Epilogue, GemmImpl, KResult, KernelError, Kernels};
 use crate::model::addr;
@@ -22,12 +23,13 @@ fn lcg_half(n: usize, seed: u64, scale: f32) -> Vec<u16> {
         .collect()
 }
 
-/// Returns the implementation to use and a one-line reason.
-pub fn choose_gemm(ctx: &Arc<CudaContext>, k: &Kernels) -> KResult<(GemmImpl, String)> {
-    match std::env::var("DOCFLOW_GEMM").ok().as_deref() {
-        Some("mma") => return Ok((GemmImpl::MmaSync, "mma.sync (forced by DOCFLOW_GEMM)".into())),
-        Some("wgmma") => return Ok((GemmImpl::Wgmma, "wgmma (forced by DOCFLOW_GEMM)".into())),
-        _ => {}
+/// Returns the implementation to use and a one-line reason; a `forced`
+/// choice other than `Auto` is taken as it is.
+pub fn choose_gemm(ctx: &Arc<CudaContext>, k: &Kernels, forced: GemmChoice) -> KResult<(GemmImpl, String)> {
+    match forced {
+        GemmChoice::Mma => return Ok((GemmImpl::MmaSync, "mma.sync (forced by the settings)".into())),
+        GemmChoice::Wgmma => return Ok((GemmImpl::Wgmma, "wgmma (forced by the settings)".into())),
+        GemmChoice::Auto => {}
     }
     let e = |source| KernelError::Driver { what: "choosing the GEMM implementation".into(), source };
     let s = ctx.new_stream().map_err(e)?;

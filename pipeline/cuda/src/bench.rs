@@ -1,39 +1,55 @@
 //! GPU benchmarks:
 //! - [`bench_encode_cuda`]: documents/s text→embedding (tokenisation on all
 //!   cores, overlapped with the GPU) and model-only (pre-tokenised), the GPU
-//!   busy fraction from CUDA events, host and GPU memory;
+//!   busy fraction from CUDA events, host and GPU memory — through the infer
+//!   stage's own path: each document a job for the [`Batcher`], which packs
+//!   them for the GPU's worker (two batches in flight);
 //! - [`bench_gemm`]: the hand-written GEMM against cuBLAS (`cublasGemmEx`,
-//!   fp16 in, fp32 compute) on each of the model's GEMM shapes.
+//!   fp16 in, fp32 compute) on each of the model's GEMM shapes;
+//! - [`check`]: a GPU is usable and every kernel compiles for it;
+//!   [`token_stats`]: what the GPU sees of a documents file.
+//!
+//! Each returns a report (serialisable) or a [`BenchError`]; printing is the
+//! command line's.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::Instant;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
 use cudarc::cublas::{result as blas, sys as blas_sys, CudaBlas};
-use cudarc::driver::{sys, CudaContext};
-use docflow_model::{BertTokenizer, Encoder, PackedBatch, DEFAULT_MAX_TOKENS};
+use cudarc::driver::{sys, CudaContext, DriverError};
+use docflow_model::docs::{read_docs, DocsError};
+use docflow_model::{BatchPolicy, BatchStats, Batcher, BertTokenizer, EncoderError, GpuSettings, DEFAULT_MAX_TOKENS};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::encoder::CudaEncoder;
-use crate::kernels::{Epilogue, GemmImpl, Kernels};
+use crate::kernels::{Epilogue, GemmImpl, KernelError, Kernels};
+use crate::libs::ToolkitError;
 use crate::model::addr;
 
-/// Packs sequences, in order, into batches of at most `budget` tokens.
-pub fn pack_under_budget(seqs: &[Vec<u32>], budget: usize) -> Vec<PackedBatch> {
-    let mut out = Vec::new();
-    let mut cur = PackedBatch::default();
-    for s in seqs {
-        if !cur.is_empty() && cur.total_tokens() + s.len() > budget {
-            out.push(std::mem::take(&mut cur));
-        }
-        cur.push(s);
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("no CUDA device ({0})")]
+    NoGpu(String),
+    #[error("{} holds no documents", .0.display())]
+    NoDocuments(PathBuf),
+    #[error(transparent)]
+    Docs(#[from] DocsError),
+    #[error("the encoder")]
+    Encoder(#[from] EncoderError),
+    #[error("the CUDA toolkit")]
+    Toolkit(#[from] ToolkitError),
+    #[error("the kernels")]
+    Kernel(#[from] KernelError),
+    #[error("CUDA driver")]
+    Driver(#[from] DriverError),
+    #[error("cuBLAS")]
+    Blas(#[from] blas::CublasError),
+    #[error("writing {}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("the text pipeline returned {floats} floats for {docs} documents")]
+    Incomplete { floats: usize, docs: usize },
 }
 
 /// What `bench_encode_cuda` measured.
@@ -45,12 +61,13 @@ pub struct EncodeReport {
     pub mean_tokens: f64,
     pub max_tokens: usize,
     pub batch_tokens: usize,
+    /// Batches the batcher closed in the best model-only pass.
     pub batches: usize,
     /// Tokenisation of every document on all cores, alone.
     pub tokenize_docs_per_s: f64,
     /// Text in, embeddings out: tokenisation overlapped with the GPU.
     pub text_docs_per_s: f64,
-    /// Pre-tokenised batches only.
+    /// Pre-tokenised documents only.
     pub model_docs_per_s: f64,
     pub model_tokens_per_s: f64,
     /// Fraction of the model-only wall time the GPU spent in forward passes.
@@ -64,47 +81,42 @@ pub struct EncodeReport {
     pub gemm: String,
 }
 
-/// Options of [`bench_encode_cuda`].
-#[derive(Debug, Clone, clap::Args)]
-pub struct EncodeBenchArgs {
+/// Settings of [`bench_encode_cuda`].
+#[derive(Debug, Clone)]
+pub struct EncodeBench {
     /// Model directory (config.json, model.safetensors, tokenizer.json).
-    #[arg(long)]
     pub model: PathBuf,
     /// JSON lines with a "text" field (peer_bench.py's format).
-    #[arg(long)]
     pub docs: PathBuf,
     /// Most tokens per GPU batch.
-    #[arg(long, default_value_t = 32768)]
     pub batch_tokens: usize,
     /// Timed passes (the best is reported).
-    #[arg(long, default_value_t = 3)]
     pub repeat: usize,
-    /// GPU index.
-    #[arg(long, default_value_t = 0)]
-    pub gpu: usize,
-    /// Write the embeddings of the first N documents here (raw little-endian f32, N x dim).
-    #[arg(long)]
+    pub gpu: GpuSettings,
+    /// Write the embeddings of the first `dump` documents here (raw little-endian f32, N x dim).
     pub dump_file: Option<PathBuf>,
-    #[arg(long, default_value_t = 0)]
     pub dump: usize,
     /// Only the first N documents (0 = all).
-    #[arg(long, default_value_t = 0)]
     pub limit: usize,
 }
 
 /// The encode benchmark (see the module doc).
-pub fn bench_encode_cuda(a: &EncodeBenchArgs) -> anyhow::Result<EncodeReport> {
-    let mut texts = docflow_model::cli::read_docs(&a.docs)?;
+pub fn bench_encode_cuda(a: &EncodeBench) -> Result<EncodeReport, BenchError> {
+    let mut texts = read_docs(&a.docs)?;
     if a.limit > 0 {
         texts.truncate(a.limit);
     }
     if texts.is_empty() {
-        bail!("{} holds no documents", a.docs.display());
+        return Err(BenchError::NoDocuments(a.docs.clone()));
     }
     let tok = BertTokenizer::from_file(&a.model.join("tokenizer.json"), DEFAULT_MAX_TOKENS)?;
     let t0 = Instant::now();
-    let enc = CudaEncoder::load(&a.model, a.gpu).context("starting the CUDA encoder")?;
+    let worker = crate::start_worker(&a.model, a.gpu)?;
+    // The infer stage's batching: a batch is what is queued when a slot frees.
+    let policy = BatchPolicy { batch_tokens: a.batch_tokens, max_wait: Duration::ZERO };
+    let batcher = Batcher::start(Arc::new(worker.clone()), policy)?;
     let startup_s = t0.elapsed().as_secs_f64();
+    let dim = batcher.info().dim;
     let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
 
     let t = Instant::now();
@@ -112,41 +124,42 @@ pub fn bench_encode_cuda(a: &EncodeBenchArgs) -> anyhow::Result<EncodeReport> {
     let tokenize_s = t.elapsed().as_secs_f64();
     let total_tokens: usize = seqs.iter().map(|s| s.len()).sum();
     let max_len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
-    let batches = pack_under_budget(&seqs, a.batch_tokens);
 
-    // Warm-up: every batch once (sizes the buffers; loads the kernels into the caches).
-    let first = run_batches(&enc, &batches)?;
+    // Warm-up: every document once (sizes the buffers; loads the kernels into the caches).
+    let first = encode_all(&batcher, &seqs)?;
     if let (Some(path), n) = (&a.dump_file, a.dump) {
-        let n = n.min(texts.len());
-        let bytes: Vec<u8> = first[..n * enc.dim()].iter().flat_map(|v| v.to_le_bytes()).collect();
-        std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        let bytes: Vec<u8> = first.iter().take(n).flatten().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(path, bytes).map_err(|source| BenchError::Write { path: path.clone(), source })?;
     }
 
     let mut best_model = f64::INFINITY;
     let mut busy = 0.0;
+    let mut batches = 0;
     for _ in 0..a.repeat.max(1) {
-        enc.stats(true)?;
+        worker.call(|gpu| gpu.stats(true))?;
+        let closed = BatchStats::get(&batcher.stats().batches);
         let t = Instant::now();
-        run_batches(&enc, &batches)?;
+        encode_all(&batcher, &seqs)?;
         let dt = t.elapsed().as_secs_f64();
-        let st = enc.stats(false)?;
+        let st = worker.call(|gpu| gpu.stats(false))?;
         if dt < best_model {
             best_model = dt;
             busy = st.busy_ms / 1000.0 / dt;
+            batches = (BatchStats::get(&batcher.stats().batches) - closed) as usize;
         }
     }
 
     let mut best_text = f64::INFINITY;
     for _ in 0..a.repeat.max(1) {
         let t = Instant::now();
-        let n = text_to_embeddings(&enc, &tok, &refs, a.batch_tokens)?;
+        let n = text_to_embeddings(&batcher, &tok, &refs, a.batch_tokens)?;
         let dt = t.elapsed().as_secs_f64();
-        if n != refs.len() * enc.dim() {
-            bail!("text pipeline returned {n} floats for {} documents", refs.len());
+        if n != refs.len() * dim {
+            return Err(BenchError::Incomplete { floats: n, docs: refs.len() });
         }
         best_text = best_text.min(dt);
     }
-    let st = enc.stats(false)?;
+    let st = worker.call(|gpu| gpu.stats(false))?;
     Ok(EncodeReport {
         gpu: st.device.clone(),
         compute_capability: st.compute_capability.clone(),
@@ -154,13 +167,13 @@ pub fn bench_encode_cuda(a: &EncodeBenchArgs) -> anyhow::Result<EncodeReport> {
         mean_tokens: total_tokens as f64 / texts.len() as f64,
         max_tokens: max_len,
         batch_tokens: a.batch_tokens,
-        batches: batches.len(),
+        batches,
         tokenize_docs_per_s: texts.len() as f64 / tokenize_s,
         text_docs_per_s: texts.len() as f64 / best_text,
         model_docs_per_s: texts.len() as f64 / best_model,
         model_tokens_per_s: total_tokens as f64 / best_model,
         gpu_busy_fraction: busy,
-        host_peak_rss_mb: docflow_model::cli::peak_rss_kb().map_or(0.0, |kb| kb as f64 / 1024.0),
+        host_peak_rss_mb: docflow_model::proc_stats::peak_rss_kb().map_or(0.0, |kb| kb as f64 / 1024.0),
         gpu_mem_used_mb: st.device_mem_used_bytes as f64 / 1048576.0,
         gpu_weights_mb: st.weight_bytes as f64 / 1048576.0,
         kernel_modules_from_cache: st.cached_modules,
@@ -169,58 +182,110 @@ pub fn bench_encode_cuda(a: &EncodeBenchArgs) -> anyhow::Result<EncodeReport> {
     })
 }
 
-/// Submits every batch ahead (the GPU thread keeps two in flight) and
-/// collects the embeddings in order.
-fn run_batches(enc: &CudaEncoder, batches: &[PackedBatch]) -> anyhow::Result<Vec<f32>> {
-    let rxs = batches.iter().map(|b| enc.submit(b.clone())).collect::<Result<Vec<_>, _>>()?;
-    let mut out = Vec::new();
-    for rx in rxs {
-        out.extend(rx.recv().context("GPU thread stopped")??);
+/// Every sequence a document of its own, all queued before any is awaited
+/// (as the infer stage queues a poll's documents); embeddings in order.
+pub fn encode_all(batcher: &Batcher, seqs: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, EncoderError> {
+    let (tx, rx) = mpsc::channel();
+    for (i, s) in seqs.iter().enumerate() {
+        let tx = tx.clone();
+        batcher.submit(vec![s.clone()], Box::new(move |r| drop(tx.send((i, r)))))?;
+    }
+    drop(tx);
+    let mut out = vec![Vec::new(); seqs.len()];
+    let mut answered = 0;
+    for (i, r) in rx {
+        out[i] = r?;
+        answered += 1;
+    }
+    if answered != seqs.len() {
+        return Err(EncoderError::Stopped("the batcher dropped documents"));
     }
     Ok(out)
 }
 
 /// Text → embeddings with tokenisation overlapped: a producer thread
-/// tokenises chunks on all cores and submits their batches while the GPU
-/// works on the previous ones. Returns the number of floats received.
-fn text_to_embeddings(enc: &CudaEncoder, tok: &BertTokenizer, texts: &[&str], budget: usize) -> anyhow::Result<usize> {
-    let sub = enc.sender();
-    let (tx, rx) = mpsc::sync_channel(8);
+/// tokenises chunks on all cores and queues their documents while the GPU
+/// works on earlier ones. Returns the number of floats received.
+fn text_to_embeddings(batcher: &Batcher, tok: &BertTokenizer, texts: &[&str], budget: usize) -> Result<usize, BenchError> {
+    let (tx, rx) = mpsc::channel::<Result<Vec<f32>, EncoderError>>();
     let chunk = (budget / 64).clamp(64, 4096);
-    std::thread::scope(|scope| -> anyhow::Result<usize> {
-        scope.spawn(move || {
-            let mut pending: Vec<Vec<u32>> = Vec::new();
-            let mut pending_tokens = 0usize;
+    std::thread::scope(|scope| -> Result<usize, BenchError> {
+        let producer = scope.spawn(move || -> Result<(), EncoderError> {
             for part in texts.chunks(chunk) {
-                let seqs = match tok.encode_batch(part) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = tx.send(Err(anyhow::Error::from(e)));
-                        return;
-                    }
-                };
-                for s in seqs {
-                    if pending_tokens + s.len() > budget && !pending.is_empty() {
-                        let b = PackedBatch::from_sequences(&pending);
-                        pending.clear();
-                        pending_tokens = 0;
-                        if tx.send(sub.submit(b).map_err(anyhow::Error::from)).is_err() {
-                            return;
-                        }
-                    }
-                    pending_tokens += s.len();
-                    pending.push(s);
+                for s in tok.encode_batch(part)? {
+                    let tx = tx.clone();
+                    batcher.submit(vec![s], Box::new(move |r| drop(tx.send(r))))?;
                 }
             }
-            if !pending.is_empty() {
-                let _ = tx.send(sub.submit(PackedBatch::from_sequences(&pending)).map_err(anyhow::Error::from));
-            }
+            Ok(())
         });
         let mut n = 0;
         for r in rx {
-            n += r?.recv().context("GPU thread stopped")??.len();
+            n += r?.len();
         }
+        producer.join().map_err(|_| EncoderError::Stopped("the tokenising thread panicked"))??;
         Ok(n)
+    })
+}
+
+/// Token-length statistics of a documents file (what the GPU sees).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenReport {
+    pub docs: usize,
+    pub tokens_mean: f64,
+    pub tokens_p50: Option<usize>,
+    pub tokens_max: Option<usize>,
+    /// Documents cut at the model's limit.
+    pub at_limit: usize,
+    pub tokenize_docs_per_s: f64,
+}
+
+/// [`TokenReport`] of `docs` with the tokenizer of `model` (no GPU needed).
+pub fn token_stats(model: &Path, docs: &Path) -> Result<TokenReport, BenchError> {
+    let texts = read_docs(docs)?;
+    let tok = BertTokenizer::from_file(&model.join("tokenizer.json"), DEFAULT_MAX_TOKENS)?;
+    let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+    let t = Instant::now();
+    let seqs = tok.encode_batch(&refs)?;
+    let dt = t.elapsed().as_secs_f64();
+    let mut lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+    lens.sort_unstable();
+    let total: usize = lens.iter().sum();
+    Ok(TokenReport {
+        docs: lens.len(),
+        tokens_mean: total as f64 / lens.len().max(1) as f64,
+        tokens_p50: lens.get(lens.len() / 2).copied(),
+        tokens_max: lens.last().copied(),
+        at_limit: lens.iter().filter(|&&l| l >= DEFAULT_MAX_TOKENS).count(),
+        tokenize_docs_per_s: lens.len() as f64 / dt,
+    })
+}
+
+/// What [`check`] found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub gpu: String,
+    pub compute_capability: String,
+    pub modules: usize,
+    pub from_cache: usize,
+    pub gemm: String,
+}
+
+/// Whether a GPU is usable here and every kernel compiles for it.
+pub fn check(settings: GpuSettings) -> Result<CheckReport, BenchError> {
+    if let Some(why) = crate::gpu_absent_reason() {
+        return Err(BenchError::NoGpu(why));
+    }
+    crate::libs::ensure_nvrtc()?;
+    let ctx = CudaContext::new(settings.gpu)?;
+    let k = Kernels::load(&ctx, settings.gemm)?;
+    let (maj, min) = ctx.compute_capability()?;
+    Ok(CheckReport {
+        gpu: ctx.name()?,
+        compute_capability: format!("{maj}.{min}"),
+        modules: docflow_kernels::MODULES.len(),
+        from_cache: k.cached_modules,
+        gemm: k.gemm_choice,
     })
 }
 
@@ -252,15 +317,15 @@ pub fn model_gemm_shapes(hidden: usize, intermediate: usize) -> Vec<(&'static st
 }
 
 /// Times the hand-written GEMM and cuBLAS on each shape (`iters` launches each,
-/// after a warm-up), on GPU `ordinal`.
-pub fn bench_gemm(ordinal: usize, tokens: usize, iters: usize) -> anyhow::Result<Vec<GemmReport>> {
+/// after a warm-up), on the GPU of `settings`.
+pub fn bench_gemm(settings: GpuSettings, tokens: usize, iters: usize) -> Result<Vec<GemmReport>, BenchError> {
     if let Some(why) = crate::gpu_absent_reason() {
-        bail!("no CUDA device ({why})");
+        return Err(BenchError::NoGpu(why));
     }
     crate::libs::ensure_nvrtc()?;
-    let ctx = CudaContext::new(ordinal)?;
+    let ctx = CudaContext::new(settings.gpu)?;
     let stream = ctx.new_stream()?;
-    let kernels = Kernels::load(&ctx)?;
+    let kernels = Kernels::load(&ctx, settings.gemm)?;
     let blas = CudaBlas::new(stream.clone())?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut out = Vec::new();
@@ -276,10 +341,10 @@ pub fn bench_gemm(ordinal: usize, tokens: usize, iters: usize) -> anyhow::Result
         let yb = stream.alloc_zeros::<u16>(m * n)?;
         let (xp, wp, bp, yp, ybp) = (addr(&x, &stream), addr(&w, &stream), addr(&bias, &stream), addr(&y, &stream), addr(&yb, &stream));
         let (kref, sref) = (&kernels, &stream);
-        let ours = |imp: GemmImpl| move || kref.gemm_with(imp, sref, xp, wp, bp, yp, m, n, k, Epilogue::Bias).map_err(anyhow::Error::from);
+        let ours = |imp: GemmImpl| move || kref.gemm_with(imp, sref, xp, wp, bp, yp, m, n, k, Epilogue::Bias).map_err(BenchError::from);
         let alpha = 1.0f32;
         let beta = 0.0f32;
-        let theirs = || -> anyhow::Result<()> {
+        let theirs = || -> Result<(), BenchError> {
             // Row-major Y[M,N] = X[M,K] W[N,K]^T is column-major Y^T = W^T(op T) X^T.
             // SAFETY: all three buffers are live device allocations of the sizes
             // named by m/n/k and the leading dimensions; the handle's stream is `stream`.
@@ -308,7 +373,7 @@ pub fn bench_gemm(ordinal: usize, tokens: usize, iters: usize) -> anyhow::Result
             };
             Ok(())
         };
-        let time = |f: &dyn Fn() -> anyhow::Result<()>| -> anyhow::Result<f64> {
+        let time = |f: &dyn Fn() -> Result<(), BenchError>| -> Result<f64, BenchError> {
             for _ in 0..5 {
                 f()?;
             }
@@ -323,7 +388,7 @@ pub fn bench_gemm(ordinal: usize, tokens: usize, iters: usize) -> anyhow::Result
             Ok(e0.elapsed_ms(&e1)? as f64 / 1000.0 / iters as f64)
         };
         let t_blas = time(&theirs)?;
-        let diff = || -> anyhow::Result<f32> {
+        let diff = || -> Result<f32, BenchError> {
             stream.synchronize()?;
             let a: Vec<u16> = stream.clone_dtoh(&y)?;
             let b: Vec<u16> = stream.clone_dtoh(&yb)?;
@@ -366,7 +431,7 @@ pub fn bench_gemm(ordinal: usize, tokens: usize, iters: usize) -> anyhow::Result
 }
 
 /// Reads a raw f32 dump written by [`bench_encode_cuda`].
-pub fn read_dump(path: &Path) -> anyhow::Result<Vec<f32>> {
+pub fn read_dump(path: &Path) -> std::io::Result<Vec<f32>> {
     let bytes = std::fs::read(path)?;
     Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }

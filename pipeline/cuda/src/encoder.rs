@@ -1,115 +1,75 @@
-//! [`CudaEncoder`]: the [`Encoder`] trait over the GPU thread. Cheap to
-//! call from any thread; every call is a command to the thread that owns
-//! the context (see `worker`).
+//! [`CudaEncoder`]: the [`Encoder`] trait over the GPU's worker thread
+//! (see `worker`). Cheap to call from any thread; every call is a command
+//! to the thread that owns the context.
 
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, Sender};
 
-use docflow_model::{BertWeights, Encoder, EncoderError, LoadOptions, PackedBatch};
+use docflow_model::worker::Worker;
+use docflow_model::{BertWeights, Encoder, EncoderError, GpuSettings, LoadOptions, PackedBatch};
 
 use crate::kernels::KernelError;
 use crate::libs::ToolkitError;
 use crate::nvrtc::CompileError;
-use crate::worker::{self, Command, EncodeResult, GpuStats};
+use crate::worker::{self, Gpu, GpuStats};
 
 /// The all-MiniLM-L6-v2 encoder on one NVIDIA GPU.
 pub struct CudaEncoder {
-    tx: Sender<Command>,
-    name: String,
-    dim: usize,
-    max_tokens: usize,
+    worker: Worker<Gpu>,
 }
 
 impl CudaEncoder {
-    /// Loads `config.json` + `model.safetensors` from `model_dir` onto GPU `ordinal`.
+    /// Loads `config.json` + `model.safetensors` from `model_dir` onto the GPU of `settings`.
     /// No GPU or driver → [`EncoderError::DeviceUnavailable`].
-    pub fn load(model_dir: &Path, ordinal: usize) -> Result<Self, EncoderError> {
+    pub fn load(model_dir: &Path, settings: GpuSettings) -> Result<Self, EncoderError> {
         // Fail fast, before reading 90 MB of weights, when there is no driver.
         crate::libs::driver_available()?;
         let weights = BertWeights::load(model_dir, LoadOptions::default())?;
-        Self::from_weights(weights, ordinal)
+        Self::from_weights(weights, settings)
     }
 
-    /// Starts the GPU thread with weights already in memory.
-    pub fn from_weights(weights: BertWeights, ordinal: usize) -> Result<Self, EncoderError> {
-        let (tx, started) = worker::spawn(ordinal, weights)?;
-        Ok(CudaEncoder { tx, name: started.device, dim: started.hidden, max_tokens: started.max_tokens })
+    /// Starts the GPU's worker with weights already in memory.
+    pub fn from_weights(weights: BertWeights, settings: GpuSettings) -> Result<Self, EncoderError> {
+        Ok(CudaEncoder { worker: worker::spawn(settings, weights)? })
     }
 
-    /// Queues a batch without waiting; the receiver yields its embeddings.
-    /// Up to `worker::SLOTS` batches run at once, so submitting ahead keeps
-    /// the GPU busy while the host prepares the next batch.
-    pub fn submit(&self, batch: PackedBatch) -> Result<Receiver<EncodeResult>, EncoderError> {
-        let (reply, rx) = mpsc::channel();
-        self.tx
-            .send(Command::Encode { batch, reply })
-            .map_err(|_| EncoderError::Internal("the GPU thread has stopped".into()))?;
-        Ok(rx)
+    /// The worker thread: what the infer stage's batcher feeds (two batches in flight).
+    pub fn worker(&self) -> &Worker<Gpu> {
+        &self.worker
     }
 
     /// GPU counters (busy time from CUDA events, memory in use); `reset`
     /// zeroes the time and batch counters after reading.
     pub fn stats(&self, reset: bool) -> Result<GpuStats, EncoderError> {
-        let (reply, rx) = mpsc::channel();
-        self.tx
-            .send(Command::Stats { reset, reply })
-            .map_err(|_| EncoderError::Internal("the GPU thread has stopped".into()))?;
-        rx.recv().map_err(|_| EncoderError::Internal("the GPU thread has stopped".into()))
-    }
-
-    /// A handle other threads can submit through (same GPU thread).
-    pub fn sender(&self) -> Submitter {
-        Submitter { tx: self.tx.clone() }
-    }
-}
-
-/// A cloneable, `Send` handle for submitting batches from several threads.
-#[derive(Clone)]
-pub struct Submitter {
-    tx: Sender<Command>,
-}
-
-impl Submitter {
-    /// See [`CudaEncoder::submit`].
-    pub fn submit(&self, batch: PackedBatch) -> Result<Receiver<EncodeResult>, EncoderError> {
-        let (reply, rx) = mpsc::channel();
-        self.tx
-            .send(Command::Encode { batch, reply })
-            .map_err(|_| EncoderError::Internal("the GPU thread has stopped".into()))?;
-        Ok(rx)
+        self.worker.call(move |gpu| gpu.stats(reset))
     }
 }
 
 impl Encoder for CudaEncoder {
     fn dim(&self) -> usize {
-        self.dim
+        self.worker.info().dim
     }
 
     fn max_tokens(&self) -> usize {
-        self.max_tokens
+        self.worker.info().max_tokens
     }
 
     fn device_name(&self) -> String {
-        self.name.clone()
+        self.worker.info().device.clone()
     }
 
     fn encode_packed(&mut self, batch: &PackedBatch) -> Result<Vec<f32>, EncoderError> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.submit(batch.clone())?
-            .recv()
-            .map_err(|_| EncoderError::Internal("the GPU thread stopped before replying".into()))?
+        self.worker.encode(batch.clone())
     }
 }
 
-// The `Encoder` trait's errors carry text, and the infer stage turns their
-// variant into a dead-letter kind. The typed errors of this crate become that
-// text here, at the boundary, with their whole chain of sources.
+// At the `Encoder` boundary the typed errors of this crate become the
+// source of an `EncoderError`, whose variant the infer stage turns into a
+// dead-letter kind: a missing toolkit makes the device unavailable, any
+// other failure is the device's.
 
 impl From<ToolkitError> for EncoderError {
     fn from(e: ToolkitError) -> Self {
-        EncoderError::DeviceUnavailable(with_sources(&e))
+        EncoderError::Unavailable(Box::new(e))
     }
 }
 
@@ -117,21 +77,9 @@ impl From<KernelError> for EncoderError {
     fn from(e: KernelError) -> Self {
         match e {
             KernelError::Compile(CompileError::Toolkit(t)) => t.into(),
-            e => EncoderError::Internal(with_sources(&e)),
+            e => EncoderError::Device(Box::new(e)),
         }
     }
-}
-
-/// `error: source: source of the source …`
-fn with_sources(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        next = s.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -146,10 +94,12 @@ mod tests {
         assert_eq!(k.to_string(), "gemm");
         assert!(std::error::Error::source(&k).is_some());
         let e: EncoderError = KernelError::Shape { kernel: "gemm", why: "N = 100 must be a multiple of 128".into() }.into();
-        assert!(matches!(&e, EncoderError::Internal(m) if m == "gemm: N = 100 must be a multiple of 128"), "{e:?}");
+        assert!(matches!(&e, EncoderError::Device(s) if s.downcast_ref::<KernelError>().is_some()), "{e:?}");
+        assert_eq!(e.with_sources(), "device error: gemm: N = 100 must be a multiple of 128");
         let e: EncoderError = KernelError::Compile(CompileError::Toolkit(ToolkitError::NoNvrtc { tried: vec!["/x".into()] })).into();
-        assert!(matches!(&e, EncoderError::DeviceUnavailable(m) if m.contains("NVRTC") && m.contains("/x")), "{e:?}");
+        assert!(matches!(&e, EncoderError::Unavailable(s) if s.downcast_ref::<ToolkitError>().is_some()), "{e:?}");
+        assert!(e.with_sources().contains("NVRTC") && e.with_sources().contains("/x"), "{}", e.with_sources());
         let e: EncoderError = ToolkitError::NoDriver.into();
-        assert!(matches!(e, EncoderError::DeviceUnavailable(_)));
+        assert!(matches!(e, EncoderError::Unavailable(_)));
     }
 }

@@ -112,8 +112,8 @@ impl Kernels {
     /// compute capability and loads it. On sm_90 the wgmma GEMM is loaded
     /// too, checked against the mma.sync GEMM on a random problem and timed
     /// against it; the faster of the two (if it agrees) serves
-    /// [`Kernels::gemm`]. Env `DOCFLOW_GEMM=mma|wgmma` forces a choice.
-    pub fn load(ctx: &Arc<CudaContext>) -> KResult<Self> {
+    /// [`Kernels::gemm`]. `gemm` other than `Auto` forces the choice.
+    pub fn load(ctx: &Arc<CudaContext>, gemm: docflow_model::GemmChoice) -> KResult<Self> {
         let (major, minor) = ctx.compute_capability().map_err(KernelError::driver("compute capability"))?;
         if major < 8 {
             return Err(KernelError::Unsupported { major, minor });
@@ -168,7 +168,7 @@ impl Kernels {
             cached_modules: cached,
         };
         if k.wgmma.is_some() {
-            let (choice, why) = crate::autotune::choose_gemm(ctx, &k)?;
+            let (choice, why) = crate::autotune::choose_gemm(ctx, &k, gemm)?;
             k.gemm_impl = choice;
             k.gemm_choice = why;
         }

@@ -8,11 +8,12 @@
 //! - [`kernels`]: the loaded kernels, one checked launcher each;
 //! - [`autotune`]: start-up choice between the mma.sync and wgmma GEMMs;
 //! - [`model`]: fp16 weights on the device and the forward pass;
-//! - [`worker`]: the thread that owns the CUDA context (command loop,
-//!   pinned buffers, upload/compute/download streams);
+//! - [`worker`]: [`Gpu`], the device the model's worker thread runs
+//!   (pinned buffers, upload/compute/download streams, two batches in flight);
 //! - [`encoder`]: [`CudaEncoder`], the `docflow_model::Encoder` over it;
-//! - [`bench`]: GPU benchmarks (text→embedding, model-only, GEMM vs cuBLAS);
-//! - [`cli`]: what `docflow` and the `docflow-gpu-bench` binary run.
+//! - [`bench`]: GPU benchmarks (text→embedding through the infer stage's
+//!   batcher and worker, model-only, GEMM vs cuBLAS) and the GPU check,
+//!   returning reports (their command lines are in `pipeline/bench`).
 //!
 //! Errors are typed, with their sources: [`libs::ToolkitError`] (no driver,
 //! NVRTC or headers), [`nvrtc::CompileError`], [`kernels::KernelError`]
@@ -25,7 +26,6 @@
 
 pub mod autotune;
 pub mod bench;
-pub mod cli;
 pub mod encoder;
 pub mod kernels;
 pub mod libs;
@@ -33,13 +33,13 @@ pub mod model;
 pub mod nvrtc;
 pub mod worker;
 
-pub use encoder::{CudaEncoder, Submitter};
-pub use worker::GpuStats;
+pub use encoder::CudaEncoder;
+pub use worker::{Gpu, GpuStats};
 
 use std::path::Path;
 
-use docflow_model::cli::{DeviceChoice, EncoderSpec};
-use docflow_model::{Encoder, EncoderError};
+use docflow_model::worker::Worker;
+use docflow_model::{BertWeights, DeviceChoice, Encoder, EncoderError, EncoderSpec, GpuSettings, LoadOptions};
 
 /// Why there is no usable GPU here, or `None` when one is present.
 pub fn gpu_absent_reason() -> Option<String> {
@@ -55,16 +55,21 @@ pub fn gpu_absent_reason() -> Option<String> {
     }
 }
 
-/// The encoder factory for the CLI: CPU from `docflow-model`, CUDA from here
-/// (GPU index from env `DOCFLOW_CUDA_DEVICE`, default 0).
-/// The CUDA encoder runs fp16 tensor cores whatever `spec.precision` says
-/// (the precision is the CPU encoder's).
+/// The worker of the GPU of `settings` with the model of `model_dir`
+/// resident: what the infer stage's batcher and the GPU benchmark feed.
+pub fn start_worker(model_dir: &Path, settings: GpuSettings) -> Result<Worker<Gpu>, EncoderError> {
+    // Fail fast, before reading 90 MB of weights, when there is no driver.
+    libs::driver_available()?;
+    let weights = BertWeights::load(model_dir, LoadOptions::default())?;
+    worker::spawn(settings, weights)
+}
+
+/// The encoder factory of the command line: CPU from `docflow-model`, CUDA
+/// from here on the GPU of `spec.gpu`. The CUDA encoder runs fp16 tensor
+/// cores whatever `spec.precision` says (the precision is the CPU encoder's).
 pub fn factory(spec: &EncoderSpec, model_dir: &Path) -> Result<Box<dyn Encoder>, EncoderError> {
     match spec.device {
-        DeviceChoice::Cpu => docflow_model::cli::cpu_factory(spec, model_dir),
-        DeviceChoice::Cuda => {
-            let ordinal = std::env::var("DOCFLOW_CUDA_DEVICE").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-            Ok(Box::new(CudaEncoder::load(model_dir, ordinal)?))
-        }
+        DeviceChoice::Cpu => docflow_model::tools::cpu_factory(spec, model_dir),
+        DeviceChoice::Cuda => Ok(Box::new(CudaEncoder::load(model_dir, spec.gpu)?)),
     }
 }

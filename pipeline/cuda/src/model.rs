@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr};
 use docflow_model::weights::{BertWeights, LinearWeights, Tensor};
-use docflow_model::{EncoderError, PackedBatch};
+use docflow_model::{EncoderError, GemmChoice, PackedBatch};
 use half::f16;
 
 use crate::kernels::{self, Epilogue, Kernels};
@@ -120,8 +120,8 @@ pub struct GpuModel {
     pub weight_bytes: usize,
 }
 
-fn internal(e: impl std::fmt::Display) -> EncoderError {
-    EncoderError::Internal(e.to_string())
+fn internal(e: impl std::error::Error + Send + Sync + 'static) -> EncoderError {
+    EncoderError::Device(Box::new(e))
 }
 
 /// Device address of a buffer (event tracking is off: no bookkeeping happens).
@@ -137,7 +137,7 @@ fn to_f16_bits(data: &[f32]) -> Vec<u16> {
 impl GpuModel {
     /// Checks the config against what the kernels support, compiles/loads the
     /// kernels and uploads the weights (fp32 on the host → fp16 on the device).
-    pub fn new(ctx: Arc<CudaContext>, stream: &Arc<CudaStream>, w: &BertWeights) -> Result<Self, EncoderError> {
+    pub fn new(ctx: Arc<CudaContext>, stream: &Arc<CudaStream>, w: &BertWeights, gemm: GemmChoice) -> Result<Self, EncoderError> {
         let c = &w.config;
         let shape = Shape {
             vocab: c.vocab_size,
@@ -168,7 +168,7 @@ impl GpuModel {
         if c.hidden_act != "gelu" {
             return Err(EncoderError::Model(format!("activation {:?} not supported (gelu only)", c.hidden_act)));
         }
-        let kernels = Kernels::load(&ctx)?;
+        let kernels = Kernels::load(&ctx, gemm)?;
         let mut bytes = 0usize;
         let mut up = |t: &[f32]| -> Result<CudaSlice<u16>, EncoderError> {
             bytes += t.len() * 2;
@@ -268,9 +268,9 @@ impl GpuModel {
     /// ids / cu_seqlens / blocks (see [`InputLayout`]); `out` receives
     /// `seqs x hidden` f32 embeddings. Nothing is waited for.
     pub fn enqueue_forward(&self, s: &CudaStream, input: u64, lay: &InputLayout, out: u64) -> Result<(), EncoderError> {
-        let act = self.act.as_ref().ok_or_else(|| internal("activations not reserved"))?;
+        let act = self.act.as_ref().ok_or_else(|| EncoderError::Internal("activations not reserved".into()))?;
         if act.tokens < lay.tokens {
-            return Err(internal("activations smaller than the batch"));
+            return Err(EncoderError::Internal("activations smaller than the batch".into()));
         }
         let sh = &self.shape;
         let (t, h) = (lay.tokens, sh.hidden);

@@ -1,6 +1,6 @@
-//! The thread that owns the CUDA context. Callers send [`Command`]s with a
-//! reply channel; the thread keeps up to [`SLOTS`] batches in flight so the
-//! GPU never waits for the host:
+//! [`Gpu`]: the CUDA encoder as a [`BatchDevice`] of [`SLOTS`] slots, run
+//! by `docflow_model`'s [`Worker`] (the thread that owns the CUDA context),
+//! which keeps every slot busy so the GPU never waits for the host:
 //!
 //! ```text
 //! upload stream:   H2D ids(i)   H2D ids(i+1)            ...
@@ -11,29 +11,16 @@
 //! Each slot has its own pinned host buffers, device input/output buffers
 //! and events; activations are shared (the compute stream serialises them).
 
-use std::collections::VecDeque;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
-use std::time::Duration;
 
 use cudarc::driver::{result as cu, sys, CudaContext, CudaEvent, CudaSlice, CudaStream, PinnedHostSlice};
-use docflow_model::{BertWeights, EncoderError, PackedBatch};
+use docflow_model::worker::{BatchDevice, EncodeResult, Worker};
+use docflow_model::{BertWeights, EncoderError, GpuSettings, PackedBatch};
 
 use crate::model::{addr, GpuModel, InputLayout};
 
 /// Batches in flight at once.
 pub const SLOTS: usize = 2;
-
-/// Embeddings of one batch, or why not.
-pub type EncodeResult = Result<Vec<f32>, EncoderError>;
-
-/// What the GPU thread is asked to do.
-pub enum Command {
-    /// Embed a batch; the reply comes when its embeddings are on the host.
-    Encode { batch: PackedBatch, reply: Sender<EncodeResult> },
-    /// Counters since start (or the last reset).
-    Stats { reset: bool, reply: Sender<GpuStats> },
-}
 
 /// Counters kept by the GPU thread.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -54,14 +41,6 @@ pub struct GpuStats {
     pub gemm: String,
 }
 
-/// Start-up facts reported back to the caller.
-#[derive(Debug, Clone)]
-pub struct Started {
-    pub device: String,
-    pub hidden: usize,
-    pub max_tokens: usize,
-}
-
 struct Slot {
     host_in: PinnedHostSlice<u32>,
     dev_in: CudaSlice<u32>,
@@ -71,9 +50,12 @@ struct Slot {
     start: CudaEvent,
     done: CudaEvent,
     down_done: CudaEvent,
+    /// Floats of the batch in flight on this slot.
+    out_len: usize,
 }
 
-struct Gpu {
+/// The encoder on one GPU; lives on its worker's thread.
+pub struct Gpu {
     ctx: Arc<CudaContext>,
     compute: Arc<CudaStream>,
     up: Arc<CudaStream>,
@@ -82,29 +64,31 @@ struct Gpu {
     slots: Vec<Slot>,
     staging: Vec<u32>,
     stats: GpuStats,
+    name: String,
 }
 
-fn internal(e: impl std::fmt::Display) -> EncoderError {
-    EncoderError::Internal(e.to_string())
+fn internal(e: impl std::error::Error + Send + Sync + 'static) -> EncoderError {
+    EncoderError::Device(Box::new(e))
 }
 
 impl Gpu {
-    fn new(ordinal: usize, weights: &BertWeights) -> Result<Self, EncoderError> {
-        let count = CudaContext::device_count().map_err(|e| EncoderError::DeviceUnavailable(format!("CUDA driver: {e}")))?;
+    fn new(settings: GpuSettings, weights: &BertWeights) -> Result<Self, EncoderError> {
+        let ordinal = settings.gpu;
+        let count = CudaContext::device_count().map_err(|e| EncoderError::Unavailable(Box::new(e)))?;
         if count <= 0 {
             return Err(EncoderError::DeviceUnavailable("the CUDA driver reports no GPU".into()));
         }
         if ordinal >= count as usize {
             return Err(EncoderError::DeviceUnavailable(format!("GPU {ordinal} requested; {count} present")));
         }
-        let ctx = CudaContext::new(ordinal).map_err(|e| EncoderError::DeviceUnavailable(format!("GPU {ordinal}: {e}")))?;
+        let ctx = CudaContext::new(ordinal).map_err(|e| EncoderError::Unavailable(Box::new(e)))?;
         // SAFETY: this thread is the only user of the context and orders every
         // use of every buffer through its streams and events itself.
         unsafe { ctx.disable_event_tracking() };
         let compute = ctx.new_stream().map_err(internal)?;
         let up = ctx.new_stream().map_err(internal)?;
         let down = ctx.new_stream().map_err(internal)?;
-        let model = GpuModel::new(ctx.clone(), &compute, weights)?;
+        let model = GpuModel::new(ctx.clone(), &compute, weights, settings.gemm)?;
         let (major, minor) = ctx.compute_capability().map_err(internal)?;
         let stats = GpuStats {
             device: ctx.name().unwrap_or_else(|_| "unknown GPU".into()),
@@ -114,7 +98,8 @@ impl Gpu {
             gemm: model.kernels.gemm_choice.clone(),
             ..GpuStats::default()
         };
-        let mut gpu = Gpu { ctx, compute, up, down, model, slots: Vec::new(), staging: Vec::new(), stats };
+        let name = format!("cuda:{ordinal}");
+        let mut gpu = Gpu { ctx, compute, up, down, model, slots: Vec::new(), staging: Vec::new(), stats, name };
         for _ in 0..SLOTS {
             let s = gpu.new_slot(1024, 64)?;
             gpu.slots.push(s);
@@ -140,11 +125,12 @@ impl Gpu {
             start: self.ctx.new_event(timing).map_err(internal)?,
             done: self.ctx.new_event(timing).map_err(internal)?,
             down_done: self.ctx.new_event(sync_only).map_err(internal)?,
+            out_len: 0,
         })
     }
 
     /// Queues one batch on slot `i` (free: its previous batch was finished).
-    fn enqueue(&mut self, i: usize, batch: &PackedBatch) -> Result<usize, EncoderError> {
+    fn start(&mut self, i: usize, batch: &PackedBatch) -> Result<(), EncoderError> {
         self.model.validate(batch)?;
         let lay = InputLayout::pack(batch, &mut self.staging);
         let out_len = lay.seqs * self.model.shape.hidden;
@@ -180,25 +166,16 @@ impl Gpu {
         }
         .map_err(internal)?;
         slot.down_done.record(&self.down).map_err(internal)?;
+        slot.out_len = out_len;
         self.stats.batches += 1;
         self.stats.sequences += lay.seqs as u64;
         self.stats.tokens += lay.tokens as u64;
-        Ok(out_len)
+        Ok(())
     }
 
-    /// Waits for slot `i`'s batch and returns its embeddings.
-    fn finish(&mut self, i: usize, out_len: usize) -> EncodeResult {
-        let slot = &mut self.slots[i];
-        slot.down_done.synchronize().map_err(internal)?;
-        self.stats.busy_ms += slot.start.elapsed_ms(&slot.done).map_err(internal)? as f64;
-        Ok(slot.host_out.as_slice().map_err(internal)?[..out_len].to_vec())
-    }
-
-    fn is_done(&self, i: usize) -> bool {
-        self.slots[i].down_done.is_complete()
-    }
-
-    fn stats(&mut self, reset: bool) -> GpuStats {
+    /// Counters since start (or the last reset); `reset` zeroes the time and
+    /// batch counters after reading.
+    pub fn stats(&mut self, reset: bool) -> GpuStats {
         if let Ok((free, total)) = self.ctx.mem_get_info() {
             self.stats.device_mem_used_bytes = (total - free) as u64;
             self.stats.device_mem_total_bytes = total as u64;
@@ -214,96 +191,52 @@ impl Gpu {
     }
 }
 
-/// Starts the GPU thread for device `ordinal`; returns once the model is
-/// resident (or with the reason it could not be).
-pub fn spawn(ordinal: usize, weights: BertWeights) -> Result<(Sender<Command>, Started), EncoderError> {
+impl BatchDevice for Gpu {
+    fn dim(&self) -> usize {
+        self.model.shape.hidden
+    }
+
+    fn max_tokens(&self) -> usize {
+        self.model.max_tokens()
+    }
+
+    fn device_name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn slots(&self) -> usize {
+        SLOTS
+    }
+
+    fn enqueue(&mut self, slot: usize, batch: &PackedBatch) -> Result<(), EncoderError> {
+        self.start(slot, batch)
+    }
+
+    fn is_done(&self, slot: usize) -> bool {
+        self.slots[slot].down_done.is_complete()
+    }
+
+    /// Waits for the slot's batch and returns its embeddings.
+    fn finish(&mut self, i: usize) -> EncodeResult {
+        let slot = &mut self.slots[i];
+        slot.down_done.synchronize().map_err(internal)?;
+        self.stats.busy_ms += slot.start.elapsed_ms(&slot.done).map_err(internal)? as f64;
+        Ok(slot.host_out.as_slice().map_err(internal)?[..slot.out_len].to_vec())
+    }
+}
+
+/// Starts the worker thread of GPU `settings.gpu`; returns once the model
+/// is resident (or with the reason it could not be).
+pub fn spawn(settings: GpuSettings, weights: BertWeights) -> Result<Worker<Gpu>, EncoderError> {
     crate::libs::driver_available()?;
     crate::libs::ensure_nvrtc()?;
-    let (tx, rx) = mpsc::channel::<Command>();
-    let (init_tx, init_rx) = mpsc::channel::<Result<Started, EncoderError>>();
-    std::thread::Builder::new()
-        .name(format!("docflow-cuda:{ordinal}"))
-        .spawn(move || {
-            // cudarc panics where a library or symbol is missing; turn that into an error.
-            let gpu = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Gpu::new(ordinal, &weights)))
-                .unwrap_or_else(|p| Err(EncoderError::DeviceUnavailable(panic_text(&p))));
-            drop(weights);
-            match gpu {
-                Ok(gpu) => {
-                    let started = Started {
-                        device: format!("cuda:{ordinal}"),
-                        hidden: gpu.model.shape.hidden,
-                        max_tokens: gpu.model.max_tokens(),
-                    };
-                    let _ = init_tx.send(Ok(started));
-                    run(gpu, rx);
-                }
-                Err(e) => {
-                    let _ = init_tx.send(Err(e));
-                }
-            }
-        })
-        .map_err(internal)?;
-    let started = init_rx.recv().map_err(|_| internal("the GPU thread died during start-up"))??;
-    Ok((tx, started))
+    Worker::spawn(&format!("docflow-cuda:{}", settings.gpu), move || {
+        // cudarc panics where a library or symbol is missing; turn that into an error.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Gpu::new(settings, &weights)))
+            .unwrap_or_else(|p| Err(EncoderError::DeviceUnavailable(panic_text(&p))))
+    })
 }
 
 fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "CUDA start-up panicked".into())
-}
-
-/// The command loop: fill free slots from the queue, hand back finished batches in order.
-fn run(mut gpu: Gpu, rx: Receiver<Command>) {
-    let mut inflight: VecDeque<(usize, Sender<EncodeResult>, usize)> = VecDeque::new();
-    let mut free: Vec<usize> = (0..SLOTS).rev().collect();
-    let mut open = true;
-    loop {
-        let cmd = if inflight.is_empty() {
-            if !open {
-                return;
-            }
-            match rx.recv() {
-                Ok(c) => Some(c),
-                Err(_) => return,
-            }
-        } else if open && !free.is_empty() {
-            // Something is running: take more work if it arrives soon, else check the oldest batch.
-            match rx.recv_timeout(Duration::from_micros(100)) {
-                Ok(c) => Some(c),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => {
-                    open = false;
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        match cmd {
-            Some(Command::Encode { batch, reply }) => {
-                let slot = free.pop().expect("a free slot");
-                match gpu.enqueue(slot, &batch) {
-                    Ok(n) => inflight.push_back((slot, reply, n)),
-                    Err(e) => {
-                        free.push(slot);
-                        let _ = reply.send(Err(e));
-                    }
-                }
-            }
-            Some(Command::Stats { reset, reply }) => {
-                let _ = reply.send(gpu.stats(reset));
-            }
-            None => {
-                let Some(&(slot, _, _)) = inflight.front() else { continue };
-                // With a free slot and an open queue, only finish what is already done.
-                if open && !free.is_empty() && !gpu.is_done(slot) {
-                    continue;
-                }
-                let (slot, reply, n) = inflight.pop_front().expect("checked above");
-                let r = gpu.finish(slot, n);
-                free.push(slot);
-                let _ = reply.send(r);
-            }
-        }
-    }
 }

@@ -24,7 +24,7 @@ fn gpu() -> Option<(Arc<CudaContext>, Arc<CudaStream>, Kernels)> {
     // SAFETY: each test uses one stream and synchronises before reading back.
     unsafe { ctx.disable_event_tracking() };
     let stream = ctx.new_stream().expect("stream");
-    let k = Kernels::load(&ctx).expect("kernels load");
+    let k = Kernels::load(&ctx, docflow_model::GemmChoice::Auto).expect("kernels load");
     Some((ctx, stream, k))
 }
 
@@ -196,7 +196,7 @@ fn cuda_encoder_matches_cpu_encoder_on_a_tiny_model() {
     let spec = TinySpec { layers: 2, hidden: 128, heads: 4, intermediate: 256, ..TinySpec::default() };
     let dir = TinyModelDir::new(&spec).unwrap();
     let mut cpu = CpuEncoder::load(dir.path(), CpuOptions::default()).unwrap();
-    let mut gpu = CudaEncoder::load(dir.path(), 0).unwrap();
+    let mut gpu = CudaEncoder::load(dir.path(), docflow_model::GpuSettings::default()).unwrap();
     let vocab = docflow_model::tiny::tiny_vocab().len() as u32;
     let mut r = rng();
     let seqs: Vec<Vec<u32>> = [2usize, 9, 64, 65, 128, 200, 256, 31]
@@ -222,10 +222,37 @@ fn cuda_encoder_matches_cpu_encoder_on_a_tiny_model() {
 fn no_gpu_is_a_clear_error() {
     let spec = TinySpec { layers: 1, hidden: 128, heads: 4, intermediate: 256, ..TinySpec::default() };
     let dir = TinyModelDir::new(&spec).unwrap();
-    match (docflow_cuda::gpu_absent_reason(), CudaEncoder::load(dir.path(), 0)) {
-        (Some(_), Err(EncoderError::DeviceUnavailable(msg))) => println!("no GPU here, as reported: {msg}"),
+    match (docflow_cuda::gpu_absent_reason(), CudaEncoder::load(dir.path(), docflow_model::GpuSettings::default())) {
+        (Some(_), Err(e @ (EncoderError::Unavailable(_) | EncoderError::DeviceUnavailable(_)))) => {
+            println!("no GPU here, as reported: {}", e.with_sources())
+        }
         (Some(why), other) => panic!("no GPU ({why}) but load gave {:?}", other.map(|_| ())),
         (None, Ok(e)) => assert!(e.device_name().starts_with("cuda:")),
         (None, Err(e)) => panic!("GPU present but load failed: {e}"),
     }
+}
+
+#[test]
+fn the_stage_path_on_the_gpu_matches_the_cpu_encoder() {
+    if let Some(why) = docflow_cuda::gpu_absent_reason() {
+        println!("skipped: no CUDA device ({why})");
+        return;
+    }
+    let spec = TinySpec { layers: 2, hidden: 128, heads: 4, intermediate: 256, ..TinySpec::default() };
+    let dir = TinyModelDir::new(&spec).unwrap();
+    let mut cpu = CpuEncoder::load(dir.path(), CpuOptions::default()).unwrap();
+    let worker = docflow_cuda::start_worker(dir.path(), docflow_model::GpuSettings::default()).unwrap();
+    assert_eq!(worker.info().slots, docflow_cuda::worker::SLOTS);
+    let policy = docflow_model::BatchPolicy { batch_tokens: 2048, max_wait: std::time::Duration::ZERO };
+    let batcher = docflow_model::Batcher::start(Arc::new(worker), policy).unwrap();
+    let vocab = docflow_model::tiny::tiny_vocab().len() as u32;
+    let mut r = rng();
+    let seqs: Vec<Vec<u32>> = (0..500).map(|_| (0..r.random_range(2..256)).map(|_| r.random_range(0..vocab)).collect()).collect();
+    let got = docflow_cuda::bench::encode_all(&batcher, &seqs).unwrap();
+    for (i, s) in seqs.iter().enumerate() {
+        let want = cpu.encode_packed(&PackedBatch::from_sequences(&[s])).unwrap();
+        let c = cosine(&want, &got[i]);
+        assert!(c >= 0.999, "sequence {i} (len {}): cosine {c}", s.len());
+    }
+    assert!(docflow_model::BatchStats::get(&batcher.stats().batches) > 1);
 }

@@ -25,8 +25,8 @@ trap 'rm -rf "$work"' EXIT
 docs="$work/docs.jsonl"; results="$work/results.jsonl"
 python3 "$here/gen_bench_docs.py" "$n" "$docs"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
-(cd "$repo" && cargo build --release -q -p docflow-model --example bench_encode)
-bin="$CARGO_TARGET_DIR/release/examples/bench_encode"
+(cd "$repo" && cargo build --release -q -p docflow-bench --bin docflow-cpu-bench)
+bin="$CARGO_TARGET_DIR/release/docflow-cpu-bench"
 
 have_peers=0
 if "$py" -c "import torch, sentence_transformers, onnxruntime, onnx" 2>/dev/null; then
@@ -41,7 +41,7 @@ fi
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(date -u +%F); $n docs, $threads threads, $rounds rounds"
 for round in $(seq 1 "$rounds"); do
   for p in $precisions; do
-    "$bin" --device cpu --precision "$p" --model "$model" --docs "$docs" --threads "$threads" \
+    "$bin" encode --device cpu --precision "$p" --model "$model" --docs "$docs" --threads "$threads" \
       | python3 -c 'import json,sys; r=json.loads(sys.stdin.readline()); r["encoder"]="docflow-"+r["precision"]; r["round"]='"$round"'; print(json.dumps(r))' \
       | tee -a "$results"
   done

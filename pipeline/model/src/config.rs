@@ -61,7 +61,7 @@ impl BertConfig {
     /// Reads and validates `config.json`.
     pub fn from_file(path: &Path) -> Result<Self, EncoderError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| EncoderError::Model(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|source| EncoderError::ModelFile { path: path.into(), source })?;
         Self::from_json(&text)
             .map_err(|e| EncoderError::Model(format!("{}: {e}", path.display())))
     }

@@ -65,7 +65,7 @@ impl CpuEncoder {
             .num_threads(threads)
             .thread_name(|i| format!("docflow-cpu-encoder-{i}"))
             .build()
-            .map_err(|e| EncoderError::Internal(format!("cannot start {threads} encoder threads: {e}")))?;
+            .map_err(|e| EncoderError::Thread(Box::new(e)))?;
         let max_tokens = options.max_tokens.min(weights.config.max_position_embeddings);
         if max_tokens < 2 {
             return Err(EncoderError::Model(format!("max_tokens {} is too small", options.max_tokens)));

@@ -51,21 +51,70 @@ impl PackedBatch {
     }
 }
 
-/// Why an encoder could not produce embeddings.
+/// A failure with its own type, kept as the source of an [`EncoderError`].
+pub type Source = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why an encoder could not produce embeddings. Where a failure has a type
+/// of its own (an I/O error, a CUDA driver or kernel error) it is kept as
+/// the `source`; [`EncoderError::with_sources`] prints the whole chain.
 #[derive(Debug, thiserror::Error)]
 pub enum EncoderError {
-    /// Model files missing, wrong or truncated.
+    /// Model files wrong or inconsistent (the message says how).
     #[error("model: {0}")]
     Model(String),
+    /// A model file cannot be read.
+    #[error("model: cannot read {}", path.display())]
+    ModelFile { path: std::path::PathBuf, source: std::io::Error },
+    /// A model file is not in its format (wrong or truncated).
+    #[error("model: {} is not a valid {what} (wrong or truncated)", path.display())]
+    ModelFormat { path: std::path::PathBuf, what: &'static str, source: Source },
     /// The requested device is not usable here (no GPU, no driver).
     #[error("device unavailable: {0}")]
     DeviceUnavailable(String),
+    /// The requested device is not usable here, for the reason of `source`
+    /// (no CUDA driver, NVRTC or headers; a driver that refuses the GPU).
+    #[error("device unavailable")]
+    Unavailable(#[source] Source),
+    /// The device failed (a driver call, a kernel launch, out of memory).
+    #[error("device error")]
+    Device(#[source] Source),
     /// The input batch breaks a limit (empty sequence, too long, bad token id).
     #[error("invalid batch: {0}")]
     InvalidBatch(String),
     /// A failure inside the encoder (kernel launch, out of memory).
     #[error("encoder internal error: {0}")]
     Internal(String),
+    /// The encoder's thread (or thread pool) could not be started.
+    #[error("cannot start the encoder's threads")]
+    Thread(#[source] Source),
+    /// The encoder's thread has ended (it panicked, or its device failed).
+    #[error("{0}")]
+    Stopped(&'static str),
+    /// The failure of a batch, passed on to each of its documents.
+    #[error(transparent)]
+    Shared(std::sync::Arc<EncoderError>),
+}
+
+impl EncoderError {
+    /// The error itself, looking through [`EncoderError::Shared`].
+    pub fn kind(&self) -> &EncoderError {
+        match self {
+            EncoderError::Shared(e) => e.kind(),
+            e => e,
+        }
+    }
+
+    /// `error: source: source of the source …`, as logs and dead letters carry it.
+    pub fn with_sources(&self) -> String {
+        let mut text = self.to_string();
+        let mut next = std::error::Error::source(self);
+        while let Some(s) = next {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            next = s.source();
+        }
+        text
+    }
 }
 
 /// A sentence encoder: packed token ids in, one L2-normalised embedding per

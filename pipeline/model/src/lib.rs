@@ -19,10 +19,18 @@
 //!   on packed batches.
 //! - [`cpu`]: [`CpuEncoder`], the BERT behind the [`Encoder`] trait.
 //! - [`pooling`]: combining chunk embeddings, cosine.
+//! - [`worker`]: [`Worker`], the thread that owns an encoder and keeps its
+//!   slots busy (two batches in flight on a GPU, one on the CPU);
+//!   [`batcher`]: [`Batcher`], documents packed into batches for it — the
+//!   infer stage's path and the GPU benchmark's.
 //! - [`embed`]: [`TextEncoder`], texts → embeddings through any encoder.
 //! - [`tiny`]: a tiny random BERT written to disk, for tests.
-//! - [`cli`]: what `docflow embed` and `docflow bench encode` run;
-//!   [`precision_check`]: `docflow bench precision` (bf16/int8 against fp32).
+//! - [`device`]: where an encoder runs ([`EncoderSpec`]: device, GPU
+//!   index, GEMM choice), the environment's GPU overrides read in one place;
+//! - [`tools`]: what `docflow embed` and `docflow bench encode` run, as
+//!   plain settings and functions; [`docs`]: documents files;
+//!   [`precision_check`]: `docflow bench precision` (bf16/int8 against fp32);
+//!   [`proc_stats`]: CPU time and peak memory for the reports.
 
 /// Calls `$kernel::<M, N>($tile)` with the const generics of a tile of
 /// `mr ≤ 4` rows and `nb ≤ 4` panels: the shapes the AVX-512 GEMM
@@ -51,12 +59,14 @@ macro_rules! dispatch_tile_4x4 {
     };
 }
 
+pub mod batcher;
 pub mod bert;
 pub mod bf16;
-pub mod cli;
 pub mod config;
 pub mod cpu;
 pub mod dense;
+pub mod docs;
+pub mod device;
 pub mod embed;
 pub mod encoder;
 pub mod int8;
@@ -64,14 +74,20 @@ pub mod ops;
 pub mod precision;
 pub mod precision_check;
 pub mod pooling;
+pub mod proc_stats;
 pub mod tiny;
 pub mod tokenizer;
+pub mod tools;
 pub mod weights;
+pub mod worker;
 
 pub use config::BertConfig;
+pub use device::{DeviceChoice, EncoderSpec, GemmChoice, GpuEnv, GpuSettings, SettingsError};
 pub use cpu::{CpuEncoder, CpuOptions};
 pub use precision::{CpuKernels, Precision};
 pub use embed::{LongText, TextEncoder, TextEncoderOptions};
+pub use batcher::{BatchPolicy, BatchStats, Batcher};
 pub use encoder::{Encoder, EncoderError, PackedBatch};
+pub use worker::{BatchDevice, OneAtATime, SubmitBatch, Worker, WorkerInfo};
 pub use tokenizer::{BertTokenizer, ChunkParams, DEFAULT_MAX_TOKENS};
 pub use weights::{model_version, BertWeights, LoadOptions, ModelWeights, Tensor};

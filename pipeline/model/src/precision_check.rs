@@ -7,25 +7,22 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
 use serde::Serialize;
 
-use crate::cli::{read_docs, EncoderFactory, ModelArgs};
+use crate::docs::read_docs;
 use crate::pooling::cosine;
 use crate::precision::Precision;
+use crate::tools::{EncoderFactory, EncoderSettings, ToolError};
 
-/// Arguments of `bench precision`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PrecisionCheckArgs {
-    /// Model, threads and batching (`--precision` is ignored: every
-    /// precision of `--compare` runs, and fp32).
-    #[command(flatten)]
-    pub model: ModelArgs,
+/// Settings of [`precision_check`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrecisionCheck {
+    /// Model, threads and batching (the precision is ignored: every
+    /// precision of `compare` runs, and fp32).
+    pub encoder: EncoderSettings,
     /// JSON lines with a "text" field (or bare JSON strings).
-    #[arg(long, value_name = "FILE")]
     pub docs: PathBuf,
     /// Precisions compared with fp32.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "bf16,int8")]
     pub compare: Vec<Precision>,
 }
 
@@ -58,17 +55,18 @@ pub fn agreement(precision: Precision, device: String, reference: &[Vec<f32>], g
 }
 
 /// Embeds every document at fp32 and at each compared precision.
-pub fn precision_check(args: &PrecisionCheckArgs, make_encoder: &EncoderFactory<'_>) -> anyhow::Result<PrecisionReport> {
+pub fn precision_check(args: &PrecisionCheck, make_encoder: &EncoderFactory<'_>) -> Result<PrecisionReport, ToolError> {
     let texts = read_docs(&args.docs)?;
     if texts.is_empty() {
-        bail!("{} holds no documents", args.docs.display());
+        return Err(ToolError::NoDocuments(args.docs.clone()));
     }
     let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
-    let embed = |precision: Precision| -> anyhow::Result<(String, Vec<Vec<f32>>)> {
-        let model = ModelArgs { precision, ..args.model.clone() };
-        let mut encoder = model.text_encoder(make_encoder)?;
+    let embed = |precision: Precision| -> Result<(String, Vec<Vec<f32>>), ToolError> {
+        let mut settings = args.encoder.clone();
+        settings.spec.precision = precision;
+        let mut encoder = settings.text_encoder(make_encoder)?;
         let device = encoder.encoder().device_name();
-        let out = encoder.encode_texts(&refs).with_context(|| format!("{precision} embeddings"))?;
+        let out = encoder.encode_texts(&refs).map_err(|source| ToolError::Precision { precision, source })?;
         Ok((device, out))
     };
     let (_, reference) = embed(Precision::Fp32)?;
@@ -78,13 +76,6 @@ pub fn precision_check(args: &PrecisionCheckArgs, make_encoder: &EncoderFactory<
         results.push(agreement(precision, device, &reference, &got));
     }
     Ok(PrecisionReport { docs: texts.len(), results })
-}
-
-/// Runs the check and prints its report as JSON on standard output.
-pub fn run_precision_check(args: &PrecisionCheckArgs, make_encoder: &EncoderFactory<'_>) -> anyhow::Result<PrecisionReport> {
-    let report = precision_check(args, make_encoder)?;
-    println!("{}", serde_json::to_string(&report)?);
-    Ok(report)
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ pub fn tiny_vocab() -> Vec<String> {
 /// Writes `config.json`, `model.safetensors` and `tokenizer.json` into `dir`
 /// (created if missing).
 pub fn write_tiny_model(dir: &Path, spec: &TinySpec) -> Result<(), EncoderError> {
-    let io = |e: std::io::Error| EncoderError::Model(format!("cannot write tiny model to {}: {e}", dir.display()));
+    let io = |source: std::io::Error| EncoderError::ModelFile { path: dir.into(), source };
     std::fs::create_dir_all(dir).map_err(io)?;
     let vocab = tiny_vocab();
     let config = json!({

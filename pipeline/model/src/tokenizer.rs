@@ -65,7 +65,7 @@ impl BertTokenizer {
     /// overrides both the same way).
     pub fn from_file(path: &Path, max_tokens: usize) -> Result<Self, EncoderError> {
         let bytes = std::fs::read(path)
-            .map_err(|e| EncoderError::Model(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|source| EncoderError::ModelFile { path: path.into(), source })?;
         Self::from_bytes(&bytes, max_tokens)
             .map_err(|e| EncoderError::Model(format!("{}: {e}", path.display())))
     }

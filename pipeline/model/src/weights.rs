@@ -65,18 +65,17 @@ impl ModelWeights {
     /// Opens `path` (a `model.safetensors` file) and validates its header.
     pub fn open(path: &Path, options: LoadOptions) -> Result<Self, EncoderError> {
         let file = File::open(path)
-            .map_err(|e| EncoderError::Model(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|source| EncoderError::ModelFile { path: path.into(), source })?;
         // SAFETY: the map is read-only; model files are not rewritten while
         // docflow runs (a concurrent writer could change bytes under us, which
         // at worst yields wrong weights, never memory unsafety for f32 reads
         // through copies as done here).
         let mmap = unsafe { Mmap::map(&file) }
-            .map_err(|e| EncoderError::Model(format!("cannot map {}: {e}", path.display())))?;
-        let (n, metadata) = SafeTensors::read_metadata(&mmap).map_err(|e| {
-            EncoderError::Model(format!(
-                "{} is not a valid safetensors file (wrong or truncated): {e}",
-                path.display()
-            ))
+            .map_err(|source| EncoderError::ModelFile { path: path.into(), source })?;
+        let (n, metadata) = SafeTensors::read_metadata(&mmap).map_err(|e| EncoderError::ModelFormat {
+            path: path.into(),
+            what: "safetensors file",
+            source: Box::new(e),
         })?;
         Ok(ModelWeights { path: path.to_path_buf(), mmap, metadata, data_start: 8 + n, options })
     }

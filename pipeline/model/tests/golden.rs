@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use docflow_model::cli::default_model_dir;
+use docflow_model::device::default_model_dir;
 use docflow_model::pooling::cosine;
 use docflow_model::{BertTokenizer, CpuEncoder, CpuOptions, LoadOptions, TextEncoder, TextEncoderOptions};
 

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use docflow_model::cli::default_model_dir;
+use docflow_model::device::default_model_dir;
 use docflow_model::precision::{Bf16Kernel, Int8Kernel};
 use docflow_model::precision_check::agreement;
 use docflow_model::{CpuEncoder, CpuKernels, CpuOptions, Precision, TextEncoder, TextEncoderOptions};

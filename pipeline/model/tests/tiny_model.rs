@@ -290,15 +290,19 @@ fn truncated_weights_are_a_model_error() {
     for keep in [bytes.len() - 1, bytes.len() / 2, 100, 7, 0] {
         std::fs::write(&path, &bytes[..keep]).unwrap();
         match CpuEncoder::load(dir.path(), CpuOptions::default()) {
-            Err(EncoderError::Model(msg)) => assert!(msg.contains("model.safetensors"), "{msg}"),
+            Err(e @ EncoderError::ModelFormat { .. }) => assert!(e.to_string().contains("model.safetensors"), "{e}"),
             Err(e) => panic!("wrong error kind: {e}"),
             Ok(_) => panic!("loaded a file cut to {keep} bytes"),
         }
     }
     std::fs::write(&path, b"not a safetensors file at all").unwrap();
-    assert!(matches!(CpuEncoder::load(dir.path(), CpuOptions::default()), Err(EncoderError::Model(_))));
+    assert!(matches!(CpuEncoder::load(dir.path(), CpuOptions::default()), Err(EncoderError::ModelFormat { .. })));
     std::fs::remove_file(&path).unwrap();
-    assert!(matches!(CpuEncoder::load(dir.path(), CpuOptions::default()), Err(EncoderError::Model(_))));
+    match CpuEncoder::load(dir.path(), CpuOptions::default()) {
+        // The I/O error itself is kept, not its text.
+        Err(EncoderError::ModelFile { source, .. }) => assert_eq!(source.kind(), std::io::ErrorKind::NotFound),
+        other => panic!("a missing file: {:?}", other.err()),
+    }
 }
 
 #[test]

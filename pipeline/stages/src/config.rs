@@ -11,7 +11,7 @@
 //! [parse.limits]                    # docflow_parse::ParseLimits
 //! deadline_ms = 5000
 //! [infer]                           # InferConfig
-//! device = "auto"
+//! device = "auto"                  # gpu = 0, gemm = "auto" (DOCFLOW_CUDA_DEVICE, DOCFLOW_GEMM)
 //! precision = "int8"                # CPU encoder: fp32 (default), bf16, int8
 //! [score]                           # ScoreConfig
 //! [persist]                         # PersistConfig
@@ -131,7 +131,8 @@ impl PipelineConfig {
 
     /// Reads the security settings of this process's environment: Kafka
     /// TLS/SASL into [`Self::kafka_security`], the store's credentials and
-    /// TLS files into [`Self::store`]. Errors name the variable; a missing
+    /// TLS files into [`Self::store`], the GPU index and GEMM choice into
+    /// [`Self::infer`]. Errors name the variable; a missing
     /// secret is `missing secret <VAR>`.
     pub fn apply_env(&mut self) -> anyhow::Result<()> {
         self.apply_env_from(|k| std::env::var(k).ok())
@@ -147,6 +148,7 @@ impl PipelineConfig {
         if self.store_backend == StoreBackend::Cassandra {
             apply_store_env(&mut self.store, &lookup)?;
         }
+        self.infer.apply_env_from(&lookup)?;
         Ok(())
     }
 

@@ -1,17 +1,24 @@
 //! [`InferStage`]: `ParsedDocument` → `EmbeddedDocument`.
 //!
 //! Per batch: embedding-cache lookups; tokenisation of the misses in
-//! parallel (rayon, on a blocking thread, while the encoder thread is busy
-//! with earlier documents); one job per document to the [`EncoderThread`],
+//! parallel (rayon, on a blocking thread, while the encoder is busy with
+//! earlier documents); one job per document to the [`EncoderThread`],
 //! whose dynamic batcher packs jobs from every concurrent batch up to the
-//! token budget. Every output carries the model version.
+//! token budget for the encoder's worker (two batches in flight on a GPU).
+//! Every output carries the model version.
+//!
+//! The device, GPU and GEMM are chosen once, from [`InferConfig`] (the
+//! `[infer]` table, with the environment's `DOCFLOW_CUDA_DEVICE` and
+//! `DOCFLOW_GEMM` applied by [`InferConfig::apply_env_from`]).
 
 use crate::cache::{cache_key, EmbeddingCache};
 use crate::encoder_thread::{BatchPolicy, BatchStats, EncoderThread};
 use anyhow::Context as _;
 use docflow_core::StageError;
-use docflow_model::cli::DeviceChoice;
-use docflow_model::{model_version, BertTokenizer, ChunkParams, CpuEncoder, CpuOptions, Encoder, EncoderError, Precision};
+use docflow_model::{
+    model_version, BertTokenizer, ChunkParams, CpuEncoder, CpuOptions, DeviceChoice, EncoderError, GemmChoice, GpuEnv, GpuSettings, OneAtATime,
+    Precision, SubmitBatch, Worker,
+};
 use docflow_runtime::telemetry::StepSpan;
 use docflow_runtime::{Input, Output, ProcessResult, Stage};
 use docflow_schemas::{embedding_to_bytes, EmbeddedDocument, ParsedDocument};
@@ -23,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Where the encoder runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Device {
     /// The CPU encoder of `docflow-model`.
@@ -62,36 +69,45 @@ fn gpu_absent_reason() -> Option<String> {
     Some("this build has no CUDA support (feature `cuda`)".into())
 }
 
-/// The encoder for `device`, built on the calling (encoder) thread. The
-/// CPU encoder logs which GEMM kernels run for `precision` on this CPU.
-fn make_encoder(
+/// The encoder's worker for `device`: the CPU encoder one batch at a time
+/// (it logs which GEMM kernels run for `precision` on this CPU), or the
+/// GPU with two batches in flight.
+fn start_worker(
     device: DeviceChoice,
+    gpu: GpuSettings,
     model_dir: &std::path::Path,
     threads: usize,
     max_tokens: usize,
     precision: Precision,
-) -> Result<Box<dyn Encoder>, EncoderError> {
+) -> Result<Arc<dyn SubmitBatch>, EncoderError> {
     match device {
         DeviceChoice::Cpu => {
-            let encoder = CpuEncoder::load(model_dir, CpuOptions { threads, max_tokens, precision, ..CpuOptions::default() })?;
-            tracing::info!(precision = %precision, "{}", encoder.describe());
-            Ok(Box::new(encoder))
+            let model_dir = model_dir.to_path_buf();
+            let worker = Worker::spawn("docflow-encoder", move || {
+                let encoder = CpuEncoder::load(&model_dir, CpuOptions { threads, max_tokens, precision, ..CpuOptions::default() })?;
+                tracing::info!(precision = %precision, "{}", encoder.describe());
+                Ok(OneAtATime::new(Box::new(encoder)))
+            })?;
+            Ok(Arc::new(worker))
         }
         #[cfg(feature = "cuda")]
         DeviceChoice::Cuda => {
             if precision != Precision::Fp32 {
                 tracing::info!(precision = %precision, "precision is a CPU encoder setting: the CUDA encoder runs fp16");
             }
-            let spec = docflow_model::cli::EncoderSpec { device: DeviceChoice::Cuda, threads, precision };
-            docflow_cuda::factory(&spec, model_dir)
+            let _ = (threads, max_tokens);
+            Ok(Arc::new(docflow_cuda::start_worker(model_dir, gpu)?))
         }
         #[cfg(not(feature = "cuda"))]
-        DeviceChoice::Cuda => Err(EncoderError::DeviceUnavailable("this build has no CUDA support (feature `cuda`)".into())),
+        DeviceChoice::Cuda => {
+            let _ = gpu;
+            Err(EncoderError::DeviceUnavailable("this build has no CUDA support (feature `cuda`)".into()))
+        }
     }
 }
 
 /// Long-document policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LongTextMode {
     /// Keep the first `max_tokens` tokens (sentence-transformers' behaviour).
@@ -110,6 +126,11 @@ pub struct InferConfig {
     pub model_dir: Option<PathBuf>,
     /// `cpu`, `cuda` or `auto`.
     pub device: Device,
+    /// CUDA device index (environment: `DOCFLOW_CUDA_DEVICE`).
+    pub gpu: usize,
+    /// The CUDA encoder's GEMM: `auto` (checked and timed at start-up),
+    /// `mma` or `wgmma` (environment: `DOCFLOW_GEMM`).
+    pub gemm: GemmChoice,
     /// CPU encoder threads (0 = one per core).
     pub threads: usize,
     /// Precision of the CPU encoder's dense layers: `fp32` (the reference),
@@ -142,6 +163,8 @@ impl Default for InferConfig {
         Self {
             model_dir: None,
             device: Device::Cpu,
+            gpu: 0,
+            gemm: GemmChoice::Auto,
             threads: 0,
             precision: Precision::Fp32,
             long_text: LongTextMode::Truncate,
@@ -157,7 +180,21 @@ impl Default for InferConfig {
 
 impl InferConfig {
     pub fn model_dir(&self) -> PathBuf {
-        self.model_dir.clone().unwrap_or_else(docflow_model::cli::default_model_dir)
+        self.model_dir.clone().unwrap_or_else(docflow_model::device::default_model_dir)
+    }
+
+    /// The GPU settings.
+    pub fn gpu_settings(&self) -> GpuSettings {
+        GpuSettings { gpu: self.gpu, gemm: self.gemm }
+    }
+
+    /// Applies the environment's GPU overrides (`DOCFLOW_CUDA_DEVICE`,
+    /// `DOCFLOW_GEMM`): the one place they are read.
+    pub fn apply_env_from(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), docflow_model::SettingsError> {
+        let gpu = GpuEnv::from_lookup(lookup)?.apply(self.gpu_settings());
+        self.gpu = gpu.gpu;
+        self.gemm = gpu.gemm;
+        Ok(())
     }
 }
 
@@ -198,11 +235,10 @@ impl InferStage {
         let max_tokens = config.max_tokens.min(positions);
         let tokenizer = BertTokenizer::from_file(&dir.join("tokenizer.json"), max_tokens).context("tokenizer")?;
         let device = config.device.resolve();
-        let (threads, precision, model_dir) = (config.threads, config.precision, dir.clone());
-        let make = move || make_encoder(device, &model_dir, threads, max_tokens, precision);
+        let worker = start_worker(device, config.gpu_settings(), &dir, config.threads, max_tokens, config.precision).context("starting the encoder")?;
         let warmup = vec![tokenizer.encode("docflow warm-up: invoice 42, total 1,234.56 EUR")?];
         let policy = BatchPolicy { batch_tokens: config.batch_tokens.max(1), max_wait: Duration::from_millis(config.max_wait_ms) };
-        let encoder = EncoderThread::spawn(make, warmup, policy).context("starting the encoder")?;
+        let encoder = EncoderThread::spawn(worker, warmup, policy).context("starting the encoder")?;
         tracing::info!(%version, device = encoder.device(), "infer stage loaded");
         Ok(Self {
             encoder,
@@ -312,5 +348,24 @@ impl Stage for InferStage {
                 Ok(vec![Output::new(key, doc)])
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gpu_comes_from_the_file_and_the_environment_overrides_it() {
+        let mut c: InferConfig = toml::from_str("gpu = 1\ngemm = \"wgmma\"").unwrap();
+        assert_eq!(c.gpu_settings(), GpuSettings { gpu: 1, gemm: GemmChoice::Wgmma });
+        c.apply_env_from(|_| None).unwrap();
+        assert_eq!(c.gpu_settings(), GpuSettings { gpu: 1, gemm: GemmChoice::Wgmma });
+        c.apply_env_from(|k| (k == "DOCFLOW_GEMM").then(|| "mma".to_string())).unwrap();
+        assert_eq!(c.gpu_settings(), GpuSettings { gpu: 1, gemm: GemmChoice::Mma });
+        c.apply_env_from(|k| (k == "DOCFLOW_CUDA_DEVICE").then(|| "3".to_string())).unwrap();
+        assert_eq!(c.gpu, 3);
+        assert!(c.apply_env_from(|k| (k == "DOCFLOW_CUDA_DEVICE").then(|| "first".to_string())).is_err());
+        assert!(toml::from_str::<InferConfig>("gemm = \"cublas\"").is_err());
     }
 }

@@ -6,12 +6,13 @@
 mod common;
 
 use common::*;
-use docflow_model::{BertTokenizer, CpuEncoder, CpuOptions, Encoder};
+use docflow_model::{BertTokenizer, CpuEncoder, CpuOptions, OneAtATime, Worker};
 use docflow_runtime::testkit;
 use docflow_schemas::{embedding_from_bytes, BusinessFields, EmbeddedDocument, ParsedDocument};
 use docflow_stages::encoder_thread::{BatchPolicy, BatchStats, EncoderThread};
 use docflow_stages::InferStage;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const WORDS: [&str; 12] = ["invoice", "total", "due", "payment", "contract", "order", "date", "from", "bill", "amount", "tax", "net"];
@@ -30,7 +31,9 @@ fn encoder_thread(dir: &docflow_model::tiny::TinyModelDir, policy: BatchPolicy) 
     let path = dir.path().to_path_buf();
     let tok = BertTokenizer::from_file(&path.join("tokenizer.json"), 256).unwrap();
     let warm = vec![tok.encode("invoice").unwrap()];
-    let t = EncoderThread::spawn(move || Ok(Box::new(CpuEncoder::load(&path, CpuOptions { threads: 1, ..Default::default() })?) as Box<dyn Encoder>), warm, policy).unwrap();
+    let make = move || Ok(OneAtATime::new(Box::new(CpuEncoder::load(&path, CpuOptions { threads: 1, ..Default::default() })?)));
+    let worker = Worker::spawn("docflow-encoder", make).unwrap();
+    let t = EncoderThread::spawn(Arc::new(worker), warm, policy).unwrap();
     (t, tok)
 }
 

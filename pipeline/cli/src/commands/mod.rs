@@ -3,6 +3,7 @@
 pub mod choices;
 pub mod demo;
 pub mod dlq;
+pub mod embed;
 pub mod eval;
 pub mod feedback;
 pub mod model;

@@ -27,8 +27,8 @@ pub struct ProcessArgs {
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Precision of the CPU encoder's dense layers (fp32, bf16, int8).
-    #[arg(long, value_enum, default_value_t = docflow_model::Precision::Fp32)]
-    pub precision: docflow_model::Precision,
+    #[arg(long, value_enum, default_value_t = docflow_bench::encoder::PrecisionArg::Fp32)]
+    pub precision: docflow_bench::encoder::PrecisionArg,
     /// Per-document parse deadline in milliseconds (as `[parse.limits] deadline_ms`).
     #[arg(long)]
     pub parse_deadline_ms: Option<u64>,
@@ -83,7 +83,7 @@ impl From<&ProcessArgs> for OfflineSettings {
             model: a.model.clone(),
             device: a.device.into(),
             threads: a.threads,
-            precision: a.precision,
+            precision: a.precision.into(),
             parse_deadline_ms: a.parse_deadline_ms,
         }
     }

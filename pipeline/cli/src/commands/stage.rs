@@ -26,7 +26,7 @@ pub struct PipelineArgs {
     pub device: Option<DeviceArg>,
     /// Precision of the infer stage's CPU encoder (fp32, bf16, int8).
     #[arg(long, value_enum)]
-    pub precision: Option<Precision>,
+    pub precision: Option<docflow_bench::encoder::PrecisionArg>,
     /// Model directory of the infer stage.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
@@ -44,7 +44,7 @@ impl From<&PipelineArgs> for PipelineOverrides {
             config: a.config.clone(),
             brokers: a.brokers.clone(),
             device: a.device.map(Into::into),
-            precision: a.precision,
+            precision: a.precision.map(Precision::from),
             model: a.model.clone(),
             store: a.store.map(Into::into),
             topic_prefix: a.topic_prefix.clone(),

@@ -1,21 +1,23 @@
-//! Library-backed tools that need no running pipeline: `embed`, `bench …`,
-//! `gpu check`. Each forwards to the crate that owns the logic.
+//! Library-backed tools that need no running pipeline: `bench …` and
+//! `gpu check`. Each forwards to the crate that owns the logic (the
+//! encoder's and the GPU's arguments are `docflow_bench`'s, shared with the
+//! benchmark programs).
 
-use docflow_cuda::cli as cuda_cli;
-use docflow_model::cli as model_cli;
+use docflow_bench::gpu as gpu_bench;
+use docflow_bench::encoder as encoder_bench;
 
 use super::Context;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchCommand {
     /// Encoder throughput on a documents file (`--device cpu|cuda`): docs/s, tokens/s, batch size, peak RSS.
-    Encode(model_cli::BenchEncodeArgs),
+    Encode(encoder_bench::BenchEncodeArgs),
     /// bf16 and int8 CPU embeddings against fp32 on a documents file: min and mean cosine.
-    Precision(docflow_model::precision_check::PrecisionCheckArgs),
+    Precision(encoder_bench::PrecisionCheckArgs),
     /// CUDA encoder in detail: text→embedding and model-only docs/s, GPU busy fraction, memory.
-    GpuEncode(docflow_cuda::bench::EncodeBenchArgs),
+    GpuEncode(gpu_bench::EncodeBenchArgs),
     /// Hand-written tensor-core GEMM against cuBLAS on the model's shapes.
-    Gemm(cuda_cli::GemmBenchArgs),
+    Gemm(gpu_bench::GemmBenchArgs),
     /// Records/s through a pass-through stage on the configured Kafka.
     Runtime(docflow_bench::runtime::BenchArgs),
     /// Documents/s and p99 write latency of the persist path on the configured database.
@@ -32,18 +34,12 @@ pub enum GpuCommand {
     },
 }
 
-pub fn embed(_ctx: &Context, args: model_cli::EmbedArgs) -> anyhow::Result<()> {
-    model_cli::run_embed(&args, &docflow_cuda::factory)
-}
-
 pub fn bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Encode(args) => model_cli::run_bench_encode(&args, &docflow_cuda::factory).map(|_| ()),
-        BenchCommand::Precision(args) => {
-            docflow_model::precision_check::run_precision_check(&args, &docflow_cuda::factory).map(|_| ())
-        }
-        BenchCommand::GpuEncode(args) => cuda_cli::run_encode_bench(&args),
-        BenchCommand::Gemm(args) => cuda_cli::run_gemm_bench(&args),
+        BenchCommand::Encode(args) => encoder_bench::run_bench_encode(&args, &docflow_cuda::factory).map(|_| ()),
+        BenchCommand::Precision(args) => encoder_bench::run_precision_check(&args, &docflow_cuda::factory).map(|_| ()),
+        BenchCommand::GpuEncode(args) => gpu_bench::run_encode_bench(&args),
+        BenchCommand::Gemm(args) => gpu_bench::run_gemm_bench(&args),
         BenchCommand::Runtime(args) => super::runtime()?.block_on(async {
             let report = docflow_runtime::bench::run_bench(&(&args).into()).await?;
             println!("{report}");
@@ -58,6 +54,6 @@ pub fn bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<()> {
 
 pub fn gpu(_ctx: &Context, cmd: GpuCommand) -> anyhow::Result<()> {
     match cmd {
-        GpuCommand::Check { gpu } => cuda_cli::run_check(gpu),
+        GpuCommand::Check { gpu } => gpu_bench::run_check(gpu),
     }
 }

@@ -135,6 +135,8 @@ impl OfflineStages for StageAdapter {
 /// Loads the encoder, then runs parse → embed → score → learn over the
 /// files with the stages' own code; returns what the run did.
 pub fn process_offline(settings: &OfflineSettings, progress: &mut dyn Progress) -> Result<OfflineSummary, OfflineError> {
-    let mut stages = StageAdapter::new(settings.parse_config(), &settings.infer_config())?;
+    let mut infer = settings.infer_config();
+    infer.apply_env_from(|k| std::env::var(k).ok()).map_err(|e| OfflineError::Start(Box::new(e)))?;
+    let mut stages = StageAdapter::new(settings.parse_config(), &infer)?;
     driver::run(&settings.files, &mut stages, progress)
 }

@@ -2,34 +2,41 @@
 
 use std::path::PathBuf;
 
-use docflow_model::cli::{
-    bench_encode, cpu_factory, embed_stream, BenchEncodeArgs, DeviceChoice, EmbedArgs, LongTextChoice, ModelArgs,
-};
 use docflow_model::tiny::{TinyModelDir, TinySpec};
+use docflow_model::tools::{bench_encode, cpu_factory, embed_stream, BenchEncode, EncoderSettings, ToolError};
+use docflow_model::{DeviceChoice, EncoderSpec, LongText};
 
-fn model_args(dir: &TinyModelDir) -> ModelArgs {
-    ModelArgs {
-        device: DeviceChoice::Cpu,
+fn settings(dir: &TinyModelDir) -> EncoderSettings {
+    EncoderSettings {
+        spec: EncoderSpec { device: DeviceChoice::Cpu, threads: 2, ..EncoderSpec::default() },
         model: Some(dir.path().to_path_buf()),
-        threads: 2,
-        precision: docflow_model::Precision::Fp32,
         batch_tokens: 64,
-        long_text: LongTextChoice::Truncate,
-        chunk_overlap: 32,
-        max_chunks: 16,
+        long_text: LongText::Truncate,
     }
 }
 
-fn run_embed(args: &EmbedArgs, input: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+/// The error and its sources, as the command line prints them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        next = s.source();
+    }
+    text
+}
+
+fn run_embed(settings: &EncoderSettings, input: &str) -> Result<Vec<serde_json::Value>, String> {
     let mut out = Vec::new();
-    embed_stream(args, &cpu_factory, input.as_bytes(), &mut out)?;
-    Ok(String::from_utf8(out)?.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
+    embed_stream(settings, &cpu_factory, input.as_bytes(), &mut out).map_err(|e: ToolError| chain(&e))?;
+    Ok(String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect())
 }
 
 #[test]
 fn embed_keeps_order_and_ids() {
     let dir = TinyModelDir::new(&TinySpec::default()).unwrap();
-    let args = EmbedArgs { model: model_args(&dir), input: None };
+    let args = settings(&dir);
     let input = concat!(
         "{\"id\": \"a\", \"text\": \"invoice total due\"}\n",
         "\n",
@@ -54,28 +61,24 @@ fn embed_keeps_order_and_ids() {
 #[test]
 fn embed_reports_bad_input_by_line() {
     let dir = TinyModelDir::new(&TinySpec::default()).unwrap();
-    let args = EmbedArgs { model: model_args(&dir), input: None };
+    let args = settings(&dir);
     let err = run_embed(&args, "{\"text\": \"ok\"}\n{\"id\": 1}\n").unwrap_err();
-    assert!(format!("{err:#}").contains("line 2") && format!("{err:#}").contains("text"), "{err:#}");
+    assert!(err.contains("line 2") && err.contains("text"), "{err}");
     let err = run_embed(&args, "not json\n").unwrap_err();
-    assert!(format!("{err:#}").contains("line 1"), "{err:#}");
+    assert!(err.contains("line 1") && err.contains("not JSON"), "{err}");
 }
 
 #[test]
 fn missing_model_and_missing_device_are_explained() {
-    let mut args = EmbedArgs {
-        model: ModelArgs {
-            model: Some(PathBuf::from("/nonexistent/docflow-model")),
-            ..model_args(&TinyModelDir::new(&TinySpec::default()).unwrap())
-        },
-        input: None,
-    };
+    let mut args =
+        EncoderSettings { model: Some(PathBuf::from("/nonexistent/docflow-model")), ..settings(&TinyModelDir::new(&TinySpec::default()).unwrap()) };
     let err = run_embed(&args, "\"x\"\n").unwrap_err();
-    assert!(format!("{err:#}").contains("docflow model fetch"), "{err:#}");
+    assert!(err.contains("docflow model fetch"), "{err}");
     let dir = TinyModelDir::new(&TinySpec::default()).unwrap();
-    args.model = ModelArgs { device: DeviceChoice::Cuda, ..model_args(&dir) };
+    args = settings(&dir);
+    args.spec.device = DeviceChoice::Cuda;
     let err = run_embed(&args, "\"x\"\n").unwrap_err();
-    assert!(format!("{err:#}").contains("device unavailable"), "{err:#}");
+    assert!(err.contains("cannot start the Cuda encoder: device unavailable"), "{err}");
 }
 
 #[test]
@@ -86,7 +89,7 @@ fn bench_reports_throughput() {
         .map(|i| serde_json::json!({"id": i, "text": "invoice total due ".repeat(1 + i % 9)}).to_string())
         .collect();
     std::fs::write(&docs, lines.join("\n")).unwrap();
-    let args = BenchEncodeArgs { model: model_args(&dir), docs, warmup: 4, repeat: 1 };
+    let args = BenchEncode { encoder: settings(&dir), docs, warmup: 4, repeat: 1 };
     let report = bench_encode(&args, &cpu_factory).unwrap();
     assert_eq!(report.docs, 40);
     assert!(report.tokens > 40 * 2);

@@ -7,8 +7,7 @@
 //! - `tokens --model DIR --docs DOCS.jsonl`
 
 use clap::{Parser, Subcommand};
-use docflow_cuda::bench::EncodeBenchArgs;
-use docflow_cuda::cli::{self, GemmBenchArgs};
+use docflow_bench::gpu::{self, EncodeBenchArgs, GemmBenchArgs};
 
 #[derive(Parser)]
 #[command(about = "docflow CUDA encoder benchmarks")]
@@ -39,9 +38,9 @@ enum Cmd {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
-        Cmd::Encode(a) => cli::run_encode_bench(&a),
-        Cmd::Gemm(a) => cli::run_gemm_bench(&a),
-        Cmd::Check { gpu } => cli::run_check(gpu),
-        Cmd::Tokens { model, docs } => cli::run_tokens(&model, &docs),
+        Cmd::Encode(a) => gpu::run_encode_bench(&a),
+        Cmd::Gemm(a) => gpu::run_gemm_bench(&a),
+        Cmd::Check { gpu } => gpu::run_check(gpu),
+        Cmd::Tokens { model, docs } => gpu::run_tokens(&model, &docs),
     }
 }
