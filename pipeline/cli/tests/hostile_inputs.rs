@@ -13,7 +13,7 @@
 mod common;
 
 use common::{create_parse_topics, spawn_parse_stage};
-use docflow_loadtest::hostile;
+use docflow_corpus::hostile;
 use docflow_runtime::testkit;
 use docflow_schemas::{encode, encode_with, Codec, DeadLetter, Limits, RawDocument, HEADER_CODEC, HEADER_SCHEMA};
 use std::collections::{BTreeMap, HashMap};

@@ -51,7 +51,7 @@ async fn generated_documents_reach_results_exactly_once() {
     let _stop = StopOnDrop(shutdown.clone());
     let running = tokio::spawn(docflow_stages::run_all(cfg.clone(), shutdown.clone()));
 
-    let docs = docflow_loadtest::corpus::Corpus::generate(7, N);
+    let docs = docflow_corpus::Corpus::generate(7, N);
     let producer = testkit::producer(&testkit::brokers()).unwrap();
     let start = Instant::now();
     for (i, d) in docs.iter().enumerate() {

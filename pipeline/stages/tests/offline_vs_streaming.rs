@@ -21,7 +21,7 @@
 mod common;
 
 use common::*;
-use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig, DocFormat, LabeledDoc};
+use docflow_corpus::{AnomalyPlan, Corpus, CorpusConfig, DocFormat, LabeledDoc};
 use docflow_runtime::testkit;
 use docflow_schemas::ScoredDocument;
 use docflow_stages::offline::{load_update, InputLine, OfflineArgs, OutputLine};

@@ -17,7 +17,7 @@ fn raw(id: &str, content_type: &str, body: Vec<u8>) -> RawDocument {
 
 /// A one-page PDF whose page only draws a line: structurally valid, no text.
 pub fn pdf_without_text() -> Vec<u8> {
-    docflow_loadtest::hostile::pdf_with_content("", b"0 0 m 100 100 l S\n", &[])
+    docflow_corpus::hostile::pdf_with_content("", b"0 0 m 100 100 l S\n", &[])
 }
 
 #[test]
