@@ -118,7 +118,7 @@ fn vm_kib(pid: u32, field: &str) -> Option<u64> {
 
 #[test]
 fn hostile_records_get_named_outcomes_none_lost_with_bounded_memory() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let brokers = testkit::brokers();

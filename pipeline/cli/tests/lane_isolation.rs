@@ -41,7 +41,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 
 #[test]
 fn critical_lane_p99_under_a_low_lane_flood_of_slow_pdfs() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let brokers = testkit::brokers();

@@ -17,7 +17,7 @@ const N: usize = 300;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn generated_documents_reach_results_exactly_once() {
-    if !testkit::require_kafka() || !require_cassandra() {
+    if !docflow_testkit::require_kafka() || !docflow_testkit::require_cassandra() {
         return;
     }
     if std::env::var_os("RUST_LOG").is_some() {

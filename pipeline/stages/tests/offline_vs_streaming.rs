@@ -62,7 +62,7 @@ fn write_lines(path: &Path, lines: &[InputLine]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_and_streaming_give_the_same_classes_and_scores() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let n = env_usize("DOCFLOW_OFFLINE_EQ_DOCS", 2_000);

@@ -28,7 +28,7 @@ fn the_handmade_pdf_is_a_pdf_without_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn valid_documents_are_parsed_and_malformed_ones_dead_lettered_with_reasons() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let p = testkit::unique("parse");
