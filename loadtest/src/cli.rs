@@ -129,7 +129,7 @@ pub struct CommonArgs {
     pub anomaly_rate: f64,
     /// Document formats to generate, comma-separated: text, html, json, email, pdf (default: all).
     #[arg(long, value_delimiter = ',', value_parser = parse_format)]
-    pub formats: Vec<crate::corpus::DocFormat>,
+    pub formats: Vec<docflow_corpus::DocFormat>,
     /// Lane weights, e.g. `critical=2,high=8,normal=80,low=10`.
     #[arg(long, default_value_t = PriorityMix::default())]
     pub priority_mix: PriorityMix,
@@ -216,8 +216,8 @@ pub struct CommonArgs {
     pub poison_rate: f64,
 }
 
-fn parse_format(s: &str) -> Result<crate::corpus::DocFormat, String> {
-    use crate::corpus::DocFormat;
+fn parse_format(s: &str) -> Result<docflow_corpus::DocFormat, String> {
+    use docflow_corpus::DocFormat;
     match s.trim().to_ascii_lowercase().as_str() {
         "text" | "txt" => Ok(DocFormat::Text),
         "html" => Ok(DocFormat::Html),

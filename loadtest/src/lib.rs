@@ -1,9 +1,10 @@
-//! docflow load-test harness and labeled document generator.
+//! docflow load-test harness.
+//!
+//! The documents it publishes come from [`docflow_corpus`] (the seeded
+//! labeled generator, a crate of its own so that tests can use it without
+//! building Kafka clients).
 //!
 //! Where things are:
-//! - [`corpus`]: the seeded labeled generator (invoices, receipts, e-mails,
-//!   contracts in text, HTML, JSON, e-mail and PDF form, with ground truth
-//!   and optional planted anomalies).
 //! - [`cli`]: the command line ([`Command`]: `steady`, `burst`, `ramp`,
 //!   `soak`; shared flags for topics, stage processes and chaos) and
 //!   [`run_command`]; `src/main.rs` is the `loadtest` binary.
@@ -15,8 +16,6 @@
 //!   scheduled send time: no coordinated omission), poison injection.
 //! - [`follower`]: reads `docs.results` / `docs.dlq` from the end offsets
 //!   captured before publishing and classifies sightings by document id.
-//! - [`hostile`]: hostile documents built on the spot (PDF decompression
-//!   bombs, deep nesting, a many-part e-mail) for the limit tests.
 //! - [`hops`]: per-stage latency from the record timestamps on every topic
 //!   a document passes through (where the end-to-end time goes).
 //! - [`ledger`]: the shared books (published ids, outcomes, duplicates, HDR
@@ -35,10 +34,8 @@
 
 pub mod chaos;
 pub mod cli;
-pub mod corpus;
 pub mod follower;
 pub mod hops;
-pub mod hostile;
 pub mod ledger;
 pub mod markdown;
 pub mod plots;

@@ -4,7 +4,7 @@
 //! stalls therefore shows up as latency instead of silently lowering the
 //! offered load (no coordinated omission).
 //!
-//! Documents come from the labeled [`Corpus`](crate::corpus::Corpus), encoded
+//! Documents come from the labeled [`Corpus`](docflow_corpus::Corpus), encoded
 //! by a generator thread that runs ahead of the schedule through a bounded
 //! channel, so generation cost (PDF rendering) does not delay sends.
 //!
@@ -25,7 +25,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::task::JoinSet;
 
-use crate::corpus::{AnomalyPlan, Corpus, CorpusConfig};
+use docflow_corpus::{AnomalyPlan, Corpus, CorpusConfig};
 use crate::ledger::{Ledger, Tag};
 use crate::schedule::Schedule;
 use crate::topics::{PriorityMix, Topics};
@@ -45,7 +45,7 @@ pub struct PublishPlan {
     /// Fraction of records replaced by [`POISON_PAYLOAD`].
     pub poison_rate: f64,
     /// Document formats to rotate through (empty: all).
-    pub formats: Vec<crate::corpus::DocFormat>,
+    pub formats: Vec<docflow_corpus::DocFormat>,
     /// Document ids are `{id_prefix}-{n:06}`.
     pub id_prefix: String,
     pub mix: PriorityMix,
@@ -171,7 +171,7 @@ fn generate(plan: PublishPlan, start_wall_ms: i64, tx: tokio::sync::mpsc::Sender
         seed: plan.seed,
         anomalies: if plan.anomaly_rate > 0.0 { AnomalyPlan::uniform(plan.anomaly_rate) } else { AnomalyPlan::none() },
         id_prefix: plan.id_prefix.clone(),
-        formats: if plan.formats.is_empty() { crate::corpus::DocFormat::ALL.to_vec() } else { plan.formats.clone() },
+        formats: if plan.formats.is_empty() { docflow_corpus::DocFormat::ALL.to_vec() } else { plan.formats.clone() },
         ..Default::default()
     };
     let mut lanes = StdRng::seed_from_u64(plan.seed ^ 0x9e37_79b9_7f4a_7c15);

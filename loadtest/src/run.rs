@@ -107,7 +107,7 @@ pub struct RunOptions {
     /// Fraction of records replaced by poison (chaos).
     pub poison_rate: f64,
     /// Document formats (empty: all five).
-    pub formats: Vec<crate::corpus::DocFormat>,
+    pub formats: Vec<docflow_corpus::DocFormat>,
     pub topics: Topics,
     pub mix: PriorityMix,
     /// Document id prefix; `None` picks a unique one per run (`lt<time>`).

@@ -1,11 +1,9 @@
 //! Topic names the harness publishes to and follows, and the priority mix
 //! that picks a raw lane per document.
 
+use docflow_schemas::{topology, Priority};
 use std::fmt;
 use std::str::FromStr;
-
-/// The four raw lanes, drained in this order by the pipeline.
-pub const LANES: [&str; 4] = ["critical", "high", "normal", "low"];
 
 /// Where the harness publishes and what it follows.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,13 +24,18 @@ impl Topics {
     /// The standard names with `prefix` in front (`""` gives `docs.raw.normal`, …).
     pub fn with_prefix(prefix: &str) -> Self {
         Self {
-            raw: LANES.iter().map(|l| (l.to_string(), format!("{prefix}docs.raw.{l}"))).collect(),
-            results: format!("{prefix}docs.results"),
-            dlq: format!("{prefix}docs.dlq"),
-            stages: [("parse", "docs.parsed"), ("infer", "docs.embedded"), ("score", "docs.scored"), ("persist", "docs.results")]
-                .iter()
-                .map(|(stage, topic)| (stage.to_string(), format!("{prefix}{topic}")))
-                .collect(),
+            raw: Priority::ALL.iter().map(|p| (p.to_string(), format!("{prefix}{}", p.raw_topic()))).collect(),
+            results: format!("{prefix}{}", topology::RESULTS),
+            dlq: format!("{prefix}{}", topology::DLQ),
+            stages: [
+                ("parse", topology::PARSED.name()),
+                ("infer", topology::EMBEDDED.name()),
+                ("score", topology::SCORED.name()),
+                ("persist", topology::RESULTS.name()),
+            ]
+            .iter()
+            .map(|(stage, topic)| (stage.to_string(), format!("{prefix}{topic}")))
+            .collect(),
         }
     }
 
@@ -120,7 +123,7 @@ impl FromStr for PriorityMix {
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (lane, w) = part.split_once('=').ok_or_else(|| bad(format!("{part:?} has no '='")))?;
             let lane = lane.trim();
-            if !LANES.contains(&lane) {
+            if Priority::parse(lane).is_none() {
                 return Err(bad(format!("unknown lane {lane:?}")));
             }
             let w: f64 = w.trim().parse().map_err(|_| bad(format!("weight {w:?} is not a number")))?;
@@ -143,21 +146,6 @@ impl fmt::Display for PriorityMix {
     }
 }
 
-/// Every topic of the pipeline, without prefix (`topics/topics.toml`).
-pub const PIPELINE_TOPICS: [&str; 11] = [
-    "docs.raw.critical",
-    "docs.raw.high",
-    "docs.raw.normal",
-    "docs.raw.low",
-    "docs.parsed",
-    "docs.embedded",
-    "docs.scored",
-    "docs.results",
-    "docs.dlq",
-    "docs.feedback",
-    "model.updates",
-];
-
 /// Creates the pipeline's topics under `prefix` where missing (replication
 /// 1, `partitions` each; `model.updates` compacted with one partition), so a
 /// load test can run on its own topics beside anything else on the cluster.
@@ -167,11 +155,11 @@ pub async fn ensure_pipeline_topics(brokers: &str, prefix: &str, partitions: i32
     use rdkafka::types::RDKafkaErrorCode;
     let admin: AdminClient<rdkafka::client::DefaultClientContext> =
         rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).create()?;
-    let names: Vec<String> = PIPELINE_TOPICS.iter().map(|t| format!("{prefix}{t}")).collect();
+    let names: Vec<String> = topology::ALL.iter().map(|(t, _)| format!("{prefix}{t}")).collect();
     let topics: Vec<NewTopic<'_>> = names
         .iter()
         .map(|n| {
-            if n.ends_with("model.updates") {
+            if n.ends_with(topology::MODEL_UPDATES.name()) {
                 NewTopic::new(n, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact")
             } else {
                 NewTopic::new(n, partitions, TopicReplication::Fixed(1))

@@ -22,19 +22,6 @@ fn brokers() -> String {
     std::env::var("DOCFLOW_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
 }
 
-/// Kafka reachable? Otherwise fail, or skip with DOCFLOW_SKIP_INTEGRATION=1.
-fn kafka_or_skip(brokers: &str) -> bool {
-    let probe: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create().expect("client config");
-    match probe.fetch_metadata(None, Duration::from_secs(5)) {
-        Ok(_) => true,
-        Err(e) if std::env::var("DOCFLOW_SKIP_INTEGRATION").as_deref() == Ok("1") => {
-            println!("skipped: Kafka at {brokers} unreachable: {e}");
-            false
-        }
-        Err(e) => panic!("Kafka at {brokers} unreachable ({e}); set DOCFLOW_SKIP_INTEGRATION=1 to skip"),
-    }
-}
-
 async fn create_topics(brokers: &str, names: &[&str]) {
     let admin: AdminClient<DefaultClientContext> =
         ClientConfig::new().set("bootstrap.servers", brokers).create().expect("admin client");
@@ -143,7 +130,7 @@ fn fake_pipeline(brokers: String, raw: String, results: String, dlq: String, rul
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_published_id_is_accounted_for_and_the_planted_loss_is_named() {
     let brokers = brokers();
-    if !kafka_or_skip(&brokers) {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let run = format!("lt-acct-{}-{}", std::process::id(), SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis());
@@ -201,7 +188,7 @@ async fn every_published_id_is_accounted_for_and_the_planted_loss_is_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ramp_finds_the_capacity_of_a_rate_limited_pipeline() {
     let brokers = brokers();
-    if !kafka_or_skip(&brokers) {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let run = format!("lt-ramp-{}-{}", std::process::id(), SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis());

@@ -7,6 +7,9 @@
 //! - [`codec`] (`src/codec.rs` + `src/codec/`): [`encode`] / [`decode`] /
 //!   [`codec_from_headers`], the [`Codec`] and [`Limits`] types, the LZ4 frame
 //!   ([`codec::frame`]), the MessagePack structural pre-check, [`CodecError`].
+//! - [`topology`] (`src/topology.rs`): the standard topics as typed
+//!   constants ([`Topic`]`<Envelope>`) and the raw lanes ([`Priority`]),
+//!   checked against `topics/topics.toml` by `tests/topology.rs`.
 //! - `schemas/README.md`: the contract for producers in any language (topics,
 //!   fields, headers, frame layout, JSON form, versioning policy).
 //! - `schemas/cql/`: the CQL schema (applied by `docflow schema apply`).
@@ -19,9 +22,11 @@
 
 pub mod codec;
 pub mod envelope;
+pub mod topology;
 
 pub use codec::*;
 pub use envelope::*;
+pub use topology::{Priority, Topic};
 
 /// Major version of every envelope in this crate; carried in the
 /// `docflow-schema` header as `docflow.v<SCHEMA_VERSION>`.

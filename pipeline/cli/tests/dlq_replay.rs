@@ -27,7 +27,7 @@ fn stop(mut child: Child) {
 
 #[test]
 fn replay_after_a_fix_republishes_to_the_original_topic() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let brokers = testkit::brokers();

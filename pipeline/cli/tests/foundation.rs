@@ -13,26 +13,13 @@ fn brokers() -> String {
     std::env::var("DOCFLOW_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_string())
 }
 
-/// True when Kafka answers; panics (fails the test) when it does not, unless skipping is allowed.
-fn kafka_available() -> bool {
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers()).create().unwrap();
-    match consumer.fetch_metadata(None, Duration::from_secs(10)) {
-        Ok(_) => true,
-        Err(e) if std::env::var("DOCFLOW_SKIP_INTEGRATION").as_deref() == Ok("1") => {
-            println!("skipped: Kafka at {} unreachable ({e})", brokers());
-            false
-        }
-        Err(e) => panic!("Kafka at {} unreachable ({e}); run deploy/local/stack.sh up or set DOCFLOW_SKIP_INTEGRATION=1", brokers()),
-    }
-}
-
 fn docflow(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_docflow")).args(args).env("DOCFLOW_KAFKA_BROKERS", brokers()).output().unwrap()
 }
 
 #[test]
 fn topics_apply_creates_configured_partitions_then_reports_no_drift() {
-    if !kafka_available() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let run = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
@@ -87,7 +74,7 @@ fn topics_apply_creates_configured_partitions_then_reports_no_drift() {
 
 #[test]
 fn documents_published_with_the_codec_read_back_equal() {
-    if !kafka_available() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let apply = docflow(&["topics", "apply"]);

@@ -13,7 +13,7 @@
 mod common;
 
 use common::{create_parse_topics, spawn_parse_stage};
-use docflow_loadtest::hostile;
+use docflow_corpus::hostile;
 use docflow_runtime::testkit;
 use docflow_schemas::{encode, encode_with, Codec, DeadLetter, Limits, RawDocument, HEADER_CODEC, HEADER_SCHEMA};
 use std::collections::{BTreeMap, HashMap};
@@ -118,7 +118,7 @@ fn vm_kib(pid: u32, field: &str) -> Option<u64> {
 
 #[test]
 fn hostile_records_get_named_outcomes_none_lost_with_bounded_memory() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let brokers = testkit::brokers();

@@ -32,7 +32,7 @@ fn send(producer: &rdkafka::producer::ThreadedProducer<rdkafka::producer::Defaul
 
 /// A genuine PDF that takes hundreds of milliseconds to parse.
 fn slow_pdf() -> Vec<u8> {
-    docflow_loadtest::hostile::slow_text_pdf(SLOW_PDF_WORDS)
+    docflow_corpus::hostile::slow_text_pdf(SLOW_PDF_WORDS)
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -41,7 +41,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 
 #[test]
 fn critical_lane_p99_under_a_low_lane_flood_of_slow_pdfs() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let brokers = testkit::brokers();

@@ -2,7 +2,7 @@
 //! `parse_bench` (one thread):
 //! `cargo run --release -p docflow-parse --example extract_profile [-- text|html|json]`.
 
-use docflow_loadtest::corpus::{Class, Corpus, CorpusConfig, DocFormat};
+use docflow_corpus::{Class, Corpus, CorpusConfig, DocFormat};
 use docflow_parse::extract::*;
 use docflow_parse::formats::{self, Hints};
 

@@ -3,9 +3,9 @@
 //! `cargo run --release -p docflow-parse --example parse_bench [-- SECONDS [FILTER]]`
 //! (FILTER: run only the inputs whose label contains it, e.g. `html`, for profiling).
 
-use docflow_loadtest::corpus::model::{random_model, Class};
-use docflow_loadtest::corpus::render::{body_lines, pdf::lines_to_pdf, DocFormat};
-use docflow_loadtest::corpus::{Corpus, CorpusConfig};
+use docflow_corpus::model::{random_model, Class};
+use docflow_corpus::render::{body_lines, pdf::lines_to_pdf, DocFormat};
+use docflow_corpus::{Corpus, CorpusConfig};
 use docflow_parse::bench::bench_parse;
 use docflow_schemas::RawDocument;
 use rand::SeedableRng;

@@ -5,7 +5,7 @@
 //! in behaviour.
 //! `cargo run --release -p docflow-parse --example snapshot -- [N] [FUZZ_CORPUS_DIR] > snap.txt`
 
-use docflow_loadtest::corpus::{Corpus, CorpusConfig};
+use docflow_corpus::{Corpus, CorpusConfig};
 use docflow_parse::formats::Hints;
 use docflow_parse::{extract_fields, parse_document, ParseLimits};
 use docflow_schemas::RawDocument;

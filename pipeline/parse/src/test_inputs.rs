@@ -24,7 +24,7 @@ pub(crate) fn fuzz_corpus(target: &str) -> Vec<String> {
 }
 
 /// `n` documents of the load-test generator (every class) in `formats`.
-pub(crate) fn generated(seed: u64, n: usize, formats: &[docflow_loadtest::corpus::DocFormat]) -> Vec<docflow_schemas::RawDocument> {
-    use docflow_loadtest::corpus::{Corpus, CorpusConfig};
+pub(crate) fn generated(seed: u64, n: usize, formats: &[docflow_corpus::DocFormat]) -> Vec<docflow_schemas::RawDocument> {
+    use docflow_corpus::{Corpus, CorpusConfig};
     Corpus::new(CorpusConfig { seed, formats: formats.to_vec(), ..Default::default() }).take(n).map(|d| d.raw).collect()
 }

@@ -5,7 +5,7 @@
 //! `DOCFLOW_ACCURACY_DUMP_DIR=<dir>` also writes their raw documents there
 //! (for `docflow eval explain`).
 
-use docflow_loadtest::corpus::{Corpus, CorpusConfig, DocFormat};
+use docflow_corpus::{Corpus, CorpusConfig, DocFormat};
 use docflow_parse::{parse_document, ParseLimits};
 use docflow_schemas::BusinessFields;
 use std::collections::BTreeMap;

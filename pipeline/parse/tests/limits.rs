@@ -2,7 +2,7 @@
 //! input never panics, and errors convert to DLQ-ready `StageError`s.
 
 use docflow_core::{ErrorDomain, RetryHint, StageError};
-use docflow_loadtest::corpus::render::pdf::lines_to_pdf;
+use docflow_corpus::render::pdf::lines_to_pdf;
 use docflow_parse::{parse_document, parse_document_with_deadline, ParseError, ParseLimits};
 use docflow_schemas::RawDocument;
 use lopdf::content::{Content, Operation};

@@ -9,7 +9,7 @@
 use docflow_core::{ErrorDomain, StageError};
 use docflow_parse::{parse_document, parse_document_with_deadline, ParseError, ParseLimits};
 use docflow_schemas::RawDocument;
-use docflow_loadtest::hostile::{double_flate_bomb_pdf, flate_bomb_pdf, one_gib_of_zeros_zlib, pdf_with_content, zlib};
+use docflow_corpus::hostile::{double_flate_bomb_pdf, flate_bomb_pdf, one_gib_of_zeros_zlib, pdf_with_content, zlib};
 use std::sync::Mutex;
 
 fn raw(body: Vec<u8>) -> RawDocument {

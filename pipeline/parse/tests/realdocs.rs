@@ -69,7 +69,7 @@ fn extraction_code_and_data_hold_no_dev_set_values() {
     values.dedup();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    for sub in ["src", "ranker", "tests", "examples", "../../loadtest/src"] {
+    for sub in ["src", "ranker", "tests", "examples", "../../loadtest/corpus/src"] {
         collect(&root.join(sub), &mut files);
     }
     let mut found = Vec::new();

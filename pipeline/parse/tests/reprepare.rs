@@ -7,7 +7,7 @@
 //! extended notations) and, when it is present beside the repository, on
 //! every real document of `shared/realdocs` (read, not copied).
 
-use docflow_loadtest::corpus::{Corpus, CorpusConfig};
+use docflow_corpus::{Corpus, CorpusConfig};
 use docflow_parse::extract::corrections::layout_of;
 use docflow_parse::extract::rank::Weights;
 use docflow_parse::{prepare, prepare_parsed, ParseLimits, Prepared};

@@ -106,7 +106,7 @@ impl Default for StageConfig {
             input_topics: Vec::new(),
             output_topic: None,
             group_id: String::new(),
-            dlq_topic: "docs.dlq".to_owned(),
+            dlq_topic: docflow_schemas::topology::DLQ.name().to_owned(),
             batch_size: 256,
             batch_linger_ms: 5,
             concurrency: 2,

@@ -1,8 +1,8 @@
 //! Helpers for tests and benchmarks that talk to a real broker: topic
 //! creation, fast producing of test documents, reading a topic back, unique
-//! names, and the "Kafka unreachable → fail, unless DOCFLOW_SKIP_INTEGRATION=1"
-//! rule, and HTTP probes of a stage's `/metrics`, `/healthz`, `/readyz`
+//! names, and HTTP probes of a stage's `/metrics`, `/healthz`, `/readyz`
 //! endpoint. Used by `tests/`, the test process and the benchmark binary.
+//! (What a test does when Kafka is not up is `docflow_testkit::require_kafka`.)
 
 use crate::passthrough::TestDoc;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -31,9 +31,6 @@ pub fn kafka_reachable(brokers: &str) -> Result<(), String> {
     c.fetch_metadata(None, Duration::from_secs(5)).map(|_| ()).map_err(|e| format!("Kafka at {brokers} unreachable: {e}"))
 }
 
-/// For integration tests: `true` = go on. When Kafka is unreachable, prints
-/// `skipped: <reason>` and returns `false` if `DOCFLOW_SKIP_INTEGRATION=1`,
-/// else panics (a test that cannot reach its broker fails).
 /// The delivery mode integration tests run their stages in:
 /// `DOCFLOW_DELIVERY` when set (to run the delivery tests once per mode),
 /// else at-least-once.
@@ -41,17 +38,6 @@ pub fn delivery_mode() -> Result<crate::config::DeliveryMode, crate::config::Con
     match std::env::var(crate::config::DeliveryMode::ENV) {
         Ok(v) => crate::config::DeliveryMode::parse(&v),
         Err(_) => Ok(crate::config::DeliveryMode::default()),
-    }
-}
-
-pub fn require_kafka() -> bool {
-    match kafka_reachable(&brokers()) {
-        Ok(()) => true,
-        Err(reason) if std::env::var("DOCFLOW_SKIP_INTEGRATION").as_deref() == Ok("1") => {
-            println!("skipped: {reason}");
-            false
-        }
-        Err(reason) => panic!("{reason} (start it with deploy/local/stack.sh up, or set DOCFLOW_SKIP_INTEGRATION=1)"),
     }
 }
 

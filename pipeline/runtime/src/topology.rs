@@ -1,11 +1,10 @@
 //! The standard docflow topology: default [`StageConfig`] of each stage
 //! (input lanes, output topic, group, the next stage's group for
-//! backpressure). A config file overrides any of it.
+//! backpressure). A config file overrides any of it. The topic names and
+//! the raw lanes come from `docflow_schemas::topology`.
 
 use crate::config::StageConfig;
-
-/// `docs.raw.*` lanes, highest priority first.
-pub const RAW_LANES: [&str; 4] = ["docs.raw.critical", "docs.raw.high", "docs.raw.normal", "docs.raw.low"];
+use docflow_schemas::topology::{self, RAW_LANES};
 
 /// Names of the standard stages, in pipeline order.
 pub const STAGES: [&str; 5] = ["parse", "infer", "score", "persist", "learn"];
@@ -13,11 +12,11 @@ pub const STAGES: [&str; 5] = ["parse", "infer", "score", "persist", "learn"];
 /// Default config of a standard stage, or `None` for an unknown name.
 pub fn standard_config(stage: &str) -> Option<StageConfig> {
     let (inputs, output, downstream): (Vec<&str>, Option<&str>, Option<&str>) = match stage {
-        "parse" => (RAW_LANES.to_vec(), Some("docs.parsed"), Some("docflow-infer")),
-        "infer" => (vec!["docs.parsed"], Some("docs.embedded"), Some("docflow-score")),
-        "score" => (vec!["docs.embedded"], Some("docs.scored"), Some("docflow-persist")),
-        "persist" => (vec!["docs.scored"], Some("docs.results"), None),
-        "learn" => (vec!["docs.feedback"], Some("model.updates"), None),
+        "parse" => (RAW_LANES.to_vec(), Some(topology::PARSED.name()), Some("docflow-infer")),
+        "infer" => (vec![topology::PARSED.name()], Some(topology::EMBEDDED.name()), Some("docflow-score")),
+        "score" => (vec![topology::EMBEDDED.name()], Some(topology::SCORED.name()), Some("docflow-persist")),
+        "persist" => (vec![topology::SCORED.name()], Some(topology::RESULTS.name()), None),
+        "learn" => (vec![topology::FEEDBACK.name()], Some(topology::MODEL_UPDATES.name()), None),
         _ => return None,
     };
     let mut cfg = StageConfig::new(format!("docflow-{stage}"), inputs.into_iter().map(str::to_owned).collect(), output.map(str::to_owned));

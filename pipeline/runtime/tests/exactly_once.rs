@@ -34,7 +34,7 @@ fn assert_exactly_once(records: &[testkit::Consumed], docs: u64, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_three_times_gives_no_loss_and_no_duplicates() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     const DOCS: u64 = 3_000;
@@ -143,7 +143,7 @@ fn fence(brokers: &str, transactional_id: &str) -> BaseProducer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fenced_producer_is_replaced_without_loss_or_duplicates() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     const DOCS: u64 = 2_000;

@@ -18,7 +18,7 @@ const DOCS: u64 = 2_400;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_and_restart_rejoins_at_once_and_a_planned_stop_leaves() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let brokers = testkit::brokers();

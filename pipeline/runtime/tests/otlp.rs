@@ -70,7 +70,7 @@ fn stage_of(s: &Span) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_document_is_one_trace_across_stages_and_metrics_arrive() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let receiver = otlp_receiver::start("127.0.0.1:0".parse().unwrap(), true).await.unwrap();

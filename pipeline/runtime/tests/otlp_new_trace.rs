@@ -27,7 +27,7 @@ impl Stage for PassThrough {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_without_context_starts_an_exported_trace() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let receiver = otlp_receiver::start("127.0.0.1:0".parse().unwrap(), true).await.unwrap();

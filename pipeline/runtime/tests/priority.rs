@@ -20,7 +20,7 @@ fn percentile(mut v: Vec<i64>, p: f64) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn critical_overtakes_a_normal_backlog() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let brokers = testkit::brokers();

@@ -14,7 +14,7 @@ const DOCS: u64 = 24_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_join_and_leave_without_loss() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let brokers = testkit::brokers();

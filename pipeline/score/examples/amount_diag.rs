@@ -3,7 +3,7 @@
 //! and misses with the parsed vs true fields.
 //! `cargo run --release -p docflow-score --example amount_diag -- SEED N`
 
-use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig};
+use docflow_corpus::{AnomalyPlan, Corpus, CorpusConfig};
 use docflow_score::anomaly::amount::{CompiledVendors, VendorProfiles};
 use docflow_score::anomaly::AnomalyParams;
 

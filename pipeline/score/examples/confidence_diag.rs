@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use docflow_loadtest::corpus::{Corpus, CorpusConfig};
+use docflow_corpus::{Corpus, CorpusConfig};
 use docflow_score::anomaly::EvidenceGates;
 
 fn main() {

@@ -1,4 +1,4 @@
-//! Offline evaluation on the project's labeled corpus (docflow-loadtest),
+//! Offline evaluation on the project's labeled corpus (docflow-corpus),
 //! parsed by docflow-parse and embedded by the real all-MiniLM-L6-v2 on the
 //! CPU (docflow-model). Prints and checks:
 //! - few-shot accuracy with 1..=20 labeled examples per class on unseen documents;
@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig, LabeledDoc};
+use docflow_corpus::{AnomalyPlan, Corpus, CorpusConfig, LabeledDoc};
 use docflow_model::{CpuEncoder, CpuOptions, Precision, TextEncoder, TextEncoderOptions};
 use docflow_schemas::{embedding_to_bytes, EmbeddedDocument, ParsedDocument};
 use docflow_score::anomaly::reasons;

@@ -15,7 +15,7 @@
 //! every output is acknowledged; CPU is this process's user + system time
 //! over the same window (stage, librdkafka threads and the OTLP export).
 
-use docflow_loadtest::corpus::{Corpus, CorpusConfig, DocFormat};
+use docflow_corpus::{Corpus, CorpusConfig, DocFormat};
 use docflow_runtime::{testkit, ShutdownSignal, StageConfig, StageMetrics};
 use docflow_schemas::{encode, Limits, HEADER_CODEC, HEADER_SCHEMA};
 use docflow_stages::{ParseStage, ParseStageConfig};

@@ -34,7 +34,7 @@ use docflow_core::StageError;
 use docflow_runtime::stage::decode_record;
 use docflow_runtime::{Input, Output, ProcessResult, RawRecord, Stage};
 use docflow_score::{Learner, PublishPolicy, ScoringModel, MODEL_KEY};
-use docflow_schemas::{Feedback, Limits, ModelUpdate, ScoredDocument};
+use docflow_schemas::{topology, Feedback, Limits, ModelUpdate, ScoredDocument};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,8 +79,8 @@ impl Default for LearnConfig {
     fn default() -> Self {
         let p = PublishPolicy::default();
         Self {
-            updates_topic: "model.updates".into(),
-            scored_topic: "docs.scored".into(),
+            updates_topic: topology::MODEL_UPDATES.name().into(),
+            scored_topic: topology::SCORED.name().into(),
             every_labels: p.every_labels,
             every_results: p.every_results,
             max_interval_ms: p.max_interval.map_or(0, |d| d.as_millis() as u64),

@@ -10,7 +10,7 @@
 use crate::updates::UpdatesReader;
 use docflow_parse::{check_identity, parse_learned_with_deadline, ParseLimits};
 use docflow_runtime::{Input, Output, ProcessResult, Stage};
-use docflow_schemas::{ModelUpdate, ParsedDocument, RawDocument};
+use docflow_schemas::{ModelUpdate, ParsedDocument, Priority, RawDocument};
 use docflow_score::model::LayoutDeployment;
 use docflow_score::MODEL_KEY;
 use rayon::prelude::*;
@@ -19,9 +19,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Lanes a raw topic name may end in; anything else is `normal`.
-const LANES: [&str; 4] = ["critical", "high", "normal", "low"];
 
 /// Settings of the parse stage (`[parse]` table).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,8 +121,7 @@ impl ParseStage {
 /// The priority lane of a raw topic: its last dot-separated part
 /// (`docs.raw.critical` → `critical`), `normal` when that is no lane name.
 pub fn lane_of(topic: &str) -> &'static str {
-    let last = topic.rsplit('.').next().unwrap_or("");
-    LANES.iter().copied().find(|l| *l == last).unwrap_or("normal")
+    Priority::of_topic(topic).unwrap_or_default().as_str()
 }
 
 fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits, layouts: &LayoutDeployment) -> ProcessResult<ParsedDocument> {
@@ -160,7 +156,7 @@ impl Stage for ParseStage {
         let layouts = self.layouts.load_full();
         let n = batch.len();
         // A batch holds one lane (the runtime never mixes them).
-        let top = batch.first().is_some_and(|i| lane_of(&i.meta.topic) == LANES[0]);
+        let top = batch.first().is_some_and(|i| Priority::of_topic(&i.meta.topic) == Some(Priority::ALL[0]));
         let pool = if top { self.top.clone() } else { self.bulk.clone() };
         let joined = tokio::task::spawn_blocking(move || {
             let parse_all = || batch.par_iter().map(|i| parse_one(i, &limits, &layouts)).collect::<Vec<_>>();

@@ -50,7 +50,7 @@ pub struct ScoreConfig {
 
 impl Default for ScoreConfig {
     fn default() -> Self {
-        Self { updates_topic: "model.updates".into(), invoice_registry: RegistryKind::Store, registry_capacity: 1_000_000, catch_up_timeout_ms: 60_000 }
+        Self { updates_topic: docflow_schemas::topology::MODEL_UPDATES.name().into(), invoice_registry: RegistryKind::Store, registry_capacity: 1_000_000, catch_up_timeout_ms: 60_000 }
     }
 }
 

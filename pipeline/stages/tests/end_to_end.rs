@@ -17,7 +17,7 @@ const N: usize = 300;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn generated_documents_reach_results_exactly_once() {
-    if !testkit::require_kafka() || !require_cassandra() {
+    if !docflow_testkit::require_kafka() || !docflow_testkit::require_cassandra() {
         return;
     }
     if std::env::var_os("RUST_LOG").is_some() {
@@ -51,7 +51,7 @@ async fn generated_documents_reach_results_exactly_once() {
     let _stop = StopOnDrop(shutdown.clone());
     let running = tokio::spawn(docflow_stages::run_all(cfg.clone(), shutdown.clone()));
 
-    let docs = docflow_loadtest::corpus::Corpus::generate(7, N);
+    let docs = docflow_corpus::Corpus::generate(7, N);
     let producer = testkit::producer(&testkit::brokers()).unwrap();
     let start = Instant::now();
     for (i, d) in docs.iter().enumerate() {

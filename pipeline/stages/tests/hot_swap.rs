@@ -26,7 +26,7 @@ fn near(axis: usize, i: usize) -> Vec<f32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feedback_burst_creates_a_class_that_scoring_uses_within_seconds() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let p = testkit::unique("swap");

@@ -67,7 +67,7 @@ async fn a_lone_document_waits_max_wait_and_a_full_batch_does_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_load_batches_fill_to_the_token_budget() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let dir = tiny_model();
@@ -146,7 +146,7 @@ async fn under_load_batches_fill_to_the_token_budget() {
 /// dead-lettered as too long for the encoder.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_documents_are_cut_at_a_short_position_table() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let dir = docflow_model::tiny::TinyModelDir::new(&docflow_model::tiny::TinySpec { max_positions: 64, ..Default::default() }).unwrap();

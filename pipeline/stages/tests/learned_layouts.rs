@@ -79,7 +79,7 @@ fn until_total(p: &Producer, cfg: &PipelineConfig, tag: &str, first: u32, want: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback_takes_it_back() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     if std::env::var_os("RUST_LOG").is_some() {

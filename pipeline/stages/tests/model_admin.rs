@@ -61,7 +61,7 @@ fn until_class(producer: &Producer, embedded_t: &str, scored_t: &str, tag: &str,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_and_rollback_switch_a_running_score_stage() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let p = testkit::unique("admin");

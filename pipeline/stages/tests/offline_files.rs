@@ -8,7 +8,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use docflow_core::StageError;
-use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig};
+use docflow_corpus::{AnomalyPlan, Corpus, CorpusConfig};
 use docflow_model::tiny::{TinyModelDir, TinySpec};
 use docflow_model::{CpuEncoder, CpuOptions, TextEncoder, TextEncoderOptions};
 use docflow_schemas::{embedding_to_bytes, EmbeddedDocument, ParsedDocument, RawDocument};
@@ -73,7 +73,7 @@ fn offline_mode_scores_files_reproducibly() {
     std::fs::create_dir_all(&tmp).unwrap();
     let plan = AnomalyPlan { duplicated_content: 0.05, ..AnomalyPlan::none() };
     let corpus: Vec<_> = Corpus::new(CorpusConfig { seed: 3, anomalies: plan, ..Default::default() }).take(240).collect();
-    let line = |d: &docflow_loadtest::corpus::LabeledDoc, label: Option<&str>| {
+    let line = |d: &docflow_corpus::LabeledDoc, label: Option<&str>| {
         let (text, body_base64) = match std::str::from_utf8(&d.raw.body) {
             Ok(t) => (Some(t.to_string()), None),
             Err(_) => (None, Some(base64::engine::general_purpose::STANDARD.encode(&d.raw.body))),

@@ -21,7 +21,7 @@
 mod common;
 
 use common::*;
-use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig, DocFormat, LabeledDoc};
+use docflow_corpus::{AnomalyPlan, Corpus, CorpusConfig, DocFormat, LabeledDoc};
 use docflow_runtime::testkit;
 use docflow_schemas::ScoredDocument;
 use docflow_stages::offline::{load_update, InputLine, NoProgress, OfflineOptions, OutputLine};
@@ -62,7 +62,7 @@ fn write_lines(path: &Path, lines: &[InputLine]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_and_streaming_give_the_same_classes_and_scores() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let n = env_usize("DOCFLOW_OFFLINE_EQ_DOCS", 2_000);

@@ -17,7 +17,7 @@ fn raw(id: &str, content_type: &str, body: Vec<u8>) -> RawDocument {
 
 /// A one-page PDF whose page only draws a line: structurally valid, no text.
 pub fn pdf_without_text() -> Vec<u8> {
-    docflow_loadtest::hostile::pdf_with_content("", b"0 0 m 100 100 l S\n", &[])
+    docflow_corpus::hostile::pdf_with_content("", b"0 0 m 100 100 l S\n", &[])
 }
 
 #[test]
@@ -28,7 +28,7 @@ fn the_handmade_pdf_is_a_pdf_without_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn valid_documents_are_parsed_and_malformed_ones_dead_lettered_with_reasons() {
-    if !testkit::require_kafka() {
+    if !docflow_testkit::require_kafka() {
         return;
     }
     let p = testkit::unique("parse");

@@ -43,7 +43,7 @@ const MAX_IN_FLIGHT: usize = 2_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn persist_pauses_through_a_30s_database_outage_and_loses_nothing() {
-    if !testkit::require_kafka() || !require_cassandra() {
+    if !docflow_testkit::require_kafka() || !docflow_testkit::require_cassandra() {
         return;
     }
     let Some(pid) = cassandra_pid() else {

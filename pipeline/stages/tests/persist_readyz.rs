@@ -39,7 +39,7 @@ async fn wait_readyz(addr: SocketAddr, want: u16, timeout: Duration) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readyz_is_503_while_the_database_is_stopped_and_200_after() {
-    if !testkit::require_kafka() || !require_cassandra() {
+    if !docflow_testkit::require_kafka() || !docflow_testkit::require_cassandra() {
         return;
     }
     let Some(pid) = cassandra_pid() else {

@@ -37,19 +37,15 @@ impl Secure {
             state.join("secure-kafka")
         });
         let s = Self { nodes: nodes.clone(), ca: dir.join("tls/ca.crt"), password_file: dir.join("secrets/cassandra-docflow.password") };
-        let up = nodes.parse::<std::net::SocketAddr>().ok().is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok());
-        let reason = if !up {
-            format!("secure Cassandra unreachable at {nodes}")
-        } else if !s.ca.is_file() || !s.password_file.is_file() {
-            format!("secure Cassandra at {nodes} answers but {} or {} is missing", s.ca.display(), s.password_file.display())
-        } else {
-            return Some(s);
-        };
-        if std::env::var("DOCFLOW_SKIP_INTEGRATION").as_deref() == Ok("1") {
-            println!("skipped: {reason}");
-            return None;
-        }
-        panic!("{reason} (start it with deploy/local/secure-kafka.sh up cassandra, or set DOCFLOW_SKIP_INTEGRATION=1)");
+        // Up, and its TLS and password files written by secure-kafka.sh.
+        let probe = docflow_testkit::tcp_probe(&nodes).and_then(|()| {
+            if s.ca.is_file() && s.password_file.is_file() {
+                Ok(())
+            } else {
+                Err(format!("it answers at {nodes} but {} or {} is missing", s.ca.display(), s.password_file.display()))
+            }
+        });
+        docflow_testkit::up_or_skip(&docflow_testkit::SECURE_CASSANDRA, probe).then_some(s)
     }
 
     fn password(&self) -> String {

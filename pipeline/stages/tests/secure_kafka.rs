@@ -48,20 +48,15 @@ impl Secure {
             state.join("secure-kafka")
         });
         let s = Self { brokers: brokers.clone(), ca: dir.join("tls/ca.crt"), password_file: dir.join("secrets/docflow.password") };
-        let first = brokers.split(',').next().unwrap_or("").trim().to_owned();
-        let up = first.parse::<std::net::SocketAddr>().ok().is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok());
-        let reason = if !up {
-            format!("secure Kafka unreachable at {brokers}")
-        } else if !s.ca.is_file() || !s.password_file.is_file() {
-            format!("secure Kafka at {brokers} answers but {} or {} is missing", s.ca.display(), s.password_file.display())
-        } else {
-            return Some(s);
-        };
-        if std::env::var("DOCFLOW_SKIP_INTEGRATION").as_deref() == Ok("1") {
-            println!("skipped: {reason}");
-            return None;
-        }
-        panic!("{reason} (start it with deploy/local/secure-kafka.sh up, or set DOCFLOW_SKIP_INTEGRATION=1)");
+        // Up, and its TLS and password files written by secure-kafka.sh.
+        let probe = docflow_testkit::tcp_probe(&brokers).and_then(|()| {
+            if s.ca.is_file() && s.password_file.is_file() {
+                Ok(())
+            } else {
+                Err(format!("it answers at {brokers} but {} or {} is missing", s.ca.display(), s.password_file.display()))
+            }
+        });
+        docflow_testkit::up_or_skip(&docflow_testkit::SECURE_KAFKA, probe).then_some(s)
     }
 
     /// The variables a deployment sets: SCRAM-SHA-512 over TLS, the password by file.

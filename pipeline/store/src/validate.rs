@@ -32,8 +32,8 @@ pub mod limits {
 /// Anomaly reasons the score stage may emit (the envelope's documented enum).
 pub const KNOWN_REASONS: [&str; 5] =
     ["amount_outlier", "total_mismatch", "duplicate_invoice_number", "duplicate_content", "unusual_for_class"];
-/// Raw lanes.
-pub const KNOWN_PRIORITIES: [&str; 4] = ["critical", "high", "normal", "low"];
+/// Raw lanes (`docflow_schemas::Priority`, highest first).
+pub const KNOWN_PRIORITIES: [&str; 4] = docflow_schemas::Priority::NAMES;
 /// `BusinessFields::doc_type_hint` values.
 pub const KNOWN_DOC_TYPES: [&str; 5] = ["invoice", "receipt", "email", "contract", "other"];
 

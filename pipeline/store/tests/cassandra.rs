@@ -60,12 +60,8 @@ async fn env(tag: &str) -> Option<Env> {
     let session = match connect_session(&cfg).await {
         Ok(s) => Arc::new(s),
         Err(e) => {
-            let reason = format!("Cassandra unreachable at {} ({e}); start it with deploy/local/stack.sh up", cfg.nodes.join(","));
-            if std::env::var("DOCFLOW_SKIP_INTEGRATION").as_deref() == Ok("1") {
-                println!("skipped: {reason}");
-                return None;
-            }
-            panic!("{reason} (set DOCFLOW_SKIP_INTEGRATION=1 to skip)");
+            docflow_testkit::skip_or_fail(&docflow_testkit::CASSANDRA, &format!("unreachable at {}: {e}", cfg.nodes.join(",")));
+            return None;
         }
     };
     apply_schema(&session, &ks, &Replication::local()).await.expect("apply schema");

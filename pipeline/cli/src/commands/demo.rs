@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
-use docflow_schemas::{codec, RawDocument};
+use docflow_schemas::{codec, Priority, RawDocument};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -20,7 +20,7 @@ pub struct DemoArgs {
     docs: usize,
     /// Lane to publish to (critical, high, normal, low).
     #[arg(long, default_value = "normal")]
-    lane: String,
+    lane: Priority,
     /// Give up reading back after this many seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
@@ -56,7 +56,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
 }
 
 async fn demo(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
-    let topic = format!("docs.raw.{}", args.lane);
+    let topic = args.lane.raw_topic().name();
     let run = format!("{:x}", now_ms());
     let docs = sample_documents(args.docs, &run);
     let limits = codec::Limits::default();

@@ -11,7 +11,7 @@
 
 use super::Context;
 use anyhow::{bail, Context as _};
-use docflow_schemas::{codec_from_headers, decode, DeadLetter, Limits};
+use docflow_schemas::{codec_from_headers, decode, topology, DeadLetter, Limits};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -31,7 +31,7 @@ pub enum DlqCommand {
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {
     /// The dead-letter topic.
-    #[arg(long, default_value = "docs.dlq")]
+    #[arg(long, default_value = topology::DLQ.name())]
     pub dlq: String,
     /// Only these document ids (record keys); repeatable.
     #[arg(long = "id", value_name = "ID")]

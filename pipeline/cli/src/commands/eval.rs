@@ -128,8 +128,8 @@ fn generated_examples(n: usize, seed: u64) -> Vec<docflow_parse::extract::rank::
     }
     eprintln!("generating and reading {n} documents (seed {seed})");
     // Half of the invoices and receipts in the extended notations.
-    let cfg = docflow_loadtest::corpus::CorpusConfig { seed, extended_notations: 0.5, ..Default::default() };
-    let corpus = docflow_loadtest::corpus::Corpus::new(cfg);
+    let cfg = docflow_corpus::CorpusConfig { seed, extended_notations: 0.5, ..Default::default() };
+    let corpus = docflow_corpus::Corpus::new(cfg);
     eval::examples_from_known(corpus.take(n).map(|d| (d.raw, d.truth)), &ParseLimits::default())
 }
 

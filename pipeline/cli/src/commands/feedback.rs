@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use docflow_schemas::{codec, Feedback};
+use docflow_schemas::{codec, topology, Feedback};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
@@ -44,7 +44,7 @@ pub struct FeedbackArgs {
     #[arg(long)]
     pub note: Option<String>,
     /// The feedback topic.
-    #[arg(long, default_value = "docs.feedback")]
+    #[arg(long, default_value = topology::FEEDBACK.name())]
     pub topic: String,
 }
 
@@ -127,7 +127,7 @@ mod tests {
             fields: vec![("vendor".into(), "ACME GmbH".into()), ("total".into(), "1234.56".into())],
             anomaly: Some(false),
             note: None,
-            topic: "docs.feedback".into(),
+            topic: topology::FEEDBACK.name().into(),
         };
         let fb = args.feedback(7).unwrap();
         assert_eq!(fb.fields.get("total").map(String::as_str), Some("1234.56"));

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use docflow_runtime::lag::{group_lag, TopicLag};
 use docflow_runtime::topology::{standard_config, STAGES};
+use docflow_schemas::topology;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::json;
 
@@ -48,7 +49,7 @@ fn sample(brokers: &str, stages: &[String]) -> anyhow::Result<Sample> {
             lags.push((stage.clone(), cfg.group_id.clone(), lag));
         }
     }
-    let dlq = group_lag(brokers, "docflow-status", "docs.dlq", timeout)?;
+    let dlq = group_lag(brokers, "docflow-status", topology::DLQ.name(), timeout)?;
     let dlq_end = dlq.partitions.iter().map(|p| p.high).sum();
     Ok(Sample { at: Instant::now(), lags, dlq_end })
 }
@@ -115,5 +116,5 @@ fn print_table(rows: &[serde_json::Value], dlq: i64, dlq_per_s: f64) {
             parts.join(" ")
         );
     }
-    println!("docs.dlq: {dlq} records, +{dlq_per_s:.1}/s");
+    println!("{}: {dlq} records, +{dlq_per_s:.1}/s", topology::DLQ);
 }

@@ -286,13 +286,10 @@ mod tests {
     fn builtin_file_declares_every_topic_of_the_design() {
         let file = TopicsFile::parse(BUILTIN_TOPICS).unwrap();
         let names: Vec<String> = file.specs(false).into_iter().map(|s| s.name).collect();
-        for want in [
-            "docs.raw.critical", "docs.raw.high", "docs.raw.normal", "docs.raw.low", "docs.parsed",
-            "docs.embedded", "docs.scored", "docs.results", "docs.dlq", "docs.feedback", "model.updates",
-        ] {
+        for (want, _) in docflow_schemas::topology::ALL {
             assert!(names.iter().any(|n| n == want), "{want} missing from topics.toml");
         }
-        let updates = file.specs(false).into_iter().find(|s| s.name == "model.updates").unwrap();
+        let updates = file.specs(false).into_iter().find(|s| s.name == docflow_schemas::topology::MODEL_UPDATES.name()).unwrap();
         assert_eq!(updates.configs["cleanup.policy"], "compact");
     }
 

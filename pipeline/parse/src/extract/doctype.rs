@@ -179,7 +179,7 @@ mod tests {
     /// format and on the field-extraction fuzz inputs (when present).
     #[test]
     fn stopping_at_the_deciding_score_equals_the_full_count() {
-        use docflow_loadtest::corpus::DocFormat;
+        use docflow_corpus::DocFormat;
         let mut texts: Vec<String> = crate::test_inputs::generated(11, 600, &DocFormat::ALL)
             .iter()
             .filter_map(|raw| crate::parse_document(raw, &crate::ParseLimits::default()).ok())

@@ -686,7 +686,7 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let generated = crate::test_inputs::generated(13, 300, &[docflow_loadtest::corpus::DocFormat::Html]);
+        let generated = crate::test_inputs::generated(13, 300, &[docflow_corpus::DocFormat::Html]);
         inputs.extend(generated.iter().map(|raw| String::from_utf8_lossy(&raw.body).into_owned()));
         assert!(inputs.len() > 300);
         inputs.extend(crate::test_inputs::fuzz_corpus("parse_html"));

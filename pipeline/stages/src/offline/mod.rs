@@ -22,7 +22,7 @@ pub use driver::{
     load_update, run, save_update, InputLine, NoProgress, OfflineError, OfflineOptions, OfflinePipeline, OfflineStages, OfflineSummary,
     OutputLine, Progress,
 };
-use docflow_schemas::{EmbeddedDocument, ParsedDocument, RawDocument};
+use docflow_schemas::{topology, EmbeddedDocument, ParsedDocument, Priority, RawDocument};
 use std::path::PathBuf;
 
 /// What `docflow process --offline` runs: the files, and the parse and
@@ -115,14 +115,14 @@ impl OfflineStages for StageAdapter {
     fn parse_batch(&mut self, raws: Vec<RawDocument>) -> Vec<Result<ParsedDocument, StageError>> {
         let n = raws.len();
         // `docs.raw.normal`: the lane (→ `priority`) a producer without a preference uses.
-        let batch = self.inputs("docs.raw.normal", raws.into_iter().map(|r| (r.id.clone(), r)).collect());
+        let batch = self.inputs(Priority::Normal.raw_topic().name(), raws.into_iter().map(|r| (r.id.clone(), r)).collect());
         let results = self.rt.block_on(self.parse.process(batch));
         debug_assert_eq!(results.len(), n);
         results.into_iter().map(single).collect()
     }
 
     fn embed(&mut self, docs: Vec<ParsedDocument>) -> Vec<Result<EmbeddedDocument, StageError>> {
-        let batch = self.inputs("docs.parsed", docs.into_iter().map(|d| (d.id.clone(), d)).collect());
+        let batch = self.inputs(topology::PARSED.name(), docs.into_iter().map(|d| (d.id.clone(), d)).collect());
         let results = self.rt.block_on(self.infer.process(batch));
         results.into_iter().map(single).collect()
     }

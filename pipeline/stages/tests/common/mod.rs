@@ -40,23 +40,6 @@ pub fn stage_config(inputs: &[&str], output: Option<&str>, dlq: &str) -> docflow
     c
 }
 
-/// `true`: Cassandra answers at DOCFLOW_SCYLLA_NODES; `false`: skip
-/// (DOCFLOW_SKIP_INTEGRATION=1); otherwise panics.
-pub fn require_cassandra() -> bool {
-    let nodes = std::env::var("DOCFLOW_SCYLLA_NODES").unwrap_or_else(|_| "127.0.0.1:9042".into());
-    let first = nodes.split(',').next().unwrap_or("").trim().to_owned();
-    let ok = first.parse::<std::net::SocketAddr>().ok().is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok());
-    if ok {
-        return true;
-    }
-    let reason = format!("Cassandra unreachable at {nodes}");
-    if std::env::var("DOCFLOW_SKIP_INTEGRATION").as_deref() == Ok("1") {
-        println!("skipped: {reason}");
-        return false;
-    }
-    panic!("{reason} (start it with deploy/local/stack.sh up, or set DOCFLOW_SKIP_INTEGRATION=1)");
-}
-
 /// A tiny random BERT on disk and an infer config using it.
 pub fn tiny_infer(dir: &docflow_model::tiny::TinyModelDir) -> docflow_stages::InferConfig {
     docflow_stages::InferConfig { model_dir: Some(dir.path().to_path_buf()), threads: 2, ..Default::default() }

@@ -9,7 +9,7 @@ pub mod db;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use docflow_schemas::codec;
+use docflow_schemas::{codec, topology};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
@@ -75,7 +75,7 @@ pub fn audit(ctx: &Context, cmd: AuditCommand) -> anyhow::Result<()> {
         docflow_runtime::telemetry::inject_trace_headers(&mut headers);
         producer
             .send(
-                FutureRecord::to("docs.feedback").key(&resolution.id).payload(&encoded.bytes).headers(headers),
+                FutureRecord::to(topology::FEEDBACK.name()).key(&resolution.id).payload(&encoded.bytes).headers(headers),
                 Duration::from_secs(15),
             )
             .await

@@ -1,7 +1,7 @@
 //! The generator is deterministic per seed, covers every class × format,
 //! and records each planted anomaly in a way that can be checked.
 
-use docflow_loadtest::corpus::{AnomalyPlan, Corpus, CorpusConfig, DocFormat};
+use docflow_corpus::{AnomalyPlan, Corpus, CorpusConfig, DocFormat};
 use rust_decimal::Decimal;
 use std::collections::HashSet;
 

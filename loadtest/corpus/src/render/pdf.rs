@@ -3,7 +3,7 @@
 //! repeated table headers, optional padding pages so multi-page PDFs occur.
 
 use super::{body_lines, DocFormat, Lines};
-use crate::corpus::model::{Class, DocModel};
+use crate::model::{Class, DocModel};
 use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Document, Object, Stream, StringFormat};
 

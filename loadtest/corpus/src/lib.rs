@@ -1,4 +1,11 @@
-//! Seeded, labeled document generator for accuracy tests and load tests.
+//! Seeded, labeled document generator for accuracy tests and load tests,
+//! and the hostile documents of the limit tests.
+//!
+//! A crate of its own, without Kafka: the parser's, scorer's and stages'
+//! tests, `docflow eval` and the load-test harness all draw the same
+//! documents from it. The output is pinned byte for byte per seed
+//! (`tests/fingerprint.rs`): accuracy figures and load-test reports are
+//! only comparable on the same documents.
 //!
 //! [`Corpus`] is an iterator of [`LabeledDoc`]: a [`RawDocument`] ready to
 //! publish, its ground-truth [`BusinessFields`], its class, its true format
@@ -12,9 +19,13 @@
 //! - [`anomaly`]: [`AnomalyPlan`], planting outliers, reused invoice numbers,
 //!   mismatched totals and duplicated content.
 //! - [`vocab`]: vendors (with stable profiles), customers, sentences.
+//! - [`charges`]: discount and shipping lines of the extended notations.
+//! - [`hostile`]: hostile documents built on the spot (PDF decompression
+//!   bombs, deep nesting, a many-part e-mail) for the limit tests.
 
 pub mod anomaly;
 pub mod charges;
+pub mod hostile;
 pub mod model;
 pub mod render;
 pub mod vocab;

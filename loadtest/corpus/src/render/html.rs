@@ -2,7 +2,7 @@
 //! invisible decoys (script, style, comments) that must not leak into text.
 
 use super::{body_lines, DocFormat, Lines};
-use crate::corpus::model::{Class, DocModel};
+use crate::model::{Class, DocModel};
 
 /// HTML-escapes text (`&`, `<`, `>`, `"`), and writes `€` as an entity half the time.
 fn esc(s: &str, entities: bool) -> String {

@@ -254,7 +254,7 @@ pub fn iban_printed(m: &DocModel, iban: &str) -> String {
     }
 }
 
-/// The class a reader files `m` under (see [`crate::corpus::LabeledDoc::class`]).
+/// The class a reader files `m` under (see [`crate::LabeledDoc::class`]).
 pub fn class_name(m: &DocModel) -> &'static str {
     if m.style.credit_note {
         "credit_note"
@@ -263,7 +263,7 @@ pub fn class_name(m: &DocModel) -> &'static str {
     }
 }
 
-/// Language of the labels `m` is printed with (see [`crate::corpus::LabeledDoc::language`]).
+/// Language of the labels `m` is printed with (see [`crate::LabeledDoc::language`]).
 pub fn language(m: &DocModel) -> &'static str {
     match (m.class, m.style.notation) {
         (Class::Invoice, Some(lang)) => extended::LANGUAGES[lang as usize % extended::LANGUAGES.len()],

@@ -2,7 +2,7 @@
 //! names, nesting and number encodings varying by style variant.
 
 use super::{fmt_date, fmt_money, fmt_number, receipt_lines, DocFormat};
-use crate::corpus::model::{Class, DocModel};
+use crate::model::{Class, DocModel};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -16,7 +16,7 @@ fn money(m: &DocModel, v: Decimal) -> Value {
     }
 }
 
-fn person(p: &crate::corpus::model::Person) -> Value {
+fn person(p: &crate::model::Person) -> Value {
     json!({"name": p.name, "email": p.email})
 }
 
@@ -167,7 +167,7 @@ pub fn render(m: &DocModel) -> Vec<u8> {
 /// before the tax, where a reader of the totals expects them.
 fn with_charges(m: &DocModel, mut fields: Vec<(&'static str, Value)>) -> Vec<(&'static str, Value)> {
     let at = fields.iter().position(|(k, _)| *k == "vat" || *k == "tax").unwrap_or(fields.len());
-    for (i, (k, v)) in crate::corpus::charges::amounts(m).into_iter().enumerate() {
+    for (i, (k, v)) in crate::charges::amounts(m).into_iter().enumerate() {
         fields.insert(at + i, (k, money(m, v)));
     }
     fields

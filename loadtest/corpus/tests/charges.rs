@@ -2,10 +2,10 @@
 //! print add up, every language labels them, planted anomalies keep them,
 //! and the classic corpus is untouched.
 
-use docflow_loadtest::corpus::model::{random_model, Class};
-use docflow_loadtest::corpus::render::extended::NOTATIONS;
-use docflow_loadtest::corpus::render::text;
-use docflow_loadtest::corpus::{charges, AnomalyPlan, Corpus, CorpusConfig};
+use docflow_corpus::model::{random_model, Class};
+use docflow_corpus::render::extended::NOTATIONS;
+use docflow_corpus::render::text;
+use docflow_corpus::{charges, AnomalyPlan, Corpus, CorpusConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rust_decimal::Decimal;

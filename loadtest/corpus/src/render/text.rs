@@ -2,7 +2,7 @@
 //! (extra spaces, tabs, trailing blanks, doubled blank lines) when the style asks.
 
 use super::{body_lines, gap, DocFormat, Lines};
-use crate::corpus::model::DocModel;
+use crate::model::DocModel;
 
 /// Renders printed lines as plain text.
 pub fn lines_to_text(m: &DocModel, lines: &Lines) -> String {

@@ -4,12 +4,12 @@
 //! title, number, date, net, tax and total labels and a seller label; an
 //! English number printed after the title with no label; credit notes with
 //! negative amounts; `1 234,56` amounts; discount and shipping lines
-//! ([`charges`](crate::corpus::charges)); receipts with rounding, cash and
+//! ([`charges`](crate::charges)); receipts with rounding, cash and
 //! change lines. Drawn only when the corpus asks for them
 //! (`CorpusConfig::extended_notations`), so the classic stream is unchanged.
 
 use super::{address, fmt_date, fmt_money, iban_printed, items_table, needs_currency_line, separate_currency, Lines};
-use crate::corpus::model::{Class, DocModel, NumberStyle};
+use crate::model::{Class, DocModel, NumberStyle};
 use rand::rngs::StdRng;
 use rand::Rng;
 use rust_decimal::Decimal;
@@ -59,7 +59,7 @@ pub const NOTATIONS: [Notation; 6] = [
 /// third of the documents (`1 234,56`).
 pub fn vary(rng: &mut StdRng, m: &mut DocModel) {
     // (Discount and shipping lines, `corpus::charges`, stay on invoices.)
-    let charged = m.charges != crate::corpus::charges::Charges::default();
+    let charged = m.charges != crate::charges::Charges::default();
     if m.class == Class::Invoice && !charged && rng.random_bool(0.2) {
         m.style.credit_note = true;
         for i in &mut m.items {
@@ -102,7 +102,7 @@ pub fn invoice_lines(m: &DocModel, lang: usize, l: &mut Lines) {
     items_table(m, l, ["Description", "Qty", "Unit Price", "Amount"]);
     l.push(vec![]);
     l.push(two(&format!("{}:", n.net), fmt_money(m.subtotal, m)));
-    l.extend(crate::corpus::charges::lines(m, lang, |v| fmt_money(v, m)));
+    l.extend(crate::charges::lines(m, lang, |v| fmt_money(v, m)));
     if m.tax_rate > 0 {
         l.push(two(&format!("{} {}%:", n.tax, m.tax_rate), fmt_money(m.tax, m)));
     }

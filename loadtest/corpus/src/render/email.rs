@@ -3,7 +3,7 @@
 //! base64 as a real mail client would.
 
 use super::{body_lines, email_body_lines, html::lines_to_html, text::lines_to_text, DocFormat};
-use crate::corpus::model::{Class, DocModel};
+use crate::model::{Class, DocModel};
 use chrono::NaiveTime;
 use mail_builder::MessageBuilder;
 
