@@ -187,15 +187,22 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot / (na * nb)
 }
 
+/// A random two-layer model on disk (kept alive by the returned folder) and
+/// its CPU encoder, the reference the GPU is compared with.
+fn two_layer_tiny_model() -> (TinyModelDir, CpuEncoder) {
+    let spec = TinySpec { layers: 2, hidden: 128, heads: 4, intermediate: 256, ..TinySpec::default() };
+    let dir = TinyModelDir::new(&spec).unwrap();
+    let cpu = CpuEncoder::load(dir.path(), CpuOptions::default()).unwrap();
+    (dir, cpu)
+}
+
 #[test]
 fn cuda_encoder_matches_cpu_encoder_on_a_tiny_model() {
     if let Some(why) = docflow_cuda::gpu_absent_reason() {
         println!("skipped: no CUDA device ({why})");
         return;
     }
-    let spec = TinySpec { layers: 2, hidden: 128, heads: 4, intermediate: 256, ..TinySpec::default() };
-    let dir = TinyModelDir::new(&spec).unwrap();
-    let mut cpu = CpuEncoder::load(dir.path(), CpuOptions::default()).unwrap();
+    let (dir, mut cpu) = two_layer_tiny_model();
     let mut gpu = CudaEncoder::load(dir.path(), docflow_model::GpuSettings::default()).unwrap();
     let vocab = docflow_model::tiny::tiny_vocab().len() as u32;
     let mut r = rng();
@@ -238,9 +245,7 @@ fn the_stage_path_on_the_gpu_matches_the_cpu_encoder() {
         println!("skipped: no CUDA device ({why})");
         return;
     }
-    let spec = TinySpec { layers: 2, hidden: 128, heads: 4, intermediate: 256, ..TinySpec::default() };
-    let dir = TinyModelDir::new(&spec).unwrap();
-    let mut cpu = CpuEncoder::load(dir.path(), CpuOptions::default()).unwrap();
+    let (dir, mut cpu) = two_layer_tiny_model();
     let worker = docflow_cuda::start_worker(dir.path(), docflow_model::GpuSettings::default()).unwrap();
     assert_eq!(worker.info().slots, docflow_cuda::worker::SLOTS);
     let policy = docflow_model::BatchPolicy { batch_tokens: 2048, max_wait: std::time::Duration::ZERO };
