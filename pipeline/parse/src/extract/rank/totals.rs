@@ -39,11 +39,12 @@ pub const FEATURES: &[&str] = &[
     "label_anywhere_before",
     "after_payment_line",
     "total_after_rounding",
+    "tendered_minus_change",
 ];
 
 /// Expert prior for each feature.
 pub const PRIOR: &[f32] =
-    &[0.0, 3.0, 1.5, 1.5, 0.7, -2.0, -2.0, 0.8, 0.5, 0.5, 0.5, 0.3, 0.3, 0.5, 0.3, -2.0, -1.5, -0.5, -0.5, 0.5, 1.5, -1.5, 0.5, -1.0, 2.0];
+    &[0.0, 3.0, 1.5, 1.5, 0.7, -2.0, -2.0, 0.8, 0.5, 0.5, 0.5, 0.3, 0.3, 0.5, 0.3, -2.0, -1.5, -0.5, -0.5, 0.5, 1.5, -1.5, 0.5, -1.0, 2.0, 2.0];
 
 const STRONG: usize = 1;
 const WEAK: usize = 2;
@@ -69,6 +70,7 @@ const NO_DECIMALS: usize = 21;
 const ANY_LABEL: usize = 22;
 const AFTER_PAYMENT: usize = 23;
 const AFTER_ROUNDING: usize = 24;
+const TENDER_BALANCE: usize = 25;
 
 /// Words that make a total gross (tax included) or net (tax excluded).
 static GROSS_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["incl*", "inkl*", "ttc", "brutto", "gross", "tax included", "iva incluida", "ivato"]));
@@ -79,6 +81,10 @@ static GROSS_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["incl*",
 /// documents and from corrections.
 static ROUNDING_WORDS: LazyLock<Lexicon> =
     LazyLock::new(|| Lexicon::new(&["round*", "rundung*", "gerundet", "arrondi*", "redondeo*", "arrotond*", "afronding*", "afgerond"]));
+/// Words of the change line of a receipt (what was handed back): the
+/// amount paid is what was tendered less the change.
+static CHANGE_WORDS: LazyLock<Lexicon> =
+    LazyLock::new(|| Lexicon::new(&["change", "rückgeld", "rueckgeld", "wechselgeld", "rendu", "monnaie", "cambio", "vuelto", "resto", "wisselgeld"]));
 static NET_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["excl*", "exkl*", "netto", "before tax", "ht", "hors taxe", "sin iva", "imponibile"]));
 
 /// `RM152.00`, `EUR12,50`: a short upper-case currency mark glued to an
@@ -140,6 +146,11 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         .collect();
     let mut payment_seen = false;
     let mut rounding_seen = false;
+    // Tendered and change amounts (in ten-thousandths), and the lines that
+    // hold them: a receipt's total is what was tendered less the change.
+    let mut tendered: Vec<i128> = Vec::new();
+    let mut change: Vec<i128> = Vec::new();
+    let mut tender_lines: Vec<usize> = Vec::new();
     for (i, l) in doc.lines.iter().enumerate() {
         let dates = &l.dates;
         let unglued = &unglued_lines[i];
@@ -247,6 +258,11 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             // (As printed: `200.00` stays `200.00`.)
             out.push(Candidate { value: a.value.to_string(), line: i, x });
         }
+        if !amounts.is_empty() && hits.iter().any(|h| h.group == Group::Payment) {
+            let into = if CHANGE_WORDS.any(lower) { &mut change } else { &mut tendered };
+            into.extend(amounts.iter().filter_map(|a| ten_thousandths(a.value.abs())));
+            tender_lines.push(i);
+        }
         payment_seen |= !amounts.is_empty() && hits.iter().any(|h| h.group == Group::Payment);
         rounding_seen |= !amounts.is_empty() && ROUNDING_WORDS.any(lower);
     }
@@ -288,6 +304,9 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         c.x[REPEATS] = ((same - 1) as f32 / 2.0).min(1.0);
         // Net + tax = gross: some two other amounts add up to this one.
         c.x[SUM_OF_TWO] = f.is_some_and(|f| pair_sums.binary_search(&f).is_ok()) as u8 as f32;
+        // Tendered 100.00, change 3.80: the 96.20 printed elsewhere is what was paid.
+        c.x[TENDER_BALANCE] = (f.is_some_and(|f| f > 0 && tendered.iter().any(|t| change.iter().any(|ch| t - ch == f))) && tender_lines.binary_search(&c.line).is_err())
+            as u8 as f32;
     }
     out
 }
@@ -326,6 +345,18 @@ mod tests {
         assert_eq!(get("98.35").x[AFTER_ROUNDING], 1.0);
         // A payment below the rounding line is not a total.
         assert_eq!(get("100.00").x[AFTER_ROUNDING], 0.0);
+    }
+
+    #[test]
+    fn tendered_less_change_marks_the_amount_paid() {
+        let doc = Doc::new("SOYA 4.30\nSUBTOTAL 28.70\nCASH 100.00\nCHANGE 71.30\nINC 6% GST 1.62", None, None);
+        let c = candidates(&doc);
+        let get = |v: &str| c.iter().find(|c| c.value == v).unwrap();
+        assert_eq!(get("28.70").x[TENDER_BALANCE], 1.0);
+        assert_eq!(get("4.30").x[TENDER_BALANCE], 0.0);
+        // The tendered and change amounts themselves are not the balance.
+        assert_eq!(get("100.00").x[TENDER_BALANCE], 0.0);
+        assert_eq!(get("71.30").x[TENDER_BALANCE], 0.0);
     }
 
     #[test]
