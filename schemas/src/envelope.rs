@@ -294,7 +294,7 @@ pub struct ModelUpdate {
 
 /// Little-endian f32 bytes → floats (the embedding encoding of [`EmbeddedDocument`]).
 pub fn embedding_from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     Some(

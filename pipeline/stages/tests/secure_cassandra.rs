@@ -146,7 +146,7 @@ async fn a_wrong_password_fails_fast_and_a_plaintext_client_is_refused() {
     plain.tls = None;
     plain.connect_timeout_ms = 5_000;
     let t0 = Instant::now();
-    let e = connect_session(&plain).await.err().expect("a plaintext client connected");
+    let e = connect_session(&plain).await.expect_err("a plaintext client connected");
     println!("no TLS: {:.1?}: {e}", t0.elapsed());
     assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
 }
