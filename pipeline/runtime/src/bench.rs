@@ -51,7 +51,7 @@ pub enum BenchError {
 }
 
 impl BenchError {
-    fn setup(step: &'static str) -> impl FnOnce(anyhow::Error) -> Self {
+    fn setup(step: &'static str) -> impl FnOnce(testkit::TestKafkaError) -> Self {
         move |e| Self::Setup { step, source: e.into() }
     }
 }
@@ -120,7 +120,7 @@ pub async fn run_bench(args: &BenchSettings) -> Result<BenchReport, BenchError> 
     let t0 = Instant::now();
     {
         let (brokers, input, n, size) = (args.brokers.clone(), input.clone(), args.records, args.size);
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        tokio::task::spawn_blocking(move || -> Result<(), testkit::TestKafkaError> {
             let p = testkit::producer(&brokers)?;
             for seq in 0..n {
                 testkit::send_doc(&p, &input, &testkit::test_doc(seq, size))?;

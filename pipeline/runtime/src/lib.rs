@@ -54,7 +54,7 @@ pub mod topology;
 
 pub use config::{DeliveryMode, OutputCodec, StageConfig};
 pub use metrics::StageMetrics;
-pub use runner::{run_stage, run_stage_with_metrics, run_stages, stage_task, StageTask};
+pub use runner::{run_stage, run_stage_with_metrics, run_stages, stage_task, RunError, StageTask};
 pub use shutdown::ShutdownSignal;
 pub use stage::{Input, Output, ProcessResult, RawRecord, RecordMeta, Stage};
 

@@ -17,6 +17,28 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+/// Why a helper could not set up or read back its test data.
+#[derive(Debug, thiserror::Error)]
+pub enum TestKafkaError {
+    /// A Kafka client could not be created, or a call to the broker failed.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("creating topic {topic}")]
+    CreateTopic { topic: String, source: RDKafkaErrorCode },
+    /// The topic was created but its partitions have no leader yet.
+    #[error("topic {0} not ready in time")]
+    TopicNotReady(String),
+    #[error(transparent)]
+    Encode(#[from] docflow_schemas::CodecError),
+    /// `deploy/local/scratch-kafka.sh` failed; `stderr` says why.
+    #[error("scratch-kafka.sh {args}: {stderr}")]
+    Script { args: String, stderr: String },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("no free port pair on 127.0.0.1")]
+    NoFreePorts,
+}
+
 /// Brokers from `DOCFLOW_KAFKA_BROKERS` (default `127.0.0.1:9092`).
 pub fn brokers() -> String {
     crate::config::default_brokers()
@@ -48,7 +70,7 @@ pub fn unique(prefix: &str) -> String {
 
 /// Create topics (replication 1, `max.message.bytes` as docflow's topics)
 /// and wait until their metadata is visible.
-pub async fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> anyhow::Result<()> {
+pub async fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> Result<(), TestKafkaError> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
     let max_message = docflow_schemas::MAX_MESSAGE_BYTES.to_string();
     let new: Vec<NewTopic<'_>> =
@@ -56,7 +78,7 @@ pub async fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> anyhow::Res
     for r in admin.create_topics(&new, &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))).await? {
         match r {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((t, e)) => anyhow::bail!("creating topic {t}: {e}"),
+            Err((topic, source)) => return Err(TestKafkaError::CreateTopic { topic, source }),
         }
     }
     let probe: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
@@ -71,7 +93,9 @@ pub async fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> anyhow::Res
             if ok {
                 break;
             }
-            anyhow::ensure!(Instant::now() < deadline, "topic {t} not ready in time");
+            if Instant::now() >= deadline {
+                return Err(TestKafkaError::TopicNotReady(t.to_string()));
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -79,7 +103,7 @@ pub async fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> anyhow::Res
 }
 
 /// A fast producer for test data (acks=all, lz4).
-pub fn producer(brokers: &str) -> anyhow::Result<ThreadedProducer<DefaultProducerContext>> {
+pub fn producer(brokers: &str) -> Result<ThreadedProducer<DefaultProducerContext>, TestKafkaError> {
     Ok(ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("acks", "all")
@@ -98,7 +122,7 @@ pub fn send_raw(
     key: &[u8],
     payload: &[u8],
     headers: &[(&str, &[u8])],
-) -> anyhow::Result<()> {
+) -> Result<(), TestKafkaError> {
     let mut h = OwnedHeaders::new_with_capacity(headers.len());
     for (k, v) in headers {
         h = h.insert(Header { key: k, value: Some(*v) });
@@ -117,7 +141,7 @@ pub fn send_raw(
 }
 
 /// Produce a [`TestDoc`] with the docflow codec headers.
-pub fn send_doc(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str, doc: &TestDoc) -> anyhow::Result<()> {
+pub fn send_doc(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str, doc: &TestDoc) -> Result<(), TestKafkaError> {
     let enc = docflow_schemas::encode(doc, &docflow_schemas::Limits::DEFAULT)?;
     let schema = docflow_schemas::schema_header_value();
     send_raw(
@@ -130,7 +154,7 @@ pub fn send_doc(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str
 }
 
 /// Wait until everything produced is acknowledged.
-pub fn flush(producer: &ThreadedProducer<DefaultProducerContext>) -> anyhow::Result<()> {
+pub fn flush(producer: &ThreadedProducer<DefaultProducerContext>) -> Result<(), TestKafkaError> {
     producer.flush(Duration::from_secs(60))?;
     Ok(())
 }
@@ -164,7 +188,7 @@ impl Consumed {
 
 /// Read `topic` from the beginning (no group) until `done(records)` holds
 /// or `timeout` passes; returns what was read.
-pub fn read_topic(brokers: &str, topic: &str, timeout: Duration, mut done: impl FnMut(&[Consumed]) -> bool) -> anyhow::Result<Vec<Consumed>> {
+pub fn read_topic(brokers: &str, topic: &str, timeout: Duration, mut done: impl FnMut(&[Consumed]) -> bool) -> Result<Vec<Consumed>, TestKafkaError> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", unique("docflow-reader"))
@@ -268,7 +292,7 @@ impl ScratchKafka {
 
     /// Format and start a broker in a fresh directory under `parent` on a
     /// free port pair; returns once it answers.
-    pub fn start(parent: &std::path::Path) -> anyhow::Result<Self> {
+    pub fn start(parent: &std::path::Path) -> Result<Self, TestKafkaError> {
         let port = free_port_pair()?;
         let kafka = Self { dir: parent.join(unique("scratch-kafka")), port };
         kafka.up()?;
@@ -280,20 +304,22 @@ impl ScratchKafka {
         format!("127.0.0.1:{}", self.port)
     }
 
-    fn run(&self, args: &[&str]) -> anyhow::Result<()> {
+    fn run(&self, args: &[&str]) -> Result<(), TestKafkaError> {
         let out = std::process::Command::new("bash").arg(Self::script()).args(args).output()?;
-        anyhow::ensure!(out.status.success(), "scratch-kafka.sh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() {
+            return Err(TestKafkaError::Script { args: format!("{args:?}"), stderr: String::from_utf8_lossy(&out.stderr).into_owned() });
+        }
         Ok(())
     }
 
     /// Start (again, on the same data) and wait until it answers.
-    pub fn up(&self) -> anyhow::Result<()> {
+    pub fn up(&self) -> Result<(), TestKafkaError> {
         let dir = self.dir.to_string_lossy().into_owned();
         self.run(&["up", &dir, &self.port.to_string()])
     }
 
     /// SIGKILL the broker: no controlled shutdown.
-    pub fn kill9(&self) -> anyhow::Result<()> {
+    pub fn kill9(&self) -> Result<(), TestKafkaError> {
         self.run(&["kill", &self.dir.to_string_lossy()])
     }
 }
@@ -306,7 +332,7 @@ impl Drop for ScratchKafka {
 }
 
 /// A port `p` with `p + 1` free too (a broker and its controller).
-fn free_port_pair() -> anyhow::Result<u16> {
+fn free_port_pair() -> Result<u16, TestKafkaError> {
     for _ in 0..50 {
         let a = std::net::TcpListener::bind("127.0.0.1:0")?;
         let p = a.local_addr()?.port();
@@ -314,5 +340,5 @@ fn free_port_pair() -> anyhow::Result<u16> {
             return Ok(p);
         }
     }
-    anyhow::bail!("no free port pair on 127.0.0.1")
+    Err(TestKafkaError::NoFreePorts)
 }

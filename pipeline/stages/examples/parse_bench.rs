@@ -47,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
             let headers = [(HEADER_CODEC, enc.codec.header_value().as_bytes()), (HEADER_SCHEMA, schema.as_bytes())];
             testkit::send_raw(&producer, &topic, doc.raw.id.as_bytes(), &enc.bytes, &headers)?;
         }
-        testkit::flush(&producer)
+        Ok(testkit::flush(&producer)?)
     })
     .await??;
 

@@ -75,7 +75,7 @@ impl Secure {
 
     /// `docflow stage persist` settings: the file names nodes and keyspace,
     /// the environment gives the user, the password file and the CA.
-    fn pipeline(&self, keyspace: &str, env: &HashMap<String, String>) -> anyhow::Result<docflow_stages::PipelineConfig> {
+    fn pipeline(&self, keyspace: &str, env: &HashMap<String, String>) -> Result<docflow_stages::PipelineConfig, docflow_stages::config::ConfigError> {
         let file = std::env::temp_dir().join(format!("docflow-secure-store-{keyspace}.toml"));
         std::fs::write(&file, format!("store_backend = \"cassandra\"\n[store]\nnodes = [\"{}\"]\nkeyspace = \"{keyspace}\"\nconnect_timeout_ms = 10000\n", self.nodes)).unwrap();
         PipelineOverrides { config: Some(file), store: Some(StoreBackend::Cassandra), ..Default::default() }.resolve_from(|k| env.get(k).cloned())

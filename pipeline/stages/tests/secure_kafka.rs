@@ -20,8 +20,8 @@ mod common;
 use common::*;
 use docflow_runtime::testkit;
 use docflow_schemas::{ParsedDocument, RawDocument};
-use docflow_stages::start::{check_kafka_access, start_one, KafkaAccessError, PipelineOverrides};
-use docflow_stages::config::StoreBackend;
+use docflow_stages::start::{check_kafka_access, start_one, KafkaAccessError, PipelineOverrides, StartError};
+use docflow_stages::config::{ConfigError, StoreBackend};
 use docflow_stages::PipelineConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -75,7 +75,7 @@ impl Secure {
 
     /// `docflow stage parse --brokers <secure> --store memory --topic-prefix <p>`
     /// with a short drain, resolved with `env`.
-    fn pipeline(&self, prefix: &str, env: &HashMap<String, String>) -> anyhow::Result<PipelineConfig> {
+    fn pipeline(&self, prefix: &str, env: &HashMap<String, String>) -> Result<PipelineConfig, ConfigError> {
         let file = std::env::temp_dir().join(format!("{prefix}.toml"));
         std::fs::write(&file, "[stage.parse]\ndrain_timeout_ms = 3000\n").unwrap();
         let args = PipelineOverrides {
@@ -235,13 +235,13 @@ async fn a_wrong_password_fails_fast_naming_kafka_and_sasl_and_consumes_nothing(
     let res = tokio::time::timeout(Duration::from_secs(60), start_one("parse", cfg.clone(), shutdown.clone())).await.expect("start_one hung with wrong credentials");
     let took = t0.elapsed();
     let err = res.expect_err("a wrong password must not start the stage");
-    let msg = format!("{err:#}");
+    assert!(matches!(err, StartError::KafkaAccess(KafkaAccessError::Authentication { .. })), "{err:?}");
+    let msg = format!("{:#}", anyhow::Error::from(err));
     println!("wrong password: failed after {took:.1?}: {msg}");
     assert!(took < Duration::from_secs(15), "took {took:?}");
     assert!(msg.contains("Kafka at 127.0.0.1:19093") || msg.contains(&format!("Kafka at {}", sec.brokers)), "{msg}");
     assert!(msg.contains("SASL") && msg.contains("SCRAM-SHA-512") && msg.contains("docflow"), "{msg}");
     assert!(!msg.contains("not-the-password-7Qx"), "the password is printed: {msg}");
-    assert!(matches!(err.downcast_ref::<KafkaAccessError>(), Some(KafkaAccessError::Authentication { .. })), "{msg}");
 
     let sc = cfg.stage_config("parse").unwrap();
     let (committed, produced) = sec.consumed_and_produced(&sc.group_id, &input, sc.output_topic.as_deref().unwrap());

@@ -65,7 +65,7 @@ pub struct StageCommand {
 impl StageCommand {
     pub async fn run(&self) -> anyhow::Result<()> {
         let cfg = PipelineOverrides::from(&self.pipeline).resolve()?;
-        start_one(&self.name, cfg, ShutdownSignal::on_os_signals()?).await
+        Ok(start_one(&self.name, cfg, ShutdownSignal::on_os_signals()?).await?)
     }
 }
 
@@ -79,7 +79,7 @@ pub struct RunCommand {
 impl RunCommand {
     pub async fn run(&self) -> anyhow::Result<()> {
         let cfg = PipelineOverrides::from(&self.pipeline).resolve()?;
-        start_all(cfg, ShutdownSignal::on_os_signals()?).await
+        Ok(start_all(cfg, ShutdownSignal::on_os_signals()?).await?)
     }
 }
 
