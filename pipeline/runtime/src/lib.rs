@@ -21,10 +21,12 @@
 //!   spans, W3C trace context through Kafka headers, OTLP metrics.
 //! - [`shutdown`]: [`ShutdownSignal`] (SIGINT/SIGTERM).
 //! - [`topology`]: the standard stages' default configs.
-//! - [`passthrough`], [`testkit`], [`bench`]: the pass-through test stage,
-//!   helpers for integration tests against a real broker, the benchmark
+//! - [`passthrough`], [`testdata`], [`bench`]: the pass-through test stage,
+//!   test data on a real broker (topics, a fast producer), the benchmark
 //!   ([`bench::run_bench`]; its command-line front ends are `docflow bench
-//!   runtime` and `docflow-runtime-bench` in `pipeline/bench`).
+//!   runtime` and `docflow-runtime-bench` in `pipeline/bench`). The helpers
+//!   only tests use (reading a topic back, a scratch broker, HTTP probes)
+//!   are in the test-support crate, `docflow_testkit::{kafka, probe}`.
 //! - the global allocator: mimalloc (feature `mimalloc`, on by default) for
 //!   every process linking the runtime, declared at the end of this file.
 //! - `src/bin/testproc.rs`: a stage as an OS process (tests `kill -9` it).
@@ -49,7 +51,7 @@ pub mod runner;
 pub mod shutdown;
 pub mod stage;
 pub mod telemetry;
-pub mod testkit;
+pub mod testdata;
 pub mod topology;
 
 pub use config::{DeliveryMode, OutputCodec, StageConfig};
