@@ -20,7 +20,6 @@
 //!   OpenTelemetry over OTLP ([`telemetry::init_from_env`]): per-record
 //!   spans, W3C trace context through Kafka headers, OTLP metrics.
 //! - [`shutdown`]: [`ShutdownSignal`] (SIGINT/SIGTERM).
-//! - [`topology`]: the standard stages' default configs.
 //! - [`passthrough`], [`testdata`], [`bench`]: the pass-through test stage,
 //!   test data on a real broker (topics, a fast producer), the benchmark
 //!   ([`bench::run_bench`]; its command-line front ends are `docflow bench
@@ -52,7 +51,6 @@ pub mod shutdown;
 pub mod stage;
 pub mod telemetry;
 pub mod testdata;
-pub mod topology;
 
 pub use config::{DeliveryMode, OutputCodec, StageConfig};
 pub use metrics::StageMetrics;

@@ -26,7 +26,7 @@ use crate::persist::PersistConfig;
 use crate::score::ScoreConfig;
 use docflow_core::kafka_env::{KafkaEnvError, KafkaSecurity};
 use docflow_runtime::config::MergeError;
-use docflow_runtime::topology::{standard_config, STAGES};
+use crate::topology::{standard_config, STAGES};
 use docflow_runtime::{DeliveryMode, OutputCodec, StageConfig};
 use docflow_store::store_env::StoreEnvError;
 use docflow_store::{StoreConfig, StoreError};

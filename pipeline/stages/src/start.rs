@@ -11,8 +11,8 @@
 use crate::all::PipelineError;
 use crate::config::{ConfigError, PipelineConfig, StoreBackend};
 use crate::infer::Device;
+use crate::topology::STAGES;
 use docflow_model::Precision;
-use docflow_runtime::topology::STAGES;
 use docflow_runtime::ShutdownSignal;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};

@@ -28,7 +28,7 @@ async fn generated_documents_reach_results_exactly_once() {
     let ks = TestKeyspace::create("e2e", &p, |_| {}).await;
 
     let mut stage = BTreeMap::new();
-    for name in docflow_runtime::topology::STAGES {
+    for name in docflow_stages::topology::STAGES {
         stage.insert(name.to_string(), toml::toml! { drain_timeout_ms = 3000 });
     }
     let cfg = PipelineConfig {

@@ -88,7 +88,7 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
     let dir = tiny_model();
     let p = kafka::unique("learned");
     let mut stage = BTreeMap::new();
-    for name in docflow_runtime::topology::STAGES {
+    for name in docflow_stages::topology::STAGES {
         stage.insert(name.to_string(), toml::toml! { drain_timeout_ms = 3000 });
     }
     let mut cfg = PipelineConfig {

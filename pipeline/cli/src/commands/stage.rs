@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use docflow_model::Precision;
-use docflow_runtime::topology::STAGES;
 use docflow_runtime::ShutdownSignal;
 use docflow_stages::start::{start_all, start_one, PipelineOverrides};
+use docflow_stages::topology::STAGES;
 
 use super::choices::{DeviceArg, StoreBackendArg};
 
