@@ -73,7 +73,7 @@ fn parsed(seq: usize) -> ParsedDocument {
         fields: BusinessFields::default(),
         warnings: Vec::new(),
         created_at_ms: 0,
-        priority: "normal".into(),
+        priority: docflow_schemas::Priority::Normal,
         locale: None,
     }
 }

@@ -136,7 +136,7 @@ fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits, layouts: &LayoutD
         fields: out.fields,
         warnings: out.warnings,
         created_at_ms: raw.created_at_ms,
-        priority: lane_of(&input.meta.topic).to_owned(),
+        priority: Priority::of_topic(&input.meta.topic).unwrap_or_default(),
         locale: raw.metadata.get("locale").cloned(),
     };
     // Keyed by the document id (the record key, when set, equals it).

@@ -76,7 +76,7 @@ async fn generated_documents_reach_results_exactly_once() {
     }
     assert_eq!(got, want, "missing: {:?}", want.difference(&got).take(10).collect::<Vec<_>>());
     assert!(dead.is_empty());
-    assert!(records.iter().all(|r| r.status == "ok" || r.status == "pending_audit"));
+    assert!(records.iter().all(|r| matches!(r.status, docflow_schemas::ResultStatus::Ok | docflow_schemas::ResultStatus::PendingAudit)));
     assert!(records.iter().all(|r| r.persisted_at_ms >= r.created_at_ms));
 
     // "In docs.results" means "in the database".

@@ -85,7 +85,7 @@ async fn under_load_batches_fill_to_the_token_budget() {
         fields: BusinessFields::default(),
         warnings: vec![],
         created_at_ms: 1,
-        priority: "normal".into(),
+        priority: docflow_schemas::Priority::Normal,
         locale: None,
     };
     // The backlog is there before the stage starts: load.
@@ -162,7 +162,7 @@ async fn long_documents_are_cut_at_a_short_position_table() {
             fields: BusinessFields::default(),
             warnings: vec![],
             created_at_ms: 1,
-            priority: "normal".into(),
+            priority: docflow_schemas::Priority::Normal,
             locale: None,
         };
         send(&producer, &input, &doc.id, &doc);

@@ -67,7 +67,7 @@ async fn valid_documents_are_parsed_and_malformed_ones_dead_lettered_with_reason
     let mut ids: Vec<&str> = parsed.iter().map(|d| d.id.as_str()).collect();
     ids.sort();
     assert_eq!(ids, ["ok-html", "ok-json", "ok-text"]);
-    assert!(parsed.iter().all(|d| d.priority == "high" && !d.text.is_empty()), "{parsed:?}");
+    assert!(parsed.iter().all(|d| d.priority == docflow_schemas::Priority::High && !d.text.is_empty()), "{parsed:?}");
     let text = parsed.iter().find(|d| d.id == "ok-text").unwrap();
     assert_eq!(text.fields.invoice_number.as_deref(), Some("INV-2024-001"));
     assert_eq!(text.created_at_ms, 1_700_000_000_000);

@@ -205,7 +205,7 @@ async fn documents_flow_through_the_parse_stage_over_sasl_ssl_scram() {
     ids.dedup();
     assert_eq!(ids.len(), N, "parsed over SASL_SSL: {ids:?}");
     let first: ParsedDocument = decoded(&out[0]);
-    assert!(first.text.contains("INVOICE") && first.priority == "normal", "{first:?}");
+    assert!(first.text.contains("INVOICE") && first.priority == docflow_schemas::Priority::Normal, "{first:?}");
 
     shutdown.trigger();
     tokio::time::timeout(Duration::from_secs(30), stage).await.expect("stage stops").unwrap().expect("stage result");

@@ -106,7 +106,7 @@ pub fn embedded_doc(id: &str, e: &[f32]) -> docflow_schemas::EmbeddedDocument {
             fields: docflow_schemas::BusinessFields::default(),
             warnings: vec![],
             created_at_ms: 1,
-            priority: "normal".into(),
+            priority: docflow_schemas::Priority::Normal,
             locale: None,
         },
         embedding_f32le: docflow_schemas::embedding_to_bytes(e),
