@@ -101,7 +101,7 @@ fn fake_pipeline(brokers: String, raw: String, results: String, dlq: String, rul
                 fields: BusinessFields::default(),
                 anomaly_score: 0.0,
                 anomaly_reasons: vec![],
-                status: "ok".into(),
+                status: docflow_schemas::ResultStatus::Ok,
                 model_version: 1,
                 created_at_ms: doc.created_at_ms,
                 persisted_at_ms: now,

@@ -3,6 +3,7 @@
 //! Money is `rust_decimal::Decimal`, serialised as a string ("1234.56"),
 //! never a float.
 
+use crate::topology::Priority;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -126,7 +127,7 @@ pub struct ParsedDocument {
     /// Copied from [`RawDocument::created_at_ms`] so end-to-end latency is measurable.
     pub created_at_ms: i64,
     /// The raw lane it came from (`critical`, `high`, `normal`, `low`).
-    pub priority: String,
+    pub priority: Priority,
     /// The raw document's `locale` hint (how ambiguous dates were read),
     /// kept so a later stage reads the text as the parser did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -217,12 +218,75 @@ pub struct ResultRecord {
     pub anomaly_score: f64,
     #[serde(default)]
     pub anomaly_reasons: Vec<AnomalyReason>,
-    /// `ok | pending_audit`.
-    pub status: String,
+    /// `ok | pending_audit`; an auditor's verdict when an audited document
+    /// comes through again ([`ResultStatus`]).
+    pub status: ResultStatus,
     pub model_version: u64,
     pub created_at_ms: i64,
     /// When the row was durable (ms since epoch).
     pub persisted_at_ms: i64,
+}
+
+/// [`ResultRecord::status`]: the document's status after the write. On the
+/// wire it is the name as a string, exactly as when the field was a
+/// `String`; any other name does not decode.
+///
+/// A scored document is `ok` or `pending_audit`. A human verdict is final
+/// (the store does not reopen it), so a document that was audited and comes
+/// through the pipeline again (a replay) carries the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
+pub enum ResultStatus {
+    /// The anomaly score is at or below the audit threshold.
+    Ok,
+    /// Above the threshold: an audit is open.
+    PendingAudit,
+    /// An auditor found nothing wrong.
+    AuditedOk,
+    /// An auditor confirmed fraud.
+    AuditedFraud,
+    /// An auditor found a processing error.
+    AuditedError,
+}
+
+impl ResultStatus {
+    pub const ALL: [ResultStatus; 5] =
+        [ResultStatus::Ok, ResultStatus::PendingAudit, ResultStatus::AuditedOk, ResultStatus::AuditedFraud, ResultStatus::AuditedError];
+
+    /// The name on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ResultStatus::Ok => "ok",
+            ResultStatus::PendingAudit => "pending_audit",
+            ResultStatus::AuditedOk => "audited_ok",
+            ResultStatus::AuditedFraud => "audited_fraud",
+            ResultStatus::AuditedError => "audited_error",
+        }
+    }
+
+    /// The status named `name`, if it is one.
+    pub fn parse(name: &str) -> Option<ResultStatus> {
+        ResultStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ResultStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<ResultStatus> for &'static str {
+    fn from(s: ResultStatus) -> Self {
+        s.as_str()
+    }
+}
+
+impl TryFrom<String> for ResultStatus {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        ResultStatus::parse(&s).ok_or_else(|| format!("unknown result status {s:?} (ok, pending_audit, audited_ok, audited_fraud, audited_error)"))
+    }
 }
 
 /// `docs.dlq`: a record a stage could not process.
@@ -294,7 +358,7 @@ pub struct ModelUpdate {
 
 /// Little-endian f32 bytes → floats (the embedding encoding of [`EmbeddedDocument`]).
 pub fn embedding_from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     Some(

@@ -7,6 +7,7 @@
 //! constants rather than a string of its own, so a rename is one edit.
 
 use crate::envelope::{DeadLetter, EmbeddedDocument, Feedback, ModelUpdate, ParsedDocument, RawDocument, ResultRecord, ScoredDocument};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -62,7 +63,12 @@ pub const MODEL_UPDATES: Topic<ModelUpdate> = Topic::new("model.updates");
 
 /// The priority of a raw document: which `docs.raw.<lane>` lane it was
 /// published to. Lanes drain highest first (`docflow_runtime::priority`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+///
+/// In envelopes (`ParsedDocument::priority`) it is the lane's name as a
+/// string, exactly as when the field was a `String`; any other name does
+/// not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum Priority {
     Critical,
     High,
@@ -120,6 +126,19 @@ impl std::str::FromStr for Priority {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Priority::parse(s).ok_or_else(|| format!("unknown priority lane {s:?} (critical, high, normal, low)"))
+    }
+}
+
+impl From<Priority> for &'static str {
+    fn from(p: Priority) -> Self {
+        p.as_str()
+    }
+}
+
+impl TryFrom<String> for Priority {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
     }
 }
 

@@ -417,7 +417,7 @@ prop_compose! {
 
 prop_compose! {
     fn parsed_doc()(id in text(), content_type in text(), text in text(), fields in business_fields(),
-                    warnings in texts(), created_at_ms in any::<i64>(), priority in text(), locale in opt_text()) -> ParsedDocument {
+                    warnings in texts(), created_at_ms in any::<i64>(), priority in proptest::sample::select(Priority::ALL.to_vec()), locale in opt_text()) -> ParsedDocument {
         ParsedDocument { id, content_type, text, fields, warnings, created_at_ms, priority, locale }
     }
 }
@@ -443,7 +443,7 @@ prop_compose! {
 
 prop_compose! {
     fn result_record()(a in (text(), text(), float(), business_fields(), float(), reasons()),
-                       b in (text(), any::<u64>(), any::<i64>(), any::<i64>())) -> ResultRecord {
+                       b in (proptest::sample::select(ResultStatus::ALL.to_vec()), any::<u64>(), any::<i64>(), any::<i64>())) -> ResultRecord {
         ResultRecord {
             id: a.0, class: a.1, class_confidence: a.2, fields: a.3, anomaly_score: a.4, anomaly_reasons: a.5,
             status: b.0, model_version: b.1, created_at_ms: b.2, persisted_at_ms: b.3,

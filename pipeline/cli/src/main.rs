@@ -90,7 +90,7 @@ fn main() -> std::process::ExitCode {
     let _telemetry = match docflow_runtime::telemetry::init_from_env("info,rdkafka=warn,scylla=warn") {
         Ok(guard) => guard,
         Err(err) => {
-            eprintln!("error: telemetry settings: {err:#}");
+            eprintln!("error: telemetry settings: {:#}", anyhow::Error::from(err));
             return std::process::ExitCode::FAILURE;
         }
     };

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{create_parse_topics, spawn_parse_stage};
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::{encode_with, Codec, Limits, RawDocument};
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -30,8 +30,8 @@ fn replay_after_a_fix_republishes_to_the_original_topic() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let brokers = testkit::brokers();
-    let prefix = testkit::unique("replay");
+    let brokers = kafka::brokers();
+    let prefix = kafka::unique("replay");
     let (parsed, dlq) = create_parse_topics(&prefix, 1);
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let (tight, default) = (dir.join(format!("{prefix}-tight.toml")), dir.join(format!("{prefix}-default.toml")));
@@ -39,18 +39,18 @@ fn replay_after_a_fix_republishes_to_the_original_topic() {
     std::fs::write(&default, "store_backend = \"memory\"\n").unwrap();
 
     // JSON on the way in: the replay must restore the content-type header.
-    let producer = testkit::producer(&brokers).unwrap();
+    let producer = kafka::producer(&brokers).unwrap();
     let input = format!("{prefix}.docs.raw.normal");
     let big = raw("big", &"INVOICE INV-42 Total 42.00 EUR. ".repeat(10));
     let empty = raw("empty", "");
     for doc in [&big, &empty] {
         let enc = encode_with(doc, Codec::Json, &Limits::DEFAULT).unwrap();
-        testkit::send_raw(&producer, &input, doc.id.as_bytes(), &enc.bytes, &[("content-type", b"application/json")]).unwrap();
+        kafka::send_raw(&producer, &input, doc.id.as_bytes(), &enc.bytes, &[("content-type", b"application/json")]).unwrap();
     }
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
 
     let stage = spawn_parse_stage(&prefix, Some(&tight), None);
-    let dead = testkit::read_topic(&brokers, &dlq, Duration::from_secs(60), |r| r.len() >= 2).unwrap();
+    let dead = kafka::read_topic(&brokers, &dlq, Duration::from_secs(60), |r| r.len() >= 2).unwrap();
     stop(stage);
     assert_eq!(dead.len(), 2, "both documents dead-lettered");
 
@@ -65,11 +65,11 @@ fn replay_after_a_fix_republishes_to_the_original_topic() {
     assert!(stdout.contains("1 dead letter(s) replayed"), "{stdout}");
     println!("{stdout}");
 
-    let got = testkit::read_topic(&brokers, &parsed, Duration::from_secs(60), |r| !r.is_empty()).unwrap();
+    let got = kafka::read_topic(&brokers, &parsed, Duration::from_secs(60), |r| !r.is_empty()).unwrap();
     stop(stage);
     assert_eq!(got.len(), 1, "the replayed document was parsed");
     assert_eq!(got[0].key.as_deref(), Some(b"big".as_slice()));
     // The empty document (`empty`, not selected) was not replayed.
-    let dead_after = testkit::read_topic(&brokers, &dlq, Duration::from_secs(3), |r| r.len() > 2).unwrap();
+    let dead_after = kafka::read_topic(&brokers, &dlq, Duration::from_secs(3), |r| r.len() > 2).unwrap();
     assert_eq!(dead_after.len(), 2, "nothing new was dead-lettered");
 }

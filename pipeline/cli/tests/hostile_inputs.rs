@@ -14,7 +14,7 @@ mod common;
 
 use common::{create_parse_topics, spawn_parse_stage};
 use docflow_corpus::hostile;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::{encode, encode_with, Codec, DeadLetter, Limits, RawDocument, HEADER_CODEC, HEADER_SCHEMA};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -121,8 +121,8 @@ fn hostile_records_get_named_outcomes_none_lost_with_bounded_memory() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let brokers = testkit::brokers();
-    let prefix = testkit::unique("hostile");
+    let brokers = kafka::brokers();
+    let prefix = kafka::unique("hostile");
     let (parsed, dlq) = create_parse_topics(&prefix, 2);
     let log = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}.log"));
     let mut child = spawn_parse_stage(&prefix, None, Some(&log));
@@ -133,7 +133,7 @@ fn hostile_records_get_named_outcomes_none_lost_with_bounded_memory() {
         let (stop, max_rss) = (stop.clone(), max_rss.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                if let Some(kib) = testkit::rss_kib(pid) {
+                if let Some(kib) = docflow_testkit::probe::rss_kib(pid) {
                     max_rss.fetch_max(kib, Ordering::Relaxed);
                 }
                 std::thread::sleep(Duration::from_millis(20));
@@ -143,13 +143,13 @@ fn hostile_records_get_named_outcomes_none_lost_with_bounded_memory() {
 
     let run = prefix.clone();
     let cases = cases(&run);
-    let producer = testkit::producer(&brokers).unwrap();
+    let producer = kafka::producer(&brokers).unwrap();
     let started = Instant::now();
     let mut expected: HashMap<Vec<u8>, (&str, Expect)> = HashMap::new();
     for c in &cases {
         let topic = format!("{prefix}.docs.raw.{}", c.lane);
         let headers: Vec<(&str, &[u8])> = c.headers.iter().map(|(k, v)| (*k, v.as_slice())).collect();
-        let sent = testkit::send_raw(&producer, &topic, &c.key, &c.value, &headers);
+        let sent = kafka::send_raw(&producer, &topic, &c.key, &c.value, &headers);
         match (&c.expect, sent) {
             (Expect::Refused, Err(e)) => println!("{}: refused by the producer as expected ({e})", c.name),
             (Expect::Refused, Ok(())) => panic!("{}: a {} byte record was accepted by the producer", c.name, c.value.len()),
@@ -159,13 +159,13 @@ fn hostile_records_get_named_outcomes_none_lost_with_bounded_memory() {
             }
         }
     }
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
 
     let want_parsed = expected.values().filter(|(_, e)| *e == Expect::Parsed).count();
     let want_dead = expected.len() - want_parsed;
     let timeout = Duration::from_secs(180);
-    let parsed_records = testkit::read_topic(&brokers, &parsed, timeout, |r| r.len() >= want_parsed).unwrap();
-    let dead_records = testkit::read_topic(&brokers, &dlq, timeout, |r| r.len() >= want_dead).unwrap();
+    let parsed_records = kafka::read_topic(&brokers, &parsed, timeout, |r| r.len() >= want_parsed).unwrap();
+    let dead_records = kafka::read_topic(&brokers, &dlq, timeout, |r| r.len() >= want_dead).unwrap();
     let elapsed = started.elapsed();
     let peak_hwm = vm_kib(pid, "VmHWM:");
     stop.store(true, Ordering::Relaxed);

@@ -7,7 +7,7 @@
 //! Needs Kafka (`deploy/local/stack.sh up`); with DOCFLOW_SKIP_INTEGRATION=1
 //! and no broker it says so and skips.
 
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::{decode, encode, BusinessFields, Codec, EmbeddedDocument, Limits, ParsedDocument, HEADER_CODEC, HEADER_SCHEMA};
 use rand::Rng;
 use std::collections::HashMap;
@@ -26,14 +26,14 @@ struct InferProc {
 
 impl InferProc {
     fn spawn(config: &Path, model: &Path, prefix: &str) -> InferProc {
-        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.log", testkit::unique("infer")));
+        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.log", kafka::unique("infer")));
         let child = Command::new(env!("CARGO_BIN_EXE_docflow"))
             .args(["stage", "infer", "--device", "cpu", "--store", "memory", "--topic-prefix", prefix])
             .arg("--config")
             .arg(config)
             .arg("--model")
             .arg(model)
-            .env("DOCFLOW_KAFKA_BROKERS", testkit::brokers())
+            .env("DOCFLOW_KAFKA_BROKERS", kafka::brokers())
             .env("RUST_LOG", "info,librdkafka=warn")
             .env_remove("DOCFLOW_METRICS_ADDR")
             .stdout(Stdio::null())
@@ -73,7 +73,7 @@ fn parsed(seq: usize) -> ParsedDocument {
         fields: BusinessFields::default(),
         warnings: Vec::new(),
         created_at_ms: 0,
-        priority: "normal".into(),
+        priority: docflow_schemas::Priority::Normal,
         locale: None,
     }
 }
@@ -90,10 +90,10 @@ async fn infer_stage_killed_three_times_loses_nothing() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let brokers = testkit::brokers();
-    let prefix = testkit::unique("ik");
+    let brokers = kafka::brokers();
+    let prefix = kafka::unique("ik");
     let (input, output, dlq) = (format!("{prefix}.docs.parsed"), format!("{prefix}.docs.embedded"), format!("{prefix}.docs.dlq"));
-    testkit::create_topics(&brokers, &[(&input, 4), (&output, 4), (&dlq, 1)]).await.unwrap();
+    kafka::create_topics(&brokers, &[(&input, 4), (&output, 4), (&dlq, 1)]).await.unwrap();
 
     let model = docflow_model::tiny::TinyModelDir::new(&docflow_model::tiny::TinySpec::default()).expect("tiny model");
     // Fast failover, and no backpressure: no score stage consumes the output here.
@@ -110,20 +110,20 @@ async fn infer_stage_killed_three_times_loses_nothing() {
     let publisher = {
         let (brokers, input) = (brokers.clone(), input.clone());
         std::thread::spawn(move || {
-            let p = testkit::producer(&brokers).unwrap();
+            let p = kafka::producer(&brokers).unwrap();
             let schema = docflow_schemas::schema_header_value();
             let start = Instant::now();
             for seq in 0..DOCS {
                 let doc = parsed(seq);
                 let enc = encode(&doc, &Limits::DEFAULT).unwrap();
                 let headers = [(HEADER_CODEC, enc.codec.header_value().as_bytes()), (HEADER_SCHEMA, schema.as_bytes())];
-                testkit::send_raw(&p, &input, doc.id.as_bytes(), &enc.bytes, &headers).unwrap();
+                kafka::send_raw(&p, &input, doc.id.as_bytes(), &enc.bytes, &headers).unwrap();
                 let due = Duration::from_micros(seq as u64 * 1_000_000 / PER_SECOND);
                 if let Some(wait) = due.checked_sub(start.elapsed()) {
                     std::thread::sleep(wait);
                 }
             }
-            testkit::flush(&p).unwrap();
+            kafka::flush(&p).unwrap();
         })
     };
 
@@ -146,7 +146,7 @@ async fn infer_stage_killed_three_times_loses_nothing() {
 
     let mut distinct = HashMap::new();
     let mut scanned = 0;
-    let records = testkit::read_topic(&brokers, &output, Duration::from_secs(180), |recs| {
+    let records = kafka::read_topic(&brokers, &output, Duration::from_secs(180), |recs| {
         for r in &recs[scanned..] {
             *distinct.entry(r.key.clone()).or_insert(0usize) += 1;
         }
@@ -168,6 +168,6 @@ async fn infer_stage_killed_three_times_loses_nothing() {
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-3, "unit-length embedding, got norm {norm}");
     }
-    let dead = testkit::read_topic(&brokers, &dlq, Duration::from_secs(2), |_| false).unwrap();
+    let dead = kafka::read_topic(&brokers, &dlq, Duration::from_secs(2), |_| false).unwrap();
     assert!(dead.is_empty(), "no dead letters expected, got {}", dead.len());
 }

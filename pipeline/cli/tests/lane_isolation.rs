@@ -11,7 +11,7 @@
 mod common;
 
 use common::{create_parse_topics, spawn_parse_stage};
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::{decode, encode, Codec, Limits, ParsedDocument, RawDocument, HEADER_CODEC, HEADER_SCHEMA};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ fn raw(id: &str, content_type: &str, body: Vec<u8>) -> RawDocument {
 fn send(producer: &rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultProducerContext>, topic: &str, doc: &RawDocument) {
     let enc = encode(doc, &Limits::DEFAULT).unwrap();
     let schema = docflow_schemas::schema_header_value();
-    testkit::send_raw(producer, topic, doc.id.as_bytes(), &enc.bytes, &[(HEADER_CODEC, enc.codec.header_value().as_bytes()), (HEADER_SCHEMA, schema.as_bytes())]).unwrap();
+    kafka::send_raw(producer, topic, doc.id.as_bytes(), &enc.bytes, &[(HEADER_CODEC, enc.codec.header_value().as_bytes()), (HEADER_SCHEMA, schema.as_bytes())]).unwrap();
 }
 
 /// A genuine PDF that takes hundreds of milliseconds to parse.
@@ -44,8 +44,8 @@ fn critical_lane_p99_under_a_low_lane_flood_of_slow_pdfs() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let brokers = testkit::brokers();
-    let prefix = testkit::unique("lanes");
+    let brokers = kafka::brokers();
+    let prefix = kafka::unique("lanes");
     let (parsed, _dlq) = create_parse_topics(&prefix, 2);
 
     let pdf = slow_pdf();
@@ -56,26 +56,26 @@ fn critical_lane_p99_under_a_low_lane_flood_of_slow_pdfs() {
     let log = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}.log"));
     let mut child = spawn_parse_stage(&prefix, None, Some(&log));
 
-    let producer = testkit::producer(&brokers).unwrap();
+    let producer = kafka::producer(&brokers).unwrap();
     let critical = format!("{prefix}.docs.raw.critical");
     // Warm up: the stage has joined and parses once the first document is back.
     send(&producer, &critical, &raw("warmup", "text/plain", b"INVOICE INV-0 Total 1.00 EUR".to_vec()));
-    testkit::flush(&producer).unwrap();
-    let warm = testkit::read_topic(&brokers, &parsed, Duration::from_secs(60), |r| !r.is_empty()).unwrap();
+    kafka::flush(&producer).unwrap();
+    let warm = kafka::read_topic(&brokers, &parsed, Duration::from_secs(60), |r| !r.is_empty()).unwrap();
     assert!(!warm.is_empty(), "the parse stage did not start");
 
     for i in 0..FLOOD {
         send(&producer, &format!("{prefix}.docs.raw.low"), &raw(&format!("slow-{i}"), "application/pdf", pdf.clone()));
     }
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let flood_started = Instant::now();
     for i in 0..CRITICAL {
         send(&producer, &critical, &raw(&format!("crit-{i}"), "text/plain", format!("INVOICE INV-{i}\nTotal: {i}.00 EUR\n").into_bytes()));
-        testkit::flush(&producer).unwrap();
+        kafka::flush(&producer).unwrap();
         std::thread::sleep(Duration::from_millis(100));
     }
-    let records = testkit::read_topic(&brokers, &parsed, Duration::from_secs(300), |r| r.len() > CRITICAL + FLOOD).unwrap();
+    let records = kafka::read_topic(&brokers, &parsed, Duration::from_secs(300), |r| r.len() > CRITICAL + FLOOD).unwrap();
     let _ = child.kill();
     let _ = child.wait();
 

@@ -11,7 +11,7 @@ use crate::config::{DeliveryMode, StageConfig};
 use crate::metrics::StageMetrics;
 use crate::passthrough::PassThrough;
 use crate::shutdown::ShutdownSignal;
-use crate::testkit;
+use crate::testdata;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,7 +51,7 @@ pub enum BenchError {
 }
 
 impl BenchError {
-    fn setup(step: &'static str) -> impl FnOnce(anyhow::Error) -> Self {
+    fn setup(step: &'static str) -> impl FnOnce(testdata::TestDataError) -> Self {
         move |e| Self::Setup { step, source: e.into() }
     }
 }
@@ -110,22 +110,22 @@ impl std::fmt::Display for BenchReport {
 
 /// Run the benchmark (creates two fresh topics named `bench-*`).
 pub async fn run_bench(args: &BenchSettings) -> Result<BenchReport, BenchError> {
-    testkit::kafka_reachable(&args.brokers).map_err(BenchError::KafkaUnreachable)?;
-    let input = testkit::unique("bench-in");
-    let output = testkit::unique("bench-out");
-    testkit::create_topics(&args.brokers, &[(&input, args.partitions), (&output, args.partitions)])
+    testdata::kafka_reachable(&args.brokers).map_err(BenchError::KafkaUnreachable)?;
+    let input = testdata::unique("bench-in");
+    let output = testdata::unique("bench-out");
+    testdata::create_topics(&args.brokers, &[(&input, args.partitions), (&output, args.partitions)])
         .await
         .map_err(BenchError::setup("creating the benchmark topics"))?;
 
     let t0 = Instant::now();
     {
         let (brokers, input, n, size) = (args.brokers.clone(), input.clone(), args.records, args.size);
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let p = testkit::producer(&brokers)?;
+        tokio::task::spawn_blocking(move || -> Result<(), testdata::TestDataError> {
+            let p = testdata::producer(&brokers)?;
             for seq in 0..n {
-                testkit::send_doc(&p, &input, &testkit::test_doc(seq, size))?;
+                testdata::send_doc(&p, &input, &testdata::test_doc(seq, size))?;
             }
-            testkit::flush(&p)
+            testdata::flush(&p)
         })
         .await
         .map_err(|e| BenchError::Setup { step: "preloading the input topic", source: e.into() })?
@@ -133,7 +133,7 @@ pub async fn run_bench(args: &BenchSettings) -> Result<BenchReport, BenchError> 
     }
     let preload_secs = t0.elapsed().as_secs_f64();
 
-    let mut cfg = StageConfig::new(testkit::unique("bench-group"), vec![input.clone()], Some(output.clone()));
+    let mut cfg = StageConfig::new(testdata::unique("bench-group"), vec![input.clone()], Some(output.clone()));
     cfg.brokers = args.brokers.clone();
     cfg.batch_size = args.batch_size;
     cfg.concurrency = args.concurrency;

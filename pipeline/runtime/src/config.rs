@@ -387,11 +387,12 @@ mod tests {
 
     #[test]
     fn toml_overlay_keeps_untouched_keys_and_rejects_typos() {
-        let base = crate::topology::standard_config("parse").unwrap();
+        let mut base = StageConfig::new("g", ["in.a", "in.b", "in.c", "in.d"].map(String::from).to_vec(), Some("out".into()));
+        base.backpressure.downstream_group = Some("next".into());
         let cfg = merge_toml(&base, "batch_size = 32\n[backpressure]\nhigh_water = 7\nlow_water = 3\n").unwrap();
         assert_eq!(cfg.batch_size, 32);
         assert_eq!(cfg.backpressure.high_water, 7);
-        assert_eq!(cfg.backpressure.downstream_group.as_deref(), Some("docflow-infer"), "untouched keys survive");
+        assert_eq!(cfg.backpressure.downstream_group.as_deref(), Some("next"), "untouched keys survive");
         assert_eq!(cfg.input_topics.len(), 4);
         let e = merge_toml(&base, "bach_size = 1\n").unwrap_err();
         assert!(e.to_string().contains("bach_size"), "typos are errors that name the key: {e}");

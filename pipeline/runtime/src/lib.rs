@@ -20,11 +20,12 @@
 //!   OpenTelemetry over OTLP ([`telemetry::init_from_env`]): per-record
 //!   spans, W3C trace context through Kafka headers, OTLP metrics.
 //! - [`shutdown`]: [`ShutdownSignal`] (SIGINT/SIGTERM).
-//! - [`topology`]: the standard stages' default configs.
-//! - [`passthrough`], [`testkit`], [`bench`]: the pass-through test stage,
-//!   helpers for integration tests against a real broker, the benchmark
+//! - [`passthrough`], [`testdata`], [`bench`]: the pass-through test stage,
+//!   test data on a real broker (topics, a fast producer), the benchmark
 //!   ([`bench::run_bench`]; its command-line front ends are `docflow bench
-//!   runtime` and `docflow-runtime-bench` in `pipeline/bench`).
+//!   runtime` and `docflow-runtime-bench` in `pipeline/bench`). The helpers
+//!   only tests use (reading a topic back, a scratch broker, HTTP probes)
+//!   are in the test-support crate, `docflow_testkit::{kafka, probe}`.
 //! - the global allocator: mimalloc (feature `mimalloc`, on by default) for
 //!   every process linking the runtime, declared at the end of this file.
 //! - `src/bin/testproc.rs`: a stage as an OS process (tests `kill -9` it).
@@ -49,12 +50,11 @@ pub mod runner;
 pub mod shutdown;
 pub mod stage;
 pub mod telemetry;
-pub mod testkit;
-pub mod topology;
+pub mod testdata;
 
 pub use config::{DeliveryMode, OutputCodec, StageConfig};
 pub use metrics::StageMetrics;
-pub use runner::{run_stage, run_stage_with_metrics, run_stages, stage_task, StageTask};
+pub use runner::{run_stage, run_stage_with_metrics, run_stages, stage_task, RunError, StageTask};
 pub use shutdown::ShutdownSignal;
 pub use stage::{Input, Output, ProcessResult, RawRecord, RecordMeta, Stage};
 

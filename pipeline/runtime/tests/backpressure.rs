@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use std::time::{Duration, Instant};
 
 const DOCS: u64 = 20_000;
@@ -15,7 +15,7 @@ const HIGH: u64 = 2_000;
 const BATCH: u64 = 100;
 
 fn topic_end(topic: &str) -> u64 {
-    docflow_runtime::lag::group_lag(&testkit::brokers(), "docflow-test-end-probe", topic, Duration::from_secs(5))
+    docflow_runtime::lag::group_lag(&kafka::brokers(), "docflow-test-end-probe", topic, Duration::from_secs(5))
         .map(|l| l.partitions.iter().map(|p| p.high.max(0) as u64).sum())
         .unwrap_or(0)
 }
@@ -25,16 +25,16 @@ async fn slow_downstream_pauses_upstream() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let brokers = testkit::brokers();
-    let (input, mid, out) = (testkit::unique("bp-in"), testkit::unique("bp-mid"), testkit::unique("bp-out"));
-    testkit::create_topics(&brokers, &[(&input, 4), (&mid, 4), (&out, 4)]).await.unwrap();
-    let (up_group, down_group) = (testkit::unique("bp-up"), testkit::unique("bp-down"));
+    let brokers = kafka::brokers();
+    let (input, mid, out) = (kafka::unique("bp-in"), kafka::unique("bp-mid"), kafka::unique("bp-out"));
+    kafka::create_topics(&brokers, &[(&input, 4), (&mid, 4), (&out, 4)]).await.unwrap();
+    let (up_group, down_group) = (kafka::unique("bp-up"), kafka::unique("bp-down"));
     {
-        let p = testkit::producer(&brokers).unwrap();
+        let p = kafka::producer(&brokers).unwrap();
         for seq in 0..DOCS {
-            testkit::send_doc(&p, &input, &testkit::test_doc(seq, 1024)).unwrap();
+            kafka::send_doc(&p, &input, &kafka::test_doc(seq, 1024)).unwrap();
         }
-        testkit::flush(&p).unwrap();
+        kafka::flush(&p).unwrap();
     }
 
     let up_cfg = fast_failover(&format!(
@@ -56,7 +56,7 @@ async fn slow_downstream_pauses_upstream() {
             max_lag = max_lag.max(l.total());
         }
         if started.elapsed() > Duration::from_secs(3) {
-            rss.push(testkit::rss_kib(up.pid()).expect("upstream alive"));
+            rss.push(docflow_testkit::probe::rss_kib(up.pid()).expect("upstream alive"));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -7,7 +7,7 @@
 
 use docflow_runtime::passthrough::PassThrough;
 use docflow_runtime::telemetry::{self, Registry};
-use docflow_runtime::testkit::{self, ScratchKafka};
+use docflow_testkit::kafka::{self, ScratchKafka};
 use docflow_runtime::{ShutdownSignal, StageConfig};
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -19,7 +19,7 @@ const DOCS: u64 = 300;
 async fn time_to_status(addr: SocketAddr, want: u16, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
-        let (status, body) = tokio::task::spawn_blocking(move || testkit::http_get(addr, "/readyz")).await.unwrap();
+        let (status, body) = tokio::task::spawn_blocking(move || docflow_testkit::probe::http_get(addr, "/readyz")).await.unwrap();
         if status == want {
             return started.elapsed();
         }
@@ -29,11 +29,11 @@ async fn time_to_status(addr: SocketAddr, want: u16, limit: Duration) -> Duratio
 }
 
 fn publish(brokers: &str, topic: &str, seqs: std::ops::Range<u64>) {
-    let p = testkit::producer(brokers).unwrap();
+    let p = kafka::producer(brokers).unwrap();
     for seq in seqs {
-        testkit::send_doc(&p, topic, &testkit::test_doc(seq, 100)).unwrap();
+        kafka::send_doc(&p, topic, &kafka::test_doc(seq, 100)).unwrap();
     }
-    testkit::flush(&p).unwrap();
+    kafka::flush(&p).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,14 +46,14 @@ async fn readyz_follows_a_broker_kill_and_restart() {
     let kafka = ScratchKafka::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).expect("scratch broker");
     let brokers = kafka.brokers();
     let (input, out) = ("br-in", "br-out");
-    testkit::create_topics(&brokers, &[(input, 3), (out, 3)]).await.unwrap();
+    kafka::create_topics(&brokers, &[(input, 3), (out, 3)]).await.unwrap();
 
     let server = telemetry::serve("127.0.0.1:0".parse().unwrap(), Registry::global()).await.unwrap();
     let addr = server.local_addr;
     let mut cfg = StageConfig::new("br-group", vec![input.to_owned()], Some(out.to_owned()));
     cfg.brokers = brokers.clone();
     cfg.dlq_topic = "br-dlq".to_owned();
-    cfg.delivery = testkit::delivery_mode().expect("DOCFLOW_DELIVERY");
+    cfg.delivery = kafka::delivery_mode().expect("DOCFLOW_DELIVERY");
     let shutdown = ShutdownSignal::new();
     let run = tokio::spawn(docflow_runtime::run_stage(PassThrough::new("br"), cfg, shutdown.clone()));
     let joined = time_to_status(addr, 200, Duration::from_secs(30)).await;
@@ -62,19 +62,19 @@ async fn readyz_follows_a_broker_kill_and_restart() {
 
     kafka.kill9().unwrap();
     let down = time_to_status(addr, 503, Duration::from_secs(10)).await;
-    let body = tokio::task::spawn_blocking(move || testkit::http_get(addr, "/readyz").1).await.unwrap();
+    let body = tokio::task::spawn_blocking(move || docflow_testkit::probe::http_get(addr, "/readyz").1).await.unwrap();
     println!("503 {down:?} after the broker's SIGKILL: {body:?}");
     assert!(body.contains("not connected to Kafka"), "{body}");
     // Down for a while, as a real outage would be.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(tokio::task::spawn_blocking(move || testkit::http_get(addr, "/readyz").0).await.unwrap(), 503, "still down");
+    assert_eq!(tokio::task::spawn_blocking(move || docflow_testkit::probe::http_get(addr, "/readyz").0).await.unwrap(), 503, "still down");
 
     kafka.up().unwrap();
     let back = time_to_status(addr, 200, Duration::from_secs(30)).await;
     println!("200 {back:?} after the broker answered again");
     publish(&brokers, input, DOCS / 2..DOCS);
 
-    let records = testkit::read_topic(&brokers, out, Duration::from_secs(60), |recs| {
+    let records = kafka::read_topic(&brokers, out, Duration::from_secs(60), |recs| {
         recs.iter().map(|r| r.key.clone()).collect::<HashSet<_>>().len() >= DOCS as usize
     })
     .unwrap();

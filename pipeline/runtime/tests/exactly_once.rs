@@ -12,7 +12,7 @@ mod common;
 
 use common::*;
 use docflow_runtime::passthrough::PassThrough;
-use docflow_runtime::testkit::{self, ScratchKafka};
+use docflow_testkit::kafka::{self, ScratchKafka};
 use docflow_runtime::{ShutdownSignal, StageConfig, StageMetrics};
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::ClientConfig;
@@ -23,9 +23,9 @@ use std::time::Duration;
 
 const EOS: &str = "delivery = \"exactly_once\"";
 
-fn assert_exactly_once(records: &[testkit::Consumed], docs: u64, what: &str) {
+fn assert_exactly_once(records: &[kafka::Consumed], docs: u64, what: &str) {
     let counts = id_counts(records);
-    let missing = (0..docs).filter(|s| !counts.contains_key(&testkit::test_doc(*s, 0).id)).count();
+    let missing = (0..docs).filter(|s| !counts.contains_key(&kafka::test_doc(*s, 0).id)).count();
     let duplicates = records.len() - counts.len();
     println!("exactly_once ({what}): {docs} documents, {} records read_committed, {missing} missing, {duplicates} duplicates", records.len());
     assert_eq!(missing, 0, "{what}: documents lost");
@@ -38,11 +38,11 @@ async fn kill_9_three_times_gives_no_loss_and_no_duplicates() {
         return;
     }
     const DOCS: u64 = 3_000;
-    let brokers = testkit::brokers();
-    let (input, mid, out) = (testkit::unique("eo-in"), testkit::unique("eo-mid"), testkit::unique("eo-out"));
-    let dlq = testkit::unique("eo-dlq");
-    testkit::create_topics(&brokers, &[(&input, 6), (&mid, 6), (&out, 6), (&dlq, 1)]).await.unwrap();
-    let (group_a, group_b) = (testkit::unique("eo-a"), testkit::unique("eo-b"));
+    let brokers = kafka::brokers();
+    let (input, mid, out) = (kafka::unique("eo-in"), kafka::unique("eo-mid"), kafka::unique("eo-out"));
+    let dlq = kafka::unique("eo-dlq");
+    kafka::create_topics(&brokers, &[(&input, 6), (&mid, 6), (&out, 6), (&dlq, 1)]).await.unwrap();
+    let (group_a, group_b) = (kafka::unique("eo-a"), kafka::unique("eo-b"));
     let cfg = format!("{EOS}\ndlq_topic = \"{dlq}\"\nbatch_size = 100");
     let a_args = args(&["--group", &group_a, "--input", &input, "--output", &mid, "--config", &cfg]);
     let b_args = args(&["--group", &group_b, "--input", &mid, "--output", &out, "--config", &cfg]);
@@ -63,12 +63,12 @@ async fn kill_9_three_times_gives_no_loss_and_no_duplicates() {
     assert!(a.stop(Duration::from_secs(30)).success(), "A:\n{}", a.log_tail());
     assert!(b.stop(Duration::from_secs(30)).success(), "B:\n{}", b.log_tail());
     // Everything both topics hold once the stages are stopped.
-    let records = testkit::read_topic(&brokers, &out, Duration::from_secs(5), |_| false).unwrap();
+    let records = kafka::read_topic(&brokers, &out, Duration::from_secs(5), |_| false).unwrap();
     assert_exactly_once(&records, DOCS, "kill -9 of a stage ×3");
-    let mids = testkit::read_topic(&brokers, &mid, Duration::from_secs(5), |_| false).unwrap();
+    let mids = kafka::read_topic(&brokers, &mid, Duration::from_secs(5), |_| false).unwrap();
     assert_exactly_once(&mids, DOCS, "the killed stage's own output");
     assert_eq!(wait_lag_zero(&group_a, &input, Duration::from_secs(10)), 0, "A committed everything");
-    let dead = testkit::read_topic(&brokers, &dlq, Duration::from_secs(2), |_| false).unwrap();
+    let dead = kafka::read_topic(&brokers, &dlq, Duration::from_secs(2), |_| false).unwrap();
     assert!(dead.is_empty(), "no dead letters expected, got {}", dead.len());
 }
 
@@ -82,7 +82,7 @@ async fn a_broker_sigkill_and_restart_gives_no_loss_and_no_duplicates() {
     const DOCS: u64 = 3_000;
     let kafka = ScratchKafka::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).expect("scratch broker");
     let brokers = kafka.brokers();
-    testkit::create_topics(&brokers, &[("in", 3), ("mid", 3), ("out", 3)]).await.unwrap();
+    kafka::create_topics(&brokers, &[("in", 3), ("mid", 3), ("out", 3)]).await.unwrap();
     let stage = |name: &str, input: &str, output: &str| {
         let mut c = docflow_runtime::config::merge_toml(&StageConfig::new(format!("eob-{name}"), vec![input.into()], Some(output.into())), EOS).unwrap();
         c.brokers = brokers.clone();
@@ -112,7 +112,7 @@ async fn a_broker_sigkill_and_restart_gives_no_loss_and_no_duplicates() {
     println!("broker back");
     publisher.join().unwrap();
 
-    testkit::read_topic(&brokers, "out", Duration::from_secs(120), |r| {
+    kafka::read_topic(&brokers, "out", Duration::from_secs(120), |r| {
         r.iter().map(|c| c.key.clone()).collect::<HashSet<_>>().len() >= DOCS as usize
     })
     .unwrap();
@@ -128,7 +128,7 @@ async fn a_broker_sigkill_and_restart_gives_no_loss_and_no_duplicates() {
             m.producers_replaced.load(Ordering::Relaxed)
         );
     }
-    let records = testkit::read_topic(&brokers, "out", Duration::from_secs(5), |_| false).unwrap();
+    let records = kafka::read_topic(&brokers, "out", Duration::from_secs(5), |_| false).unwrap();
     assert_exactly_once(&records, DOCS, "broker SIGKILL + restart");
 }
 
@@ -155,13 +155,13 @@ async fn a_fenced_producer_is_replaced_without_loss_or_duplicates() {
         return;
     }
     const DOCS: u64 = 2_000;
-    let brokers = testkit::brokers();
-    let (input, out, dlq) = (testkit::unique("eof-in"), testkit::unique("eof-out"), testkit::unique("eof-dlq"));
-    testkit::create_topics(&brokers, &[(&input, 3), (&out, 3), (&dlq, 1)]).await.unwrap();
-    let group = testkit::unique("eof");
+    let brokers = kafka::brokers();
+    let (input, out, dlq) = (kafka::unique("eof-in"), kafka::unique("eof-out"), kafka::unique("eof-dlq"));
+    kafka::create_topics(&brokers, &[(&input, 3), (&out, 3), (&dlq, 1)]).await.unwrap();
+    let group = kafka::unique("eof");
     // A known replica name, so the test knows the stage's transactional id
     // (`<group>-<group instance id>`, the instance id `<replica>-<stage>`).
-    let replica = testkit::unique("replica");
+    let replica = kafka::unique("replica");
     let transactional_id = format!("{group}-{replica}-eof");
     let cfg = format!("{EOS}\ndlq_topic = \"{dlq}\"\nbatch_size = 100");
     let stage_args = args(&["--group", &group, "--input", &input, "--output", &out, "--config", &cfg]);
@@ -186,9 +186,9 @@ async fn a_fenced_producer_is_replaced_without_loss_or_duplicates() {
     drop(intruders);
     let replaced = stage.log_lines(&["fresh transactional producer in place"]).len();
     println!("producers replaced: {replaced} (2 fencings)");
-    let records = testkit::read_topic(&brokers, &out, Duration::from_secs(5), |_| false).unwrap();
+    let records = kafka::read_topic(&brokers, &out, Duration::from_secs(5), |_| false).unwrap();
     assert_exactly_once(&records, DOCS, "producer fenced ×2");
     assert_eq!(wait_lag_zero(&group, &input, Duration::from_secs(10)), 0, "the stage committed everything");
-    let dead = testkit::read_topic(&brokers, &dlq, Duration::from_secs(2), |_| false).unwrap();
+    let dead = kafka::read_topic(&brokers, &dlq, Duration::from_secs(2), |_| false).unwrap();
     assert!(dead.is_empty(), "no dead letters expected, got {}", dead.len());
 }

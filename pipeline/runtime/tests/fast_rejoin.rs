@@ -11,7 +11,7 @@
 mod common;
 
 use common::*;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use std::time::{Duration, Instant};
 
 const DOCS: u64 = 2_400;
@@ -21,10 +21,10 @@ async fn kill_9_and_restart_rejoins_at_once_and_a_planned_stop_leaves() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let brokers = testkit::brokers();
-    let (input, out) = (testkit::unique("fr-in"), testkit::unique("fr-out"));
-    testkit::create_topics(&brokers, &[(&input, 4), (&out, 4)]).await.unwrap();
-    let group = testkit::unique("fr-group");
+    let brokers = kafka::brokers();
+    let (input, out) = (kafka::unique("fr-in"), kafka::unique("fr-out"));
+    kafka::create_topics(&brokers, &[(&input, 4), (&out, 4)]).await.unwrap();
+    let group = kafka::unique("fr-group");
     // Default membership and session settings: nothing here shortens them.
     let a = args(&["--group", &group, "--input", &input, "--output", &out, "--config", "batch_size = 50"]);
     let assigned = ["partitions assigned"];

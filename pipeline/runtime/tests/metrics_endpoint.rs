@@ -5,7 +5,8 @@
 //! labels, values and the histogram buckets.
 
 use docflow_runtime::telemetry::{self, Registry};
-use docflow_runtime::{passthrough::PassThrough, testkit, ShutdownSignal, StageConfig, StageMetrics};
+use docflow_runtime::{passthrough::PassThrough, ShutdownSignal, StageConfig, StageMetrics};
+use docflow_testkit::kafka;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 const DOCS: u64 = 300;
 const GARBAGE: u64 = 5;
 
-use docflow_runtime::testkit::http_get as get;
+use docflow_testkit::probe::http_get as get;
 
 /// Sample lines as `series (name{labels}) -> value`.
 fn samples(text: &str) -> HashMap<String, f64> {
@@ -58,9 +59,9 @@ async fn stage_serves_metrics_health_and_readiness() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let brokers = testkit::brokers();
-    let (input, out, dlq) = (testkit::unique("me-in"), testkit::unique("me-out"), testkit::unique("me-dlq"));
-    testkit::create_topics(&brokers, &[(&input, 3), (&out, 3), (&dlq, 1)]).await.unwrap();
+    let brokers = kafka::brokers();
+    let (input, out, dlq) = (kafka::unique("me-in"), kafka::unique("me-out"), kafka::unique("me-dlq"));
+    kafka::create_topics(&brokers, &[(&input, 3), (&out, 3), (&dlq, 1)]).await.unwrap();
 
     let server = telemetry::serve("127.0.0.1:0".parse().unwrap(), Registry::global()).await.unwrap();
     let addr = server.local_addr;
@@ -72,8 +73,8 @@ async fn stage_serves_metrics_health_and_readiness() {
     assert_eq!(h, (200, "ok\n".to_owned()));
     assert_eq!(r.0, 503, "not ready without a stage: {}", r.1);
 
-    let stage_name = testkit::unique("me-stage");
-    let mut cfg = StageConfig::new(testkit::unique("me-group"), vec![input.clone()], Some(out.clone()));
+    let stage_name = kafka::unique("me-stage");
+    let mut cfg = StageConfig::new(kafka::unique("me-group"), vec![input.clone()], Some(out.clone()));
     cfg.brokers = brokers.clone();
     cfg.dlq_topic = dlq.clone();
     cfg.batch_size = 50;
@@ -85,14 +86,14 @@ async fn stage_serves_metrics_health_and_readiness() {
     let body = tokio::task::spawn_blocking(move || {
         // Ready once partitions are assigned.
         wait_for("/readyz 200", Duration::from_secs(15), || get(addr, "/readyz").0 == 200);
-        let p = testkit::producer(&brokers).unwrap();
+        let p = kafka::producer(&brokers).unwrap();
         for seq in 0..DOCS {
-            testkit::send_doc(&p, &input2, &testkit::test_doc(seq, 200)).unwrap();
+            kafka::send_doc(&p, &input2, &kafka::test_doc(seq, 200)).unwrap();
         }
         for i in 0..GARBAGE {
-            testkit::send_raw(&p, &input2, format!("junk-{i}").as_bytes(), b"\xff\x00not a docflow record", &[]).unwrap();
+            kafka::send_raw(&p, &input2, format!("junk-{i}").as_bytes(), b"\xff\x00not a docflow record", &[]).unwrap();
         }
-        testkit::flush(&p).unwrap();
+        kafka::flush(&p).unwrap();
         wait_for("all records completed", Duration::from_secs(15), || m.completed.load(Ordering::Relaxed) >= DOCS + GARBAGE);
         assert_eq!(get(addr, "/readyz").0, 200, "ready while consuming");
         assert_eq!(get(addr, "/nope").0, 404);

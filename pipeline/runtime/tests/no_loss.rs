@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use rand::Rng;
 use std::time::{Duration, Instant};
 
@@ -18,11 +18,11 @@ async fn kill_9_three_times_loses_nothing() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let brokers = testkit::brokers();
-    let (input, mid, out) = (testkit::unique("nl-in"), testkit::unique("nl-mid"), testkit::unique("nl-out"));
-    let dlq = testkit::unique("nl-dlq");
-    testkit::create_topics(&brokers, &[(&input, 6), (&mid, 6), (&out, 6), (&dlq, 1)]).await.unwrap();
-    let (group_a, group_b) = (testkit::unique("nl-a"), testkit::unique("nl-b"));
+    let brokers = kafka::brokers();
+    let (input, mid, out) = (kafka::unique("nl-in"), kafka::unique("nl-mid"), kafka::unique("nl-out"));
+    let dlq = kafka::unique("nl-dlq");
+    kafka::create_topics(&brokers, &[(&input, 6), (&mid, 6), (&out, 6), (&dlq, 1)]).await.unwrap();
+    let (group_a, group_b) = (kafka::unique("nl-a"), kafka::unique("nl-b"));
     let cfg = fast_failover(&format!("dlq_topic = \"{dlq}\"\nbatch_size = 200"));
     let a_args = args(&["--group", &group_a, "--input", &input, "--output", &mid, "--config", &cfg]);
     let b_args = args(&["--group", &group_b, "--input", &mid, "--output", &out, "--config", &cfg]);
@@ -33,17 +33,17 @@ async fn kill_9_three_times_loses_nothing() {
     let publisher = {
         let (brokers, input) = (brokers.clone(), input.clone());
         std::thread::spawn(move || {
-            let p = testkit::producer(&brokers).unwrap();
+            let p = kafka::producer(&brokers).unwrap();
             let start = Instant::now();
             for seq in 0..DOCS {
-                testkit::send_doc(&p, &input, &testkit::test_doc(seq, BODY)).unwrap();
+                kafka::send_doc(&p, &input, &kafka::test_doc(seq, BODY)).unwrap();
                 // 2,500 docs/s
                 let due = Duration::from_micros(seq * 400);
                 if let Some(wait) = due.checked_sub(start.elapsed()) {
                     std::thread::sleep(wait);
                 }
             }
-            testkit::flush(&p).unwrap();
+            kafka::flush(&p).unwrap();
         })
     };
 
@@ -59,7 +59,7 @@ async fn kill_9_three_times_loses_nothing() {
 
     let records = read_until_ids(&out, DOCS as usize, Duration::from_secs(120));
     let counts = id_counts(&records);
-    let missing: Vec<String> = (0..DOCS).map(|s| testkit::test_doc(s, 0).id).filter(|id| !counts.contains_key(id)).collect();
+    let missing: Vec<String> = (0..DOCS).map(|s| kafka::test_doc(s, 0).id).filter(|id| !counts.contains_key(id)).collect();
     let duplicates = records.len() - counts.len();
     println!("no_loss: {} documents, {} records in output, {} distinct, {duplicates} duplicates from replays", DOCS, records.len(), counts.len());
     assert!(missing.is_empty(), "{} ids lost, e.g. {:?}\nA:\n{}\nB:\n{}", missing.len(), &missing[..missing.len().min(5)], a.log_tail(), b.log_tail());
@@ -67,7 +67,7 @@ async fn kill_9_three_times_loses_nothing() {
     // Outputs are intact copies of their inputs.
     for r in records.iter().step_by(97) {
         let d = doc(r);
-        assert_eq!(d.body, testkit::test_doc(d.seq, BODY).body);
+        assert_eq!(d.body, kafka::test_doc(d.seq, BODY).body);
         assert_eq!(r.key.as_deref(), Some(d.id.as_bytes()));
     }
 
@@ -77,6 +77,6 @@ async fn kill_9_three_times_loses_nothing() {
     assert_eq!(wait_lag_zero(&group_a, &input, Duration::from_secs(10)), 0, "A committed everything on shutdown");
     // B's input was written by A, in transactions in exactly-once mode.
     assert_eq!(unconsumed(&group_b, &mid, Duration::from_secs(3)), 0, "B committed everything on shutdown");
-    let dead = testkit::read_topic(&brokers, &dlq, Duration::from_secs(2), |_| false).unwrap();
+    let dead = kafka::read_topic(&brokers, &dlq, Duration::from_secs(2), |_| false).unwrap();
     assert!(dead.is_empty(), "no dead letters expected, got {}", dead.len());
 }

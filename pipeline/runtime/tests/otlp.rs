@@ -17,7 +17,8 @@ mod otlp_receiver;
 
 use docflow_runtime::passthrough::TestDoc;
 use docflow_runtime::telemetry::{self, OtelConfig, TraceParent};
-use docflow_runtime::{testkit, Input, Output, ProcessResult, ShutdownSignal, Stage, StageConfig};
+use docflow_runtime::{Input, Output, ProcessResult, ShutdownSignal, Stage, StageConfig};
+use docflow_testkit::kafka;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span};
 use otlp_receiver::{attr, hex};
@@ -84,12 +85,12 @@ async fn one_document_is_one_trace_across_stages_and_metrics_arrive() {
     let guard = telemetry::install(&config, "warn").expect("install telemetry");
     assert_eq!(telemetry::sample_ratio(), Some(0.1));
 
-    let brokers = testkit::brokers();
-    let (input, mid, out, dlq) = (testkit::unique("ot-in"), testkit::unique("ot-mid"), testkit::unique("ot-out"), testkit::unique("ot-dlq"));
-    testkit::create_topics(&brokers, &[(&input, 2), (&mid, 2), (&out, 2), (&dlq, 1)]).await.unwrap();
-    let (a, b) = (testkit::unique("ot-a"), testkit::unique("ot-b"));
+    let brokers = kafka::brokers();
+    let (input, mid, out, dlq) = (kafka::unique("ot-in"), kafka::unique("ot-mid"), kafka::unique("ot-out"), kafka::unique("ot-dlq"));
+    kafka::create_topics(&brokers, &[(&input, 2), (&mid, 2), (&out, 2), (&dlq, 1)]).await.unwrap();
+    let (a, b) = (kafka::unique("ot-a"), kafka::unique("ot-b"));
     let stage_cfg = |from: &str, to: &str| {
-        let mut c = StageConfig::new(testkit::unique("ot-group"), vec![from.to_owned()], Some(to.to_owned()));
+        let mut c = StageConfig::new(kafka::unique("ot-group"), vec![from.to_owned()], Some(to.to_owned()));
         c.brokers = brokers.clone();
         c.dlq_topic = dlq.clone();
         c.batch_size = 10;
@@ -105,10 +106,10 @@ async fn one_document_is_one_trace_across_stages_and_metrics_arrive() {
 
     let (brokers2, input2, out2, dlq2) = (brokers.clone(), input.clone(), out.clone(), dlq.clone());
     let (outputs, dead) = tokio::task::spawn_blocking(move || {
-        let p = testkit::producer(&brokers2).unwrap();
+        let p = kafka::producer(&brokers2).unwrap();
         let schema = docflow_schemas::schema_header_value();
         for (seq, tp) in [(1u64, Some(SAMPLED)), (2, Some(UNSAMPLED)), (3, None)] {
-            let doc = testkit::test_doc(seq, 100);
+            let doc = kafka::test_doc(seq, 100);
             let enc = docflow_schemas::encode(&doc, &docflow_schemas::Limits::DEFAULT).unwrap();
             let codec = enc.codec.header_value();
             let mut headers = vec![(docflow_schemas::HEADER_CODEC, codec.as_bytes()), (docflow_schemas::HEADER_SCHEMA, schema.as_bytes())];
@@ -116,12 +117,12 @@ async fn one_document_is_one_trace_across_stages_and_metrics_arrive() {
                 headers.push(("traceparent", tp.as_bytes()));
                 headers.push(("tracestate", b"vendor=x1".as_slice()));
             }
-            testkit::send_raw(&p, &input2, doc.id.as_bytes(), &enc.bytes, &headers).unwrap();
+            kafka::send_raw(&p, &input2, doc.id.as_bytes(), &enc.bytes, &headers).unwrap();
         }
-        testkit::send_raw(&p, &input2, b"poison", b"\xc1 not a record", &[("traceparent", POISON_UNSAMPLED.as_bytes())]).unwrap();
-        testkit::flush(&p).unwrap();
-        let outputs = testkit::read_topic(&brokers2, &out2, Duration::from_secs(30), |r| r.len() >= 3).unwrap();
-        let dead = testkit::read_topic(&brokers2, &dlq2, Duration::from_secs(30), |r| !r.is_empty()).unwrap();
+        kafka::send_raw(&p, &input2, b"poison", b"\xc1 not a record", &[("traceparent", POISON_UNSAMPLED.as_bytes())]).unwrap();
+        kafka::flush(&p).unwrap();
+        let outputs = kafka::read_topic(&brokers2, &out2, Duration::from_secs(30), |r| r.len() >= 3).unwrap();
+        let dead = kafka::read_topic(&brokers2, &dlq2, Duration::from_secs(30), |r| !r.is_empty()).unwrap();
         (outputs, dead)
     })
     .await

@@ -8,7 +8,8 @@ mod otlp_receiver;
 
 use docflow_runtime::passthrough::TestDoc;
 use docflow_runtime::telemetry::{self, OtelConfig, TraceParent};
-use docflow_runtime::{testkit, Input, Output, ProcessResult, ShutdownSignal, Stage, StageConfig};
+use docflow_runtime::{Input, Output, ProcessResult, ShutdownSignal, Stage, StageConfig};
+use docflow_testkit::kafka;
 use otlp_receiver::{attr, hex};
 use std::time::{Duration, Instant};
 
@@ -40,11 +41,11 @@ async fn a_record_without_context_starts_an_exported_trace() {
     };
     let guard = telemetry::install(&config, "warn").expect("install telemetry");
 
-    let brokers = testkit::brokers();
-    let (input, out, dlq) = (testkit::unique("otn-in"), testkit::unique("otn-out"), testkit::unique("otn-dlq"));
-    testkit::create_topics(&brokers, &[(&input, 1), (&out, 1), (&dlq, 1)]).await.unwrap();
-    let stage = testkit::unique("otn-stage");
-    let mut cfg = StageConfig::new(testkit::unique("otn-group"), vec![input.clone()], Some(out.clone()));
+    let brokers = kafka::brokers();
+    let (input, out, dlq) = (kafka::unique("otn-in"), kafka::unique("otn-out"), kafka::unique("otn-dlq"));
+    kafka::create_topics(&brokers, &[(&input, 1), (&out, 1), (&dlq, 1)]).await.unwrap();
+    let stage = kafka::unique("otn-stage");
+    let mut cfg = StageConfig::new(kafka::unique("otn-group"), vec![input.clone()], Some(out.clone()));
     cfg.brokers = brokers.clone();
     cfg.dlq_topic = dlq;
     let shutdown = ShutdownSignal::new();
@@ -52,14 +53,14 @@ async fn a_record_without_context_starts_an_exported_trace() {
 
     let (brokers2, input2, out2) = (brokers.clone(), input.clone(), out.clone());
     let outputs = tokio::task::spawn_blocking(move || {
-        let p = testkit::producer(&brokers2).unwrap();
-        let doc = testkit::test_doc(1, 100);
+        let p = kafka::producer(&brokers2).unwrap();
+        let doc = kafka::test_doc(1, 100);
         let enc = docflow_schemas::encode(&doc, &docflow_schemas::Limits::DEFAULT).unwrap();
         let schema = docflow_schemas::schema_header_value();
         let headers = [(docflow_schemas::HEADER_CODEC, enc.codec.header_value().as_bytes()), (docflow_schemas::HEADER_SCHEMA, schema.as_bytes())];
-        testkit::send_raw(&p, &input2, doc.id.as_bytes(), &enc.bytes, &headers).unwrap();
-        testkit::flush(&p).unwrap();
-        testkit::read_topic(&brokers2, &out2, Duration::from_secs(30), |r| !r.is_empty()).unwrap()
+        kafka::send_raw(&p, &input2, doc.id.as_bytes(), &enc.bytes, &headers).unwrap();
+        kafka::flush(&p).unwrap();
+        kafka::read_topic(&brokers2, &out2, Duration::from_secs(30), |r| !r.is_empty()).unwrap()
     })
     .await
     .unwrap();

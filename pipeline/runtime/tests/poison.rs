@@ -10,7 +10,8 @@ mod common;
 use common::*;
 use docflow_core::StageError;
 use docflow_runtime::passthrough::TestDoc;
-use docflow_runtime::{testkit, Input, Output, ProcessResult, ShutdownSignal, Stage, StageConfig, StageMetrics};
+use docflow_runtime::{Input, Output, ProcessResult, ShutdownSignal, Stage, StageConfig, StageMetrics};
+use docflow_testkit::kafka;
 use docflow_schemas::{DeadLetter, HEADER_CODEC, HEADER_SCHEMA};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -75,18 +76,18 @@ async fn poison_records_go_to_the_dlq_with_reasons() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let brokers = testkit::brokers();
-    let (input, out, dlq) = (testkit::unique("ps-in"), testkit::unique("ps-out"), testkit::unique("ps-dlq"));
-    testkit::create_topics(&brokers, &[(&input, 4), (&out, 4), (&dlq, 2)]).await.unwrap();
+    let brokers = kafka::brokers();
+    let (input, out, dlq) = (kafka::unique("ps-in"), kafka::unique("ps-out"), kafka::unique("ps-dlq"));
+    kafka::create_topics(&brokers, &[(&input, 4), (&out, 4), (&dlq, 2)]).await.unwrap();
 
     // Publish, remembering what each bad record was and its exact bytes.
     let schema = docflow_schemas::schema_header_value();
     let mut expected_ok = HashSet::new();
     let mut expected_dead: HashMap<String, (&str, Vec<u8>)> = HashMap::new();
     {
-        let p = testkit::producer(&brokers).unwrap();
+        let p = kafka::producer(&brokers).unwrap();
         for i in 0..N {
-            let mut doc = testkit::test_doc(i, 300);
+            let mut doc = kafka::test_doc(i, 300);
             match kind_of(i) {
                 Kind::Valid | Kind::Flaky | Kind::Down => {
                     doc.id = match kind_of(i) {
@@ -94,7 +95,7 @@ async fn poison_records_go_to_the_dlq_with_reasons() {
                         Kind::Down => format!("down-{i}"),
                         _ => doc.id,
                     };
-                    testkit::send_doc(&p, &input, &doc).unwrap();
+                    kafka::send_doc(&p, &input, &doc).unwrap();
                     if matches!(kind_of(i), Kind::Down) {
                         let enc = docflow_schemas::encode(&doc, &docflow_schemas::Limits::DEFAULT).unwrap();
                         expected_dead.insert(doc.id.clone(), ("db_timeout", enc.bytes));
@@ -106,20 +107,20 @@ async fn poison_records_go_to_the_dlq_with_reasons() {
                     let key = format!("garbage-{i}");
                     let mut bytes: Vec<u8> = (0..200).map(|_| rand::random::<u8>()).collect();
                     bytes[0] = 0xc1; // a reserved MessagePack marker: never a valid value
-                    testkit::send_raw(&p, &input, key.as_bytes(), &bytes, &[(HEADER_CODEC, b"msgpack")]).unwrap();
+                    kafka::send_raw(&p, &input, key.as_bytes(), &bytes, &[(HEADER_CODEC, b"msgpack")]).unwrap();
                     expected_dead.insert(key, ("malformed", bytes));
                 }
                 Kind::WrongSchema => {
                     let key = format!("schema-{i}");
                     let enc = docflow_schemas::encode(&doc, &docflow_schemas::Limits::DEFAULT).unwrap();
-                    testkit::send_raw(&p, &input, key.as_bytes(), &enc.bytes, &[(HEADER_CODEC, enc.codec.header_value().as_bytes()), (HEADER_SCHEMA, b"docflow.v9")]).unwrap();
+                    kafka::send_raw(&p, &input, key.as_bytes(), &enc.bytes, &[(HEADER_CODEC, enc.codec.header_value().as_bytes()), (HEADER_SCHEMA, b"docflow.v9")]).unwrap();
                     expected_dead.insert(key, ("unsupported_schema_version", enc.bytes));
                 }
                 Kind::Oversized => {
                     let key = format!("big-{i}");
                     doc.body = vec![b'x'; 80 << 10];
                     let enc = docflow_schemas::encode_with(&doc, docflow_schemas::Codec::MsgPack, &docflow_schemas::Limits::DEFAULT).unwrap();
-                    testkit::send_raw(&p, &input, key.as_bytes(), &enc.bytes, &[(HEADER_CODEC, b"msgpack"), (HEADER_SCHEMA, schema.as_bytes())]).unwrap();
+                    kafka::send_raw(&p, &input, key.as_bytes(), &enc.bytes, &[(HEADER_CODEC, b"msgpack"), (HEADER_SCHEMA, schema.as_bytes())]).unwrap();
                     expected_dead.insert(key, ("too_large", enc.bytes));
                 }
                 Kind::Bomb => {
@@ -128,19 +129,19 @@ async fn poison_records_go_to_the_dlq_with_reasons() {
                     let mut bytes = b"DFL4".to_vec();
                     bytes.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
                     bytes.extend_from_slice(&[0xF0; 16]);
-                    testkit::send_raw(&p, &input, key.as_bytes(), &bytes, &[(HEADER_CODEC, b"msgpack+lz4")]).unwrap();
+                    kafka::send_raw(&p, &input, key.as_bytes(), &bytes, &[(HEADER_CODEC, b"msgpack+lz4")]).unwrap();
                     expected_dead.insert(key, ("decompression_bomb", bytes));
                 }
             }
         }
-        testkit::flush(&p).unwrap();
+        kafka::flush(&p).unwrap();
     }
     assert_eq!(expected_dead.len(), 105);
 
-    let mut cfg = StageConfig::new(testkit::unique("ps-group"), vec![input.clone()], Some(out.clone()));
+    let mut cfg = StageConfig::new(kafka::unique("ps-group"), vec![input.clone()], Some(out.clone()));
     cfg.brokers = brokers.clone();
     cfg.dlq_topic = dlq.clone();
-    cfg.delivery = testkit::delivery_mode().expect("DOCFLOW_DELIVERY");
+    cfg.delivery = kafka::delivery_mode().expect("DOCFLOW_DELIVERY");
     cfg.max_record_bytes = 64 << 10;
     cfg.batch_size = 100;
     cfg.retry.max_attempts = 3;
@@ -159,7 +160,7 @@ async fn poison_records_go_to_the_dlq_with_reasons() {
     .unwrap();
     let dead = tokio::task::spawn_blocking({
         let (brokers, dlq) = (brokers.clone(), dlq.clone());
-        move || testkit::read_topic(&brokers, &dlq, Duration::from_secs(60), |r| r.len() >= 105).unwrap()
+        move || kafka::read_topic(&brokers, &dlq, Duration::from_secs(60), |r| r.len() >= 105).unwrap()
     })
     .await
     .unwrap();
@@ -196,7 +197,7 @@ async fn poison_records_go_to_the_dlq_with_reasons() {
     run.await.unwrap().expect("clean stop");
 }
 
-fn doc_dead_letter(c: &testkit::Consumed) -> DeadLetter {
+fn doc_dead_letter(c: &kafka::Consumed) -> DeadLetter {
     let codec = docflow_schemas::codec_from_headers(c.headers.iter().map(|(k, v)| (k.as_str(), Some(v.as_slice())))).unwrap();
     docflow_schemas::decode(c.payload.as_deref().unwrap(), codec, &docflow_schemas::Limits::DEFAULT).unwrap()
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use std::time::Duration;
 
 const BACKLOG: u64 = 16_000;
@@ -23,26 +23,26 @@ async fn critical_overtakes_a_normal_backlog() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let brokers = testkit::brokers();
-    let lanes: Vec<String> = ["crit", "high", "normal", "low"].iter().map(|l| testkit::unique(&format!("pr-{l}"))).collect();
-    let out = testkit::unique("pr-out");
+    let brokers = kafka::brokers();
+    let lanes: Vec<String> = ["crit", "high", "normal", "low"].iter().map(|l| kafka::unique(&format!("pr-{l}"))).collect();
+    let out = kafka::unique("pr-out");
     let mut topics: Vec<(&str, i32)> = lanes.iter().map(|t| (t.as_str(), 3)).collect();
     topics.push((&out, 3));
-    testkit::create_topics(&brokers, &topics).await.unwrap();
-    let p = testkit::producer(&brokers).unwrap();
+    kafka::create_topics(&brokers, &topics).await.unwrap();
+    let p = kafka::producer(&brokers).unwrap();
     for seq in 0..BACKLOG {
-        testkit::send_doc(&p, &lanes[2], &testkit::test_doc(seq, 512)).unwrap();
+        kafka::send_doc(&p, &lanes[2], &kafka::test_doc(seq, 512)).unwrap();
     }
     for seq in 0..LOW {
-        let mut d = testkit::test_doc(seq, 512);
+        let mut d = kafka::test_doc(seq, 512);
         d.id = format!("low-{seq}");
-        testkit::send_doc(&p, &lanes[3], &d).unwrap();
+        kafka::send_doc(&p, &lanes[3], &d).unwrap();
     }
-    testkit::flush(&p).unwrap();
+    kafka::flush(&p).unwrap();
 
     // ~4,000 records/s: 0.5 ms of work per record, two workers.
     let cfg = fast_failover("batch_size = 50\nmax_in_flight = 500");
-    let mut stage = StageProc::spawn("lanes", &args(&["--group", &testkit::unique("pr-group"), "--input", &lanes.join(","), "--output", &out, "--delay-us", "500", "--config", &cfg]));
+    let mut stage = StageProc::spawn("lanes", &args(&["--group", &kafka::unique("pr-group"), "--input", &lanes.join(","), "--output", &out, "--delay-us", "500", "--config", &cfg]));
 
     // Once the backlog is being worked on, publish a burst to critical and,
     // at the same moment, markers to normal (behind the backlog).
@@ -56,14 +56,14 @@ async fn critical_overtakes_a_normal_backlog() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for i in 0..BURST {
-        let mut c = testkit::test_doc(i, 512);
+        let mut c = kafka::test_doc(i, 512);
         c.id = format!("crit-{i}");
-        testkit::send_doc(&p, &lanes[0], &c).unwrap();
-        let mut n = testkit::test_doc(i, 512);
+        kafka::send_doc(&p, &lanes[0], &c).unwrap();
+        let mut n = kafka::test_doc(i, 512);
         n.id = format!("nmark-{i}");
-        testkit::send_doc(&p, &lanes[2], &n).unwrap();
+        kafka::send_doc(&p, &lanes[2], &n).unwrap();
     }
-    testkit::flush(&p).unwrap();
+    kafka::flush(&p).unwrap();
 
     let total = (BACKLOG + LOW + 2 * BURST) as usize;
     let records = tokio::task::spawn_blocking({

@@ -9,7 +9,8 @@
 
 use docflow_runtime::passthrough::TestDoc;
 use docflow_runtime::telemetry::{self, Registry};
-use docflow_runtime::{testkit, Input, Output, ProcessResult, ShutdownSignal, Stage, StageConfig};
+use docflow_runtime::{Input, Output, ProcessResult, ShutdownSignal, Stage, StageConfig};
+use docflow_testkit::kafka;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -40,18 +41,18 @@ impl Stage for Breaker {
 }
 
 async fn readyz(addr: SocketAddr) -> (u16, String) {
-    tokio::task::spawn_blocking(move || testkit::http_get(addr, "/readyz")).await.unwrap()
+    tokio::task::spawn_blocking(move || docflow_testkit::probe::http_get(addr, "/readyz")).await.unwrap()
 }
 
 async fn wait_status(addr: SocketAddr, want: u16, timeout: Duration) -> String {
-    testkit::wait_http_status(addr, "/readyz", want, timeout).await
+    docflow_testkit::probe::wait_http_status(addr, "/readyz", want, timeout).await
 }
 
 fn config(brokers: &str, input: &str, out: &str) -> StageConfig {
-    let mut c = StageConfig::new(testkit::unique("rz-group"), vec![input.to_owned()], Some(out.to_owned()));
+    let mut c = StageConfig::new(kafka::unique("rz-group"), vec![input.to_owned()], Some(out.to_owned()));
     c.brokers = brokers.to_owned();
-    c.dlq_topic = testkit::unique("rz-dlq");
-    c.delivery = testkit::delivery_mode().expect("DOCFLOW_DELIVERY");
+    c.dlq_topic = kafka::unique("rz-dlq");
+    c.delivery = kafka::delivery_mode().expect("DOCFLOW_DELIVERY");
     c
 }
 
@@ -67,7 +68,7 @@ async fn readyz_follows_the_broker_and_the_stage_hook() {
     let dead_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let shutdown = ShutdownSignal::new();
     let open = Arc::new(AtomicBool::new(false));
-    let dead = Breaker { name: testkit::unique("rz-dead"), open: open.clone() };
+    let dead = Breaker { name: kafka::unique("rz-dead"), open: open.clone() };
     let run = tokio::spawn(docflow_runtime::run_stage(dead, config(&format!("127.0.0.1:{dead_port}"), "rz-in", "rz-out"), shutdown.clone()));
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (status, body) = readyz(addr).await;
@@ -78,11 +79,11 @@ async fn readyz_follows_the_broker_and_the_stage_hook() {
     assert_eq!(readyz(addr).await.0, 503, "nothing running");
 
     // 2. Live broker, then the stage's own hook.
-    let brokers = testkit::brokers();
-    let (input, out) = (testkit::unique("rz-in"), testkit::unique("rz-out"));
-    testkit::create_topics(&brokers, &[(&input, 1), (&out, 1)]).await.unwrap();
+    let brokers = kafka::brokers();
+    let (input, out) = (kafka::unique("rz-in"), kafka::unique("rz-out"));
+    kafka::create_topics(&brokers, &[(&input, 1), (&out, 1)]).await.unwrap();
     let shutdown = ShutdownSignal::new();
-    let name = testkit::unique("rz-live");
+    let name = kafka::unique("rz-live");
     let live = Breaker { name: name.clone(), open: open.clone() };
     let run = tokio::spawn(docflow_runtime::run_stage(live, config(&brokers, &input, &out), shutdown.clone()));
     wait_status(addr, 200, Duration::from_secs(20)).await;
@@ -91,7 +92,7 @@ async fn readyz_follows_the_broker_and_the_stage_hook() {
     assert!(body.contains(&name) && body.contains("database circuit breaker open"), "{body}");
     open.store(false, Ordering::Relaxed);
     wait_status(addr, 200, Duration::from_secs(2)).await;
-    assert_eq!(tokio::task::spawn_blocking(move || testkit::http_get(addr, "/healthz").0).await.unwrap(), 200);
+    assert_eq!(tokio::task::spawn_blocking(move || docflow_testkit::probe::http_get(addr, "/healthz").0).await.unwrap(), 200);
 
     shutdown.trigger();
     tokio::time::timeout(Duration::from_secs(30), run).await.expect("stage stops").unwrap().unwrap();

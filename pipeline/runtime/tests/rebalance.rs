@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use docflow_runtime::passthrough::PROCESSED_BY;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -17,10 +17,10 @@ async fn replicas_join_and_leave_without_loss() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let brokers = testkit::brokers();
-    let (input, out) = (testkit::unique("rb-in"), testkit::unique("rb-out"));
-    testkit::create_topics(&brokers, &[(&input, 6), (&out, 6)]).await.unwrap();
-    let group = testkit::unique("rb-group");
+    let brokers = kafka::brokers();
+    let (input, out) = (kafka::unique("rb-in"), kafka::unique("rb-out"));
+    kafka::create_topics(&brokers, &[(&input, 6), (&out, 6)]).await.unwrap();
+    let group = kafka::unique("rb-group");
     let cfg = fast_failover("batch_size = 100");
     // A little work per record so that every replica gets a share.
     let proc_args = |tag: &str| args(&["--group", &group, "--input", &input, "--output", &out, "--delay-us", "200", "--tag", tag, "--config", &cfg]);
@@ -28,16 +28,16 @@ async fn replicas_join_and_leave_without_loss() {
     let publisher = {
         let (brokers, input) = (brokers.clone(), input.clone());
         std::thread::spawn(move || {
-            let p = testkit::producer(&brokers).unwrap();
+            let p = kafka::producer(&brokers).unwrap();
             let start = Instant::now();
             for seq in 0..DOCS {
-                testkit::send_doc(&p, &input, &testkit::test_doc(seq, 200)).unwrap();
+                kafka::send_doc(&p, &input, &kafka::test_doc(seq, 200)).unwrap();
                 let due = Duration::from_micros(seq * 500); // 2,000 docs/s for 12 s
                 if let Some(wait) = due.checked_sub(start.elapsed()) {
                     std::thread::sleep(wait);
                 }
             }
-            testkit::flush(&p).unwrap();
+            kafka::flush(&p).unwrap();
         })
     };
 

@@ -97,7 +97,7 @@ fn prepared() -> Option<&'static Prepared> {
                 fields: out.fields,
                 warnings: out.warnings,
                 created_at_ms: d.raw.created_at_ms,
-                priority: "normal".into(),
+                priority: docflow_schemas::Priority::Normal,
                 locale: None,
             });
         }

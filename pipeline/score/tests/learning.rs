@@ -36,7 +36,7 @@ fn doc(id: &str, emb: &[f32], fields: BusinessFields, text: &str) -> EmbeddedDoc
             fields,
             warnings: vec![],
             created_at_ms: 0,
-            priority: "normal".into(),
+            priority: docflow_schemas::Priority::Normal,
             locale: None,
         },
         embedding_f32le: embedding_to_bytes(emb),

@@ -78,7 +78,7 @@ fn prepared() -> Option<&'static Vec<Doc>> {
                         fields: out.fields,
                         warnings: out.warnings,
                         created_at_ms: 0,
-                        priority: "normal".into(),
+                        priority: docflow_schemas::Priority::Normal,
                         locale: None,
                     });
                     meta.push((file, kind, group));

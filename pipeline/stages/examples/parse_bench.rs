@@ -16,7 +16,8 @@
 //! over the same window (stage, librdkafka threads and the OTLP export).
 
 use docflow_corpus::{Corpus, CorpusConfig, DocFormat};
-use docflow_runtime::{testkit, ShutdownSignal, StageConfig, StageMetrics};
+use docflow_runtime::{ShutdownSignal, StageConfig, StageMetrics};
+use docflow_testkit::kafka;
 use docflow_schemas::{encode, Limits, HEADER_CODEC, HEADER_SCHEMA};
 use docflow_stages::{ParseStage, ParseStageConfig};
 use std::sync::atomic::Ordering;
@@ -31,27 +32,27 @@ async fn main() -> anyhow::Result<()> {
         _ => DocFormat::ALL.into_iter().filter(|f| *f != DocFormat::Pdf).collect(),
     };
     let telemetry = docflow_runtime::telemetry::init_from_env("warn")?;
-    let brokers = testkit::brokers();
-    testkit::kafka_reachable(&brokers).map_err(anyhow::Error::msg)?;
-    let p = testkit::unique("pbench");
+    let brokers = kafka::brokers();
+    kafka::kafka_reachable(&brokers).map_err(anyhow::Error::msg)?;
+    let p = kafka::unique("pbench");
     let (input, output, dlq) = (format!("{p}.docs.raw.normal"), format!("{p}.docs.parsed"), format!("{p}.docs.dlq"));
-    testkit::create_topics(&brokers, &[(&input, 4), (&output, 4), (&dlq, 1)]).await?;
+    kafka::create_topics(&brokers, &[(&input, 4), (&output, 4), (&dlq, 1)]).await?;
 
     let (b, topic) = (brokers.clone(), input.clone());
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let producer = testkit::producer(&b)?;
+        let producer = kafka::producer(&b)?;
         let schema = docflow_schemas::schema_header_value();
         let corpus = Corpus::new(CorpusConfig { id_prefix: p.clone(), formats, ..Default::default() });
         for doc in corpus.take(n as usize) {
             let enc = encode(&doc.raw, &Limits::DEFAULT)?;
             let headers = [(HEADER_CODEC, enc.codec.header_value().as_bytes()), (HEADER_SCHEMA, schema.as_bytes())];
-            testkit::send_raw(&producer, &topic, doc.raw.id.as_bytes(), &enc.bytes, &headers)?;
+            kafka::send_raw(&producer, &topic, doc.raw.id.as_bytes(), &enc.bytes, &headers)?;
         }
-        testkit::flush(&producer)
+        Ok(kafka::flush(&producer)?)
     })
     .await??;
 
-    let mut cfg = StageConfig::new(testkit::unique("pbench-group"), vec![input], Some(output));
+    let mut cfg = StageConfig::new(kafka::unique("pbench-group"), vec![input], Some(output));
     cfg.brokers = brokers;
     cfg.dlq_topic = dlq;
     let metrics = Arc::new(StageMetrics::default());

@@ -24,13 +24,64 @@ use crate::learn::LearnConfig;
 use crate::parse::ParseStageConfig;
 use crate::persist::PersistConfig;
 use crate::score::ScoreConfig;
-use docflow_core::kafka_env::KafkaSecurity;
-use docflow_runtime::topology::{standard_config, STAGES};
-use docflow_runtime::{OutputCodec, StageConfig};
-use docflow_store::StoreConfig;
+use docflow_core::kafka_env::{KafkaEnvError, KafkaSecurity};
+use docflow_runtime::config::MergeError;
+use crate::topology::{standard_config, STAGES};
+use docflow_runtime::{DeliveryMode, OutputCodec, StageConfig};
+use docflow_store::store_env::StoreEnvError;
+use docflow_store::{StoreConfig, StoreError};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Why a pipeline configuration cannot be used. Each names the file, table,
+/// key or variable at fault (the causes follow as sources); none shows a
+/// secret's value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    /// What is wrong inside the file `path`.
+    #[error("{}", path.display())]
+    File { path: PathBuf, source: Box<ConfigError> },
+    /// Bad TOML, an unknown key or a bad value. toml's own message would
+    /// quote the line, which may hold a password: this says where instead.
+    #[error("line {line}, column {column}: {message}")]
+    Toml { line: usize, column: usize, message: String },
+    /// [`ConfigError::Toml`] where toml knows no position.
+    #[error("{0}")]
+    TomlMessage(String),
+    #[error("[store]")]
+    StoreTable(#[source] toml::de::Error),
+    #[error("unknown stage [stage.{name}] (stages: {})", STAGES.join(", "))]
+    UnknownStageTable { name: String },
+    #[error("unknown stage {name:?} (stages: {})", STAGES.join(", "))]
+    UnknownStage { name: String },
+    /// A `[stage.<name>]` table that does not fit the runtime's settings.
+    #[error("[stage.{name}]")]
+    StageTable { name: String, source: MergeError },
+    /// A parsed `[stage.<name>]` table that does not print back as TOML
+    /// (the merge works on text).
+    #[error("[stage.{name}]")]
+    StageTableText { name: String, source: toml::ser::Error },
+    /// A stage's runtime settings, after every override, that cannot run.
+    #[error(transparent)]
+    Stage(#[from] docflow_runtime::config::ConfigError),
+    /// What [`PipelineConfig::check`] found wrong with stage `name`.
+    #[error("stage {name}")]
+    Check { name: String, source: Box<ConfigError> },
+    #[error(transparent)]
+    KafkaEnv(#[from] KafkaEnvError),
+    #[error("{}", DeliveryMode::ENV)]
+    Delivery(#[source] docflow_runtime::config::ConfigError),
+    #[error(transparent)]
+    StoreEnv(#[from] StoreEnvError),
+    /// `DOCFLOW_CUDA_DEVICE` or `DOCFLOW_GEMM`.
+    #[error(transparent)]
+    Gpu(#[from] docflow_model::SettingsError),
+    #[error("[store]")]
+    Store(#[source] StoreError),
+}
 
 /// Where documents are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -104,7 +155,7 @@ impl Default for PipelineConfig {
 
 impl PipelineConfig {
     /// Parses and checks a config file's text (every stage table resolves).
-    pub fn from_toml(text: &str) -> anyhow::Result<Self> {
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         // Parsed from the text first: its errors carry line and column.
         let mut cfg: Self = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         let mut table: toml::Table = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
@@ -112,11 +163,13 @@ impl PipelineConfig {
             // `[store]` replaces the environment-based default: let the
             // environment fill what the file leaves out, as without `[store]`.
             if fill_store_table_from_env(store, |k| std::env::var(k).ok()) {
-                cfg.store = toml::Value::Table(store.clone()).try_into().map_err(|e| anyhow::anyhow!("[store]: {e}"))?;
+                cfg.store = toml::Value::Table(store.clone()).try_into().map_err(ConfigError::StoreTable)?;
             }
         }
         for name in cfg.stage.keys() {
-            anyhow::ensure!(STAGES.contains(&name.as_str()), "unknown stage [stage.{name}] (stages: {})", STAGES.join(", "));
+            if !STAGES.contains(&name.as_str()) {
+                return Err(ConfigError::UnknownStageTable { name: name.clone() });
+            }
         }
         for name in STAGES {
             cfg.stage_config(name)?;
@@ -124,9 +177,9 @@ impl PipelineConfig {
         Ok(cfg)
     }
 
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        Self::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::from_toml(&text).map_err(|e| ConfigError::File { path: path.to_owned(), source: Box::new(e) })
     }
 
     /// Reads the security settings of this process's environment: Kafka
@@ -134,15 +187,15 @@ impl PipelineConfig {
     /// TLS files into [`Self::store`], the GPU index and GEMM choice into
     /// [`Self::infer`]. Errors name the variable; a missing
     /// secret is `missing secret <VAR>`.
-    pub fn apply_env(&mut self) -> anyhow::Result<()> {
+    pub fn apply_env(&mut self) -> Result<(), ConfigError> {
         self.apply_env_from(|k| std::env::var(k).ok())
     }
 
     /// [`Self::apply_env`] over any variable source.
-    pub fn apply_env_from(&mut self, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+    pub fn apply_env_from(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         self.kafka_security = KafkaSecurity::from_lookup(&lookup)?;
-        if let Some(mode) = lookup(docflow_runtime::DeliveryMode::ENV).filter(|v| !v.trim().is_empty()) {
-            let mode = docflow_runtime::DeliveryMode::parse(&mode).map_err(|e| anyhow::anyhow!("{}: {e}", docflow_runtime::DeliveryMode::ENV))?;
+        if let Some(mode) = lookup(DeliveryMode::ENV).filter(|v| !v.trim().is_empty()) {
+            let mode = DeliveryMode::parse(&mode).map_err(ConfigError::Delivery)?;
             self.delivery = Some(mode);
         }
         if self.store_backend == StoreBackend::Cassandra {
@@ -154,12 +207,12 @@ impl PipelineConfig {
 
     /// Everything a start needs, checked before anything connects: every
     /// stage's runtime config and, with Cassandra, the store settings.
-    pub fn check(&self) -> anyhow::Result<()> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         for name in STAGES {
-            self.stage_config(name).map_err(|e| anyhow::anyhow!("stage {name}: {e}"))?;
+            self.stage_config(name).map_err(|e| ConfigError::Check { name: name.to_owned(), source: Box::new(e) })?;
         }
         if self.store_backend == StoreBackend::Cassandra {
-            self.store.validate().map_err(|e| anyhow::anyhow!("[store]: {e}"))?;
+            self.store.validate().map_err(ConfigError::Store)?;
         }
         Ok(())
     }
@@ -175,15 +228,18 @@ impl PipelineConfig {
     /// Runtime config of stage `name`: standard topology ← `[stage.<name>]`
     /// ← `brokers` ← topic prefix, plus the Kafka security properties
     /// (a key set in `[stage.<name>.kafka]` wins); validated.
-    pub fn stage_config(&self, name: &str) -> anyhow::Result<StageConfig> {
-        let mut base = standard_config(name).ok_or_else(|| anyhow::anyhow!("unknown stage {name:?} (stages: {})", STAGES.join(", ")))?;
+    pub fn stage_config(&self, name: &str) -> Result<StageConfig, ConfigError> {
+        let mut base = standard_config(name).ok_or_else(|| ConfigError::UnknownStage { name: name.to_owned() })?;
         if name == "learn" {
             // The learner also folds processed results (vendor history, class
             // profiles, embeddings for later labels); feedback is the higher lane.
             base.input_topics.push(self.learn.scored_topic.clone());
         }
         let mut cfg = match self.stage.get(name) {
-            Some(table) => docflow_runtime::config::merge_toml(&base, &toml::to_string(table)?).map_err(|e| anyhow::anyhow!("[stage.{name}]: {e}"))?,
+            Some(table) => {
+                let text = toml::to_string(table).map_err(|source| ConfigError::StageTableText { name: name.to_owned(), source })?;
+                docflow_runtime::config::merge_toml(&base, &text).map_err(|source| ConfigError::StageTable { name: name.to_owned(), source })?
+            }
             None => base,
         };
         if let Some(b) = &self.brokers {
@@ -225,7 +281,7 @@ impl PipelineConfig {
     }
 
     /// Every topic the pipeline reads or writes (after the prefix).
-    pub fn topics(&self) -> anyhow::Result<Vec<String>> {
+    pub fn topics(&self) -> Result<Vec<String>, ConfigError> {
         let mut all = std::collections::BTreeSet::new();
         for name in STAGES {
             let c = self.stage_config(name)?;
@@ -240,15 +296,16 @@ impl PipelineConfig {
 
 /// A TOML error as `line L, column C: message`, without the source line
 /// toml's `Display` quotes (it may be a password).
-fn toml_error(text: &str, e: &toml::de::Error) -> anyhow::Error {
+fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let message = e.message().trim_end().to_owned();
     match e.span() {
         Some(span) => {
             let before = text.get(..span.start).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
-            anyhow::anyhow!("line {line}, column {column}: {}", e.message().trim_end())
+            ConfigError::Toml { line, column, message }
         }
-        None => anyhow::anyhow!("{}", e.message().trim_end()),
+        None => ConfigError::TomlMessage(message),
     }
 }
 
@@ -279,8 +336,8 @@ fn fill_store_table_from_env(store: &mut toml::Table, lookup: impl Fn(&str) -> O
 /// password or a file holding it, TLS files, local datacenter). Call after
 /// `StoreConfig::from_env()` or loading `[store]`. Errors name the variable
 /// and never show a secret.
-pub fn apply_store_env(store: &mut StoreConfig, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-    docflow_store::store_env::apply(store, lookup).map_err(anyhow::Error::from)
+pub fn apply_store_env(store: &mut StoreConfig, lookup: impl Fn(&str) -> Option<String>) -> Result<(), StoreEnvError> {
+    docflow_store::store_env::apply(store, lookup)
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@
 
 use crate::cache::{cache_key, EmbeddingCache};
 use crate::encoder_thread::{BatchPolicy, BatchStats, EncoderThread};
-use anyhow::Context as _;
 use docflow_core::StageError;
 use docflow_model::{
     model_version, BertTokenizer, ChunkParams, CpuEncoder, CpuOptions, DeviceChoice, EncoderError, GemmChoice, GpuEnv, GpuSettings, OneAtATime,
@@ -207,6 +206,26 @@ pub struct InferMetrics {
     pub cache_misses_total: AtomicU64,
 }
 
+/// Why the infer stage could not load its model or start its encoder.
+#[derive(Debug, thiserror::Error)]
+pub enum InferLoadError {
+    #[error("no model at {} (run `docflow model fetch`, or set infer.model_dir / --model)", .0.display())]
+    NoModel(PathBuf),
+    #[error("model version")]
+    Version(#[source] EncoderError),
+    #[error("model config")]
+    Config(#[source] EncoderError),
+    #[error("tokenizer")]
+    Tokenizer(#[source] EncoderError),
+    #[error("starting the encoder")]
+    Encoder(#[source] EncoderError),
+    #[error("tokenising the warm-up text")]
+    Warmup(#[source] EncoderError),
+    /// The loading thread panicked.
+    #[error("loading the model")]
+    Loader(#[from] tokio::task::JoinError),
+}
+
 /// The infer stage.
 pub struct InferStage {
     encoder: EncoderThread,
@@ -221,24 +240,22 @@ pub struct InferStage {
 impl InferStage {
     /// Loads tokenizer and model, starts and warms up the encoder thread.
     /// Blocking (model load); from async code use [`InferStage::start`].
-    pub fn load(config: &InferConfig) -> anyhow::Result<Self> {
+    pub fn load(config: &InferConfig) -> Result<Self, InferLoadError> {
         let dir = config.model_dir();
-        anyhow::ensure!(
-            dir.join("model.safetensors").is_file(),
-            "no model at {} (run `docflow model fetch`, or set infer.model_dir / --model)",
-            dir.display()
-        );
-        let version = model_version(&dir).context("model version")?;
+        if !dir.join("model.safetensors").is_file() {
+            return Err(InferLoadError::NoModel(dir));
+        }
+        let version = model_version(&dir).map_err(InferLoadError::Version)?;
         // Sequences are cut at `max_tokens` or the model's position table,
         // whichever is shorter: a longer sequence is one the encoder refuses.
-        let positions = docflow_model::BertConfig::from_file(&dir.join("config.json")).context("model config")?.max_position_embeddings;
+        let positions = docflow_model::BertConfig::from_file(&dir.join("config.json")).map_err(InferLoadError::Config)?.max_position_embeddings;
         let max_tokens = config.max_tokens.min(positions);
-        let tokenizer = BertTokenizer::from_file(&dir.join("tokenizer.json"), max_tokens).context("tokenizer")?;
+        let tokenizer = BertTokenizer::from_file(&dir.join("tokenizer.json"), max_tokens).map_err(InferLoadError::Tokenizer)?;
         let device = config.device.resolve();
-        let worker = start_worker(device, config.gpu_settings(), &dir, config.threads, max_tokens, config.precision).context("starting the encoder")?;
-        let warmup = vec![tokenizer.encode("docflow warm-up: invoice 42, total 1,234.56 EUR")?];
+        let worker = start_worker(device, config.gpu_settings(), &dir, config.threads, max_tokens, config.precision).map_err(InferLoadError::Encoder)?;
+        let warmup = vec![tokenizer.encode("docflow warm-up: invoice 42, total 1,234.56 EUR").map_err(InferLoadError::Warmup)?];
         let policy = BatchPolicy { batch_tokens: config.batch_tokens.max(1), max_wait: Duration::from_millis(config.max_wait_ms) };
-        let encoder = EncoderThread::spawn(worker, warmup, policy).context("starting the encoder")?;
+        let encoder = EncoderThread::spawn(worker, warmup, policy).map_err(InferLoadError::Encoder)?;
         tracing::info!(%version, device = encoder.device(), "infer stage loaded");
         Ok(Self {
             encoder,
@@ -252,7 +269,7 @@ impl InferStage {
     }
 
     /// [`InferStage::load`] on a blocking thread.
-    pub async fn start(config: InferConfig) -> anyhow::Result<Self> {
+    pub async fn start(config: InferConfig) -> Result<Self, InferLoadError> {
         tokio::task::spawn_blocking(move || Self::load(&config)).await?
     }
 

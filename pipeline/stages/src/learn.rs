@@ -29,7 +29,7 @@
 //! spanning several partitions publishes the same version once per
 //! partition (harmless: installing a version again is a no-op).
 
-use crate::updates::UpdatesReader;
+use crate::updates::{UpdatesError, UpdatesReader};
 use docflow_core::StageError;
 use docflow_runtime::stage::decode_record;
 use docflow_runtime::{Input, Output, ProcessResult, RawRecord, Stage};
@@ -136,11 +136,11 @@ fn now_ms() -> i64 {
 
 impl LearnStage {
     /// Reads `model.updates` to its end and adopts the latest version.
-    pub async fn start(config: LearnConfig, brokers: &str, kafka: &BTreeMap<String, String>) -> anyhow::Result<Self> {
+    pub async fn start(config: LearnConfig, brokers: &str, kafka: &BTreeMap<String, String>) -> Result<Self, UpdatesError> {
         let mut learner = Learner::new(ScoringModel::initial(), config.policy());
         let (b, topic, kafka) = (brokers.to_owned(), config.updates_topic.clone(), kafka.clone());
         let timeout = Duration::from_millis(config.catch_up_timeout_ms);
-        let (updates, reader) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<ModelUpdate>, UpdatesReader)> {
+        let (updates, reader) = tokio::task::spawn_blocking(move || -> Result<(Vec<ModelUpdate>, UpdatesReader), UpdatesError> {
             let reader = UpdatesReader::open(&b, &topic, MODEL_KEY, &kafka)?;
             let mut all = Vec::new();
             reader.catch_up(timeout, |u| all.push(u))?;

@@ -19,6 +19,8 @@
 //! - [`model_admin`]: `docflow model rollback | promote | import` on `model.updates`.
 //! - [`registry`]: the store as the score stage's invoice registry (LWT).
 //! - [`config`]: [`PipelineConfig`], the TOML file with one table per stage.
+//! - [`topology`]: the standard stages ([`topology::STAGES`]) and which
+//!   topics each reads and writes ([`topology::standard_config`]).
 //! - [`all`]: [`run_all`] (every stage in one process) and [`run_one`].
 //! - [`start`]: [`start::start_one`] / [`start::start_all`] (`docflow stage
 //!   <name>`, `docflow run`): the settings resolved, Kafka access checked first.
@@ -36,6 +38,7 @@ pub mod persist;
 pub mod registry;
 pub mod score;
 pub mod start;
+pub mod topology;
 pub mod updates;
 
 pub use all::{build_stage, run_all, run_one};

@@ -7,7 +7,7 @@
 //! checked ([`check_identity`]). A parse error becomes a `StageError` (bad
 //! input → DLQ; `busy` → retried by the runtime).
 
-use crate::updates::UpdatesReader;
+use crate::updates::{UpdatesError, UpdatesReader};
 use docflow_parse::{check_identity, parse_learned_with_deadline, ParseLimits};
 use docflow_runtime::{Input, Output, ProcessResult, Stage};
 use docflow_schemas::{ModelUpdate, ParsedDocument, Priority, RawDocument};
@@ -95,10 +95,10 @@ impl ParseStage {
     /// field corrections: reads `updates_topic` (the scoring model's
     /// versions, which carry them) to its end before the first document,
     /// then follows it on a thread, as the score stage does.
-    pub async fn start(config: ParseStageConfig, updates_topic: &str, catch_up: Duration, brokers: &str, kafka: &BTreeMap<String, String>) -> anyhow::Result<Self> {
+    pub async fn start(config: ParseStageConfig, updates_topic: &str, catch_up: Duration, brokers: &str, kafka: &BTreeMap<String, String>) -> Result<Self, UpdatesError> {
         let stage = Self::new(config);
         let (b, topic, kafka, layouts) = (brokers.to_owned(), updates_topic.to_owned(), kafka.clone(), stage.layouts.clone());
-        let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<UpdatesReader> {
+        let reader = tokio::task::spawn_blocking(move || -> Result<UpdatesReader, UpdatesError> {
             let reader = UpdatesReader::open(&b, &topic, MODEL_KEY, &kafka)?;
             reader.catch_up(catch_up, |u| install(&layouts, &u, false))?;
             let now = layouts.load();
@@ -136,7 +136,7 @@ fn parse_one(input: &Input<RawDocument>, limits: &ParseLimits, layouts: &LayoutD
         fields: out.fields,
         warnings: out.warnings,
         created_at_ms: raw.created_at_ms,
-        priority: lane_of(&input.meta.topic).to_owned(),
+        priority: Priority::of_topic(&input.meta.topic).unwrap_or_default(),
         locale: raw.metadata.get("locale").cloned(),
     };
     // Keyed by the document id (the record key, when set, equals it).

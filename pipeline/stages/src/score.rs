@@ -9,7 +9,7 @@
 //! they loaded.
 
 use crate::registry::StoreInvoiceRegistry;
-use crate::updates::UpdatesReader;
+use crate::updates::{UpdatesError, UpdatesReader};
 use docflow_runtime::{Input, Output, ProcessResult, Stage};
 use docflow_score::anomaly::{ContentRegistry, InvoiceRegistry, MemoryContentRegistry, MemoryInvoiceRegistry};
 use docflow_score::{Installed, ModelHandle, Scorer, ScoringModel, MODEL_KEY};
@@ -20,6 +20,16 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Why the score stage could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreStartError {
+    /// `model.updates` could not be read to its end.
+    #[error(transparent)]
+    Updates(#[from] UpdatesError),
+    #[error("score.invoice_registry = \"store\" needs a store (set [store] or use \"memory\")")]
+    NoStore,
+}
 
 /// Which invoice-number registry decides `duplicate_invoice_number`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -82,11 +92,11 @@ fn install(handle: &ModelHandle, u: &ModelUpdate, live: bool) {
 impl ScoreStage {
     /// Reads `model.updates` to its end, starts following it, and builds the
     /// scorer. `store` is required when `invoice_registry = "store"`.
-    pub async fn start(config: ScoreConfig, brokers: &str, kafka: &BTreeMap<String, String>, store: Option<AnyStore>) -> anyhow::Result<Self> {
+    pub async fn start(config: ScoreConfig, brokers: &str, kafka: &BTreeMap<String, String>, store: Option<AnyStore>) -> Result<Self, ScoreStartError> {
         let handle = Arc::new(ModelHandle::new(&ScoringModel::initial()));
         let (b, topic, kafka, h) = (brokers.to_owned(), config.updates_topic.clone(), kafka.clone(), handle.clone());
         let timeout = Duration::from_millis(config.catch_up_timeout_ms);
-        let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<UpdatesReader> {
+        let reader = tokio::task::spawn_blocking(move || -> Result<UpdatesReader, UpdatesError> {
             let reader = UpdatesReader::open(&b, &topic, MODEL_KEY, &kafka)?;
             let n = reader.catch_up(timeout, |u| install(&h, &u, false))?;
             tracing::info!(updates = n, version = h.version(), "score stage caught up with {topic}");
@@ -97,14 +107,15 @@ impl ScoreStage {
             }
             Ok(reader)
         })
-        .await??;
+        .await
+        .map_err(UpdatesError::from)??;
         let stop = Arc::new(AtomicBool::new(false));
         let h = handle.clone();
         reader.follow(stop.clone(), move |u| install(&h, &u, true));
         let invoices: Arc<dyn InvoiceRegistry> = match config.invoice_registry {
             RegistryKind::Memory => Arc::new(MemoryInvoiceRegistry::new(config.registry_capacity)),
             RegistryKind::Store => {
-                let store = store.ok_or_else(|| anyhow::anyhow!("score.invoice_registry = \"store\" needs a store (set [store] or use \"memory\")"))?;
+                let store = store.ok_or(ScoreStartError::NoStore)?;
                 Arc::new(StoreInvoiceRegistry::new(store))
             }
         };

@@ -8,10 +8,11 @@
 //! credentials or the TLS handshake ([`check_kafka_access`], seconds, not
 //! a hang: the stage runtime would otherwise retry the broker forever).
 
-use crate::config::{PipelineConfig, StoreBackend};
+use crate::all::PipelineError;
+use crate::config::{ConfigError, PipelineConfig, StoreBackend};
 use crate::infer::Device;
+use crate::topology::STAGES;
 use docflow_model::Precision;
-use docflow_runtime::topology::STAGES;
 use docflow_runtime::ShutdownSignal;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -48,12 +49,12 @@ pub struct PipelineOverrides {
 impl PipelineOverrides {
     /// Defaults ← config file ← flags ← security settings of the
     /// environment, checked (see [`PipelineConfig::apply_env`], [`PipelineConfig::check`]).
-    pub fn resolve(&self) -> anyhow::Result<PipelineConfig> {
+    pub fn resolve(&self) -> Result<PipelineConfig, ConfigError> {
         self.resolve_from(|k| std::env::var(k).ok())
     }
 
     /// [`Self::resolve`] with the security variables from `lookup`.
-    pub fn resolve_from(&self, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<PipelineConfig> {
+    pub fn resolve_from(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<PipelineConfig, ConfigError> {
         let mut cfg = match &self.config {
             Some(path) => PipelineConfig::load(path)?,
             None => PipelineConfig::default(),
@@ -82,20 +83,35 @@ impl PipelineOverrides {
     }
 }
 
+/// Why a start stopped: before anything ran (settings, Kafka access) or
+/// when the stages did.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    KafkaAccess(#[from] KafkaAccessError),
+    /// The thread checking Kafka access panicked.
+    #[error("checking Kafka access")]
+    AccessCheck(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
 /// [`crate::run_one`] after [`check_kafka_access`] with the stage's settings.
-pub async fn start_one(name: &str, cfg: PipelineConfig, shutdown: ShutdownSignal) -> anyhow::Result<()> {
+pub async fn start_one(name: &str, cfg: PipelineConfig, shutdown: ShutdownSignal) -> Result<(), StartError> {
     preflight(&cfg, &[name]).await?;
-    crate::run_one(name, cfg, shutdown).await
+    Ok(crate::run_one(name, cfg, shutdown).await?)
 }
 
 /// [`crate::run_all`] after [`check_kafka_access`] with every stage's settings.
-pub async fn start_all(cfg: PipelineConfig, shutdown: ShutdownSignal) -> anyhow::Result<()> {
+pub async fn start_all(cfg: PipelineConfig, shutdown: ShutdownSignal) -> Result<(), StartError> {
     preflight(&cfg, &STAGES).await?;
-    crate::run_all(cfg, shutdown).await
+    Ok(crate::run_all(cfg, shutdown).await?)
 }
 
 /// One access check per distinct (brokers, client properties) of `stages`.
-async fn preflight(cfg: &PipelineConfig, stages: &[&str]) -> anyhow::Result<()> {
+async fn preflight(cfg: &PipelineConfig, stages: &[&str]) -> Result<(), StartError> {
     let mut seen = BTreeSet::new();
     for name in stages {
         let sc = cfg.stage_config(name)?;

@@ -28,6 +28,9 @@ pub enum UpdatesError {
     Timeout { topic: String, timeout: Duration },
     #[error(transparent)]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// The thread reading the topic (off the async threads) panicked.
+    #[error("reading the updates topic")]
+    Reader(#[from] tokio::task::JoinError),
 }
 
 /// A group-less reader of the updates topic.

@@ -29,7 +29,9 @@ fn write_config(name: &str, text: &str) -> PathBuf {
 
 fn resolve(config: Option<PathBuf>, env: &[(&str, &str)]) -> anyhow::Result<docflow_stages::PipelineConfig> {
     let env: HashMap<&str, &str> = env.iter().copied().collect();
-    PipelineOverrides { config, ..Default::default() }.resolve_from(|k| env.get(k).map(|v| v.to_string()))
+    // Through anyhow, as the `docflow` binary reports it: `{:#}` is the
+    // whole chain (file, table, key).
+    Ok(PipelineOverrides { config, ..Default::default() }.resolve_from(|k| env.get(k).map(|v| v.to_string()))?)
 }
 
 const SASL_NO_PASSWORD: [(&str, &str); 2] = [("DOCFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"), ("DOCFLOW_KAFKA_SASL_USERNAME", "docflow")];

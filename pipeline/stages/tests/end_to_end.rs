@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::ResultRecord;
 use docflow_stages::config::StoreBackend;
 use docflow_stages::PipelineConfig;
@@ -24,15 +24,15 @@ async fn generated_documents_reach_results_exactly_once() {
         docflow_runtime::init_tracing(); // stage logs, for a failing run
     }
     let dir = tiny_model();
-    let p = testkit::unique("e2e");
+    let p = kafka::unique("e2e");
     let ks = TestKeyspace::create("e2e", &p, |_| {}).await;
 
     let mut stage = BTreeMap::new();
-    for name in docflow_runtime::topology::STAGES {
+    for name in docflow_stages::topology::STAGES {
         stage.insert(name.to_string(), toml::toml! { drain_timeout_ms = 3000 });
     }
     let cfg = PipelineConfig {
-        brokers: Some(testkit::brokers()),
+        brokers: Some(kafka::brokers()),
         topic_prefix: Some(p.clone()),
         store_backend: StoreBackend::Cassandra,
         store: ks.store.clone(),
@@ -45,29 +45,29 @@ async fn generated_documents_reach_results_exactly_once() {
     };
     let topics = cfg.topics().unwrap();
     let specs: Vec<(&str, i32)> = topics.iter().map(|t| (t.as_str(), if t.ends_with("model.updates") { 1 } else { 2 })).collect();
-    testkit::create_topics(&testkit::brokers(), &specs).await.unwrap();
+    kafka::create_topics(&kafka::brokers(), &specs).await.unwrap();
 
     let shutdown = docflow_runtime::ShutdownSignal::new();
     let _stop = StopOnDrop(shutdown.clone());
     let running = tokio::spawn(docflow_stages::run_all(cfg.clone(), shutdown.clone()));
 
     let docs = docflow_corpus::Corpus::generate(7, N);
-    let producer = testkit::producer(&testkit::brokers()).unwrap();
+    let producer = kafka::producer(&kafka::brokers()).unwrap();
     let start = Instant::now();
     for (i, d) in docs.iter().enumerate() {
         let lane = if i % 10 == 0 { "docs.raw.critical" } else { "docs.raw.normal" };
         send(&producer, &cfg.name(lane), &d.raw.id, &d.raw);
     }
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
 
     let want: BTreeSet<String> = docs.iter().map(|d| d.raw.id.clone()).collect();
     assert_eq!(want.len(), N);
-    let results = testkit::read_topic(&testkit::brokers(), &cfg.name("docs.results"), Duration::from_secs(150), |r| {
+    let results = kafka::read_topic(&kafka::brokers(), &cfg.name("docs.results"), Duration::from_secs(150), |r| {
         r.iter().filter_map(|c| c.key.as_deref()).map(|k| String::from_utf8_lossy(k).into_owned()).collect::<BTreeSet<_>>().len() >= N
     })
     .unwrap();
     let took = start.elapsed();
-    let dead = testkit::read_topic(&testkit::brokers(), &cfg.name("docs.dlq"), Duration::from_secs(2), |_| false).unwrap();
+    let dead = kafka::read_topic(&kafka::brokers(), &cfg.name("docs.dlq"), Duration::from_secs(2), |_| false).unwrap();
     let records: Vec<ResultRecord> = results.iter().map(decoded).collect();
     let got: BTreeSet<String> = records.iter().map(|r| r.id.clone()).collect();
     println!("{N} documents in docs.results after {took:?} ({} records, {} dead letters)", records.len(), dead.len());
@@ -76,7 +76,7 @@ async fn generated_documents_reach_results_exactly_once() {
     }
     assert_eq!(got, want, "missing: {:?}", want.difference(&got).take(10).collect::<Vec<_>>());
     assert!(dead.is_empty());
-    assert!(records.iter().all(|r| r.status == "ok" || r.status == "pending_audit"));
+    assert!(records.iter().all(|r| matches!(r.status, docflow_schemas::ResultStatus::Ok | docflow_schemas::ResultStatus::PendingAudit)));
     assert!(records.iter().all(|r| r.persisted_at_ms >= r.created_at_ms));
 
     // "In docs.results" means "in the database".

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::{embedding_to_bytes, Feedback, ScoredDocument};
 use docflow_stages::learn::LearnConfig;
 use docflow_stages::score::{RegistryKind, ScoreConfig};
@@ -29,11 +29,11 @@ async fn a_feedback_burst_creates_a_class_that_scoring_uses_within_seconds() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let p = testkit::unique("swap");
+    let p = kafka::unique("swap");
     let t = |n: &str| format!("{p}.{n}");
     let (embedded_t, scored_t, feedback_t, updates_t, dlq) = (t("docs.embedded"), t("docs.scored"), t("docs.feedback"), t("model.updates"), t("docs.dlq"));
-    testkit::create_topics(&testkit::brokers(), &[(&embedded_t, 2), (&scored_t, 2), (&feedback_t, 2), (&updates_t, 1), (&dlq, 1)]).await.unwrap();
-    let brokers = testkit::brokers();
+    kafka::create_topics(&kafka::brokers(), &[(&embedded_t, 2), (&scored_t, 2), (&feedback_t, 2), (&updates_t, 1), (&dlq, 1)]).await.unwrap();
+    let brokers = kafka::brokers();
     let kafka = BTreeMap::new();
 
     let score_cfg = ScoreConfig { updates_topic: updates_t.clone(), invoice_registry: RegistryKind::Memory, ..Default::default() };
@@ -49,10 +49,10 @@ async fn a_feedback_burst_creates_a_class_that_scoring_uses_within_seconds() {
     ];
     let running = tokio::spawn(docflow_runtime::run_stages(tasks, shutdown.clone()));
 
-    let producer = testkit::producer(&brokers).unwrap();
+    let producer = kafka::producer(&brokers).unwrap();
     // Before any feedback the document has no class.
     send(&producer, &embedded_t, "before", &embedded_doc("before", &near(3, 0)));
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
     let before: ScoredDocument = decoded(&read_n(&scored_t, 1, Duration::from_secs(30))[0]);
     assert_eq!(before.class, docflow_score::OTHER);
 
@@ -70,14 +70,14 @@ async fn a_feedback_burst_creates_a_class_that_scoring_uses_within_seconds() {
         };
         send(&producer, &feedback_t, &fb.id, &fb);
     }
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
 
     // Keep sending documents of that class until one is classified as it.
     let mut found = None;
     for i in 0..40 {
         let id = format!("after{i}");
         send(&producer, &embedded_t, &id, &embedded_doc(&id, &near(3, 200 + i)));
-        testkit::flush(&producer).unwrap();
+        kafka::flush(&producer).unwrap();
         tokio::time::sleep(Duration::from_millis(250)).await;
         let scored: Vec<ScoredDocument> = read_n(&scored_t, 2 + i, Duration::from_secs(2)).iter().map(decoded).collect();
         if let Some(s) = scored.iter().find(|s| s.class == "recall-notice") {

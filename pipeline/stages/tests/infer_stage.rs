@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use docflow_model::{BertTokenizer, CpuEncoder, CpuOptions, OneAtATime, Worker};
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::{embedding_from_bytes, BusinessFields, EmbeddedDocument, ParsedDocument};
 use docflow_stages::encoder_thread::{BatchPolicy, BatchStats, EncoderThread};
 use docflow_stages::InferStage;
@@ -71,13 +71,13 @@ async fn under_load_batches_fill_to_the_token_budget() {
         return;
     }
     let dir = tiny_model();
-    let p = testkit::unique("infer");
+    let p = kafka::unique("infer");
     let (input, out, dlq) = (format!("{p}.docs.parsed"), format!("{p}.docs.embedded"), format!("{p}.docs.dlq"));
-    testkit::create_topics(&testkit::brokers(), &[(&input, 2), (&out, 1), (&dlq, 1)]).await.unwrap();
+    kafka::create_topics(&kafka::brokers(), &[(&input, 2), (&out, 1), (&dlq, 1)]).await.unwrap();
 
     const N: usize = 300;
     const BUDGET: usize = 1_024;
-    let producer = testkit::producer(&testkit::brokers()).unwrap();
+    let producer = kafka::producer(&kafka::brokers()).unwrap();
     let doc = |i: usize, t: String| ParsedDocument {
         id: format!("d{i:04}"),
         content_type: "text/plain".into(),
@@ -85,14 +85,14 @@ async fn under_load_batches_fill_to_the_token_budget() {
         fields: BusinessFields::default(),
         warnings: vec![],
         created_at_ms: 1,
-        priority: "normal".into(),
+        priority: docflow_schemas::Priority::Normal,
         locale: None,
     };
     // The backlog is there before the stage starts: load.
     for i in 0..N {
         send(&producer, &input, &format!("d{i:04}"), &doc(i, text(i, 100)));
     }
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
 
     let cfg = docflow_stages::InferConfig { batch_tokens: BUDGET, max_wait_ms: 50, ..tiny_infer(&dir) };
     let stage = InferStage::start(cfg).await.unwrap();
@@ -128,7 +128,7 @@ async fn under_load_batches_fill_to_the_token_budget() {
     for i in 0..20 {
         send(&producer, &input, &format!("again{i}"), &doc(1000 + i, text(i, 100).replace(' ', "  ")));
     }
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
     let all = read_n(&out, N + 20, Duration::from_secs(30));
     shutdown.trigger();
     task.await.unwrap().unwrap();
@@ -150,10 +150,10 @@ async fn long_documents_are_cut_at_a_short_position_table() {
         return;
     }
     let dir = docflow_model::tiny::TinyModelDir::new(&docflow_model::tiny::TinySpec { max_positions: 64, ..Default::default() }).unwrap();
-    let p = testkit::unique("infer64");
+    let p = kafka::unique("infer64");
     let (input, out, dlq) = (format!("{p}.docs.parsed"), format!("{p}.docs.embedded"), format!("{p}.docs.dlq"));
-    testkit::create_topics(&testkit::brokers(), &[(&input, 1), (&out, 1), (&dlq, 1)]).await.unwrap();
-    let producer = testkit::producer(&testkit::brokers()).unwrap();
+    kafka::create_topics(&kafka::brokers(), &[(&input, 1), (&out, 1), (&dlq, 1)]).await.unwrap();
+    let producer = kafka::producer(&kafka::brokers()).unwrap();
     for i in 0..5 {
         let doc = ParsedDocument {
             id: format!("long{i}"),
@@ -162,12 +162,12 @@ async fn long_documents_are_cut_at_a_short_position_table() {
             fields: BusinessFields::default(),
             warnings: vec![],
             created_at_ms: 1,
-            priority: "normal".into(),
+            priority: docflow_schemas::Priority::Normal,
             locale: None,
         };
         send(&producer, &input, &doc.id, &doc);
     }
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
 
     let stage = InferStage::start(tiny_infer(&dir)).await.unwrap();
     let shutdown = docflow_runtime::ShutdownSignal::new();

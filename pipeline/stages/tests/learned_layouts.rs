@@ -19,7 +19,7 @@
 mod common;
 
 use common::*;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::{BusinessFields, Feedback, RawDocument, ResultRecord};
 use docflow_stages::config::StoreBackend;
 use docflow_stages::model_admin::{self, UpdatesTopic};
@@ -52,7 +52,7 @@ fn total(f: &BusinessFields) -> Option<String> {
 
 /// The result of `id`, waiting for it at most `within`.
 fn result_of(cfg: &PipelineConfig, id: &str, within: Duration) -> ResultRecord {
-    let records = testkit::read_topic(&testkit::brokers(), &cfg.name("docs.results"), within, |r| r.iter().any(|c| c.key.as_deref() == Some(id.as_bytes()))).unwrap();
+    let records = kafka::read_topic(&kafka::brokers(), &cfg.name("docs.results"), within, |r| r.iter().any(|c| c.key.as_deref() == Some(id.as_bytes()))).unwrap();
     let found = records.iter().find(|c| c.key.as_deref() == Some(id.as_bytes())).unwrap_or_else(|| panic!("no result for {id} within {within:?}"));
     decoded(found)
 }
@@ -66,7 +66,7 @@ fn until_total(p: &Producer, cfg: &PipelineConfig, tag: &str, first: u32, want: 
         let id = format!("{tag}-{i}");
         let (text, due) = voucher_invoice(i);
         send(p, &cfg.name("docs.raw.normal"), &id, &raw(&id, &text));
-        testkit::flush(p).unwrap();
+        kafka::flush(p).unwrap();
         let r = result_of(cfg, &id, Duration::from_secs(30));
         if want(&r, &due) {
             return Some(r);
@@ -86,13 +86,13 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
         docflow_runtime::init_tracing(); // stage logs, for a failing run
     }
     let dir = tiny_model();
-    let p = testkit::unique("learned");
+    let p = kafka::unique("learned");
     let mut stage = BTreeMap::new();
-    for name in docflow_runtime::topology::STAGES {
+    for name in docflow_stages::topology::STAGES {
         stage.insert(name.to_string(), toml::toml! { drain_timeout_ms = 3000 });
     }
     let mut cfg = PipelineConfig {
-        brokers: Some(testkit::brokers()),
+        brokers: Some(kafka::brokers()),
         topic_prefix: Some(p.clone()),
         store_backend: StoreBackend::Memory,
         stage,
@@ -102,19 +102,19 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
     cfg.score.invoice_registry = RegistryKind::Memory;
     let topics = cfg.topics().unwrap();
     let specs: Vec<(&str, i32)> = topics.iter().map(|t| (t.as_str(), 1)).collect();
-    testkit::create_topics(&testkit::brokers(), &specs).await.unwrap();
+    kafka::create_topics(&kafka::brokers(), &specs).await.unwrap();
 
     let shutdown = docflow_runtime::ShutdownSignal::new();
     let _stop = StopOnDrop(shutdown.clone());
     let running = tokio::spawn(docflow_stages::run_all(cfg.clone(), shutdown.clone()));
-    let producer = testkit::producer(&testkit::brokers()).unwrap();
+    let producer = kafka::producer(&kafka::brokers()).unwrap();
 
     // 1. Uncorrected, the sender's total is misread.
     let (first_text, first_due) = voucher_invoice(0);
     send(&producer, &cfg.name("docs.raw.normal"), "first", &raw("first", &first_text));
     let other_before = other_invoice(1);
     send(&producer, &cfg.name("docs.raw.normal"), "other-before", &raw("other-before", &other_before));
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
     let first = result_of(&cfg, "first", Duration::from_secs(120));
     assert!(!running.is_finished(), "the pipeline stopped");
     assert_ne!(total(&first.fields).as_deref(), Some(first_due.as_str()), "the layout must be one the extractor misreads for this test to mean anything");
@@ -131,7 +131,7 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
         fields: [("total".to_string(), first_due.clone())].into(),
     };
     send(&producer, &cfg.name("docs.feedback"), "first", &fb);
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
     let corrected = until_total(&producer, &cfg, "after", 1, |r, due| total(&r.fields).as_deref() == Some(due), Duration::from_secs(60))
         .expect("no document of the corrected sender came out corrected within 60 s");
     assert_eq!(corrected.fields.field_source.get("total").map(String::as_str), Some("learned"));
@@ -140,13 +140,13 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
     let (next_text, _) = voucher_invoice(99);
     send(&producer, &cfg.name("docs.raw.normal"), "next", &raw("next", &next_text));
     send(&producer, &cfg.name("docs.raw.normal"), "other-after", &raw("other-after", &other_invoice(1)));
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
     let next = result_of(&cfg, "next", Duration::from_secs(30));
     let other_after = result_of(&cfg, "other-after", Duration::from_secs(30));
     assert_eq!(other_after.fields, other_before.fields, "another sender's document changed");
 
     // 3. Rollback restores the version before the correction.
-    let brokers = testkit::brokers();
+    let brokers = kafka::brokers();
     let topic = UpdatesTopic { name: cfg.name("model.updates"), timeout: Duration::from_secs(20) };
     let back = model_admin::rollback(&topic, &brokers, &BTreeMap::new()).await.unwrap();
     println!("rolled back: version {} restores the state before the correction", back.version);

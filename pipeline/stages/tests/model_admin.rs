@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::ScoredDocument;
 use docflow_score::{encode_update, ScoringModel};
 use docflow_stages::learn::LearnConfig;
@@ -44,10 +44,10 @@ fn until_class(producer: &Producer, embedded_t: &str, scored_t: &str, tag: &str,
     while start.elapsed() < within {
         let id = format!("{tag}-{sent}");
         send(producer, embedded_t, &id, &embedded_doc(&id, &axis(0)));
-        testkit::flush(producer).unwrap();
+        kafka::flush(producer).unwrap();
         sent += 1;
         std::thread::sleep(Duration::from_millis(200));
-        let all: Vec<ScoredDocument> = testkit::read_topic(&testkit::brokers(), scored_t, Duration::from_secs(2), |_| false)
+        let all: Vec<ScoredDocument> = kafka::read_topic(&kafka::brokers(), scored_t, Duration::from_secs(2), |_| false)
             .unwrap()
             .iter()
             .map(decoded)
@@ -64,11 +64,11 @@ async fn promote_and_rollback_switch_a_running_score_stage() {
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let p = testkit::unique("admin");
+    let p = kafka::unique("admin");
     let t = |n: &str| format!("{p}.{n}");
     let (embedded_t, scored_t, feedback_t, updates_t, dlq) = (t("docs.embedded"), t("docs.scored"), t("docs.feedback"), t("model.updates"), t("docs.dlq"));
-    let brokers = testkit::brokers();
-    testkit::create_topics(&brokers, &[(&embedded_t, 1), (&scored_t, 1), (&feedback_t, 1), (&updates_t, 1), (&dlq, 1)]).await.unwrap();
+    let brokers = kafka::brokers();
+    kafka::create_topics(&brokers, &[(&embedded_t, 1), (&scored_t, 1), (&feedback_t, 1), (&updates_t, 1), (&dlq, 1)]).await.unwrap();
     let kafka = BTreeMap::new();
     let topic = UpdatesTopic { name: updates_t.clone(), timeout: Duration::from_secs(20) };
 
@@ -91,7 +91,7 @@ async fn promote_and_rollback_switch_a_running_score_stage() {
     assert_eq!(learn.last_version(), 2);
     let tasks = vec![docflow_runtime::stage_task(score, stage_config(&[&embedded_t], Some(&scored_t), &dlq), shutdown.clone())];
     let running = tokio::spawn(docflow_runtime::run_stages(tasks, shutdown.clone()));
-    let producer = testkit::producer(&brokers).unwrap();
+    let producer = kafka::producer(&brokers).unwrap();
 
     let (e, s, pr) = (embedded_t.clone(), scored_t.clone(), producer);
     let (staged, pr) = tokio::task::spawn_blocking(move || (until_class(&pr, &e, &s, "staged", "alpha", Duration::from_secs(30)), pr)).await.unwrap();
@@ -123,7 +123,7 @@ async fn promote_and_rollback_switch_a_running_score_stage() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(learn.last_version(), 3, "the learn stage adopts the rollback");
-    let latest = tokio::task::spawn_blocking(move || model_admin::latest_update(&testkit::brokers(), &updates_t, &BTreeMap::new(), Duration::from_secs(20)))
+    let latest = tokio::task::spawn_blocking(move || model_admin::latest_update(&kafka::brokers(), &updates_t, &BTreeMap::new(), Duration::from_secs(20)))
         .await
         .unwrap()
         .unwrap()

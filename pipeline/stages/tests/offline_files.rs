@@ -30,7 +30,7 @@ impl OfflineStages for Stages {
             fields: out.fields,
             warnings: out.warnings,
             created_at_ms: raw.created_at_ms,
-            priority: "normal".into(),
+            priority: docflow_schemas::Priority::Normal,
             locale: raw.metadata.get("locale").cloned(),
         })
     }

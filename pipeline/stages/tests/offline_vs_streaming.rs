@@ -22,7 +22,7 @@ mod common;
 
 use common::*;
 use docflow_corpus::{AnomalyPlan, Corpus, CorpusConfig, DocFormat, LabeledDoc};
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::ScoredDocument;
 use docflow_stages::offline::{load_update, InputLine, NoProgress, OfflineOptions, OutputLine};
 use docflow_stages::infer::Device;
@@ -67,7 +67,7 @@ async fn offline_and_streaming_give_the_same_classes_and_scores() {
     }
     let n = env_usize("DOCFLOW_OFFLINE_EQ_DOCS", 2_000);
     let tiny = tiny_model();
-    let tmp = std::env::temp_dir().join(testkit::unique("docflow-offline-eq"));
+    let tmp = std::env::temp_dir().join(kafka::unique("docflow-offline-eq"));
     std::fs::create_dir_all(&tmp).unwrap();
     let plan = AnomalyPlan { outlier_amount: 0.012, reused_invoice_number: 0.012, mismatched_total: 0.012, duplicated_content: 0.006 };
     let formats: Vec<DocFormat> = DocFormat::ALL.into_iter().collect();
@@ -107,12 +107,12 @@ async fn offline_and_streaming_give_the_same_classes_and_scores() {
     assert!(offline.iter().all(|o| o.model_version == model.version));
 
     // --- streaming: parse → infer → score on Kafka, serving the saved version ---
-    let p = testkit::unique("offeq");
+    let p = kafka::unique("offeq");
     let t = |s: &str| format!("{p}.{s}");
     let (raw_t, parsed_t, embedded_t, scored_t, updates_t, dlq) =
         (t("docs.raw.normal"), t("docs.parsed"), t("docs.embedded"), t("docs.scored"), t("model.updates"), t("docs.dlq"));
-    let brokers = testkit::brokers();
-    testkit::create_topics(&brokers, &[(&raw_t, 1), (&parsed_t, 1), (&embedded_t, 1), (&scored_t, 1), (&updates_t, 1), (&dlq, 1)])
+    let brokers = kafka::brokers();
+    kafka::create_topics(&brokers, &[(&raw_t, 1), (&parsed_t, 1), (&embedded_t, 1), (&scored_t, 1), (&updates_t, 1), (&dlq, 1)])
         .await
         .unwrap();
     let kafka = BTreeMap::new();
@@ -135,12 +135,12 @@ async fn offline_and_streaming_give_the_same_classes_and_scores() {
     let running = tokio::spawn(docflow_runtime::run_stages(tasks, shutdown.clone()));
 
     let t1 = Instant::now();
-    let producer = testkit::producer(&brokers).unwrap();
+    let producer = kafka::producer(&brokers).unwrap();
     for line in &input {
         let raw = line.to_raw().unwrap();
         send(&producer, &raw_t, &raw.id, &raw);
     }
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
     let timeout = Duration::from_secs(120 + n as u64 / 20);
     let records = tokio::task::spawn_blocking({
         let scored_t = scored_t.clone();
@@ -149,7 +149,7 @@ async fn offline_and_streaming_give_the_same_classes_and_scores() {
     .await
     .unwrap();
     let streaming_took = t1.elapsed();
-    let dead = testkit::read_topic(&brokers, &dlq, Duration::from_secs(1), |_| false).unwrap();
+    let dead = kafka::read_topic(&brokers, &dlq, Duration::from_secs(1), |_| false).unwrap();
     shutdown.trigger();
     running.await.unwrap().unwrap();
     assert!(dead.is_empty(), "{} dead letters on the streaming path", dead.len());

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::{ParsedDocument, RawDocument};
 use docflow_stages::{ParseStage, ParseStageConfig};
 use std::collections::{BTreeMap, HashMap};
@@ -31,9 +31,9 @@ async fn valid_documents_are_parsed_and_malformed_ones_dead_lettered_with_reason
     if !docflow_testkit::require_kafka() {
         return;
     }
-    let p = testkit::unique("parse");
+    let p = kafka::unique("parse");
     let (input, out, dlq) = (format!("{p}.docs.raw.high"), format!("{p}.docs.parsed"), format!("{p}.docs.dlq"));
-    testkit::create_topics(&testkit::brokers(), &[(&input, 2), (&out, 1), (&dlq, 1)]).await.unwrap();
+    kafka::create_topics(&kafka::brokers(), &[(&input, 2), (&out, 1), (&dlq, 1)]).await.unwrap();
 
     let mut cfg = ParseStageConfig::default();
     cfg.limits.max_document_bytes = 64 * 1024;
@@ -42,7 +42,7 @@ async fn valid_documents_are_parsed_and_malformed_ones_dead_lettered_with_reason
     let _stop = StopOnDrop(shutdown.clone());
     let stage = tokio::spawn(docflow_runtime::run_stage(ParseStage::new(cfg), stage_config(&[&input], Some(&out), &dlq), shutdown.clone()));
 
-    let producer = testkit::producer(&testkit::brokers()).unwrap();
+    let producer = kafka::producer(&kafka::brokers()).unwrap();
     let valid = [
         raw("ok-text", "text/plain", b"INVOICE\nInvoice number: INV-2024-001\nDate: 2024-03-05\nTotal: 1,234.56 EUR\n".to_vec()),
         raw("ok-html", "text/html", b"<html><body><h1>Receipt</h1><p>Total: $12.50</p></body></html>".to_vec()),
@@ -52,12 +52,12 @@ async fn valid_documents_are_parsed_and_malformed_ones_dead_lettered_with_reason
         send(&producer, &input, &d.id, d);
     }
     // Not a docflow record at all.
-    testkit::send_raw(&producer, &input, b"bad-garbage", &[0xc1, 0xff, 0x00, 0x13, 0x37], &[(docflow_schemas::HEADER_CODEC, b"msgpack")]).unwrap();
+    kafka::send_raw(&producer, &input, b"bad-garbage", &[0xc1, 0xff, 0x00, 0x13, 0x37], &[(docflow_schemas::HEADER_CODEC, b"msgpack")]).unwrap();
     send(&producer, &input, "bad-size", &raw("bad-size", "text/plain", vec![b'a'; 100 * 1024]));
     send(&producer, &input, "bad-pdf", &raw("bad-pdf", "application/pdf", pdf_without_text()));
     let deep = format!("{}1{}", "[".repeat(40), "]".repeat(40));
     send(&producer, &input, "bad-json", &raw("bad-json", "application/json", deep.into_bytes()));
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
 
     let parsed: Vec<ParsedDocument> = read_n(&out, 3, Duration::from_secs(30)).iter().map(decoded).collect();
     let dead = read_n(&dlq, 4, Duration::from_secs(30));
@@ -67,7 +67,7 @@ async fn valid_documents_are_parsed_and_malformed_ones_dead_lettered_with_reason
     let mut ids: Vec<&str> = parsed.iter().map(|d| d.id.as_str()).collect();
     ids.sort();
     assert_eq!(ids, ["ok-html", "ok-json", "ok-text"]);
-    assert!(parsed.iter().all(|d| d.priority == "high" && !d.text.is_empty()), "{parsed:?}");
+    assert!(parsed.iter().all(|d| d.priority == docflow_schemas::Priority::High && !d.text.is_empty()), "{parsed:?}");
     let text = parsed.iter().find(|d| d.id == "ok-text").unwrap();
     assert_eq!(text.fields.invoice_number.as_deref(), Some("INV-2024-001"));
     assert_eq!(text.created_at_ms, 1_700_000_000_000);

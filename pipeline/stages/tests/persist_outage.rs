@@ -20,7 +20,7 @@ mod common;
 
 use common::pause::{cassandra_pid, PausedProcess};
 use common::*;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_runtime::{ShutdownSignal, StageMetrics};
 use docflow_schemas::ResultRecord;
 use docflow_stages::{PersistConfig, PersistStage};
@@ -51,7 +51,7 @@ async fn persist_pauses_through_a_30s_database_outage_and_loses_nothing() {
         return;
     };
 
-    let p = testkit::unique("outage");
+    let p = kafka::unique("outage");
     let ks = TestKeyspace::create("outage", &p, |_| {}).await;
     let (scored, results, dlq) = persist_topics(&p).await;
 
@@ -74,7 +74,7 @@ async fn persist_pauses_through_a_30s_database_outage_and_loses_nothing() {
     let producer_thread = {
         let (scored, run, produced) = (scored.clone(), run.clone(), produced.clone());
         std::thread::spawn(move || {
-            let producer = testkit::producer(&testkit::brokers()).unwrap();
+            let producer = kafka::producer(&kafka::brokers()).unwrap();
             let start = Instant::now();
             for i in 0..n {
                 let due = start + Duration::from_micros(i * 1_000_000 / RATE);
@@ -83,7 +83,7 @@ async fn persist_pauses_through_a_30s_database_outage_and_loses_nothing() {
                 send(&producer, &scored, &doc.embedded.parsed.id, &doc);
                 produced.fetch_add(1, Ordering::Relaxed);
             }
-            testkit::flush(&producer).unwrap();
+            kafka::flush(&producer).unwrap();
         })
     };
 
@@ -97,7 +97,7 @@ async fn persist_pauses_through_a_30s_database_outage_and_loses_nothing() {
             while on.load(Ordering::Relaxed) {
                 let consumed = StageMetrics::get(&m.consumed);
                 let completed = StageMetrics::get(&m.completed);
-                let rss = testkit::rss_kib(std::process::id()).unwrap_or(0);
+                let rss = docflow_testkit::probe::rss_kib(std::process::id()).unwrap_or(0);
                 out.push((t0.elapsed(), consumed, completed, rss));
                 std::thread::sleep(Duration::from_millis(250));
             }
@@ -106,7 +106,7 @@ async fn persist_pauses_through_a_30s_database_outage_and_loses_nothing() {
     };
 
     tokio::time::sleep(OUTAGE_AT).await;
-    let before = (StageMetrics::get(&metrics.completed), testkit::rss_kib(std::process::id()).unwrap_or(0));
+    let before = (StageMetrics::get(&metrics.completed), docflow_testkit::probe::rss_kib(std::process::id()).unwrap_or(0));
     println!("outage starts: {} completed, RSS {} KiB; SIGSTOP cassandra pid {pid}", before.0, before.1);
     let outage = PausedProcess::stop(pid, OUTAGE + Duration::from_secs(5));
     let outage_started = Instant::now();
@@ -118,13 +118,13 @@ async fn persist_pauses_through_a_30s_database_outage_and_loses_nothing() {
 
     producer_thread.join().unwrap();
     let want: BTreeSet<String> = (0..n).map(|i| synthetic_scored(&run, i).embedded.parsed.id).collect();
-    let unique_keys = |r: &[testkit::Consumed]| r.iter().filter_map(|c| c.key.as_deref()).collect::<BTreeSet<_>>().len();
-    testkit::read_topic(&testkit::brokers(), &results, Duration::from_secs(180), |r| unique_keys(r) >= n as usize).unwrap();
+    let unique_keys = |r: &[kafka::Consumed]| r.iter().filter_map(|c| c.key.as_deref()).collect::<BTreeSet<_>>().len();
+    kafka::read_topic(&kafka::brokers(), &results, Duration::from_secs(180), |r| unique_keys(r) >= n as usize).unwrap();
     // Everything again, to also catch duplicates that came after the last new id.
-    let got = testkit::read_topic(&testkit::brokers(), &results, Duration::from_secs(5), |_| false).unwrap();
+    let got = kafka::read_topic(&kafka::brokers(), &results, Duration::from_secs(5), |_| false).unwrap();
     sampling.store(false, Ordering::Relaxed);
     let samples = samples.join().unwrap();
-    let dead = testkit::read_topic(&testkit::brokers(), &dlq, Duration::from_secs(3), |_| false).unwrap();
+    let dead = kafka::read_topic(&kafka::brokers(), &dlq, Duration::from_secs(3), |_| false).unwrap();
     println!("{} results, {} dead letters; stage: {}; outage waits {}", got.len(), dead.len(), metrics.summary(), persist_metrics.outage_waits.load(Ordering::Relaxed));
 
     // The stage is still running, and drains cleanly.

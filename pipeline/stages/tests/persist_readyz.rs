@@ -19,7 +19,8 @@ mod common;
 use common::pause::{cassandra_pid, PausedProcess};
 use common::*;
 use docflow_runtime::telemetry::{self, Registry};
-use docflow_runtime::{testkit, ShutdownSignal};
+use docflow_runtime::ShutdownSignal;
+use docflow_testkit::kafka;
 use docflow_stages::{PersistConfig, PersistStage};
 use docflow_store::bench::synthetic_scored;
 use docflow_store::{AnyStore, CassandraStore};
@@ -34,7 +35,7 @@ const MAX_OUTAGE: Duration = Duration::from_secs(90);
 
 /// Poll `/readyz` until it answers `want`; the body of that answer.
 async fn wait_readyz(addr: SocketAddr, want: u16, timeout: Duration) -> String {
-    testkit::wait_http_status(addr, "/readyz", want, timeout).await
+    docflow_testkit::probe::wait_http_status(addr, "/readyz", want, timeout).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -49,7 +50,7 @@ async fn readyz_is_503_while_the_database_is_stopped_and_200_after() {
     let server = telemetry::serve("127.0.0.1:0".parse().unwrap(), Registry::global()).await.unwrap();
     let addr = server.local_addr;
 
-    let p = testkit::unique("readyz");
+    let p = kafka::unique("readyz");
     // Short request timeouts: the breaker opens within seconds of the pause.
     let ks = TestKeyspace::create("readyz", &p, |c| c.request_timeout_ms = 1_000).await;
     let (scored, results, dlq) = persist_topics(&p).await;
@@ -67,7 +68,7 @@ async fn readyz_is_503_while_the_database_is_stopped_and_200_after() {
     let producer_thread = {
         let (scored, run, sent, sending) = (scored.clone(), run.clone(), sent.clone(), sending.clone());
         std::thread::spawn(move || {
-            let producer = testkit::producer(&testkit::brokers()).unwrap();
+            let producer = kafka::producer(&kafka::brokers()).unwrap();
             while sending.load(Ordering::Relaxed) {
                 let i = sent.load(Ordering::Relaxed);
                 let doc = synthetic_scored(&run, i);
@@ -75,16 +76,16 @@ async fn readyz_is_503_while_the_database_is_stopped_and_200_after() {
                 sent.fetch_add(1, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(50));
             }
-            testkit::flush(&producer).unwrap();
+            kafka::flush(&producer).unwrap();
         })
     };
-    let unique_keys = |r: &[testkit::Consumed]| r.iter().filter_map(|c| c.key.as_deref()).collect::<BTreeSet<_>>().len();
+    let unique_keys = |r: &[kafka::Consumed]| r.iter().filter_map(|c| c.key.as_deref()).collect::<BTreeSet<_>>().len();
     let results2 = results.clone();
-    tokio::task::spawn_blocking(move || testkit::read_topic(&testkit::brokers(), &results2, Duration::from_secs(30), |r| unique_keys(r) >= 5))
+    tokio::task::spawn_blocking(move || kafka::read_topic(&kafka::brokers(), &results2, Duration::from_secs(30), |r| unique_keys(r) >= 5))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(tokio::task::spawn_blocking(move || testkit::http_get(addr, "/readyz").0).await.unwrap(), 200, "ready while the database answers");
+    assert_eq!(tokio::task::spawn_blocking(move || docflow_testkit::probe::http_get(addr, "/readyz").0).await.unwrap(), 200, "ready while the database answers");
 
     // Database stopped: writes time out, the breaker opens, not ready.
     println!("SIGSTOP cassandra pid {pid}");
@@ -107,13 +108,13 @@ async fn readyz_is_503_while_the_database_is_stopped_and_200_after() {
     let n = sent.load(Ordering::Relaxed) as usize;
     let results2 = results.clone();
     let got = tokio::task::spawn_blocking(move || {
-        testkit::read_topic(&testkit::brokers(), &results2, Duration::from_secs(120), |r| unique_keys(r) >= n)
+        kafka::read_topic(&kafka::brokers(), &results2, Duration::from_secs(120), |r| unique_keys(r) >= n)
     })
     .await
     .unwrap()
     .unwrap();
     assert_eq!(unique_keys(&got), n, "every document reaches docs.results");
-    let dead = tokio::task::spawn_blocking(move || testkit::read_topic(&testkit::brokers(), &dlq, Duration::from_secs(3), |_| false))
+    let dead = tokio::task::spawn_blocking(move || kafka::read_topic(&kafka::brokers(), &dlq, Duration::from_secs(3), |_| false))
         .await
         .unwrap()
         .unwrap();

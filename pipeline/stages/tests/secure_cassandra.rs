@@ -75,7 +75,7 @@ impl Secure {
 
     /// `docflow stage persist` settings: the file names nodes and keyspace,
     /// the environment gives the user, the password file and the CA.
-    fn pipeline(&self, keyspace: &str, env: &HashMap<String, String>) -> anyhow::Result<docflow_stages::PipelineConfig> {
+    fn pipeline(&self, keyspace: &str, env: &HashMap<String, String>) -> Result<docflow_stages::PipelineConfig, docflow_stages::config::ConfigError> {
         let file = std::env::temp_dir().join(format!("docflow-secure-store-{keyspace}.toml"));
         std::fs::write(&file, format!("store_backend = \"cassandra\"\n[store]\nnodes = [\"{}\"]\nkeyspace = \"{keyspace}\"\nconnect_timeout_ms = 10000\n", self.nodes)).unwrap();
         PipelineOverrides { config: Some(file), store: Some(StoreBackend::Cassandra), ..Default::default() }.resolve_from(|k| env.get(k).cloned())
@@ -146,7 +146,7 @@ async fn a_wrong_password_fails_fast_and_a_plaintext_client_is_refused() {
     plain.tls = None;
     plain.connect_timeout_ms = 5_000;
     let t0 = Instant::now();
-    let e = connect_session(&plain).await.err().expect("a plaintext client connected");
+    let e = connect_session(&plain).await.expect_err("a plaintext client connected");
     println!("no TLS: {:.1?}: {e}", t0.elapsed());
     assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
 }

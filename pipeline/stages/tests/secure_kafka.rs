@@ -18,10 +18,10 @@
 mod common;
 
 use common::*;
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::{ParsedDocument, RawDocument};
-use docflow_stages::start::{check_kafka_access, start_one, KafkaAccessError, PipelineOverrides};
-use docflow_stages::config::StoreBackend;
+use docflow_stages::start::{check_kafka_access, start_one, KafkaAccessError, PipelineOverrides, StartError};
+use docflow_stages::config::{ConfigError, StoreBackend};
 use docflow_stages::PipelineConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -75,7 +75,7 @@ impl Secure {
 
     /// `docflow stage parse --brokers <secure> --store memory --topic-prefix <p>`
     /// with a short drain, resolved with `env`.
-    fn pipeline(&self, prefix: &str, env: &HashMap<String, String>) -> anyhow::Result<PipelineConfig> {
+    fn pipeline(&self, prefix: &str, env: &HashMap<String, String>) -> Result<PipelineConfig, ConfigError> {
         let file = std::env::temp_dir().join(format!("{prefix}.toml"));
         std::fs::write(&file, "[stage.parse]\ndrain_timeout_ms = 3000\n").unwrap();
         let args = PipelineOverrides {
@@ -116,8 +116,8 @@ impl Secure {
     }
 
     /// Every record of `topic` until `n` arrived or `timeout`.
-    fn read(&self, topic: &str, n: usize, timeout: Duration) -> Vec<testkit::Consumed> {
-        let c: BaseConsumer = self.client().set("group.id", testkit::unique("reader")).set("enable.auto.commit", "false").create().unwrap();
+    fn read(&self, topic: &str, n: usize, timeout: Duration) -> Vec<kafka::Consumed> {
+        let c: BaseConsumer = self.client().set("group.id", kafka::unique("reader")).set("enable.auto.commit", "false").create().unwrap();
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, 0, Offset::Beginning).unwrap();
         c.assign(&tpl).unwrap();
@@ -125,7 +125,7 @@ impl Secure {
         let mut out = Vec::new();
         while out.len() < n && Instant::now() < deadline {
             if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
-                out.push(testkit::Consumed {
+                out.push(kafka::Consumed {
                     partition: m.partition(),
                     offset: m.offset(),
                     key: m.key().map(<[u8]>::to_vec),
@@ -174,7 +174,7 @@ fn parse_topics(cfg: &PipelineConfig) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_flow_through_the_parse_stage_over_sasl_ssl_scram() {
     let Some(sec) = Secure::require() else { return };
-    let prefix = testkit::unique("secure");
+    let prefix = kafka::unique("secure");
     let cfg = sec.pipeline(&prefix, &sec.env()).expect("resolve");
     let sc = cfg.stage_config("parse").unwrap();
     assert_eq!(sc.kafka["security.protocol"], "sasl_ssl");
@@ -192,7 +192,7 @@ async fn documents_flow_through_the_parse_stage_over_sasl_ssl_scram() {
         let d = raw(i);
         send(&producer, &input, &d.id, &d);
     }
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
 
     let out = tokio::task::spawn_blocking({
         let (sec, topic) = (Secure { brokers: sec.brokers.clone(), ca: sec.ca.clone(), password_file: sec.password_file.clone() }, cfg.name("docs.parsed"));
@@ -205,7 +205,7 @@ async fn documents_flow_through_the_parse_stage_over_sasl_ssl_scram() {
     ids.dedup();
     assert_eq!(ids.len(), N, "parsed over SASL_SSL: {ids:?}");
     let first: ParsedDocument = decoded(&out[0]);
-    assert!(first.text.contains("INVOICE") && first.priority == "normal", "{first:?}");
+    assert!(first.text.contains("INVOICE") && first.priority == docflow_schemas::Priority::Normal, "{first:?}");
 
     shutdown.trigger();
     tokio::time::timeout(Duration::from_secs(30), stage).await.expect("stage stops").unwrap().expect("stage result");
@@ -214,7 +214,7 @@ async fn documents_flow_through_the_parse_stage_over_sasl_ssl_scram() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_fails_fast_naming_kafka_and_sasl_and_consumes_nothing() {
     let Some(sec) = Secure::require() else { return };
-    let prefix = testkit::unique("secure-bad");
+    let prefix = kafka::unique("secure-bad");
     let mut env = sec.env();
     env.remove("DOCFLOW_KAFKA_SASL_PASSWORD_FILE");
     env.insert("DOCFLOW_KAFKA_SASL_PASSWORD".into(), "not-the-password-7Qx".into());
@@ -227,7 +227,7 @@ async fn a_wrong_password_fails_fast_naming_kafka_and_sasl_and_consumes_nothing(
         let d = raw(i);
         send(&producer, &input, &d.id, &d);
     }
-    testkit::flush(&producer).unwrap();
+    kafka::flush(&producer).unwrap();
 
     let shutdown = docflow_runtime::ShutdownSignal::new();
     let _stop = StopOnDrop(shutdown.clone());
@@ -235,13 +235,13 @@ async fn a_wrong_password_fails_fast_naming_kafka_and_sasl_and_consumes_nothing(
     let res = tokio::time::timeout(Duration::from_secs(60), start_one("parse", cfg.clone(), shutdown.clone())).await.expect("start_one hung with wrong credentials");
     let took = t0.elapsed();
     let err = res.expect_err("a wrong password must not start the stage");
-    let msg = format!("{err:#}");
+    assert!(matches!(err, StartError::KafkaAccess(KafkaAccessError::Authentication { .. })), "{err:?}");
+    let msg = format!("{:#}", anyhow::Error::from(err));
     println!("wrong password: failed after {took:.1?}: {msg}");
     assert!(took < Duration::from_secs(15), "took {took:?}");
     assert!(msg.contains("Kafka at 127.0.0.1:19093") || msg.contains(&format!("Kafka at {}", sec.brokers)), "{msg}");
     assert!(msg.contains("SASL") && msg.contains("SCRAM-SHA-512") && msg.contains("docflow"), "{msg}");
     assert!(!msg.contains("not-the-password-7Qx"), "the password is printed: {msg}");
-    assert!(matches!(err.downcast_ref::<KafkaAccessError>(), Some(KafkaAccessError::Authentication { .. })), "{msg}");
 
     let sc = cfg.stage_config("parse").unwrap();
     let (committed, produced) = sec.consumed_and_produced(&sc.group_id, &input, sc.output_topic.as_deref().unwrap());

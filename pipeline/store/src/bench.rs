@@ -75,7 +75,7 @@ pub fn synthetic_scored(run: &str, i: u64) -> ScoredDocument {
                 fields,
                 warnings: vec![],
                 created_at_ms: base_ms(),
-                priority: ["critical", "high", "normal", "low"][(r % 4) as usize].into(),
+                priority: docflow_schemas::Priority::ALL[(r % 4) as usize],
                 locale: None,
             },
             embedding_f32le: docflow_schemas::embedding_to_bytes(&embedding),

@@ -23,7 +23,7 @@ impl DocWrite {
             model_version: self.model_version.max(0) as u64,
             encoder_version: self.encoder_version.clone(),
             content_type: self.content_type.clone(),
-            priority: self.priority.clone(),
+            priority: self.priority,
             day: self.day,
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.updated_at_ms,

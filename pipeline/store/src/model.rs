@@ -2,7 +2,7 @@
 //! rows the read side returns, pages, and the outcomes of writes.
 
 use chrono::NaiveDate;
-use docflow_schemas::{AnomalyReason, BusinessFields, Feedback, ResultRecord, ScoredDocument};
+use docflow_schemas::{AnomalyReason, BusinessFields, Feedback, Priority, ResultRecord, ResultStatus, ScoredDocument};
 use serde::Serialize;
 
 use crate::error::StoreError;
@@ -49,6 +49,17 @@ impl DocStatus {
     /// A human verdict is final: later replays of the pipeline do not reopen it.
     pub const fn is_final(self) -> bool {
         matches!(self, DocStatus::AuditedOk | DocStatus::AuditedFraud | DocStatus::AuditedError)
+    }
+
+    /// The status `docs.results` carries (the same names).
+    pub const fn result_status(self) -> ResultStatus {
+        match self {
+            DocStatus::Ok => ResultStatus::Ok,
+            DocStatus::PendingAudit => ResultStatus::PendingAudit,
+            DocStatus::AuditedOk => ResultStatus::AuditedOk,
+            DocStatus::AuditedFraud => ResultStatus::AuditedFraud,
+            DocStatus::AuditedError => ResultStatus::AuditedError,
+        }
     }
 }
 
@@ -106,7 +117,7 @@ pub struct DocumentRow {
     pub model_version: u64,
     pub encoder_version: String,
     pub content_type: String,
-    pub priority: String,
+    pub priority: Priority,
     /// UTC day of `created_at_ms`: the partition day of its index rows.
     pub day: NaiveDate,
     pub created_at_ms: i64,
@@ -227,7 +238,7 @@ impl PersistOutcome {
             fields: doc.embedded.parsed.fields.clone(),
             anomaly_score: doc.anomaly_score,
             anomaly_reasons: reasons,
-            status: self.status.as_str().to_owned(),
+            status: self.status.result_status(),
             model_version: doc.model_version,
             created_at_ms: doc.embedded.parsed.created_at_ms,
             persisted_at_ms: self.persisted_at_ms,

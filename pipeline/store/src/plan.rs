@@ -12,7 +12,7 @@
 //! milliseconds as a *changed* replay; identical replays write nothing.
 
 use chrono::{DateTime, NaiveDate};
-use docflow_schemas::{AnomalyReason, ScoredDocument};
+use docflow_schemas::{AnomalyReason, Priority, ScoredDocument};
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
@@ -121,7 +121,7 @@ pub struct DocWrite {
     pub model_version: i64,
     pub encoder_version: String,
     pub content_type: String,
-    pub priority: String,
+    pub priority: Priority,
     pub day: NaiveDate,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
@@ -178,7 +178,7 @@ pub fn check(doc: &ScoredDocument) -> Result<Checked<'_>, StoreError> {
 fn record_hash(doc: &ScoredDocument, fields_json: &str) -> String {
     let p = &doc.embedded.parsed;
     let mut h = Sha256::new();
-    for s in [p.id.as_str(), doc.class.as_str(), fields_json, &doc.embedded.encoder_version, &p.content_type, &p.priority] {
+    for s in [p.id.as_str(), doc.class.as_str(), fields_json, &doc.embedded.encoder_version, &p.content_type, p.priority.as_str()] {
         h.update((s.len() as u64).to_le_bytes());
         h.update(s.as_bytes());
     }
@@ -302,7 +302,7 @@ pub fn plan(
             model_version,
             encoder_version: doc.embedded.encoder_version.clone(),
             content_type: p.content_type.clone(),
-            priority: p.priority.clone(),
+            priority: p.priority,
             day: c.day,
             created_at_ms: p.created_at_ms,
             updated_at_ms: now_ms,

@@ -32,8 +32,6 @@ pub mod limits {
 /// Anomaly reasons the score stage may emit (the envelope's documented enum).
 pub const KNOWN_REASONS: [&str; 5] =
     ["amount_outlier", "total_mismatch", "duplicate_invoice_number", "duplicate_content", "unusual_for_class"];
-/// Raw lanes (`docflow_schemas::Priority`, highest first).
-pub const KNOWN_PRIORITIES: [&str; 4] = docflow_schemas::Priority::NAMES;
 /// `BusinessFields::doc_type_hint` values.
 pub const KNOWN_DOC_TYPES: [&str; 5] = ["invoice", "receipt", "email", "contract", "other"];
 
@@ -62,7 +60,6 @@ pub fn validate_scored(doc: &ScoredDocument) -> Result<(), StoreError> {
     }
     text("content_type", &p.content_type, limits::CONTENT_TYPE, false)?;
     text("encoder_version", &doc.embedded.encoder_version, limits::ENCODER_VERSION, false)?;
-    one_of("priority", &p.priority, &KNOWN_PRIORITIES)?;
     if !(limits::MIN_CREATED_AT_MS..limits::MAX_CREATED_AT_MS).contains(&p.created_at_ms) {
         return Err(StoreError::invalid("created_at_ms", format!("{} is outside years 2000..2100", p.created_at_ms)));
     }
@@ -219,9 +216,6 @@ mod tests {
         let mut d = synthetic_scored("t", 3);
         d.anomaly_reasons[0].reason = "vibes".into();
         assert_eq!(field_of(validate_scored(&d).unwrap_err()), "anomaly_reasons[0].reason");
-        let mut d = synthetic_scored("t", 3);
-        d.embedded.parsed.priority = "urgent".into();
-        assert_eq!(field_of(validate_scored(&d).unwrap_err()), "priority");
         let mut d = synthetic_scored("t", 3);
         d.embedded.parsed.fields.doc_type_hint = Some("memo".into());
         assert_eq!(field_of(validate_scored(&d).unwrap_err()), "fields.doc_type_hint");

@@ -7,10 +7,18 @@
 //!   `DOCFLOW_SKIP_INTEGRATION=1`, in which case say so and skip.
 //!   [`require_kafka`] (feature `kafka`) and [`require_cassandra`] probe the
 //!   local stack; [`up_or_skip`] applies the rule to any other probe.
-//!
-//! The Kafka helpers the runtime's own benchmark shares with the tests
-//! (topics, producing, reading back) stay in `docflow_runtime::testkit`.
+//! - `kafka` (feature `kafka`): the tests' broker, topics, producing test
+//!   documents, reading a topic back, a scratch broker to kill and restart.
+//!   The producing half is `docflow_runtime::testdata`, re-exported: the
+//!   runtime's benchmark (in the `docflow` binary) needs it, and this crate
+//!   depends on the runtime, not the other way round.
+//! - `probe` (feature `kafka`): a running stage seen from outside: its
+//!   HTTP endpoint (`/metrics`, `/healthz`, `/readyz`) and its memory.
 
+#[cfg(feature = "kafka")]
+pub mod kafka;
+#[cfg(feature = "kafka")]
+pub mod probe;
 pub mod services;
 
 #[cfg(feature = "kafka")]

@@ -82,7 +82,7 @@ pub fn tcp_probe(addrs: &str) -> Result<(), String> {
 /// otherwise the skip rule.
 #[cfg(feature = "kafka")]
 pub fn require_kafka() -> bool {
-    use docflow_runtime::testkit::{brokers, kafka_reachable};
+    use crate::kafka::{brokers, kafka_reachable};
     up_or_skip(&KAFKA, kafka_reachable(&brokers()))
 }
 

@@ -67,7 +67,7 @@ pub fn parsed() -> ParsedDocument {
         fields: fields(),
         warnings: vec!["invalid_utf8".into()],
         created_at_ms: 1_764_000_000_000,
-        priority: "high".into(),
+        priority: docflow_schemas::Priority::High,
         locale: None,
     }
 }
@@ -118,7 +118,7 @@ pub fn result() -> ResultRecord {
             contribution: 0.6,
             evidence: None,
         }],
-        status: "pending_audit".into(),
+        status: docflow_schemas::ResultStatus::PendingAudit,
         model_version: 7,
         created_at_ms: 1_764_000_000_000,
         persisted_at_ms: 1_764_000_000_350,

@@ -77,7 +77,7 @@ async fn demo(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
             .insert(Header { key: codec::HEADER_SCHEMA, value: Some(codec::schema_header_value().as_str()) });
         // One trace per document across every stage (when OTLP export is on).
         docflow_runtime::telemetry::inject_trace_headers(&mut headers);
-        let record = FutureRecord::to(&topic).key(&doc.id).payload(&encoded.bytes).headers(headers);
+        let record = FutureRecord::to(topic).key(&doc.id).payload(&encoded.bytes).headers(headers);
         let delivery = producer
             .send(record, Duration::from_secs(10))
             .await
@@ -98,7 +98,7 @@ async fn demo(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
     }
     for p in positions.iter().map(|(p, _)| *p).collect::<std::collections::BTreeSet<_>>() {
         let first = positions.iter().filter(|(q, _)| *q == p).map(|(_, o)| *o).min().unwrap();
-        assignment.add_partition_offset(&topic, p, rdkafka::Offset::Offset(first))?;
+        assignment.add_partition_offset(topic, p, rdkafka::Offset::Offset(first))?;
     }
     consumer.assign(&assignment)?;
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);

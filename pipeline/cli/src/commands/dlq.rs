@@ -149,7 +149,7 @@ fn read_dead_letters(ctx: &Context, args: &ReplayArgs) -> anyhow::Result<Vec<Cho
         }
         let at = format!("{}/{}/{}", args.dlq, p, msg.offset());
         let headers: Vec<(&str, Option<&[u8]>)> = msg.headers().map(|h| h.iter().map(|h| (h.key, h.value)).collect()).unwrap_or_default();
-        let decoded = codec_from_headers(headers.into_iter()).and_then(|codec| decode::<DeadLetter>(msg.payload().unwrap_or_default(), codec, &Limits::DEAD_LETTER));
+        let decoded = codec_from_headers(headers).and_then(|codec| decode::<DeadLetter>(msg.payload().unwrap_or_default(), codec, &Limits::DEAD_LETTER));
         match decoded {
             Ok(dl) if args.selects(msg.key(), &dl) => chosen.push(Chosen { at, key: msg.key().map(<[u8]>::to_vec), dl }),
             Ok(_) => {}

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use docflow_model::Precision;
-use docflow_runtime::topology::STAGES;
 use docflow_runtime::ShutdownSignal;
 use docflow_stages::start::{start_all, start_one, PipelineOverrides};
+use docflow_stages::topology::STAGES;
 
 use super::choices::{DeviceArg, StoreBackendArg};
 
@@ -65,7 +65,7 @@ pub struct StageCommand {
 impl StageCommand {
     pub async fn run(&self) -> anyhow::Result<()> {
         let cfg = PipelineOverrides::from(&self.pipeline).resolve()?;
-        start_one(&self.name, cfg, ShutdownSignal::on_os_signals()?).await
+        Ok(start_one(&self.name, cfg, ShutdownSignal::on_os_signals()?).await?)
     }
 }
 
@@ -79,7 +79,7 @@ pub struct RunCommand {
 impl RunCommand {
     pub async fn run(&self) -> anyhow::Result<()> {
         let cfg = PipelineOverrides::from(&self.pipeline).resolve()?;
-        start_all(cfg, ShutdownSignal::on_os_signals()?).await
+        Ok(start_all(cfg, ShutdownSignal::on_os_signals()?).await?)
     }
 }
 

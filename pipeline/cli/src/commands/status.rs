@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use docflow_runtime::lag::{group_lag, TopicLag};
-use docflow_runtime::topology::{standard_config, STAGES};
 use docflow_schemas::topology;
+use docflow_stages::topology::{standard_config, STAGES};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::json;
 

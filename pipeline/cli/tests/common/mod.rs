@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -17,7 +17,7 @@ pub fn create_parse_topics(prefix: &str, raw_partitions: i32) -> (String, String
     topics.push((&parsed, 1));
     topics.push((&dlq, 1));
     topics.push((&updates, 1));
-    tokio::runtime::Runtime::new().unwrap().block_on(testkit::create_topics(&testkit::brokers(), &topics)).unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(kafka::create_topics(&kafka::brokers(), &topics)).unwrap();
     (parsed, dlq)
 }
 
@@ -33,7 +33,7 @@ pub fn spawn_parse_stage(prefix: &str, config: Option<&Path>, log: Option<&Path>
         Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
         None => Stdio::null(),
     };
-    cmd.env("DOCFLOW_KAFKA_BROKERS", testkit::brokers())
+    cmd.env("DOCFLOW_KAFKA_BROKERS", kafka::brokers())
         .env("RUST_LOG", "info,librdkafka=warn")
         .env_remove("DOCFLOW_METRICS_ADDR")
         .stdout(Stdio::null())

@@ -6,7 +6,8 @@
 //! command-line parser); a wrong argument prints the usage and exits 2.
 
 use docflow_runtime::passthrough::PassThrough;
-use docflow_runtime::{run_stage, ShutdownSignal, StageConfig};
+use docflow_runtime::{run_stage, DeliveryMode, ShutdownSignal, StageConfig};
+use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "\
@@ -80,7 +81,7 @@ fn parse_args(args: impl IntoIterator<Item = String>, default_brokers: String) -
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     docflow_runtime::init_tracing();
     let default_brokers = std::env::var("DOCFLOW_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
     let cli = match parse_args(std::env::args().skip(1), default_brokers) {
@@ -90,21 +91,42 @@ async fn main() -> anyhow::Result<()> {
                 eprintln!("error: {why}");
             }
             eprintln!("{USAGE}");
-            std::process::exit(2);
+            return ExitCode::from(2);
         }
     };
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The whole chain: the runner's errors name the step, their
+            // sources say what Kafka or the system answered.
+            let mut line = format!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                line.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("{line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut base = StageConfig::new(cli.group, cli.input, Some(cli.output));
     base.brokers = cli.brokers;
     // The delivery tests run once per mode (`DOCFLOW_DELIVERY`); a test's
     // own `--config` (the exactly-once tests) still wins.
-    base.delivery = docflow_runtime::testkit::delivery_mode()?;
+    base.delivery = match std::env::var(DeliveryMode::ENV) {
+        Ok(v) => DeliveryMode::parse(&v)?,
+        Err(_) => DeliveryMode::default(),
+    };
     let cfg = docflow_runtime::config::merge_toml(&base, &cli.config)?;
     let mut stage = PassThrough::new(cli.name).with_delay(Duration::from_micros(cli.delay_us));
     if let Some(tag) = cli.tag {
         stage = stage.with_tag(tag);
     }
     let shutdown = ShutdownSignal::on_os_signals()?;
-    run_stage(stage, cfg, shutdown).await
+    Ok(run_stage(stage, cfg, shutdown).await?)
 }
 
 #[cfg(test)]

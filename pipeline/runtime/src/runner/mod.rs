@@ -24,12 +24,12 @@ mod shared;
 mod transactions;
 mod worker;
 
-use crate::config::StageConfig;
+use crate::config::{ConfigError, StageConfig};
 use crate::metrics::StageMetrics;
 use crate::shutdown::ShutdownSignal;
 use crate::stage::Stage;
-use anyhow::Context as _;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::producer::{Producer, ThreadedProducer};
 use std::future::Future;
 use std::pin::Pin;
@@ -38,14 +38,50 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+pub use transactions::TxnError;
+
 /// Longest wait for the producer's last acknowledgements at exit.
 const FINAL_FLUSH: Duration = Duration::from_secs(10);
+
+/// Why a stage did not start, or stopped for good. Poison records are never
+/// one of these: they go to the dead-letter topic.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The stage's configuration cannot run.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("creating the Kafka producer")]
+    Producer(#[source] KafkaError),
+    #[error("creating the Kafka consumer")]
+    Consumer(#[source] KafkaError),
+    #[error("subscribing to the input topics")]
+    Subscribe(#[source] KafkaError),
+    /// Kafka transactions (exactly-once delivery) could not start.
+    #[error(transparent)]
+    Transactions(#[from] TxnError),
+    /// The lag monitor (backpressure, priority lanes) needs a Kafka client
+    /// of its own.
+    #[error("creating the lag monitor's Kafka client")]
+    LagProbe(#[source] KafkaError),
+    #[error("starting the lag monitor thread")]
+    MonitorThread(#[source] std::io::Error),
+    /// A thread the runner waited for panicked or was cancelled.
+    #[error("{what} did not finish")]
+    Thread { what: &'static str, source: tokio::task::JoinError },
+    /// The stage hit a failure it cannot go on from (the producer could not
+    /// deliver, the consumer failed for good); what it was is `message`.
+    #[error("stage {stage} stopped: {message}")]
+    Fatal { stage: String, message: String },
+    /// A stage task of [`run_stages`] panicked.
+    #[error("stage task panicked")]
+    Panicked(#[source] tokio::task::JoinError),
+}
 
 /// Run `stage` until `shutdown` fires (or a fatal error), then drain, commit
 /// and flush. Returns an error for invalid configuration or a fatal failure
 /// (the producer could not deliver, the consumer failed for good); poison
 /// records never cause one.
-pub async fn run_stage<S: Stage>(stage: S, config: StageConfig, shutdown: ShutdownSignal) -> anyhow::Result<()> {
+pub async fn run_stage<S: Stage>(stage: S, config: StageConfig, shutdown: ShutdownSignal) -> Result<(), RunError> {
     run_stage_with_metrics(stage, config, shutdown, Arc::new(StageMetrics::default())).await
 }
 
@@ -55,7 +91,7 @@ pub async fn run_stage_with_metrics<S: Stage>(
     config: StageConfig,
     shutdown: ShutdownSignal,
     metrics: Arc<StageMetrics>,
-) -> anyhow::Result<()> {
+) -> Result<(), RunError> {
     config.validate()?;
     let cfg = Arc::new(config);
     let name = stage.name().to_owned();
@@ -78,13 +114,13 @@ pub async fn run_stage_with_metrics<S: Stage>(
     let transactional_id = cfg.exactly_once().then(|| transactions::transactional_id(&cfg, instance_id.as_deref()));
     let producer_config = clients::producer_config(&cfg, &name, transactional_id.as_deref());
     let producer: Arc<ThreadedProducer<clients::ProducerCtx>> =
-        Arc::new(producer_config.create_with_context(clients::ProducerCtx).context("creating the Kafka producer")?);
+        Arc::new(producer_config.create_with_context(clients::ProducerCtx).map_err(RunError::Producer)?);
     let producer = Arc::new(clients::ProducerSlot::new(producer));
     let txn = match cfg.exactly_once() {
         true => {
             let (producer, cfg, shutdown) = (producer.clone(), cfg.clone(), shutdown.clone());
             let started = tokio::task::spawn_blocking(move || transactions::Transactions::start(producer, producer_config, &cfg, &shutdown));
-            match started.await?? {
+            match started.await.map_err(|source| RunError::Thread { what: "starting Kafka transactions", source })?? {
                 Some(txn) => Some(txn),
                 None => {
                     tracing::info!(stage = %name, "stopped before Kafka transactions could start (the broker never answered)");
@@ -137,10 +173,10 @@ pub async fn run_stage_with_metrics<S: Stage>(
     };
     let instance_id = instance_id.as_deref();
     let consumer: Arc<BaseConsumer<clients::ConsumerCtx>> = Arc::new(
-        clients::consumer_config(&cfg, &name, instance_id).create_with_context(ctx).context("creating the Kafka consumer")?,
+        clients::consumer_config(&cfg, &name, instance_id).create_with_context(ctx).map_err(RunError::Consumer)?,
     );
     let topic_refs: Vec<&str> = cfg.input_topics.iter().map(String::as_str).collect();
-    consumer.subscribe(&topic_refs).context("subscribing to the input topics")?;
+    consumer.subscribe(&topic_refs).map_err(RunError::Subscribe)?;
     tracing::info!(stage = %name, group = %cfg.group_id, instance = instance_id.unwrap_or("(dynamic)"), topics = ?cfg.input_topics, output = ?cfg.output_topic, "stage started");
 
     let monitor = monitor::spawn(shared.clone(), cfg.clone())?;
@@ -183,7 +219,7 @@ pub async fn run_stage_with_metrics<S: Stage>(
     .await
     .ok();
     match shared.fatal() {
-        Some(message) => Err(anyhow::anyhow!("stage {name} stopped: {message}")),
+        Some(message) => Err(RunError::Fatal { stage: name, message }),
         None => {
             tracing::info!(stage = %name, "stage stopped cleanly");
             Ok(())
@@ -215,7 +251,7 @@ fn leave_group(consumer: &BaseConsumer<clients::ConsumerCtx>) {
 }
 
 /// A type-erased stage run, so stages of different types can run together.
-pub type StageTask = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+pub type StageTask = Pin<Box<dyn Future<Output = Result<(), RunError>> + Send>>;
 
 /// Wrap a stage into a [`StageTask`] for [`run_stages`].
 pub fn stage_task<S: Stage>(stage: S, config: StageConfig, shutdown: ShutdownSignal) -> StageTask {
@@ -225,7 +261,7 @@ pub fn stage_task<S: Stage>(stage: S, config: StageConfig, shutdown: ShutdownSig
 /// Run several stages in one process (`docflow run`). They share
 /// `shutdown`: when one fails fatally the others are stopped too, and the
 /// first error is returned after all have drained.
-pub async fn run_stages(tasks: Vec<StageTask>, shutdown: ShutdownSignal) -> anyhow::Result<()> {
+pub async fn run_stages(tasks: Vec<StageTask>, shutdown: ShutdownSignal) -> Result<(), RunError> {
     let handles: Vec<_> = tasks
         .into_iter()
         .map(|task| {
@@ -243,7 +279,7 @@ pub async fn run_stages(tasks: Vec<StageTask>, shutdown: ShutdownSignal) -> anyh
     for result in futures::future::join_all(handles).await {
         let result = result.unwrap_or_else(|e| {
             shutdown.trigger();
-            Err(anyhow::anyhow!("stage task panicked: {e}"))
+            Err(RunError::Panicked(e))
         });
         if let Err(e) = result {
             first_err.get_or_insert(e);

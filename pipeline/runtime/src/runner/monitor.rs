@@ -4,6 +4,7 @@
 //! (broker round trips), which is why it is a thread of its own.
 
 use super::shared::{Shared, LAG_UNKNOWN};
+use super::RunError;
 use crate::config::StageConfig;
 use crate::lag::{partitions_of, probe, topic_lag};
 use crate::priority::LanePolicy;
@@ -45,18 +46,19 @@ impl Partitions {
 }
 
 /// Start the monitor if backpressure or lanes need it.
-pub(crate) fn spawn(shared: Arc<Shared>, cfg: Arc<StageConfig>) -> anyhow::Result<Option<std::thread::JoinHandle<()>>> {
+pub(crate) fn spawn(shared: Arc<Shared>, cfg: Arc<StageConfig>) -> Result<Option<std::thread::JoinHandle<()>>, RunError> {
     let downstream = match (&cfg.backpressure.downstream_group, cfg.downstream_topic()) {
-        (Some(group), Some(topic)) => Some((probe(&cfg.brokers, group, &cfg.kafka)?, topic.to_owned())),
+        (Some(group), Some(topic)) => Some((probe(&cfg.brokers, group, &cfg.kafka).map_err(RunError::LagProbe)?, topic.to_owned())),
         _ => None,
     };
-    let lanes = if cfg.lanes_enabled() { Some(probe(&cfg.brokers, &cfg.group_id, &cfg.kafka)?) } else { None };
+    let lanes = if cfg.lanes_enabled() { Some(probe(&cfg.brokers, &cfg.group_id, &cfg.kafka).map_err(RunError::LagProbe)?) } else { None };
     if downstream.is_none() && lanes.is_none() {
         return Ok(None);
     }
     let handle = std::thread::Builder::new()
         .name(format!("docflow-lag-{}", shared.stage_name))
-        .spawn(move || run(shared, cfg, downstream, lanes))?;
+        .spawn(move || run(shared, cfg, downstream, lanes))
+        .map_err(RunError::MonitorThread)?;
     Ok(Some(handle))
 }
 

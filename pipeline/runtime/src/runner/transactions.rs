@@ -84,7 +84,7 @@ pub(crate) fn transactional_id(cfg: &StageConfig, instance_id: Option<&str>) -> 
 
 /// Why the transactions of a stage cannot go on.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum TxnError {
+pub enum TxnError {
     #[error("initialising Kafka transactions: {0}")]
     Init(KafkaError),
     #[error("beginning a Kafka transaction: {0}")]

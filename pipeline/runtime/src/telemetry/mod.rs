@@ -33,28 +33,38 @@ pub mod spans;
 pub(crate) mod stages;
 pub mod trace_context;
 
-pub use otel::{init_from_env, install, sample_ratio, DocflowSampler, OtelConfig, TelemetryGuard, DEFAULT_SAMPLE_RATIO, SAMPLED_ATTR};
+pub use otel::{init_from_env, install, sample_ratio, DocflowSampler, OtelConfig, OtelError, TelemetryGuard, DEFAULT_SAMPLE_RATIO, SAMPLED_ATTR};
 pub use registry::{Counter, Gauge, Histogram, Labels, Registry, TelemetryError, DOCUMENTED, DURATION_BUCKETS};
 pub use server::{serve, MetricsServer};
 pub use spans::{AttributeValue, SpanParent, StepSpan};
 pub use trace_context::{current_trace_headers, inject_trace_headers, TraceParent};
 
-use anyhow::Context as _;
-
 /// Environment variable with the endpoint's address (`127.0.0.1:9464`);
 /// unset or empty: no endpoint.
 pub const METRICS_ADDR_ENV: &str = "DOCFLOW_METRICS_ADDR";
 
+/// Why the metrics endpoint of [`serve_from_env`] did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    #[error("{METRICS_ADDR_ENV}={value:?} is not an address like 127.0.0.1:9464")]
+    Address { value: String, source: std::net::AddrParseError },
+    /// The port is taken, or the address is not this host's.
+    #[error("binding the metrics endpoint on {addr}")]
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+}
+
 /// Start the endpoint on `$DOCFLOW_METRICS_ADDR` over the global registry,
 /// if set. Call once per process inside the tokio runtime, before starting
 /// stages (`docflow stage`, `docflow run`); keep the returned server alive.
-pub async fn serve_from_env() -> anyhow::Result<Option<MetricsServer>> {
-    let addr = match std::env::var(METRICS_ADDR_ENV) {
+pub async fn serve_from_env() -> Result<Option<MetricsServer>, EndpointError> {
+    let value = match std::env::var(METRICS_ADDR_ENV) {
         Ok(a) if !a.trim().is_empty() => a,
         _ => return Ok(None),
     };
-    let addr: std::net::SocketAddr =
-        addr.trim().parse().with_context(|| format!("{METRICS_ADDR_ENV}={addr:?} is not an address like 127.0.0.1:9464"))?;
-    let server = serve(addr, Registry::global()).await.with_context(|| format!("binding the metrics endpoint on {addr}"))?;
+    let addr: std::net::SocketAddr = match value.trim().parse() {
+        Ok(addr) => addr,
+        Err(source) => return Err(EndpointError::Address { value, source }),
+    };
+    let server = serve(addr, Registry::global()).await.map_err(|source| EndpointError::Bind { addr, source })?;
     Ok(Some(server))
 }

@@ -24,7 +24,6 @@
 //! caller's runtime, and the final flush never waits on a runtime that is
 //! shutting down.
 
-use anyhow::Context as _;
 // The workspace pins the gRPC-only build of opentelemetry-otlp under this name.
 use opentelemetry_otlp_grpc as opentelemetry_otlp;
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt as _, TraceId, TracerProvider as _};
@@ -56,6 +55,35 @@ pub fn sample_ratio() -> Option<f64> {
     TRACING_ON.load(Ordering::Relaxed).then(|| f64::from_bits(RATIO_BITS.load(Ordering::Relaxed)))
 }
 
+/// Why telemetry could not be set up: a standard `OTEL_*` variable with a
+/// value docflow cannot use (named, with the value), or an exporter or the
+/// global subscriber that could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum OtelError {
+    #[error("OTEL_TRACES_SAMPLER_ARG={value:?} is not a number")]
+    SamplerArg { value: String, source: std::num::ParseFloatError },
+    #[error("OTEL_TRACES_SAMPLER_ARG={0} is not within [0, 1]")]
+    SamplerArgRange(String),
+    #[error(
+        "OTEL_TRACES_SAMPLER={0:?} is not supported (docflow samples parent-based: \
+         parentbased_traceidratio, parentbased_always_on, parentbased_always_off)"
+    )]
+    Sampler(String),
+    #[error("OTEL_METRIC_EXPORT_INTERVAL={value:?} is not milliseconds")]
+    MetricInterval { value: String, source: std::num::ParseIntError },
+    #[error("the log filter directive for record spans")]
+    LogFilter(#[source] tracing_subscriber::filter::ParseError),
+    #[error("starting the OTLP export runtime")]
+    ExportRuntime(#[source] std::io::Error),
+    #[error("building the OTLP span exporter for {endpoint}")]
+    SpanExporter { endpoint: String, source: opentelemetry_otlp::ExporterBuildError },
+    #[error("building the OTLP metric exporter for {endpoint}")]
+    MetricExporter { endpoint: String, source: opentelemetry_otlp::ExporterBuildError },
+    /// [`install`] runs once per process.
+    #[error("a global tracing subscriber is already installed")]
+    SubscriberInstalled(#[source] tracing_subscriber::util::TryInitError),
+}
+
 /// What to export and where. [`OtelConfig::from_env`] reads the standard
 /// variables; tests build one directly.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,20 +109,22 @@ impl OtelConfig {
     /// (`OTEL_EXPORTER_OTLP_HEADERS`, `..._TRACES_HEADERS`, `..._METRICS_HEADERS`:
     /// `key=value,key2=value2`), timeouts and compression are read by the
     /// exporter itself. `OTEL_SDK_DISABLED=true` turns everything off.
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub fn from_env() -> Result<Self, OtelError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
     /// [`OtelConfig::from_env`] over any variable lookup (testable).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, OtelError> {
         let var = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let disabled = var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let generic = var("OTEL_EXPORTER_OTLP_ENDPOINT");
         let endpoint = |specific: &str| if disabled { None } else { var(specific).or_else(|| generic.clone()) };
         let arg = match var("OTEL_TRACES_SAMPLER_ARG") {
             Some(a) => {
-                let r: f64 = a.parse().with_context(|| format!("OTEL_TRACES_SAMPLER_ARG={a:?} is not a number"))?;
-                anyhow::ensure!((0.0..=1.0).contains(&r), "OTEL_TRACES_SAMPLER_ARG={a} is not within [0, 1]");
+                let r: f64 = a.parse().map_err(|source| OtelError::SamplerArg { value: a.clone(), source })?;
+                if !(0.0..=1.0).contains(&r) {
+                    return Err(OtelError::SamplerArgRange(a));
+                }
                 r
             }
             None => DEFAULT_SAMPLE_RATIO,
@@ -103,14 +133,11 @@ impl OtelConfig {
             None | Some("traceidratio" | "parentbased_traceidratio") => arg,
             Some("always_on" | "parentbased_always_on") => 1.0,
             Some("always_off" | "parentbased_always_off") => 0.0,
-            Some(other) => anyhow::bail!(
-                "OTEL_TRACES_SAMPLER={other:?} is not supported (docflow samples parent-based: \
-                 parentbased_traceidratio, parentbased_always_on, parentbased_always_off)"
-            ),
+            Some(other) => return Err(OtelError::Sampler(other.to_owned())),
         };
         let metrics_interval = match var("OTEL_METRIC_EXPORT_INTERVAL") {
             Some(ms) => Some(Duration::from_millis(
-                ms.parse().with_context(|| format!("OTEL_METRIC_EXPORT_INTERVAL={ms:?} is not milliseconds"))?,
+                ms.parse().map_err(|source| OtelError::MetricInterval { value: ms.clone(), source })?,
             )),
             None => None,
         };
@@ -229,7 +256,7 @@ impl Drop for TelemetryGuard {
 
 /// Install logging (and OTLP export when `OTEL_*` names an endpoint) for the
 /// process: see [`install`]. The one call a binary makes at start.
-pub fn init_from_env(default_log_filter: &str) -> anyhow::Result<TelemetryGuard> {
+pub fn init_from_env(default_log_filter: &str) -> Result<TelemetryGuard, OtelError> {
     install(&OtelConfig::from_env()?, default_log_filter)
 }
 
@@ -238,13 +265,13 @@ pub fn init_from_env(default_log_filter: &str) -> anyhow::Result<TelemetryGuard>
 /// plus, when `config` names endpoints, the OpenTelemetry span layer and
 /// the OTLP metric export of the [`super::Registry`]. Fails when a global
 /// subscriber is already set.
-pub fn install(config: &OtelConfig, default_log_filter: &str) -> anyhow::Result<TelemetryGuard> {
+pub fn install(config: &OtelConfig, default_log_filter: &str) -> Result<TelemetryGuard, OtelError> {
     use std::io::IsTerminal as _;
     // The per-record spans are for export only: formatting their fields
     // for the log output would cost more than building them.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter))
-        .add_directive("docflow::trace=off".parse().context("the log filter directive for record spans")?);
+        .add_directive("docflow::trace=off".parse().map_err(OtelError::LogFilter)?);
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt = if std::io::stderr().is_terminal() { fmt.boxed() } else { fmt.json().boxed() };
 
@@ -256,7 +283,7 @@ pub fn install(config: &OtelConfig, default_log_filter: &str) -> anyhow::Result<
             .thread_name("otlp-export")
             .enable_all()
             .build()
-            .context("starting the OTLP export runtime")?;
+            .map_err(OtelError::ExportRuntime)?;
         let _enter = rt.enter();
         let resource = opentelemetry_sdk::Resource::builder().with_service_name(config.service_name.clone()).build();
         if let Some(endpoint) = &config.traces_endpoint {
@@ -265,7 +292,7 @@ pub fn install(config: &OtelConfig, default_log_filter: &str) -> anyhow::Result<
                 .with_tonic()
                 .with_endpoint(endpoint.clone())
                 .build()
-                .with_context(|| format!("building the OTLP span exporter for {endpoint}"))?;
+                .map_err(|source| OtelError::SpanExporter { endpoint: endpoint.clone(), source })?;
             let mut batch = opentelemetry_sdk::trace::BatchConfigBuilder::default();
             if std::env::var_os("OTEL_BSP_MAX_QUEUE_SIZE").is_none() {
                 batch = batch.with_max_queue_size(DEFAULT_SPAN_QUEUE);
@@ -288,7 +315,7 @@ pub fn install(config: &OtelConfig, default_log_filter: &str) -> anyhow::Result<
                 .with_tonic()
                 .with_endpoint(endpoint.clone())
                 .build()
-                .with_context(|| format!("building the OTLP metric exporter for {endpoint}"))?;
+                .map_err(|source| OtelError::MetricExporter { endpoint: endpoint.clone(), source })?;
             let mut reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter);
             if let Some(every) = config.metrics_interval {
                 reader = reader.with_interval(every);
@@ -329,7 +356,7 @@ pub fn install(config: &OtelConfig, default_log_filter: &str) -> anyhow::Result<
         .with(fmt.with_filter(filter))
         .with(otel_layer)
         .try_init()
-        .context("a global tracing subscriber is already installed")?;
+        .map_err(OtelError::SubscriberInstalled)?;
     if guard.tracer_provider.is_some() {
         RATIO_BITS.store(config.sample_ratio.to_bits(), Ordering::Relaxed);
         TRACING_ON.store(true, Ordering::Relaxed);
@@ -350,7 +377,7 @@ mod tests {
     use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
     use std::collections::HashMap;
 
-    fn cfg(vars: &[(&str, &str)]) -> anyhow::Result<OtelConfig> {
+    fn cfg(vars: &[(&str, &str)]) -> Result<OtelConfig, OtelError> {
         let m: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         OtelConfig::from_lookup(|k| m.get(k).cloned())
     }

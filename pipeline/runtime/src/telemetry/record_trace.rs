@@ -188,7 +188,7 @@ pub fn trace_records_for_bench(stage: &str, n: u64, traceparent: Option<&[u8]>) 
             payload: None,
             headers,
         };
-        let Some(trace) = RecordTrace::start(&span_name, &raw) else { continue };
+        let Some(trace) = RecordTrace::start(span_name, &raw) else { continue };
         sampled += u64::from(trace.is_sampled());
         trace.decoded(Duration::from_micros(3));
         {

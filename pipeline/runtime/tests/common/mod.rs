@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use docflow_runtime::passthrough::TestDoc;
-use docflow_runtime::testkit::{self, Consumed};
+use docflow_testkit::kafka::{self, Consumed};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -26,10 +26,10 @@ impl StageProc {
 
     /// [`spawn`](Self::spawn) with extra environment variables.
     pub fn spawn_with_env(name: &str, args: &[String], env: &[(&str, &str)]) -> StageProc {
-        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.log", testkit::unique(name)));
+        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.log", kafka::unique(name)));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_docflow-runtime-testproc"))
-            .args(["--brokers", &testkit::brokers(), "--name", name])
+            .args(["--brokers", &kafka::brokers(), "--name", name])
             .args(args)
             .env("RUST_LOG", "info,librdkafka=warn")
             .envs(env.iter().copied())
@@ -140,7 +140,7 @@ pub fn id_counts(records: &[Consumed]) -> HashMap<String, usize> {
 pub fn read_until_ids(topic: &str, expected: usize, timeout: Duration) -> Vec<Consumed> {
     let mut seen = std::collections::HashSet::new();
     let mut scanned = 0;
-    testkit::read_topic(&testkit::brokers(), topic, timeout, |recs| {
+    kafka::read_topic(&kafka::brokers(), topic, timeout, |recs| {
         for r in &recs[scanned..] {
             seen.insert(r.key.clone());
         }
@@ -154,7 +154,7 @@ pub fn read_until_ids(topic: &str, expected: usize, timeout: Duration) -> Vec<Co
 pub fn wait_lag_zero(group: &str, topic: &str, timeout: Duration) -> u64 {
     let deadline = Instant::now() + timeout;
     loop {
-        let lag = docflow_runtime::lag::group_lag(&testkit::brokers(), group, topic, Duration::from_secs(5)).map(|l| l.total()).unwrap_or(u64::MAX);
+        let lag = docflow_runtime::lag::group_lag(&kafka::brokers(), group, topic, Duration::from_secs(5)).map(|l| l.total()).unwrap_or(u64::MAX);
         if lag == 0 || Instant::now() > deadline {
             return lag;
         }
@@ -170,11 +170,11 @@ pub fn wait_lag_zero(group: &str, topic: &str, timeout: Duration) -> u64 {
 pub fn unconsumed(group: &str, topic: &str, window: Duration) -> usize {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-    let brokers = testkit::brokers();
+    let brokers = kafka::brokers();
     let lag = docflow_runtime::lag::group_lag(&brokers, group, topic, Duration::from_secs(5)).expect("committed offsets");
     let reader: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
-        .set("group.id", testkit::unique("unconsumed"))
+        .set("group.id", kafka::unique("unconsumed"))
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .create()
@@ -199,16 +199,16 @@ pub fn unconsumed(group: &str, topic: &str, window: Duration) -> usize {
 /// from a thread of its own; join it to wait for the last acknowledgement.
 pub fn publish_steadily(brokers: String, topic: String, docs: u64, per_sec: u64) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let p = testkit::producer(&brokers).unwrap();
+        let p = kafka::producer(&brokers).unwrap();
         let start = Instant::now();
         for seq in 0..docs {
-            testkit::send_doc(&p, &topic, &testkit::test_doc(seq, 200)).unwrap();
+            kafka::send_doc(&p, &topic, &kafka::test_doc(seq, 200)).unwrap();
             let due = Duration::from_micros(seq * 1_000_000 / per_sec);
             if let Some(wait) = due.checked_sub(start.elapsed()) {
                 std::thread::sleep(wait);
             }
         }
-        testkit::flush(&p).unwrap();
+        kafka::flush(&p).unwrap();
     })
 }
 

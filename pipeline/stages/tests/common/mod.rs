@@ -4,7 +4,7 @@
 
 pub mod pause;
 
-use docflow_runtime::testkit;
+use docflow_testkit::kafka;
 use docflow_schemas::{decode, encode, Codec, Limits, HEADER_CODEC, HEADER_SCHEMA};
 use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
 use serde::de::DeserializeOwned;
@@ -17,24 +17,24 @@ pub type Producer = ThreadedProducer<DefaultProducerContext>;
 pub fn send<T: Serialize>(p: &Producer, topic: &str, key: &str, value: &T) {
     let enc = encode(value, &Limits::DEFAULT).expect("encode");
     let schema = docflow_schemas::schema_header_value();
-    testkit::send_raw(p, topic, key.as_bytes(), &enc.bytes, &[(HEADER_CODEC, enc.codec.header_value().as_bytes()), (HEADER_SCHEMA, schema.as_bytes())]).expect("send");
+    kafka::send_raw(p, topic, key.as_bytes(), &enc.bytes, &[(HEADER_CODEC, enc.codec.header_value().as_bytes()), (HEADER_SCHEMA, schema.as_bytes())]).expect("send");
 }
 
 /// Decode a consumed record by its codec header.
-pub fn decoded<T: DeserializeOwned>(c: &testkit::Consumed) -> T {
+pub fn decoded<T: DeserializeOwned>(c: &kafka::Consumed) -> T {
     let codec = c.header(HEADER_CODEC).and_then(Codec::from_header).expect("codec header");
     decode(c.payload.as_deref().expect("payload"), codec, &Limits { max_decoded_bytes: 256 << 20, max_encoded_bytes: 256 << 20, ..Limits::DEFAULT }).expect("decode")
 }
 
 /// Read `topic` until `n` records arrived (or `timeout`).
-pub fn read_n(topic: &str, n: usize, timeout: Duration) -> Vec<testkit::Consumed> {
-    testkit::read_topic(&testkit::brokers(), topic, timeout, |r| r.len() >= n).expect("read topic")
+pub fn read_n(topic: &str, n: usize, timeout: Duration) -> Vec<kafka::Consumed> {
+    kafka::read_topic(&kafka::brokers(), topic, timeout, |r| r.len() >= n).expect("read topic")
 }
 
 /// A stage config for tests: unique group, fast commits, short drains.
 pub fn stage_config(inputs: &[&str], output: Option<&str>, dlq: &str) -> docflow_runtime::StageConfig {
-    let mut c = docflow_runtime::StageConfig::new(testkit::unique("g"), inputs.iter().map(|s| s.to_string()).collect(), output.map(str::to_owned));
-    c.brokers = testkit::brokers();
+    let mut c = docflow_runtime::StageConfig::new(kafka::unique("g"), inputs.iter().map(|s| s.to_string()).collect(), output.map(str::to_owned));
+    c.brokers = kafka::brokers();
     c.dlq_topic = dlq.to_owned();
     c.drain_timeout_ms = 3_000;
     c
@@ -69,7 +69,7 @@ pub struct TestKeyspace {
 
 impl TestKeyspace {
     /// `dfs_<tag>_<n>`, `n` the run number ending the run prefix `p`
-    /// (`testkit::unique`); `tune` adjusts the store settings from the
+    /// (`kafka::unique`); `tune` adjusts the store settings from the
     /// environment (timeouts, say) before connecting.
     pub async fn create(tag: &str, p: &str, tune: impl FnOnce(&mut docflow_store::StoreConfig)) -> Self {
         let name = format!("dfs_{tag}_{}", p.rsplit('-').next().unwrap_or(p));
@@ -92,7 +92,7 @@ impl TestKeyspace {
 /// `<p>.docs.results`, two partitions each; `<p>.docs.dlq`).
 pub async fn persist_topics(p: &str) -> (String, String, String) {
     let (scored, results, dlq) = (format!("{p}.docs.scored"), format!("{p}.docs.results"), format!("{p}.docs.dlq"));
-    testkit::create_topics(&testkit::brokers(), &[(&scored, 2), (&results, 2), (&dlq, 1)]).await.expect("create topics");
+    kafka::create_topics(&kafka::brokers(), &[(&scored, 2), (&results, 2), (&dlq, 1)]).await.expect("create topics");
     (scored, results, dlq)
 }
 
@@ -106,7 +106,7 @@ pub fn embedded_doc(id: &str, e: &[f32]) -> docflow_schemas::EmbeddedDocument {
             fields: docflow_schemas::BusinessFields::default(),
             warnings: vec![],
             created_at_ms: 1,
-            priority: "normal".into(),
+            priority: docflow_schemas::Priority::Normal,
             locale: None,
         },
         embedding_f32le: docflow_schemas::embedding_to_bytes(e),

@@ -3,7 +3,7 @@
 //! silently swap values.
 
 use chrono::NaiveDate;
-use docflow_schemas::AnomalyReason;
+use docflow_schemas::{AnomalyReason, Priority};
 use scylla::value::{CqlTimestamp, MaybeUnset};
 use scylla::{DeserializeRow, DeserializeValue, SerializeRow, SerializeValue};
 
@@ -44,7 +44,7 @@ pub struct DocValues {
     model_version: i64,
     encoder_version: String,
     content_type: String,
-    priority: String,
+    priority: &'static str,
     day: NaiveDate,
     created_at: CqlTimestamp,
     updated_at: CqlTimestamp,
@@ -72,7 +72,7 @@ impl DocValues {
             model_version: d.model_version,
             encoder_version: d.encoder_version.clone(),
             content_type: d.content_type.clone(),
-            priority: d.priority.clone(),
+            priority: d.priority.as_str(),
             day: d.day,
             created_at: CqlTimestamp(d.created_at_ms),
             updated_at: CqlTimestamp(d.updated_at_ms),
@@ -253,7 +253,10 @@ impl DocRow {
             model_version: self.model_version.unwrap_or(0),
             encoder_version: self.encoder_version.unwrap_or_default(),
             content_type: self.content_type.unwrap_or_default(),
-            priority: self.priority.unwrap_or_default(),
+            priority: {
+                let lane = self.priority.ok_or_else(|| missing("priority"))?;
+                Priority::parse(&lane).ok_or_else(|| StoreError::Corrupt(format!("documents.priority of {id}: unknown lane {lane:?}")))?
+            },
             day: self.day.ok_or_else(|| missing("day"))?,
             created_at_ms: self.created_at.map_or(0, |t| t.0),
             updated_at_ms: self.updated_at.map_or(0, |t| t.0),

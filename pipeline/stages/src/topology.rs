@@ -1,9 +1,11 @@
 //! The standard docflow topology: default [`StageConfig`] of each stage
 //! (input lanes, output topic, group, the next stage's group for
-//! backpressure). A config file overrides any of it. The topic names and
-//! the raw lanes come from `docflow_schemas::topology`.
+//! backpressure). A config file overrides any of it ([`crate::config`]).
+//! The topic names and the raw lanes come from `docflow_schemas::topology`;
+//! which stage reads and writes which is docflow's, so it lives here, not
+//! in the generic stage runtime.
 
-use crate::config::StageConfig;
+use docflow_runtime::StageConfig;
 use docflow_schemas::topology::{self, RAW_LANES};
 
 /// Names of the standard stages, in pipeline order.
