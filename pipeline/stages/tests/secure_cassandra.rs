@@ -132,7 +132,8 @@ async fn a_wrong_password_fails_fast_and_a_plaintext_client_is_refused() {
     let t0 = Instant::now();
     let err = match docflow_stages::all::open_store(&cfg).await {
         Ok(_) => panic!("a wrong password opened the store"),
-        Err(e) => format!("{e:#}"),
+        // With its causes, as the `docflow` binary reports it.
+        Err(e) => format!("{:#}", anyhow::Error::from(e)),
     };
     println!("wrong password: {:.1?}: {err}", t0.elapsed());
     assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
