@@ -75,7 +75,18 @@ impl UpdatesReader {
         let assignment = self.consumer.assignment()?;
         let mut remaining: HashMap<i32, i64> = HashMap::new();
         for el in assignment.elements() {
-            let (low, high) = self.consumer.fetch_watermarks(&self.topic, el.partition(), Duration::from_secs(10))?;
+            // A topic created moments ago may have no leader yet
+            // (`NotLeaderForPartition`): asked again until the deadline.
+            let (low, high) = loop {
+                match self.consumer.fetch_watermarks(&self.topic, el.partition(), Duration::from_secs(10)) {
+                    Ok(marks) => break marks,
+                    Err(e) if Instant::now() < deadline => {
+                        tracing::debug!(topic = %self.topic, "updates reader: watermarks not ready: {e}");
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
             if high > low {
                 remaining.insert(el.partition(), high);
             }
