@@ -268,6 +268,11 @@ impl ResultStatus {
     pub fn parse(name: &str) -> Option<ResultStatus> {
         ResultStatus::ALL.into_iter().find(|s| s.as_str() == name)
     }
+
+    /// A human verdict is final: later replays of the pipeline do not reopen it.
+    pub const fn is_final(self) -> bool {
+        matches!(self, ResultStatus::AuditedOk | ResultStatus::AuditedFraud | ResultStatus::AuditedError)
+    }
 }
 
 impl std::fmt::Display for ResultStatus {

@@ -2,71 +2,18 @@
 //! rows the read side returns, pages, and the outcomes of writes.
 
 use chrono::NaiveDate;
-use docflow_schemas::{AnomalyReason, BusinessFields, Feedback, Priority, ResultRecord, ResultStatus, ScoredDocument};
+use docflow_schemas::{AnomalyReason, BusinessFields, Feedback, Priority, ResultRecord, ScoredDocument};
 use serde::Serialize;
 
 use crate::error::StoreError;
 
-/// Lifecycle of a document. Stored as its [`DocStatus::as_str`] name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocStatus {
-    /// Persisted, score at or below the audit threshold.
-    Ok,
-    /// Score above the threshold: waits for a human verdict.
-    PendingAudit,
-    /// An auditor found nothing wrong.
-    AuditedOk,
-    /// An auditor confirmed fraud.
-    AuditedFraud,
-    /// An auditor found a processing error (wrong extraction or class).
-    AuditedError,
-}
+/// Lifecycle of a document: the status `docs.results` carries, stored as
+/// its [`DocStatus::as_str`] name.
+pub use docflow_schemas::ResultStatus as DocStatus;
 
-impl DocStatus {
-    pub const ALL: [DocStatus; 5] =
-        [DocStatus::Ok, DocStatus::PendingAudit, DocStatus::AuditedOk, DocStatus::AuditedFraud, DocStatus::AuditedError];
-
-    /// Stable stored name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DocStatus::Ok => "ok",
-            DocStatus::PendingAudit => "pending_audit",
-            DocStatus::AuditedOk => "audited_ok",
-            DocStatus::AuditedFraud => "audited_fraud",
-            DocStatus::AuditedError => "audited_error",
-        }
-    }
-
-    /// Parses a stored name; unknown names are an error, never a default.
-    pub fn parse(s: &str) -> Result<Self, StoreError> {
-        Self::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown document status {s:?}")))
-    }
-
-    /// A human verdict is final: later replays of the pipeline do not reopen it.
-    pub const fn is_final(self) -> bool {
-        matches!(self, DocStatus::AuditedOk | DocStatus::AuditedFraud | DocStatus::AuditedError)
-    }
-
-    /// The status `docs.results` carries (the same names).
-    pub const fn result_status(self) -> ResultStatus {
-        match self {
-            DocStatus::Ok => ResultStatus::Ok,
-            DocStatus::PendingAudit => ResultStatus::PendingAudit,
-            DocStatus::AuditedOk => ResultStatus::AuditedOk,
-            DocStatus::AuditedFraud => ResultStatus::AuditedFraud,
-            DocStatus::AuditedError => ResultStatus::AuditedError,
-        }
-    }
-}
-
-impl std::fmt::Display for DocStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// Parses a stored status name; unknown names are an error, never a default.
+pub fn parse_status(s: &str) -> Result<DocStatus, StoreError> {
+    DocStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown document status {s:?}")))
 }
 
 /// An auditor's verdict on a pending audit.
@@ -238,7 +185,7 @@ impl PersistOutcome {
             fields: doc.embedded.parsed.fields.clone(),
             anomaly_score: doc.anomaly_score,
             anomaly_reasons: reasons,
-            status: self.status.result_status(),
+            status: self.status,
             model_version: doc.model_version,
             created_at_ms: doc.embedded.parsed.created_at_ms,
             persisted_at_ms: self.persisted_at_ms,

@@ -8,7 +8,7 @@ use scylla::value::{CqlTimestamp, MaybeUnset};
 use scylla::{DeserializeRow, DeserializeValue, SerializeRow, SerializeValue};
 
 use crate::error::StoreError;
-use crate::model::DocStatus;
+use crate::model::{parse_status, DocStatus};
 use crate::plan::{AuditWrite, DocWrite, IndexKey, IndexWrite};
 
 /// The `anomaly_reason` UDT.
@@ -197,7 +197,7 @@ impl PrevRow {
     pub fn into_state(self, id: &str) -> Result<crate::plan::PrevState, StoreError> {
         let missing = |c: &str| StoreError::Corrupt(format!("documents.{c} is null for {id}"));
         Ok(crate::plan::PrevState {
-            status: DocStatus::parse(self.status.as_deref().ok_or_else(|| missing("status"))?)?,
+            status: parse_status(self.status.as_deref().ok_or_else(|| missing("status"))?)?,
             anomaly_score: self.anomaly_score.ok_or_else(|| missing("anomaly_score"))?,
             day: self.day.ok_or_else(|| missing("day"))?,
             record_hash: self.record_hash,
@@ -248,7 +248,7 @@ impl DocRow {
                 .into_iter()
                 .map(|r| AnomalyReason { reason: r.reason, value: r.measured, contribution: r.contribution, evidence: None })
                 .collect(),
-            status: DocStatus::parse(self.status.as_deref().ok_or_else(|| missing("status"))?)?,
+            status: parse_status(self.status.as_deref().ok_or_else(|| missing("status"))?)?,
             duplicate_of: self.duplicate_of,
             model_version: self.model_version.unwrap_or(0),
             encoder_version: self.encoder_version.unwrap_or_default(),
@@ -284,8 +284,8 @@ impl AuditRow {
         Ok(AuditWrite {
             document_id: id.to_owned(),
             event_at_ms: self.event_at.0,
-            from: self.from_status.as_deref().map(DocStatus::parse).transpose()?,
-            to: DocStatus::parse(&self.to_status)?,
+            from: self.from_status.as_deref().map(parse_status).transpose()?,
+            to: parse_status(&self.to_status)?,
             actor: self.actor.unwrap_or_default(),
             note: self.note,
             score: self.anomaly_score.unwrap_or(0.0),
