@@ -258,12 +258,13 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             // (As printed: `200.00` stays `200.00`.)
             out.push(Candidate { value: a.value.to_string(), line: i, x });
         }
-        if !amounts.is_empty() && hits.iter().any(|h| h.group == Group::Payment) {
+        let payment_line = !amounts.is_empty() && hits.iter().any(|h| h.group == Group::Payment);
+        if payment_line {
             let into = if CHANGE_WORDS.any(lower) { &mut change } else { &mut tendered };
             into.extend(amounts.iter().filter_map(|a| ten_thousandths(a.value.abs())));
             tender_lines.push(i);
         }
-        payment_seen |= !amounts.is_empty() && hits.iter().any(|h| h.group == Group::Payment);
+        payment_seen |= payment_line;
         rounding_seen |= !amounts.is_empty() && ROUNDING_WORDS.any(lower);
     }
     // Amounts as integers in ten-thousandths: sorted, compared and summed
