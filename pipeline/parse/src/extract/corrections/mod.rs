@@ -172,6 +172,35 @@ fn folded(s: &str) -> String {
     s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
+/// Whether a document holds the corrected name `want`: as printed
+/// (letters and digits compared), or through OCR slips. A reviewer types
+/// the name as it should read (`HAPPY MART TRADING S/B`) where the
+/// scanned receipt says `HAPPV MART TRADING S/B`, or joins a name the
+/// receipt prints over two lines; such a name starts a line, or a line and
+/// the next, within [`LINE_SIMILARITY`] of its letters.
+fn holds_name(text: &str, lines: &[&str], want: &str) -> bool {
+    let want = folded(want);
+    if want.is_empty() {
+        return false;
+    }
+    if folded(text).contains(&want) {
+        return true;
+    }
+    let lines: Vec<String> = lines.iter().map(|l| folded(l)).collect();
+    let alike = |window: &str| {
+        // The window cut to the name's length, give or take the slips
+        // (a registration number after the name is not part of it).
+        let chars: Vec<char> = window.chars().collect();
+        let n = want.chars().count();
+        let slack = ((1.0 - LINE_SIMILARITY) * n as f64) as usize;
+        (n.saturating_sub(slack)..=n + slack).any(|len| {
+            let cut: String = chars.iter().take(len).collect();
+            cut.chars().count() == len && shape_similarity(&cut, &want) >= LINE_SIMILARITY
+        })
+    };
+    (0..lines.len()).any(|i| alike(&lines[i]) || lines.get(i + 1).is_some_and(|next| alike(&format!("{}{next}", lines[i]))))
+}
+
 /// Each candidate's place among the candidates on its line, in one pass.
 fn ordinals(cands: &[Candidate]) -> Vec<usize> {
     let mut per_line: BTreeMap<usize, usize> = BTreeMap::new();
@@ -205,8 +234,7 @@ impl LayoutHints {
                 continue;
             }
             let hint = if field == Field::Vendor {
-                let name_folded = folded(want);
-                (!name_folded.is_empty() && folded(&p.extracted.text).contains(&name_folded)).then(|| FieldHint::Value { value: want.trim().to_string() })
+                holds_name(&p.extracted.text, &v.lines, want).then(|| FieldHint::Value { value: want.trim().to_string() })
             } else {
                 let cands = p.candidates.by_field.iter().find(|(f, _)| *f == field).map(|(_, c)| c.as_slice()).unwrap_or(&[]);
                 // Of the candidates holding the value, the one the ranker
@@ -365,6 +393,26 @@ mod tests {
         assert!(shape_similarity("total atter adj incl gst 9", "total after adj incl gst 9") > LINE_SIMILARITY);
         assert!(shape_similarity("total sales incl gst 9", "total after adj incl gst 9") < LINE_SIMILARITY);
         assert_eq!(shape_similarity("", "x"), 0.0);
+    }
+
+    #[test]
+    fn a_vendor_name_is_learned_through_ocr_slips_and_line_breaks() {
+        let text = "HAPPV MART TRADING S/B (12345-X)\nLOT 5, JALAN 1\nTOTAL 5.00";
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(holds_name(text, &lines, "HAPPY MART TRADING S/B"));
+        let two_lines = "SINAR STATIONERY\nSINAR TRADING SDN BHD (12345-V)\nTOTAL 5.00";
+        let lines: Vec<&str> = two_lines.lines().collect();
+        assert!(holds_name(two_lines, &lines, "SINAR STATIONERY SINAR TRADING SDN BHD"));
+        // Another name of like length is not a slip.
+        assert!(!holds_name(text, &text.lines().collect::<Vec<_>>(), "KEDAI MAJU TRADING S/B"));
+        // Learned, and read on the layout's next document as corrected.
+        let mut hints = LayoutHints::default();
+        let out = hints.learn(&prepared(text), &fields(&[("vendor", "HAPPY MART TRADING S/B")]), rank::Weights::shipped());
+        assert!(out[0].rejected.is_none(), "{out:?}");
+        let p = prepared("HAPPV MART TRADING S/B (12345-X)\nLOT 5, JALAN 1\nTOTAL 7.00");
+        let mut f = p.fields(rank::Weights::shipped());
+        hints.apply(&p, &mut f);
+        assert_eq!(f.vendor.as_deref(), Some("HAPPY MART TRADING S/B"));
     }
 
     #[test]
