@@ -127,6 +127,19 @@ fn ten_thousandths(v: Decimal) -> Option<i128> {
     (scale <= 4).then(|| v.mantissa() * 10i128.pow(4 - scale))
 }
 
+/// `100.000` or `1,500`: digits, one separator, three digits, which reads
+/// as a whole number with a thousands group or as three decimal places.
+fn three_places_or_thousands(raw: &str) -> bool {
+    let digits = raw.trim_start_matches(|c: char| !c.is_ascii_digit()).trim_end_matches(|c: char| !c.is_ascii_digit());
+    let mut parts = digits.split(['.', ',']);
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(int), Some(frac), None) => {
+            (1..=3).contains(&int.len()) && int.bytes().all(|b| b.is_ascii_digit()) && frac.len() == 3 && frac.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
 /// Total candidates of `doc`; values are plain decimals (`1234.56`).
 pub fn candidates(doc: &Doc) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
@@ -261,7 +274,16 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         let payment_line = !amounts.is_empty() && hits.iter().any(|h| h.group == Group::Payment);
         if payment_line {
             let into = if CHANGE_WORDS.any(lower) { &mut change } else { &mut tendered };
-            into.extend(amounts.iter().filter_map(|a| ten_thousandths(a.value.abs())));
+            for a in amounts {
+                into.extend(ten_thousandths(a.value.abs()));
+                // `CASH 100.000`: three places after one separator read as a
+                // thousands group, but on a till slip they are as often
+                // decimals (a misprinted or OCR'd `100.00`): both readings
+                // are tried against the change.
+                if three_places_or_thousands(&text[a.start..a.end]) {
+                    into.extend(ten_thousandths((a.value / Decimal::from(1000)).abs()));
+                }
+            }
             tender_lines.push(i);
         }
         payment_seen |= payment_line;
@@ -358,6 +380,11 @@ mod tests {
         // The tendered and change amounts themselves are not the balance.
         assert_eq!(get("100.00").x[TENDER_BALANCE], 0.0);
         assert_eq!(get("71.30").x[TENDER_BALANCE], 0.0);
+        // A tendered amount printed with three places still balances.
+        let doc = Doc::new("SOYA 4.30\nSUBTOTAL 28.70\nCASH 100.000\nCHANGE 71.30", None, None);
+        let c = candidates(&doc);
+        assert_eq!(c.iter().find(|c| c.value == "28.70").unwrap().x[TENDER_BALANCE], 1.0);
+        assert!(three_places_or_thousands("RM1,500") && !three_places_or_thousands("1,500.00") && !three_places_or_thousands("12.50"));
     }
 
     #[test]
