@@ -131,7 +131,8 @@ pub const NOT_NAME_WORDS_WORDS: &[&str] = &[
     "street", "st.", "road", "rd", "avenue", "ave", "straße", "strasse", "str.", "rue", "via ", "calle", "laan",
     "weg", "taman", "lot", "no.", "postfach", "p.o.", "box", "suite", "floor", "bill to", "ship to", "customer",
     "kunde", "order", "copy", "original", "welcome", "thank", "dear", "hello", "hi ", "subject", "to:",
-    "content-type", "charset", "content-transfer-encoding", "mime-version",
+    "content-type", "charset", "content-transfer-encoding", "mime-version", "billed to", "sold to", "cash sale",
+    "cash bill", "credit note", "quotation", "delivery note", "delivery order",
 ];
 pub static NOT_NAME_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(NOT_NAME_WORDS_WORDS));
 

@@ -25,10 +25,16 @@ pub const FEATURES: &[&str] = &[
     "ends_with_colon",
     "legacy_rule",
     "many_words",
+    "legal_form",
 ];
 
 /// Expert prior for each feature.
-pub const PRIOR: &[f32] = &[0.0, 2.0, 1.0, 2.0, 0.5, -3.0, 0.3, -2.0, 1.5, -3.0, 1.0, 1.5, 0.3, -2.0, 2.0, -1.5];
+pub const PRIOR: &[f32] = &[0.0, 2.0, 1.0, 2.0, 0.5, -3.0, 0.3, -2.0, 1.5, -3.0, 1.0, 1.5, 0.3, -2.0, 2.0, -1.5, PRIOR_LEGAL_FORM];
+
+/// A registered company name (`… SDN BHD`, `… GmbH`) over a trading name
+/// printed above it (`SARANG CAFE` / `TRENDY FOODS SDN BHD`): the issuer of
+/// an invoice is the legal entity, which is what a vendor master holds.
+const PRIOR_LEGAL_FORM: f32 = 1.0;
 
 const RANK: usize = 1;
 const FIRST: usize = 2;
@@ -45,6 +51,7 @@ const REPEATS: usize = 12;
 const COLON: usize = 13;
 pub(super) const LEGACY: usize = 14;
 const MANY_WORDS: usize = 15;
+const LEGAL_FORM: usize = 16;
 
 /// How many lines from the top are candidates.
 const TOP_LINES: usize = 12;
@@ -93,7 +100,42 @@ fn features_of(doc: &Doc, text: &str, lower: &str, rank: usize, org: bool, not_n
     x[COLON] = text.trim_end().ends_with(':') as u8 as f32;
     // A sentence, not a name.
     x[MANY_WORDS] = (text.split_whitespace().count() > 6) as u8 as f32;
+    x[LEGAL_FORM] = has_legal_form(text) as u8 as f32;
     x
+}
+
+/// Legal forms as words (`SDN BHD`, `GmbH`, `Pvt. Ltd.`): words no other
+/// line of a letterhead holds.
+const LEGAL_FORM_WORDS: &[&str] = &[
+    "sdn", "bhd", "gmbh", "mbh", "ltd", "limited", "inc", "incorporated", "llc", "llp", "plc", "corp", "corporation",
+    "sarl", "srl", "spa", "bv", "nv", "pty", "pvt",
+];
+/// Words that complete a legal form but also mean other things (`CO NO.`,
+/// `KG. BATU`): part of a wrapped legal form only.
+const LEGAL_FORM_TAILS: &[&str] = &["ag", "kg", "co", "ohg", "ug", "sa", "sas", "sl", "private", "public"];
+
+/// The words of a name, lower case, without registration numbers and single letters.
+fn name_words(lower: &str) -> impl Iterator<Item = &str> {
+    lower.split(|c: char| !c.is_alphanumeric()).filter(|w| w.chars().count() > 1 && !w.bytes().any(|b| b.is_ascii_digit()))
+}
+
+/// Whether a name holds a legal form: one of [`LEGAL_FORM_WORDS`], or in
+/// a name written in mixed case, a tail in capitals (`Nordwind Hosting AG`;
+/// an all-capitals receipt's `KG.BATU` is a place).
+fn has_legal_form(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    if lower.contains("s/b") || name_words(&lower).any(|w| LEGAL_FORM_WORDS.contains(&w)) {
+        return true;
+    }
+    let mixed_case = text.chars().any(char::is_lowercase);
+    mixed_case && name_words(text).any(|w| w.chars().all(|c| c.is_ascii_uppercase()) && LEGAL_FORM_TAILS.contains(&w.to_ascii_lowercase().as_str()))
+}
+
+/// Whether a line holds a legal form and nothing else of a name (`SDN BHD`,
+/// `S/B (123456-A)`, `GmbH & Co. KG`): a narrow receipt or letterhead
+/// wrapped the company's name before its legal form.
+fn legal_form_only(lower: &str) -> bool {
+    has_legal_form(lower) && name_words(lower).all(|w| LEGAL_FORM_WORDS.contains(&w) || LEGAL_FORM_TAILS.contains(&w))
 }
 
 /// Vendor candidates of `doc`.
@@ -115,11 +157,25 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             let at = name.as_ptr() as usize - l.text.as_ptr() as usize;
             let span = at..at + name.len();
             let (org, not_name) = (group_in(l, Group::Org, span.clone()), group_in(l, Group::NotName, span.clone()));
-            let mut x = features_of(doc, name, &l.lower[span], seen_text, org, not_name);
+            let mut x = features_of(doc, name, &l.lower[span.clone()], seen_text, org, not_name);
             x[FIRST] = (seen_text == 0) as u8 as f32;
             x[SELLER] = (after_seller || (seller_here && name.len() < l.text.trim().len())) as u8 as f32;
             x[BUYER] = (after_buyer && !after_seller) as u8 as f32;
-            out.push(Candidate { value: name.to_string(), line: i, x });
+            // `NANDO'S CHICKENLAND MALAYSIA` / `SDN BHD`: the legal form
+            // wrapped to its own line is read with the name above it, in
+            // that line's place (a legal form alone names no one).
+            let above = out.last().filter(|c| i > 0 && c.line == i - 1 && c.x[ORG] == 0.0);
+            match above {
+                Some(prev) if legal_form_only(&l.lower[span]) => {
+                    let joined = format!("{} {name}", prev.value);
+                    let mut y = features_of(doc, &joined, &joined.to_lowercase(), seen_text.saturating_sub(1), true, prev.x[NOT_NAME] > 0.0);
+                    for k in [FIRST, SELLER, BUYER] {
+                        y[k] = prev.x[k];
+                    }
+                    out.push(Candidate { value: joined, line: i - 1, x: y });
+                }
+                _ => out.push(Candidate { value: name.to_string(), line: i, x }),
+            }
         }
         if letters >= 2 {
             seen_text += 1;
@@ -164,6 +220,19 @@ mod tests {
         assert_eq!(f.x[FIRST], 1.0);
         let g = c.iter().find(|c| c.value.starts_with("GST")).unwrap();
         assert_eq!(g.x[NOT_NAME], 1.0);
+    }
+
+    #[test]
+    fn a_legal_form_on_its_own_line_joins_the_name_above() {
+        let doc = Doc::new("PERI PERI GRILL\nSUNRISE POULTRY MALAYSIA\nSDN BHD\nLOT 5, JALAN 1", None, None);
+        let c = candidates(&doc);
+        let joined = c.iter().find(|c| c.value == "SUNRISE POULTRY MALAYSIA SDN BHD").expect("joined candidate");
+        assert_eq!((joined.line, joined.x[ORG]), (1, 1.0));
+        assert!(c.iter().all(|c| c.value != "SDN BHD"));
+        assert!(legal_form_only("gmbh & co. kg") && legal_form_only("s/b (123456-a)") && !legal_form_only("acme gmbh"));
+        assert_eq!(joined.x[LEGAL_FORM], 1.0);
+        assert!(!has_legal_form("(CO NO. 315481-T)") && !has_legal_form("KG. BATU") && has_legal_form("ACME PTY LTD"));
+        assert!(has_legal_form("Nordwind Hosting AG") && !has_legal_form("Sa 14 Juni"));
     }
 
     #[test]
