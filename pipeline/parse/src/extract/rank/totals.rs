@@ -216,13 +216,14 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             let weak_end = last_end_in(hits, Group::TotalWeak, a.start);
             let sub_end = last_end_in(hits, Group::Subtotal, a.start);
             let pay_end = last_end_in(hits, Group::Payment, a.start);
-            // The label nearest before the amount decides what it is (on a
-            // tie, `grand total` over its own `total`).
+            // The label nearest before the amount decides what it is. On a
+            // tie the longer label holds the weak one's word: `grand total`
+            // and `sub total` over their own `total`.
             let nearest = [strong_end, weak_end, sub_end, pay_end]
                 .iter()
                 .enumerate()
                 .filter_map(|(g, e)| e.map(|e| (e, g)))
-                .max_by_key(|&(e, g)| (e, std::cmp::Reverse(g)));
+                .max_by_key(|&(e, g)| (e, g != 1, std::cmp::Reverse(g)));
             let before = &lower[..a.start];
             let total_label = strong_end.is_some() || weak_end.is_some();
             // (Gross and net words matter after a total label only.)
@@ -348,6 +349,15 @@ mod tests {
         assert_eq!(get("119.00").x[SUM_OF_TWO], 1.0);
         assert_eq!(get("200.00").x[PAY], 1.0);
         assert_eq!(get("81.00").x[PAY], 1.0);
+    }
+
+    #[test]
+    fn a_sub_total_is_not_read_as_its_total() {
+        let doc = Doc::new("SUB TOTAL    :    RM    68.87\nGST/TAX 6%    :    RM    4.13\nTOTAL    :    RM    73.00", None, None);
+        let c = candidates(&doc);
+        let get = |v: &str| c.iter().find(|c| c.value == v).unwrap();
+        assert_eq!((get("68.87").x[SUB], get("68.87").x[WEAK]), (1.0, 0.0));
+        assert_eq!(get("73.00").x[WEAK], 1.0);
     }
 
     #[test]

@@ -138,6 +138,23 @@ fn legal_form_only(lower: &str) -> bool {
     has_legal_form(lower) && name_words(lower).all(|w| LEGAL_FORM_WORDS.contains(&w) || LEGAL_FORM_TAILS.contains(&w))
 }
 
+/// A name without the registration number printed after it
+/// (`KEDAI MAJU S/B (123456-A)` names `KEDAI MAJU S/B`): the number is an
+/// identifier of its own, and a vendor master keys names without it. The
+/// features are still those of the whole line.
+fn without_registration_number(name: &str) -> &str {
+    let trimmed = name.trim_end();
+    let Some(inner) = trimmed.strip_suffix(')') else { return name };
+    let Some(open) = inner.rfind('(') else { return name };
+    let (head, number) = (inner[..open].trim_end().trim_end_matches([',', '-', ' ']), &inner[open + 1..]);
+    let is_number = number.bytes().any(|b| b.is_ascii_digit()) && !number.contains(')');
+    if is_number && head.chars().filter(|c| c.is_alphabetic()).count() >= 2 && !head.contains('(') {
+        head
+    } else {
+        name
+    }
+}
+
 /// Vendor candidates of `doc`.
 pub fn candidates(doc: &Doc) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
@@ -172,9 +189,9 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
                     for k in [FIRST, SELLER, BUYER] {
                         y[k] = prev.x[k];
                     }
-                    out.push(Candidate { value: joined, line: i - 1, x: y });
+                    out.push(Candidate { value: without_registration_number(&joined).to_string(), line: i - 1, x: y });
                 }
-                _ => out.push(Candidate { value: name.to_string(), line: i, x }),
+                _ => out.push(Candidate { value: without_registration_number(name).to_string(), line: i, x }),
             }
         }
         if letters >= 2 {
@@ -233,6 +250,17 @@ mod tests {
         assert_eq!(joined.x[LEGAL_FORM], 1.0);
         assert!(!has_legal_form("(CO NO. 315481-T)") && !has_legal_form("KG. BATU") && has_legal_form("ACME PTY LTD"));
         assert!(has_legal_form("Nordwind Hosting AG") && !has_legal_form("Sa 14 Juni"));
+    }
+
+    #[test]
+    fn a_registration_number_is_not_part_of_the_name() {
+        assert_eq!(without_registration_number("KEDAI MAJU S/B (123456-A)"), "KEDAI MAJU S/B");
+        assert_eq!(without_registration_number("SINAR TRADING SDN BHD, (12345-V)"), "SINAR TRADING SDN BHD");
+        assert_eq!(without_registration_number("Acme (Europe) Ltd"), "Acme (Europe) Ltd");
+        assert_eq!(without_registration_number("(SHOP (9587))"), "(SHOP (9587))");
+        assert_eq!(without_registration_number("(12345-A)"), "(12345-A)");
+        let c = candidates(&Doc::new("KEDAI MAJU S/B (123456-A)\nNO 5, JALAN 1", None, None));
+        assert_eq!(c[0].value, "KEDAI MAJU S/B");
     }
 
     #[test]
