@@ -375,8 +375,10 @@ pub fn amounts(text: &str) -> Vec<Amount> {
         }
         let before = text[..c.num.start].chars().next_back();
         let after = text[c.num.end..].chars().next();
+        // `$11.99/month`, `€4.50/kg`: a price per unit, not a piece of a date.
+        let per_unit = c.pre.is_some() && text[c.num.end..].strip_prefix('/').is_some_and(|r| r.starts_with(char::is_alphabetic));
         if before.is_some_and(|b| b.is_alphanumeric() || b == '-' && c.sign.is_none() || b == '/' || b == '#')
-            || after.is_some_and(|a| a.is_alphanumeric() && c.post.is_none() || a == '/' || a == '-' || a == '%')
+            || after.is_some_and(|a| a.is_alphanumeric() && c.post.is_none() || a == '/' && !per_unit || a == '-' || a == '%')
             || glued_digits(&text[c.num.end..])
         {
             continue;
@@ -424,6 +426,15 @@ mod tests {
         assert_eq!(parse_number("1.234.567,00"), Some(d("1234567.00")));
         assert_eq!(parse_number("abc"), None);
         assert_eq!(parse_number("12 000,00"), Some(d("12000.00")));
+    }
+
+    #[test]
+    fn a_price_per_unit_is_an_amount_but_a_date_is_not() {
+        let values = |t: &str| amounts(t).into_iter().map(|a| a.value.to_string()).collect::<Vec<_>>();
+        assert_eq!(values("Total: $12.93/month"), ["12.93"]);
+        assert_eq!(values("Apples €4.50/kg"), ["4.50"]);
+        assert!(values("Date 12.03/2026").is_empty());
+        assert!(values("Ref 12.50/A").is_empty());
     }
 
     #[test]
@@ -577,8 +588,9 @@ mod tests {
             }
             let before = text[..num.start()].chars().next_back();
             let after = text[num.end()..].chars().next();
+            let per_unit = c.get(gpre).is_some() && text[num.end()..].strip_prefix('/').is_some_and(|r| r.starts_with(char::is_alphabetic));
             if before.is_some_and(|b| b.is_alphanumeric() || b == '-' && c.get(gsign).is_none() || b == '/' || b == '#')
-                || after.is_some_and(|a| a.is_alphanumeric() && c.get(gpost).is_none() || a == '/' || a == '-' || a == '%')
+                || after.is_some_and(|a| a.is_alphanumeric() && c.get(gpost).is_none() || a == '/' && !per_unit || a == '-' || a == '%')
                 || glued_digits(&text[num.end()..])
             {
                 continue;
