@@ -4,7 +4,7 @@
 //! address or document words) and where it stands.
 
 use super::doc::{Doc, Line};
-use super::lexicon::{Group, NOT_NAME_WORDS, ORG_WORDS};
+use super::lexicon::{Group, NOT_NAME_WORDS, ORG_WORDS, ORG_WORDS_WORDS};
 use super::Candidate;
 
 /// Feature names, in the order of a candidate's feature vector.
@@ -144,15 +144,46 @@ fn legal_form_only(lower: &str) -> bool {
 /// features are still those of the whole line.
 fn without_registration_number(name: &str) -> &str {
     let trimmed = name.trim_end();
-    let Some(inner) = trimmed.strip_suffix(')') else { return name };
+    let Some(inner) = trimmed.strip_suffix(')') else { return without_bare_registration_number(name) };
     let Some(open) = inner.rfind('(') else { return name };
     let (head, number) = (inner[..open].trim_end().trim_end_matches([',', '-', ' ']), &inner[open + 1..]);
     let is_number = number.bytes().any(|b| b.is_ascii_digit()) && !number.contains(')');
-    if is_number && head.chars().filter(|c| c.is_alphabetic()).count() >= 2 && !head.contains('(') {
-        head
+    let balanced = head.matches('(').count() == head.matches(')').count();
+    if is_number && head.chars().filter(|c| c.is_alphabetic()).count() >= 2 && balanced {
+        return without_bare_registration_number(head);
+    }
+    without_bare_registration_number(name)
+}
+
+/// A registration number printed after a legal form without brackets
+/// (`… SDN BHD 123456-U`).
+fn without_bare_registration_number(name: &str) -> &str {
+    let trimmed = name.trim_end();
+    let Some((head, last)) = trimmed.rsplit_once(' ') else { return name };
+    let digits = last.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = last[digits..].trim_start_matches('-');
+    let is_number = digits >= 4 && rest.len() == 1 && rest.bytes().all(|b| b.is_ascii_uppercase());
+    if is_number && has_legal_form(head) {
+        head.trim_end()
     } else {
         name
     }
+}
+
+/// Whether a line (lower case) continues the name read on the line above:
+/// a legal form alone (`SDN BHD`), a line that opens with `&` or `(`
+/// (`& TEA LEAF (M) SDN BHD`, `(SEMENYIH) SDN BHD`), a name above that ends
+/// in `&`, or a business word that opens a line ending the name with its
+/// legal form (`ENTERPRISE (SETIA ALAM) SDN BHD`).
+fn continues_name(prev: &Candidate, this: &str) -> bool {
+    let this = this.trim();
+    let first_word = this.split_whitespace().next().unwrap_or("");
+    prev.x[NOT_NAME] == 0.0
+        && (legal_form_only(this)
+            || (this.starts_with('&') && this.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+            || (this.starts_with('(') && has_legal_form(this))
+            || prev.value.trim_end().ends_with('&')
+            || (ORG_WORDS_WORDS.contains(&first_word) && has_legal_form(this) && prev.x[LEGAL_FORM] == 0.0))
 }
 
 /// Vendor candidates of `doc`.
@@ -178,14 +209,15 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             x[FIRST] = (seen_text == 0) as u8 as f32;
             x[SELLER] = (after_seller || (seller_here && name.len() < l.text.trim().len())) as u8 as f32;
             x[BUYER] = (after_buyer && !after_seller) as u8 as f32;
-            // `NANDO'S CHICKENLAND MALAYSIA` / `SDN BHD`: the legal form
-            // wrapped to its own line is read with the name above it, in
-            // that line's place (a legal form alone names no one).
-            let above = out.last().filter(|c| i > 0 && c.line == i - 1 && c.x[ORG] == 0.0);
+            // `NANDO'S CHICKENLAND MALAYSIA` / `SDN BHD`: a name wrapped
+            // over two lines is read whole, in the first line's place (a
+            // legal form alone names no one).
+            let above = out.last().filter(|c| i > 0 && c.line == i - 1 && c.x[SENDER] == 0.0);
             match above {
-                Some(prev) if legal_form_only(&l.lower[span]) => {
+                Some(prev) if continues_name(prev, &l.lower[span]) => {
                     let joined = format!("{} {name}", prev.value);
-                    let mut y = features_of(doc, &joined, &joined.to_lowercase(), seen_text.saturating_sub(1), true, prev.x[NOT_NAME] > 0.0);
+                    let org = org || prev.x[ORG] > 0.0;
+                    let mut y = features_of(doc, &joined, &joined.to_lowercase(), seen_text.saturating_sub(1), org, prev.x[NOT_NAME] > 0.0 || not_name);
                     for k in [FIRST, SELLER, BUYER] {
                         y[k] = prev.x[k];
                     }
@@ -253,7 +285,25 @@ mod tests {
     }
 
     #[test]
+    fn a_name_wrapped_over_two_lines_is_read_whole() {
+        let read = |text: &str| candidates(&Doc::new(text, None, None)).into_iter().map(|c| c.value).collect::<Vec<_>>();
+        assert!(read("THE PEPPER TREE\n& SPICE (M) SDN BHD\nLOT 5, JALAN 1").contains(&"THE PEPPER TREE & SPICE (M) SDN BHD".to_string()));
+        assert!(read("PASAR BESAR MAJU\n(KAJANG) SDN BHD\nLOT 5").contains(&"PASAR BESAR MAJU (KAJANG) SDN BHD".to_string()));
+        assert!(read("SINAR HARDWARE &\nELECTRICAL\nLOT 5").contains(&"SINAR HARDWARE & ELECTRICAL".to_string()));
+        assert!(read("SINAR JAYA\nENTERPRISE (KLANG) SDN BHD\nLOT 5").contains(&"SINAR JAYA ENTERPRISE (KLANG) SDN BHD".to_string()));
+        // A heading is not the start of a name, nor is a bracketed branch.
+        assert!(!read("TAX INVOICE\nECO-MART TRADING SDN BHD\nLOT 5").iter().any(|v| v.starts_with("TAX INVOICE ")));
+        assert!(!read("SINAR CITY\n(SINAR SHOP (9587))\nLOT 5").iter().any(|v| v.contains("CITY (")));
+        // A trading name over a registered one stays two names.
+        let two = read("SUNRISE CAFE\nMAJU FOODS SDN BHD\nLOT 5");
+        assert!(two.contains(&"SUNRISE CAFE".to_string()) && two.contains(&"MAJU FOODS SDN BHD".to_string()));
+    }
+
+    #[test]
     fn a_registration_number_is_not_part_of_the_name() {
+        assert_eq!(without_registration_number("KEDAI CO. (M) BHD (123456-H)"), "KEDAI CO. (M) BHD");
+        assert_eq!(without_registration_number("KEDAI CAKE HOUSE SDN BHD 862725-U"), "KEDAI CAKE HOUSE SDN BHD");
+        assert_eq!(without_registration_number("ROOM 4021-A"), "ROOM 4021-A");
         assert_eq!(without_registration_number("KEDAI MAJU S/B (123456-A)"), "KEDAI MAJU S/B");
         assert_eq!(without_registration_number("SINAR TRADING SDN BHD, (12345-V)"), "SINAR TRADING SDN BHD");
         assert_eq!(without_registration_number("Acme (Europe) Ltd"), "Acme (Europe) Ltd");
