@@ -100,7 +100,7 @@ fn features_of(doc: &Doc, text: &str, lower: &str, rank: usize, org: bool, not_n
     x[COLON] = text.trim_end().ends_with(':') as u8 as f32;
     // A sentence, not a name.
     x[MANY_WORDS] = (text.split_whitespace().count() > 6) as u8 as f32;
-    x[LEGAL_FORM] = has_legal_form(text) as u8 as f32;
+    x[LEGAL_FORM] = has_legal_form(text, lower) as u8 as f32;
     x
 }
 
@@ -119,12 +119,12 @@ fn name_words(lower: &str) -> impl Iterator<Item = &str> {
     lower.split(|c: char| !c.is_alphanumeric()).filter(|w| w.chars().count() > 1 && !w.bytes().any(|b| b.is_ascii_digit()))
 }
 
-/// Whether a name holds a legal form: one of [`LEGAL_FORM_WORDS`], or in
-/// a name written in mixed case, a tail in capitals (`Nordwind Hosting AG`;
-/// an all-capitals receipt's `KG.BATU` is a place).
-fn has_legal_form(text: &str) -> bool {
-    let lower = text.to_lowercase();
-    if lower.contains("s/b") || name_words(&lower).any(|w| LEGAL_FORM_WORDS.contains(&w)) {
+/// Whether a name (`text`, and `lower`, its lower-case twin) holds a legal
+/// form: one of [`LEGAL_FORM_WORDS`], or in a name written in mixed case, a
+/// tail in capitals (`Nordwind Hosting AG`; an all-capitals receipt's
+/// `KG.BATU` is a place).
+fn has_legal_form(text: &str, lower: &str) -> bool {
+    if lower.contains("s/b") || name_words(lower).any(|w| LEGAL_FORM_WORDS.contains(&w)) {
         return true;
     }
     let mixed_case = text.chars().any(char::is_lowercase);
@@ -135,7 +135,7 @@ fn has_legal_form(text: &str) -> bool {
 /// `S/B (123456-A)`, `GmbH & Co. KG`): a narrow receipt or letterhead
 /// wrapped the company's name before its legal form.
 fn legal_form_only(lower: &str) -> bool {
-    has_legal_form(lower) && name_words(lower).all(|w| LEGAL_FORM_WORDS.contains(&w) || LEGAL_FORM_TAILS.contains(&w))
+    has_legal_form(lower, lower) && name_words(lower).all(|w| LEGAL_FORM_WORDS.contains(&w) || LEGAL_FORM_TAILS.contains(&w))
 }
 
 /// A name without the registration number printed after it
@@ -163,7 +163,7 @@ fn without_bare_registration_number(name: &str) -> &str {
     let digits = last.bytes().take_while(u8::is_ascii_digit).count();
     let rest = last[digits..].trim_start_matches('-');
     let is_number = digits >= 4 && rest.len() == 1 && rest.bytes().all(|b| b.is_ascii_uppercase());
-    if is_number && has_legal_form(head) {
+    if is_number && has_legal_form(head, &head.to_lowercase()) {
         head.trim_end()
     } else {
         name
@@ -181,9 +181,9 @@ fn continues_name(prev: &Candidate, this: &str) -> bool {
     prev.x[NOT_NAME] == 0.0
         && (legal_form_only(this)
             || (this.starts_with('&') && this.chars().filter(|c| c.is_alphabetic()).count() >= 2)
-            || (this.starts_with('(') && has_legal_form(this))
+            || (this.starts_with('(') && has_legal_form(this, this))
             || prev.value.trim_end().ends_with('&')
-            || (ORG_WORDS_WORDS.contains(&first_word) && has_legal_form(this) && prev.x[LEGAL_FORM] == 0.0))
+            || (ORG_WORDS_WORDS.contains(&first_word) && has_legal_form(this, this) && prev.x[LEGAL_FORM] == 0.0))
 }
 
 /// Vendor candidates of `doc`.
@@ -280,8 +280,9 @@ mod tests {
         assert!(c.iter().all(|c| c.value != "SDN BHD"));
         assert!(legal_form_only("gmbh & co. kg") && legal_form_only("s/b (123456-a)") && !legal_form_only("acme gmbh"));
         assert_eq!(joined.x[LEGAL_FORM], 1.0);
-        assert!(!has_legal_form("(CO NO. 315481-T)") && !has_legal_form("KG. BATU") && has_legal_form("ACME PTY LTD"));
-        assert!(has_legal_form("Nordwind Hosting AG") && !has_legal_form("Sa 14 Juni"));
+        let legal = |t: &str| has_legal_form(t, &t.to_lowercase());
+        assert!(!legal("(CO NO. 315481-T)") && !legal("KG. BATU") && legal("ACME PTY LTD"));
+        assert!(legal("Nordwind Hosting AG") && !legal("Sa 14 Juni"));
     }
 
     #[test]
