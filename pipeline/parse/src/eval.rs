@@ -598,8 +598,8 @@ impl CorrectionReport {
 /// wrong, at most one per vendor (spread over vendors), until `budget`
 /// corrections are made. The other documents are then scored held out by
 /// source group, as [`held_out`] does: without the corrections, with the
-/// layouts they taught, and with those layouts and the corrected documents
-/// added to the ranker's fitting data.
+/// layouts they taught, and with those layouts and the ranker updated from
+/// the corrections ([`LayoutHints::teach_ranker`](crate::extract::corrections::LayoutHints::teach_ranker)).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BudgetReport {
     pub budget: usize,
@@ -611,7 +611,7 @@ pub struct BudgetReport {
     pub scored: usize,
     pub without: Report,
     pub with_layouts: Report,
-    pub with_layouts_and_fitting: Report,
+    pub with_layouts_and_update: Report,
 }
 
 /// Runs the budget protocol (see [`BudgetReport`]); `extra` are the
@@ -642,32 +642,29 @@ pub fn corrections_budget(docs: &[Loaded], extra: &[fit::Example], budget: usize
         vendors_done.insert(vendor);
         corrected.insert(d.row.file.clone());
         r.corrected.push(d.row.file.clone());
-        for o in hints.learn(p, &corrections_of(&d.row), &plain[&d.row.group()]) {
+        let fields = corrections_of(&d.row);
+        let outcomes = hints.learn(p, &fields, &plain[&d.row.group()]);
+        hints.teach_ranker(p, &fields, &outcomes);
+        for o in outcomes {
             match o.rejected {
                 None => r.learned += 1,
                 Some(why) => r.rejected.push((d.row.file.clone(), o.field, why)),
             }
         }
     }
-    let fitted: BTreeMap<&String, Weights> = groups
-        .iter()
-        .map(|g| {
-            let train = docs.iter().filter(|d| &d.row.group() != g || corrected.contains(&d.row.file));
-            (g, fit_on(train, extra, &format!("held-out+corrections:{g}")))
-        })
-        .collect();
+    let updated: BTreeMap<&String, Weights> = groups.iter().map(|g| (g, hints.ranker_over(&plain[g]))).collect();
     for d in docs.iter().filter(|d| !corrected.contains(&d.row.file)) {
         r.scored += 1;
         let g = d.row.group();
         let Ok(p) = &d.prepared else {
-            for rep in [&mut r.without, &mut r.with_layouts, &mut r.with_layouts_and_fitting] {
+            for rep in [&mut r.without, &mut r.with_layouts, &mut r.with_layouts_and_update] {
                 rep.add(&d.row, None);
             }
             continue;
         };
         r.without.add(&d.row, Some(&p.fields(&plain[&g])));
         r.with_layouts.add(&d.row, Some(&p.fields_learned(&plain[&g], &hints)));
-        r.with_layouts_and_fitting.add(&d.row, Some(&p.fields_learned(&fitted[&g], &hints)));
+        r.with_layouts_and_update.add(&d.row, Some(&p.fields_learned(&updated[&g], &hints)));
     }
     r
 }
@@ -686,21 +683,229 @@ impl BudgetReport {
             self.rejected.len(),
             self.scored
         );
-        let _ = writeln!(s, "{:<16}{:>16}{:>16}{:>24}", "field", "without", "with layouts", "with layouts + fitting");
+        let _ = writeln!(s, "{:<16}{:>16}{:>16}{:>26}", "field", "without", "with layouts", "with layouts + ranker");
         let cell = |rep: &Report, f: &str| rep.fields.get(f).copied().unwrap_or_default().cell();
         for f in CORRECTED_FIELDS {
-            let _ = writeln!(s, "{f:<16}{:>16}{:>16}{:>24}", cell(&self.without, f), cell(&self.with_layouts, f), cell(&self.with_layouts_and_fitting, f));
+            let _ = writeln!(s, "{f:<16}{:>16}{:>16}{:>26}", cell(&self.without, f), cell(&self.with_layouts, f), cell(&self.with_layouts_and_update, f));
         }
         let _ = writeln!(
             s,
-            "{:<16}{:>16}{:>16}{:>24}",
+            "{:<16}{:>16}{:>16}{:>26}",
             "overall",
             self.without.overall.cell(),
             self.with_layouts.overall.cell(),
-            self.with_layouts_and_fitting.overall.cell()
+            self.with_layouts_and_update.overall.cell()
         );
         for (file, field, why) in &self.rejected {
             let _ = writeln!(s, "  rejected {file} {field}: {why}");
+        }
+        s
+    }
+}
+
+/// Test then train, the way a deployment meets corrections: documents
+/// arrive in file order; each is read held out by source group (the ranker
+/// fitted on the other groups) with what earlier corrections taught, and
+/// scored before anyone corrects it. A reviewer then corrects it when one
+/// of [`CORRECTED_FIELDS`] came out wrong, at most one document per vendor,
+/// until `budget` corrections are made. Three streams are run, each with
+/// its own reviewer (what they correct depends on what they were shown):
+/// no corrections, corrections teaching layouts, and corrections teaching
+/// layouts and updating the ranker ([`fit::update`] after each, from the
+/// held-out weights, on every corrected document so far).
+/// Every document counts once, as read before its own correction, so a
+/// gain can only come from what a correction teaches about later ones.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StreamReport {
+    pub budget: usize,
+    pub without: Report,
+    pub with_layouts: StreamRun,
+    pub with_layouts_and_update: StreamRun,
+    pub shuffled: Vec<ShuffledRun>,
+}
+
+/// One stream with corrections.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StreamRun {
+    pub report: Report,
+    /// The corrected documents (file names), in order.
+    pub corrected: Vec<String>,
+    pub learned: usize,
+    pub rejected: Vec<(String, String, String)>,
+    /// (file, field) read right here and wrong without corrections, and the reverse.
+    pub fixed: Vec<(String, String)>,
+    pub broken: Vec<(String, String)>,
+}
+
+/// Whether `fields` get one of [`CORRECTED_FIELDS`] wrong for `row`.
+fn misread(row: &TruthRow, fields: &BusinessFields) -> bool {
+    CORRECTED_FIELDS.iter().any(|field| row.truth.get(*field).is_some_and(|t| check(field, t, fields) != Status::Correct))
+}
+
+/// Runs one stream (see [`StreamReport`]); `refit`: corrected documents
+/// join the ranker's fitting data.
+fn stream(docs: &[&Loaded], budget: usize, refit: bool, plain: &BTreeMap<String, Weights>) -> StreamRun {
+    use crate::extract::corrections::LayoutHints;
+    let mut run = StreamRun::default();
+    let mut hints = LayoutHints::default();
+    let mut weights = plain.clone();
+    let mut stale: std::collections::BTreeSet<String> = Default::default();
+    let mut vendors_done = std::collections::BTreeSet::new();
+    for d in docs {
+        let g = d.row.group();
+        let Ok(p) = &d.prepared else {
+            run.report.add(&d.row, None);
+            continue;
+        };
+        if stale.remove(&g) {
+            weights.insert(g.clone(), hints.ranker_over(&plain[&g]));
+        }
+        let fields = p.fields_learned(&weights[&g], &hints);
+        let baseline = p.fields(&plain[&g]);
+        for field in CORRECTED_FIELDS {
+            let Some(truth) = d.row.truth.get(field) else { continue };
+            match (check(field, truth, &baseline) == Status::Correct, check(field, truth, &fields) == Status::Correct) {
+                (false, true) => run.fixed.push((d.row.file.clone(), field.to_string())),
+                (true, false) => run.broken.push((d.row.file.clone(), field.to_string())),
+                _ => {}
+            }
+        }
+        run.report.add(&d.row, Some(&fields));
+        let Some(vendor) = vendor_key(&d.row) else { continue };
+        if run.corrected.len() == budget || vendors_done.contains(&vendor) || !misread(&d.row, &fields) {
+            continue;
+        }
+        vendors_done.insert(vendor);
+        run.corrected.push(d.row.file.clone());
+        let fields = corrections_of(&d.row);
+        let outcomes = hints.learn(p, &fields, &weights[&g]);
+        if refit && hints.teach_ranker(p, &fields, &outcomes) > 0 {
+            stale.extend(plain.keys().cloned());
+        }
+        for o in outcomes {
+            match o.rejected {
+                None => run.learned += 1,
+                Some(why) => run.rejected.push((d.row.file.clone(), o.field, why)),
+            }
+        }
+    }
+    run
+}
+
+/// Runs the test-then-train protocol (see [`StreamReport`]) in file
+/// order, and in `shuffles` seeded random orders (the gain of a stream
+/// depends on which misread document comes first); `extra` are the
+/// fitting examples every held-out fit gets (generated documents).
+pub fn corrections_stream(docs: &[Loaded], extra: &[fit::Example], budget: usize, shuffles: u64) -> StreamReport {
+    let mut groups: Vec<String> = docs.iter().map(|d| d.row.group()).collect();
+    groups.sort();
+    groups.dedup();
+    let plain: BTreeMap<String, Weights> =
+        groups.iter().map(|g| (g.clone(), fit_on(docs.iter().filter(|d| &d.row.group() != g), extra, &format!("held-out:{g}")))).collect();
+    let mut without = Report::default();
+    for d in docs {
+        match &d.prepared {
+            Ok(p) => without.add(&d.row, Some(&p.fields(&plain[&d.row.group()]))),
+            Err(_) => without.add(&d.row, None),
+        }
+    }
+    let in_order: Vec<&Loaded> = docs.iter().collect();
+    let shuffled = (1..=shuffles)
+        .map(|seed| {
+            let order = shuffle(&in_order, seed);
+            let (l, u) = (stream(&order, budget, false, &plain), stream(&order, budget, true, &plain));
+            ShuffledRun { seed, corrected: u.corrected.len(), with_layouts: l.report.overall, with_layouts_and_update: u.report.overall }
+        })
+        .collect();
+    StreamReport {
+        budget,
+        without,
+        with_layouts: stream(&in_order, budget, false, &plain),
+        with_layouts_and_update: stream(&in_order, budget, true, &plain),
+        shuffled,
+    }
+}
+
+/// One seeded random order's overall figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ShuffledRun {
+    pub seed: u64,
+    /// Corrections made in the stream with the ranker update.
+    pub corrected: usize,
+    pub with_layouts: Count,
+    pub with_layouts_and_update: Count,
+}
+
+/// `items` in a random order drawn from `seed` (Fisher-Yates on a
+/// splitmix64 stream: the same seed gives the same order everywhere).
+fn shuffle<'a>(items: &[&'a Loaded], seed: u64) -> Vec<&'a Loaded> {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut out = items.to_vec();
+    for i in (1..out.len()).rev() {
+        out.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
+    out
+}
+
+impl StreamReport {
+    /// Fields read right beyond the stream without corrections, on average
+    /// over the random orders: (with layouts, with layouts + ranker).
+    pub fn mean_gain(&self) -> (f64, f64) {
+        let n = self.shuffled.len().max(1) as f64;
+        let base = self.without.overall.correct as f64;
+        let mean = |f: fn(&ShuffledRun) -> usize| self.shuffled.iter().map(|r| f(r) as f64 - base).sum::<f64>() / n;
+        (mean(|r| r.with_layouts.correct), mean(|r| r.with_layouts_and_update.correct))
+    }
+
+    /// The report as a table.
+    pub fn table(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let (l, u) = (&self.with_layouts, &self.with_layouts_and_update);
+        let _ = writeln!(
+            s,
+            "test then train, held out by source group, budget {}: {} corrections teaching layouts ({} fields learned, {} rejected); {} teaching layouts and updating the ranker",
+            self.budget,
+            l.corrected.len(),
+            l.learned,
+            l.rejected.len(),
+            u.corrected.len()
+        );
+        let _ = writeln!(s, "{:<16}{:>16}{:>16}{:>26}", "field", "without", "with layouts", "with layouts + ranker");
+        let cell = |rep: &Report, f: &str| rep.fields.get(f).copied().unwrap_or_default().cell();
+        for field in CORRECTED_FIELDS {
+            let _ = writeln!(s, "{field:<16}{:>16}{:>16}{:>26}", cell(&self.without, field), cell(&l.report, field), cell(&u.report, field));
+        }
+        let _ = writeln!(s, "{:<16}{:>16}{:>16}{:>26}", "overall", self.without.overall.cell(), l.report.overall.cell(), u.report.overall.cell());
+        for (name, run) in [("layouts", l), ("layouts + ranker", u)] {
+            for (file, field) in &run.fixed {
+                let _ = writeln!(s, "  {name}: made right {file} {field}");
+            }
+            for (file, field) in &run.broken {
+                let _ = writeln!(s, "  {name}: made wrong {file} {field}");
+            }
+            for (file, field, why) in &run.rejected {
+                let _ = writeln!(s, "  {name}: rejected {file} {field}: {why}");
+            }
+        }
+        if !self.shuffled.is_empty() {
+            let (layouts, ranker) = self.mean_gain();
+            let _ = writeln!(
+                s,
+                "in {} random orders (overall; without: {}): mean fields gained {layouts:+.1} with layouts, {ranker:+.1} with layouts + ranker",
+                self.shuffled.len(),
+                self.without.overall.cell()
+            );
+            for r in &self.shuffled {
+                let _ = writeln!(s, "  seed {:<3} {} corrections  with layouts {}  with layouts + ranker {}", r.seed, r.corrected, r.with_layouts.cell(), r.with_layouts_and_update.cell());
+            }
         }
         s
     }

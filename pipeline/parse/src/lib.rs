@@ -67,9 +67,10 @@ pub fn parse_document(raw: &RawDocument, limits: &ParseLimits) -> Result<ParseOu
 }
 
 /// [`parse_document`], reading documents of layouts `learned` knows where
-/// their corrections said ([`extract::corrections`]).
+/// their corrections said, and every document with the ranker updated
+/// from them ([`extract::corrections`]).
 pub fn parse_document_learned(raw: &RawDocument, limits: &ParseLimits, learned: &extract::corrections::LayoutHints) -> Result<ParseOutput, ParseError> {
-    Ok(prepare(raw, limits)?.output_learned(extract::rank::Weights::shipped(), learned))
+    Ok(prepare(raw, limits)?.output_learned(learned.ranker(), learned))
 }
 
 /// A document read and its field candidates listed, before the ranker

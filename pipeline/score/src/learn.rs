@@ -92,6 +92,10 @@ pub struct PublishPolicy {
     /// corrections (fewer than `recent_capacity`: texts are larger than
     /// embeddings).
     pub recent_text_capacity: usize,
+    /// Field corrections also update the ranker that reads every document
+    /// ([`LayoutHints::teach_ranker`]). Off by default: a layout touches
+    /// only its sender's documents, the ranker update touches everyone's.
+    pub update_ranker: bool,
 }
 
 /// Longest document text kept for field corrections (bytes); a correction
@@ -111,6 +115,7 @@ impl Default for PublishPolicy {
             recent_capacity: 20_000,
             pending_capacity: 10_000,
             recent_text_capacity: 5_000,
+            update_ranker: false,
         }
     }
 }
@@ -363,7 +368,11 @@ impl Learner {
         let outcomes = match self.texts.get(&id.to_string()) {
             Some(Some(doc)) => {
                 let prepared = docflow_parse::prepare_parsed(&doc.content_type, &doc.text, doc.locale.as_deref());
-                self.model.layouts.learn(&prepared, fields, Weights::shipped())
+                let outcomes = self.model.layouts.learn(&prepared, fields, Weights::shipped());
+                if self.policy.update_ranker {
+                    self.model.layouts.teach_ranker(&prepared, fields, &outcomes);
+                }
+                outcomes
             }
             found => {
                 let why = if found.is_some() {

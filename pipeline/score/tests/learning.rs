@@ -419,3 +419,28 @@ fn a_field_correction_becomes_a_version_that_reads_the_layout_and_rollback_takes
     assert!(learner.adopt(&back).unwrap());
     assert!(learner.layouts().layouts.is_empty());
 }
+
+#[test]
+fn field_corrections_update_the_ranker_only_when_the_policy_asks() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let handle = Arc::new(ModelHandle::new(&ScoringModel::empty(0)));
+    let s = scorer(&handle);
+    let t = Instant::now();
+    let (text, due) = voucher_text(0);
+    let parsed = docflow_parse::parse_document(
+        &docflow_schemas::RawDocument { id: "v0".into(), content_type: Some("text/plain".into()), body: text.into_bytes(), metadata: Default::default(), created_at_ms: 0 },
+        &docflow_parse::ParseLimits::default(),
+    )
+    .unwrap();
+    let scored = block_on(s.score(doc("v0", &near(0, &mut rng), parsed.fields, &parsed.text))).unwrap();
+    for update_ranker in [false, true] {
+        let mut learner = Learner::new(ScoringModel::empty(0), PublishPolicy { max_interval: None, every_labels: 1, update_ranker, ..Default::default() });
+        learner.observe_result(&scored, t).unwrap();
+        let out = learner.correct_fields("v0", &[("total".to_string(), due.clone())].into(), t);
+        assert!(out[0].rejected.is_none(), "{out:?}");
+        let layouts = learner.layouts();
+        assert_eq!(layouts.layouts.len(), 1, "the layout is learned either way");
+        assert_eq!(layouts.ranker_examples.len(), usize::from(update_ranker));
+        assert_eq!(layouts.ranker() == docflow_parse::extract::rank::Weights::shipped(), !update_ranker);
+    }
+}

@@ -73,6 +73,9 @@ pub struct LearnConfig {
     pub pending_capacity: usize,
     /// Longest wait for reading `model.updates` to its end at start (ms).
     pub catch_up_timeout_ms: u64,
+    /// Field corrections also update the ranker every document is read
+    /// with, not only their sender's layout (off: see `PublishPolicy::update_ranker`).
+    pub update_ranker: bool,
 }
 
 impl Default for LearnConfig {
@@ -89,6 +92,7 @@ impl Default for LearnConfig {
             recent_capacity: p.recent_capacity,
             pending_capacity: p.pending_capacity,
             catch_up_timeout_ms: 60_000,
+            update_ranker: p.update_ranker,
         }
     }
 }
@@ -103,6 +107,7 @@ impl LearnConfig {
             rollout_fraction: self.rollout_fraction,
             recent_capacity: self.recent_capacity,
             pending_capacity: self.pending_capacity,
+            update_ranker: self.update_ranker,
             ..PublishPolicy::default()
         }
     }

@@ -175,6 +175,7 @@ async fn a_correction_on_docs_feedback_teaches_the_running_pipeline_and_rollback
             publish_every_labels: 10,
             publish_every_results: 0,
             save_model: None,
+            update_ranker: false,
         },
         model: Some(dir.path().to_path_buf()),
         device: docflow_stages::infer::Device::Cpu,

@@ -102,6 +102,7 @@ fn offline_mode_scores_files_reproducibly() {
         publish_every_labels: 10,
         publish_every_results: 50,
         save_model: Some(tmp.join(format!("{out}.model"))),
+        update_ranker: false,
     };
     let s1 = run(&args("a.jsonl"), &mut stages(tiny.path()), &mut NoProgress).unwrap();
     let s2 = run(&args("b.jsonl"), &mut stages(tiny.path()), &mut NoProgress).unwrap();
@@ -183,6 +184,7 @@ fn offline_mode_learns_field_corrections_in_order() {
         publish_every_labels: 10,
         publish_every_results: 50,
         save_model: None,
+        update_ranker: false,
     };
     let summary = run(&args, &mut stages(tiny.path()), &mut NoProgress).unwrap();
     assert_eq!(summary.fields_learned, 1);

@@ -89,6 +89,7 @@ async fn offline_and_streaming_give_the_same_classes_and_scores() {
             // One version for the whole input: the comparison needs the same version on both paths.
             publish_every_results: u64::MAX,
             save_model: Some(tmp.join("model.msgpack")),
+            update_ranker: false,
         },
         model: Some(tiny.path().to_path_buf()),
         device: Device::Cpu,

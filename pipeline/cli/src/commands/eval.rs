@@ -45,10 +45,15 @@ pub struct CorrectionsArgs {
     #[command(flatten)]
     pub set: LabelledSet,
     /// Instead: a reviewer's budget of N corrections spread over vendors (the first wrongly
-    /// read document of each vendor, in file order), and what they do to the accuracy on the
-    /// other documents held out by source group.
+    /// read document of each vendor), and what they do to the accuracy held out by source
+    /// group: on the other documents once all are made, and test then train (each document
+    /// read before its own correction, in file order and in random orders), without
+    /// corrections, with the layouts they teach, and with the ranker updated from them too.
     #[arg(long, value_name = "N")]
     pub budget: Option<usize>,
+    /// With --budget: how many seeded random orders the test-then-train protocol also runs.
+    #[arg(long, default_value_t = 10, value_name = "K")]
+    pub shuffles: u64,
     /// Generated documents added to each held-out fit (as `eval extract --generated`).
     #[arg(long, default_value_t = 2000)]
     pub generated: usize,
@@ -145,11 +150,14 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
 fn corrections(a: CorrectionsArgs) -> anyhow::Result<()> {
     let docs = load(&a.set)?;
     if let Some(budget) = a.budget {
-        let report = eval::corrections_budget(&docs, &generated_examples(a.generated, 7), budget);
+        let extra = generated_examples(a.generated, 7);
+        let report = eval::corrections_budget(&docs, &extra, budget);
+        let stream = eval::corrections_stream(&docs, &extra, budget, a.shuffles);
         if let Some(path) = &a.json {
-            std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+            std::fs::write(path, serde_json::to_string_pretty(&serde_json::json!({"other_documents": report, "test_then_train": stream}))?)?;
         }
         print!("{}", report.table());
+        print!("{}", stream.table());
         return Ok(());
     }
     let report = eval::corrections(&docs, Weights::shipped());

@@ -65,6 +65,11 @@ pub struct OfflineArgs {
     /// streaming path can serve exactly the version tried here.
     #[arg(long)]
     pub save_model: Option<PathBuf>,
+    /// Let `fields` corrections also update the ranker that reads every
+    /// document, not only teach their sender's layout (as `[learn]
+    /// update_ranker` in the streaming configuration).
+    #[arg(long)]
+    pub update_ranker: bool,
 }
 
 impl From<&ProcessArgs> for OfflineSettings {
@@ -79,6 +84,7 @@ impl From<&ProcessArgs> for OfflineSettings {
                 publish_every_labels: f.publish_every_labels,
                 publish_every_results: f.publish_every_results,
                 save_model: f.save_model.clone(),
+                update_ranker: f.update_ranker,
             },
             model: a.model.clone(),
             device: a.device.into(),

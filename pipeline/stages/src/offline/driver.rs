@@ -88,6 +88,9 @@ pub struct OfflineOptions {
     /// `model.updates` record value (MessagePack `ModelUpdate`), so the
     /// streaming path can serve exactly the version tried here.
     pub save_model: Option<PathBuf>,
+    /// Field corrections also update the ranker every document is read
+    /// with (as the learn stage's `update_ranker`).
+    pub update_ranker: bool,
 }
 
 /// How far a run is, for a progress display: a run has phases (`train`,
@@ -424,6 +427,7 @@ pub fn run(args: &OfflineOptions, stages: &mut dyn OfflineStages, progress: &mut
         every_labels: args.publish_every_labels,
         every_results: args.publish_every_results,
         max_interval: None,
+        update_ranker: args.update_ranker,
         ..PublishPolicy::default()
     };
     let mut pipeline = OfflinePipeline::new(policy);

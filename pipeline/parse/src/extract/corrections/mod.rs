@@ -12,6 +12,20 @@
 //! ranker's choice. Documents of other layouts are never touched, and a
 //! correction whose value appears nowhere in its document is recorded as
 //! rejected, with the reason, and not learned.
+//!
+//! A correction can also teach the ranker ([`LayoutHints::teach_ranker`],
+//! which the learner calls when asked to): the corrected fields'
+//! candidates, with the ones holding the corrected values marked, are kept
+//! as fitting data ([`LayoutHints::ranker_examples`], the latest
+//! [`MAX_RANKER_DOCUMENTS`] documents), and [`LayoutHints::ranker`] is the
+//! shipped ranker updated on them ([`rank::fit::update`]). Unlike a layout,
+//! that update reads every document: a lesson such as "the registered
+//! company name, not the trading name above it" carries over to senders no
+//! one corrected, and so it also changes what other senders' documents
+//! read, which is why it is off unless asked for. It is pulled towards the
+//! shipped weights so that corrections nudge the ranker and never rewrite
+//! it, and it is versioned with the layouts: `docflow model rollback` takes
+//! it back with them.
 
 pub mod fingerprint;
 
@@ -20,7 +34,8 @@ use crate::Prepared;
 use docflow_schemas::BusinessFields;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::OnceLock;
 
 /// Confidence of a field read from a learned layout.
 pub const LEARNED_CONFIDENCE: f64 = 0.99;
@@ -44,13 +59,47 @@ pub struct Outcome {
     pub rejected: Option<String>,
 }
 
-/// The learned layouts: fingerprint → field → hint. Versioned and
-/// serialisable, so it can travel as a model.
+/// How many corrected documents' candidates the ranker update is fitted
+/// on; the oldest go first. About 10 KB each in the model, and the update
+/// takes well under a second at this size.
+pub const MAX_RANKER_DOCUMENTS: usize = 100;
+
+/// One corrected field's candidates as the ranker saw them: the ranker
+/// update's fitting data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankerExample {
+    pub field: String,
+    /// Each candidate's features, in the order of the field's features.
+    pub x: Vec<Vec<f32>>,
+    /// The candidates that hold the corrected value.
+    pub correct: Vec<usize>,
+}
+
+/// The learned layouts: fingerprint → field → hint, and the ranker's
+/// fitting data from corrections. Versioned and serialisable, so it can
+/// travel as a model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LayoutHints {
     /// Raised by every correction that taught something.
     pub version: u64,
     pub layouts: BTreeMap<String, BTreeMap<String, FieldHint>>,
+    /// Per corrected document (oldest first), its corrected fields' candidates.
+    #[serde(default)]
+    pub ranker_examples: VecDeque<Vec<RankerExample>>,
+    /// The shipped ranker updated on `ranker_examples`, made on first use.
+    #[serde(skip)]
+    ranker: RankerCache,
+}
+
+/// A computed ranker kept with the examples it was fitted on; not part of
+/// the model's value (two models with the same examples are equal).
+#[derive(Debug, Clone, Default)]
+struct RankerCache(OnceLock<rank::Weights>);
+
+impl PartialEq for RankerCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// The document's lines as the ranker numbered them, and its layout.
@@ -167,6 +216,23 @@ fn same_value(field: Field, got: &str, want: &str) -> bool {
     }
 }
 
+/// The ranker's fitting data from one corrected field: its candidates,
+/// the ones holding `want` marked (a vendor name also through OCR slips);
+/// `None` when no candidate holds it (nothing to teach the ranker).
+fn ranker_example(p: &Prepared, field: Field, want: &str) -> Option<RankerExample> {
+    let cands = p.candidates.by_field.iter().find(|(f, _)| *f == field).map(|(_, c)| c.as_slice()).unwrap_or(&[]);
+    let want_folded = folded(want);
+    let holds = |c: &Candidate| match field {
+        Field::Vendor => {
+            let got = folded(&c.value);
+            !got.is_empty() && (got == want_folded || shape_similarity(&got, &want_folded) >= LINE_SIMILARITY)
+        }
+        _ => same_value(field, &c.value, want),
+    };
+    let correct: Vec<usize> = (0..cands.len()).filter(|&k| holds(&cands[k])).collect();
+    (!correct.is_empty()).then(|| RankerExample { field: field.name().to_string(), x: cands.iter().map(|c| c.x.clone()).collect(), correct })
+}
+
 /// Letters and digits only, lower case: how a name is looked for in a text.
 fn folded(s: &str) -> String {
     s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
@@ -260,6 +326,57 @@ impl LayoutHints {
             self.version += 1;
         }
         outcomes
+    }
+
+    /// Keeps the corrected fields' candidates as the ranker update's
+    /// fitting data: those of `fields` that [`LayoutHints::learn`] learned
+    /// (`outcomes`), and that some candidate holds. Returns how many.
+    pub fn teach_ranker(&mut self, p: &Prepared, fields: &BTreeMap<String, String>, outcomes: &[Outcome]) -> usize {
+        let examples: Vec<RankerExample> = outcomes
+            .iter()
+            .filter(|o| o.rejected.is_none())
+            .filter_map(|o| ranker_example(p, ranked_field(&o.field)?, fields.get(&o.field)?))
+            .collect();
+        let n = examples.len();
+        if n > 0 {
+            self.ranker_examples.push_back(examples);
+            while self.ranker_examples.len() > MAX_RANKER_DOCUMENTS {
+                self.ranker_examples.pop_front();
+            }
+            self.ranker = RankerCache::default();
+        }
+        n
+    }
+
+    /// The ranker the parse stage reads with: the shipped one updated on
+    /// the corrections' candidates (the shipped one itself before any).
+    pub fn ranker(&self) -> &rank::Weights {
+        if self.ranker_examples.is_empty() {
+            return rank::Weights::shipped();
+        }
+        self.ranker.0.get_or_init(|| self.ranker_over(rank::Weights::shipped()))
+    }
+
+    /// `base` updated on the corrections' candidates ([`rank::fit::update`]).
+    /// Examples whose features do not fit this docflow's ranker (a model
+    /// learned by another version) are left out.
+    pub fn ranker_over(&self, base: &rank::Weights) -> rank::Weights {
+        let examples: Vec<rank::fit::Example> = self
+            .ranker_examples
+            .iter()
+            .flatten()
+            .filter_map(|e| {
+                let field = ranked_field(&e.field)?;
+                let width = field.features().len();
+                if e.x.iter().any(|x| x.len() != width) || e.correct.iter().any(|&k| k >= e.x.len()) {
+                    return None;
+                }
+                let candidates = e.x.iter().map(|x| Candidate { value: String::new(), line: 0, x: x.clone() }).collect();
+                let correct = (0..e.x.len()).map(|k| e.correct.contains(&k)).collect();
+                Some(rank::fit::Example { field, candidates, correct, absent: false, weight: 1.0 })
+            })
+            .collect();
+        rank::fit::update(base, &examples, &format!("{}+{} corrected", base.version, self.ranker_examples.len()))
     }
 
     /// Sets the fields a learned layout says where to read, in `fields`
@@ -421,5 +538,64 @@ mod tests {
         let out = hints.learn(&prepared(SHOP_A1), &fields(&[("total", "999.99"), ("vendor", "Nobody Ltd"), ("currency", "MYR")]), rank::Weights::shipped());
         assert!(out.iter().all(|o| o.rejected.is_some()), "{out:?}");
         assert_eq!(hints, LayoutHints::default());
+    }
+
+    /// A receipt whose capitalised slogan stands above the shop's name.
+    fn slogan_receipt(slogan: &str, name: &str, total: &str) -> String {
+        format!("{slogan}\n{name}\n7 Canal Street\nReceipt 981\nDate 11/05/2024\nBreakfast 9.50\nTotal {total}\nCard {total}\n")
+    }
+
+    /// The probability the ranker `w` gives the vendor `name` in `text`.
+    fn vendor_probability(w: &rank::Weights, text: &str, name: &str) -> f32 {
+        let p = prepared(text);
+        let cands = &p.candidates.by_field.iter().find(|(f, _)| *f == Field::Vendor).unwrap().1;
+        let probs = rank::probabilities(w.get(Field::Vendor), cands);
+        cands.iter().zip(&probs).filter(|(c, _)| c.value == name).map(|(_, p)| *p).sum()
+    }
+
+    #[test]
+    fn the_ranker_update_carries_a_lesson_to_senders_nobody_corrected() {
+        let mut hints = LayoutHints::default();
+        let shops = [("HOME OF THE BIG BREAKFAST", "Marlow Grill"), ("FRESH EVERY DAY", "Rosa Kitchen"), ("BEST COFFEE IN TOWN", "Quayside Cafe")];
+        for (slogan, name) in shops {
+            let p = prepared(&slogan_receipt(slogan, name, "9.50"));
+            let want = fields(&[("vendor", name)]);
+            let out = hints.learn(&p, &want, rank::Weights::shipped());
+            assert_eq!(hints.teach_ranker(&p, &want, &out), 1);
+        }
+        assert_ne!(hints.ranker(), rank::Weights::shipped());
+        // Another sender, never corrected and without a layout: its name gains.
+        let other = slogan_receipt("OPEN SEVEN DAYS A WEEK", "Harbour Noodles", "12.00");
+        let (before, after) = (vendor_probability(rank::Weights::shipped(), &other, "Harbour Noodles"), vendor_probability(hints.ranker(), &other, "Harbour Noodles"));
+        assert!(after > before + 0.01, "{before} -> {after}");
+        // The update travels with the model and is made again the same.
+        let json = serde_json::to_string(&hints).unwrap();
+        let back: LayoutHints = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, hints);
+        assert_eq!(back.ranker(), hints.ranker());
+    }
+
+    #[test]
+    fn without_teach_ranker_every_document_keeps_the_shipped_ranker() {
+        let mut hints = LayoutHints::default();
+        hints.learn(&prepared(SHOP_A1), &fields(&[("total", "10.60")]), rank::Weights::shipped());
+        assert!(hints.ranker_examples.is_empty());
+        assert_eq!(hints.ranker(), rank::Weights::shipped());
+    }
+
+    #[test]
+    fn the_ranker_keeps_the_latest_corrections_and_skips_foreign_examples() {
+        let mut hints = LayoutHints::default();
+        let p = prepared(SHOP_A1);
+        let want = fields(&[("total", "10.60")]);
+        for _ in 0..MAX_RANKER_DOCUMENTS + 5 {
+            let out = hints.learn(&p, &want, rank::Weights::shipped());
+            hints.teach_ranker(&p, &want, &out);
+        }
+        assert_eq!(hints.ranker_examples.len(), MAX_RANKER_DOCUMENTS);
+        // Examples of a ranker with other features (another docflow version) are left out.
+        let mut foreign = LayoutHints::default();
+        foreign.ranker_examples.push_back(vec![RankerExample { field: "total".into(), x: vec![vec![1.0; 3], vec![0.0; 3]], correct: vec![0] }]);
+        assert_eq!(foreign.ranker().get(Field::Total), rank::Weights::shipped().get(Field::Total));
     }
 }

@@ -132,6 +132,26 @@ pub fn fit(examples: &[Example], prior: &Weights, cfg: FitConfig, version: &str)
     out
 }
 
+/// How strongly an update from corrections is pulled back towards the
+/// weights it starts from (the L2 strength of [`update`]). The gradient is
+/// a mean over the corrected documents, so the pull does not weaken as
+/// corrections accumulate: a few corrections nudge the ranker, they never
+/// rewrite it, and a correction that contradicts many fitted documents
+/// cannot undo them. On the real documents' test-then-train protocol
+/// (`docflow eval corrections --budget 20`), weaker pulls (0.1 to 1.5)
+/// break as many fields as they fix; see the README's corrections section.
+pub const CORRECTION_PULL: f32 = 2.0;
+
+/// The ranker after corrections: `current` moved towards reading the
+/// corrected documents (`examples`, their candidates and which hold the
+/// corrected values) right, pulled back by [`CORRECTION_PULL`].
+/// Deterministic, so the stream and the offline replay agree.
+pub fn update(current: &Weights, examples: &[Example], version: &str) -> Weights {
+    // Plain gradient steps stay stable while learning rate x pull < 2; at
+    // 0.5 x 2 each step lands on `current` + half the gradient.
+    fit(examples, current, FitConfig { l2: CORRECTION_PULL, steps: 400, learning_rate: 0.5 }, version)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,6 +102,8 @@ pub const SELLER_LABELS_WORDS: &[&str] = &[
     "from", "seller", "vendor", "supplier", "merchant", "issued by", "bill from", "invoice from", "sold by",
     "verkäufer", "lieferant", "rechnungssteller", "absender", "vendeur", "fournisseur", "émetteur", "proveedor",
     "vendedor", "emisor", "fornitore", "venditore", "cedente", "leverancier", "verkoper", "company", "store",
+    // Polish invoices name their parties the same way (`Sprzedawca:` / `Nabywca:`).
+    "sprzedawca", "wystawca",
 ];
 pub static SELLER_LABELS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(SELLER_LABELS_WORDS));
 
@@ -109,7 +111,7 @@ pub static SELLER_LABELS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(SELL
 pub const BUYER_LABELS_WORDS: &[&str] = &[
     "bill to", "billed to", "ship to", "sold to", "customer", "buyer", "invoice to", "to:", "kunde",
     "rechnungsempfänger", "empfänger", "lieferadresse", "client", "destinataire", "acheteur", "facturer à",
-    "cliente", "comprador", "destinatario", "klant", "afnemer", "factuuradres",
+    "cliente", "comprador", "destinatario", "klant", "afnemer", "factuuradres", "nabywca", "odbiorca",
 ];
 pub static BUYER_LABELS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(BUYER_LABELS_WORDS));
 

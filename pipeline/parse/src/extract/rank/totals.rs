@@ -40,11 +40,12 @@ pub const FEATURES: &[&str] = &[
     "after_payment_line",
     "total_after_rounding",
     "tendered_minus_change",
+    "tax_table_row",
 ];
 
 /// Expert prior for each feature.
 pub const PRIOR: &[f32] =
-    &[0.0, 3.0, 1.5, 1.5, 0.7, -2.0, -2.0, 0.8, 0.5, 0.5, 0.5, 0.3, 0.3, 0.5, 0.3, -2.0, -1.5, -0.5, -0.5, 0.5, 1.5, -1.5, 0.5, -1.0, 2.0, 2.0];
+    &[0.0, 3.0, 1.5, 1.5, 0.7, -2.0, -2.0, 0.8, 0.5, 0.5, 0.5, 0.3, 0.3, 0.5, 0.3, -2.0, -1.5, -0.5, -0.5, 0.5, 1.5, -1.5, 0.5, -1.0, 2.0, 2.0, -1.5];
 
 const STRONG: usize = 1;
 const WEAK: usize = 2;
@@ -71,6 +72,7 @@ const ANY_LABEL: usize = 22;
 const AFTER_PAYMENT: usize = 23;
 const AFTER_ROUNDING: usize = 24;
 const TENDER_BALANCE: usize = 25;
+const TAX_TABLE: usize = 26;
 
 /// Words that make a total gross (tax included) or net (tax excluded).
 static GROSS_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["incl*", "inkl*", "ttc", "brutto", "gross", "tax included", "iva incluida", "ivato"]));
@@ -85,6 +87,35 @@ static ROUNDING_WORDS: LazyLock<Lexicon> =
 /// amount paid is what was tendered less the change.
 static CHANGE_WORDS: LazyLock<Lexicon> =
     LazyLock::new(|| Lexicon::new(&["change", "rückgeld", "rueckgeld", "wechselgeld", "rendu", "monnaie", "cambio", "vuelto", "resto", "wisselgeld"]));
+/// Tax words of a tax summary's heading (`GST SUMMARY  AMOUNT  TAX`,
+/// `MwSt  Netto  Brutto`), and the words that make such a heading a table's.
+static TAX_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["tax", "gst", "sst", "vat", "mwst", "ust", "tva", "iva", "btw"]));
+static TABLE_WORDS: LazyLock<Lexicon> = LazyLock::new(|| {
+    Lexicon::new(&["summary", "analysis", "zusammenfassung", "récapitulatif", "resumen", "riepilogo", "overzicht", "amount", "amt", "code", "rate", "%", "netto", "brutto", "net", "gross"])
+});
+
+/// The rows of tax summary tables: below a heading without amounts that
+/// names a tax and a summary or columns (`GST SUMMARY  AMOUNT  TAX`, maybe
+/// over two lines), each following line with two amounts or more. Their
+/// `TOTAL 83.93 5.04` sums the taxable amount and the tax, not what was paid.
+fn tax_table_rows(doc: &Doc, line_amounts: &[Vec<money::Amount>]) -> Vec<bool> {
+    let mut rows = vec![false; doc.lines.len()];
+    // 0: outside; 1: under a heading, before its first row; 2: among its rows.
+    let mut state = 0;
+    for (i, l) in doc.lines.iter().enumerate() {
+        let n = line_amounts[i].len();
+        let heading = n == 0 && TAX_WORDS.any(&l.lower) && TABLE_WORDS.any(&l.lower);
+        state = match (state, n) {
+            _ if heading => 1,
+            (1, 0) => 1,
+            (1 | 2, n) if n >= 2 => 2,
+            _ => 0,
+        };
+        rows[i] = state == 2;
+    }
+    rows
+}
+
 static NET_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["excl*", "exkl*", "netto", "before tax", "ht", "hors taxe", "sin iva", "imponibile"]));
 
 /// `RM152.00`, `EUR12,50`: a short upper-case currency mark glued to an
@@ -157,6 +188,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         .iter()
         .map(|t| if t.bytes().any(|b| b.is_ascii_digit()) { money::amounts(t) } else { Vec::new() })
         .collect();
+    let tax_rows = tax_table_rows(doc, &line_amounts);
     let mut payment_seen = false;
     let mut rounding_seen = false;
     // Tendered and change amounts (in ten-thousandths), and the lines that
@@ -262,6 +294,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             x[AFTER_LAST_TOTAL] = last_total_line.is_some_and(|t| i >= t) as u8 as f32;
             x[ZERO] = a.value.is_zero() as u8 as f32;
             x[AFTER_PAYMENT] = payment_seen as u8 as f32;
+            x[TAX_TABLE] = tax_rows[i] as u8 as f32;
             let total_labelled = x[STRONG] + x[WEAK] + x[STRONG_PREV] + x[WEAK_PREV] > 0.0;
             x[AFTER_ROUNDING] = (rounding_seen && total_labelled) as u8 as f32;
             x[INT_LARGE] = (!has_decimals && a.value > Decimal::from(9999)) as u8 as f32;
@@ -349,6 +382,18 @@ mod tests {
         assert_eq!(get("119.00").x[SUM_OF_TWO], 1.0);
         assert_eq!(get("200.00").x[PAY], 1.0);
         assert_eq!(get("81.00").x[PAY], 1.0);
+    }
+
+    #[test]
+    fn a_tax_summary_total_is_a_table_row() {
+        let text = "TOTAL INCL GST    52.47\nCASH    60.00\nGST SUMMARY    AMOUNT    TAX\nSR @ 6%    49.50    2.97\nTOTAL    49.50    2.97\nTHANK YOU";
+        let c = candidates(&Doc::new(text, None, None));
+        let get = |v: &str| c.iter().find(|c| c.value == v).unwrap();
+        assert_eq!((get("49.50").x[TAX_TABLE], get("2.97").x[TAX_TABLE]), (1.0, 1.0));
+        assert_eq!((get("52.47").x[TAX_TABLE], get("60.00").x[TAX_TABLE]), (0.0, 0.0));
+        // A heading over two lines, and a tax line that is no table.
+        let c = candidates(&Doc::new("GST SUMMARY\nCODE    AMOUNT    %    TAX\nSR    3.77    6    0.23\nTAX INVOICE\nTOTAL 4.00 0.23", None, None));
+        assert_eq!(c.iter().filter(|c| c.x[TAX_TABLE] == 1.0).count(), 2, "{c:?}");
     }
 
     #[test]

@@ -124,11 +124,24 @@ fn name_words(lower: &str) -> impl Iterator<Item = &str> {
 /// tail in capitals (`Nordwind Hosting AG`; an all-capitals receipt's
 /// `KG.BATU` is a place).
 fn has_legal_form(text: &str, lower: &str) -> bool {
-    if lower.contains("s/b") || name_words(lower).any(|w| LEGAL_FORM_WORDS.contains(&w)) {
+    if lower.contains("s/b") || name_words(lower).any(|w| LEGAL_FORM_WORDS.contains(&w)) || dotted_legal_form(lower) {
         return true;
     }
     let mixed_case = text.chars().any(char::is_lowercase);
     mixed_case && name_words(text).any(|w| w.chars().all(|c| c.is_ascii_uppercase()) && LEGAL_FORM_TAILS.contains(&w.to_ascii_lowercase().as_str()))
+}
+
+/// Whether `lower` holds a legal form written as dotted initials (`S.A.`,
+/// `B.V.`, `S.p.A.`, `S.R.L.`), which [`name_words`] reads as single
+/// letters. The dots make even a short form such as `S.A.` unambiguous.
+fn dotted_legal_form(lower: &str) -> bool {
+    lower.split_whitespace().any(|token| {
+        let token = token.trim_matches(|c: char| !c.is_alphanumeric() && c != '.');
+        let joined: String = token.chars().filter(|&c| c != '.').collect();
+        token.trim_end_matches('.').contains('.')
+            && joined.chars().all(char::is_alphabetic)
+            && (LEGAL_FORM_WORDS.contains(&joined.as_str()) || LEGAL_FORM_TAILS.contains(&joined.as_str()))
+    })
 }
 
 /// Whether a line holds a legal form and nothing else of a name (`SDN BHD`,
@@ -283,6 +296,7 @@ mod tests {
         let legal = |t: &str| has_legal_form(t, &t.to_lowercase());
         assert!(!legal("(CO NO. 315481-T)") && !legal("KG. BATU") && legal("ACME PTY LTD"));
         assert!(legal("Nordwind Hosting AG") && !legal("Sa 14 Juni"));
+        assert!(legal("Acme Paliwa S.A.") && legal("Van Dijk B.V.,") && legal("Ferro S.p.A.") && !legal("KG.BATU") && !legal("U.S.A. office"));
     }
 
     #[test]
