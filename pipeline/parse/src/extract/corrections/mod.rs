@@ -60,7 +60,7 @@ pub struct Outcome {
 }
 
 /// How many corrected documents' candidates the ranker update is fitted
-/// on; the oldest go first. About 10 KB each in the model, and the update
+/// on; the oldest go first. A few kilobytes each in the model, and the update
 /// takes well under a second at this size.
 pub const MAX_RANKER_DOCUMENTS: usize = 100;
 
