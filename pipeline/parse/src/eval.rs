@@ -622,11 +622,6 @@ pub fn corrections_budget(docs: &[Loaded], extra: &[fit::Example], budget: usize
     groups.sort();
     groups.dedup();
     let plain: BTreeMap<&String, Weights> = groups.iter().map(|g| (g, fit_on(docs.iter().filter(|d| &d.row.group() != g), extra, &format!("held-out:{g}")))).collect();
-    let wrong = |d: &Loaded, w: &Weights| {
-        let Ok(p) = &d.prepared else { return false };
-        let f = p.fields(w);
-        CORRECTED_FIELDS.iter().any(|field| d.row.truth.get(*field).is_some_and(|t| check(field, t, &f) != Status::Correct))
-    };
     let mut r = BudgetReport { budget, ..Default::default() };
     let mut hints = LayoutHints::default();
     let mut vendors_done = std::collections::BTreeSet::new();
@@ -636,7 +631,7 @@ pub fn corrections_budget(docs: &[Loaded], extra: &[fit::Example], budget: usize
             break;
         }
         let (Some(vendor), Ok(p)) = (vendor_key(&d.row), &d.prepared) else { continue };
-        if vendors_done.contains(&vendor) || !wrong(d, &plain[&d.row.group()]) {
+        if vendors_done.contains(&vendor) || !misread(&d.row, &p.fields(&plain[&d.row.group()])) {
             continue;
         }
         vendors_done.insert(vendor);
