@@ -809,7 +809,14 @@ pub fn corrections_stream(docs: &[Loaded], extra: &[fit::Example], budget: usize
         .map(|seed| {
             let order = shuffle(&in_order, seed);
             let (l, u) = (stream(&order, budget, false, &plain), stream(&order, budget, true, &plain));
-            ShuffledRun { seed, corrected: u.corrected.len(), with_layouts: l.report.overall, with_layouts_and_update: u.report.overall }
+            ShuffledRun {
+                seed,
+                corrected: u.corrected.len(),
+                with_layouts: l.report.overall,
+                with_layouts_and_update: u.report.overall,
+                fixed: u.fixed,
+                broken: u.broken,
+            }
         })
         .collect();
     StreamReport {
@@ -829,6 +836,10 @@ pub struct ShuffledRun {
     pub corrected: usize,
     pub with_layouts: Count,
     pub with_layouts_and_update: Count,
+    /// (file, field) the stream with the ranker update read right and the
+    /// stream without corrections wrong, and the reverse.
+    pub fixed: Vec<(String, String)>,
+    pub broken: Vec<(String, String)>,
 }
 
 /// `items` in a random order drawn from `seed` (Fisher-Yates on a
@@ -900,6 +911,13 @@ impl StreamReport {
             );
             for r in &self.shuffled {
                 let _ = writeln!(s, "  seed {:<3} {} corrections  with layouts {}  with layouts + ranker {}", r.seed, r.corrected, r.with_layouts.cell(), r.with_layouts_and_update.cell());
+                let named = |cells: &[(String, String)]| cells.iter().map(|(file, field)| format!("{file} {field}")).collect::<Vec<_>>().join(", ");
+                if !r.fixed.is_empty() {
+                    let _ = writeln!(s, "    the ranker update made right {}", named(&r.fixed));
+                }
+                if !r.broken.is_empty() {
+                    let _ = writeln!(s, "    the ranker update made wrong {}", named(&r.broken));
+                }
             }
         }
         s

@@ -41,11 +41,12 @@ pub const FEATURES: &[&str] = &[
     "total_after_rounding",
     "tendered_minus_change",
     "tax_table_row",
+    "rate_share",
 ];
 
 /// Expert prior for each feature.
 pub const PRIOR: &[f32] =
-    &[0.0, 3.0, 1.5, 1.5, 0.7, -2.0, -2.0, 0.8, 0.5, 0.5, 0.5, 0.3, 0.3, 0.5, 0.3, -2.0, -1.5, -0.5, -0.5, 0.5, 1.5, -1.5, 0.5, -1.0, 2.0, 2.0, -1.5];
+    &[0.0, 3.0, 1.5, 1.5, 0.7, -2.0, -2.0, 0.8, 0.5, 0.5, 0.5, 0.3, 0.3, 0.5, 0.3, -2.0, -1.5, -0.5, -0.5, 0.5, 1.5, -1.5, 0.5, -1.0, 2.0, 2.0, -1.5, -2.0];
 
 const STRONG: usize = 1;
 const WEAK: usize = 2;
@@ -73,6 +74,7 @@ const AFTER_PAYMENT: usize = 23;
 const AFTER_ROUNDING: usize = 24;
 const TENDER_BALANCE: usize = 25;
 const TAX_TABLE: usize = 26;
+const RATE_SHARE: usize = 27;
 
 /// Words that make a total gross (tax included) or net (tax excluded).
 static GROSS_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["incl*", "inkl*", "ttc", "brutto", "gross", "tax included", "iva incluida", "ivato"]));
@@ -117,6 +119,46 @@ fn tax_table_rows(doc: &Doc, line_amounts: &[Vec<money::Amount>]) -> Vec<bool> {
 }
 
 static NET_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["excl*", "exkl*", "netto", "before tax", "ht", "hors taxe", "sin iva", "imponibile"]));
+
+/// The rates a line states (`GST @ 6%`, `19 %`, `7,7%`), as fractions
+/// (0.06): between 0 and 30 %, the span of sales taxes.
+fn stated_rates(line: &str) -> Vec<Decimal> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    for (i, _) in line.match_indices('%') {
+        let end = line[..i].trim_end_matches(' ').len();
+        let start = line[..end].rfind(|c: char| !(c.is_ascii_digit() || c == '.' || c == ',')).map_or(0, |s| s + 1);
+        if start == end || !b[start].is_ascii_digit() {
+            continue;
+        }
+        if let Ok(rate) = line[start..end].replace(',', ".").parse::<Decimal>() {
+            if rate > Decimal::ZERO && rate <= Decimal::from(30) {
+                out.push(rate / Decimal::from(100));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `amount` is one of `rates` of another amount of the document
+/// (`fixed`, in ten-thousandths), charged on it as on a net amount or
+/// included in it as in a gross one: `(TOTAL INCLUDED GST @ 6% : 0.42)`
+/// beside a total of 7.50, or `DISC 10% -5.59` under an item of 55.90.
+/// Such an amount is a tax or a discount, whatever label it carries.
+fn is_rate_share(amount: i128, rates: &[Decimal], fixed: &[Option<i128>]) -> bool {
+    let cent = 100; // one cent in ten-thousandths: the rounding a till allows
+    amount > 0
+        && rates.iter().any(|&r| {
+            let Some(r) = ten_thousandths(r) else { return false };
+            fixed.iter().flatten().any(|&base| {
+                base > amount && {
+                    let on_net = base * r / 10_000;
+                    let in_gross = base * r / (10_000 + r);
+                    (on_net - amount).abs() <= cent || (in_gross - amount).abs() <= cent
+                }
+            })
+        })
+}
 
 /// `RM152.00`, `EUR12,50`: a short upper-case currency mark glued to an
 /// amount, spaced out so the amount reads as one (amounts glued to letters
@@ -189,6 +231,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         .map(|t| if t.bytes().any(|b| b.is_ascii_digit()) { money::amounts(t) } else { Vec::new() })
         .collect();
     let tax_rows = tax_table_rows(doc, &line_amounts);
+    let line_rates: Vec<Vec<Decimal>> = unglued_lines.iter().map(|t| if t.contains('%') { stated_rates(t) } else { Vec::new() }).collect();
     let mut payment_seen = false;
     let mut rounding_seen = false;
     // Tendered and change amounts (in ten-thousandths), and the lines that
@@ -258,6 +301,12 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
                 .max_by_key(|&(e, g)| (e, g != 1, std::cmp::Reverse(g)));
             let before = &lower[..a.start];
             let total_label = strong_end.is_some() || weak_end.is_some();
+            // `TOTAL AFTER ROUNDING 100.60`: a rounding word after the total
+            // label (and no amount between) names the rounded total, not
+            // the adjustment. (A zero there is rather the adjustment's
+            // amount, shifted onto the total's line by the scan.)
+            let rounded_total = !a.value.is_zero()
+                && strong_end.max(weak_end).is_some_and(|t| ROUNDING_WORDS.any(&before[t..]) && amounts[..k].iter().all(|p| p.end <= t));
             // (Gross and net words matter after a total label only.)
             let (gross, net) = if total_label { (GROSS_WORDS.any(before), NET_WORDS.any(before)) } else { (false, false) };
             match nearest.map(|(_, g)| g) {
@@ -271,6 +320,8 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
                 Some(2) => {
                     // `TOTAL (INCLUDING GST)`: a strong label right before the sub word still counts.
                     if strong_end.is_some_and(|s| sub_end.is_some_and(|e| e - s < 14)) {
+                        x[STRONG] = 1.0;
+                    } else if rounded_total {
                         x[STRONG] = 1.0;
                     } else {
                         x[SUB] = 1.0;
@@ -362,6 +413,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         // Net + tax = gross: some two other amounts add up to this one.
         c.x[SUM_OF_TWO] = f.is_some_and(|f| pair_sums.binary_search(&f).is_ok()) as u8 as f32;
         // Tendered 100.00, change 3.80: the 96.20 printed elsewhere is what was paid.
+        c.x[RATE_SHARE] = f.is_some_and(|f| is_rate_share(f, &line_rates[c.line], &fixed)) as u8 as f32;
         c.x[TENDER_BALANCE] = (f.is_some_and(|f| f > 0 && tendered.iter().any(|t| change.iter().any(|ch| t - ch == f))) && tender_lines.binary_search(&c.line).is_err())
             as u8 as f32;
     }
@@ -423,6 +475,39 @@ mod tests {
         assert_eq!(get("98.35").x[AFTER_ROUNDING], 1.0);
         // A payment below the rounding line is not a total.
         assert_eq!(get("100.00").x[AFTER_ROUNDING], 0.0);
+    }
+
+    #[test]
+    fn a_total_named_after_its_rounding_is_the_rounded_total() {
+        let doc = Doc::new("TOTAL SALES INCL. GST    47.38\nROUNDING ADJUSTMENT    0.02\nTOTAL AFTER ROUNDING    47.40\nVISA    47.40", None, None);
+        let c = candidates(&doc);
+        let get = |v: &str| c.iter().find(|c| c.value == v).unwrap();
+        assert_eq!((get("47.40").x[STRONG], get("47.40").x[SUB], get("47.40").x[AFTER_ROUNDING]), (1.0, 0.0, 1.0));
+        assert_eq!((get("0.02").x[SUB], get("0.02").x[STRONG]), (1.0, 0.0));
+        // A zero after such a label is the adjustment's amount, shifted.
+        let c = candidates(&Doc::new("ROUNDING ADJ    4.00\nTOTAL AFTER ROUNDING    0.00\n4.00", None, None));
+        assert_eq!(c.iter().find(|c| c.value == "0.00").unwrap().x[STRONG], 0.0);
+        // On one line, the adjustment after a total is still an adjustment.
+        let c = candidates(&Doc::new("TOTAL 47.38 ROUNDING 0.02", None, None));
+        assert_eq!((c[1].value.as_str(), c[1].x[STRONG], c[1].x[SUB]), ("0.02", 0.0, 1.0));
+    }
+
+    #[test]
+    fn a_stated_rate_of_another_amount_is_a_share() {
+        assert_eq!(stated_rates("GST @ 6% : 0.42 and 7,7 %"), [Decimal::new(6, 2), Decimal::new(77, 3)]);
+        assert!(stated_rates("100% COTTON 12.00").is_empty() && stated_rates("% 3.00").is_empty());
+        let doc = Doc::new("SCONE    4.00\nDUE    4.00\nCASH    10.00\nCHANGE    6.00\n(TOTAL INCLUDED GST @ 6% : 0.23)", None, None);
+        let c = candidates(&doc);
+        let get = |v: &str| c.iter().find(|c| c.value == v).unwrap();
+        assert_eq!(get("0.23").x[RATE_SHARE], 1.0, "the tax included in 4.00");
+        assert_eq!(get("4.00").x[RATE_SHARE], 0.0);
+        // A total whose line states the rate it includes is no share of anything.
+        let c = candidates(&Doc::new("ITEM    9.00\nTOTAL INCL. GST @ 6%    9.00\nGST 6% INCLUDED    0.51\nCASH    20.00", None, None));
+        let get = |v: &str| c.iter().filter(|c| c.value == v).map(|c| c.x[RATE_SHARE]).collect::<Vec<_>>();
+        assert_eq!((get("9.00"), get("0.51")), (vec![0.0, 0.0], vec![1.0]));
+        // A discount of a stated rate is a share too, and a taxable amount is a net one.
+        let c = candidates(&Doc::new("LAMP    40.00\nDISC 10%    -4.00\nTAXABLE AMOUNT    33.96", None, None));
+        assert_eq!((c[1].x[RATE_SHARE], c[2].x[SUB], c[2].x[WEAK]), (1.0, 1.0, 0.0));
     }
 
     #[test]

@@ -26,10 +26,11 @@ pub const FEATURES: &[&str] = &[
     "legacy_rule",
     "many_words",
     "legal_form",
+    "priced_line",
 ];
 
 /// Expert prior for each feature.
-pub const PRIOR: &[f32] = &[0.0, 2.0, 1.0, 2.0, 0.5, -3.0, 0.3, -2.0, 1.5, -3.0, 1.0, 1.5, 0.3, -2.0, 2.0, -1.5, PRIOR_LEGAL_FORM];
+pub const PRIOR: &[f32] = &[0.0, 2.0, 1.0, 2.0, 0.5, -3.0, 0.3, -2.0, 1.5, -3.0, 1.0, 1.5, 0.3, -2.0, 2.0, -1.5, PRIOR_LEGAL_FORM, -2.0];
 
 /// A registered company name (`… SDN BHD`, `… GmbH`) over a trading name
 /// printed above it (`SARANG CAFE` / `TRENDY FOODS SDN BHD`): the issuer of
@@ -52,6 +53,7 @@ const COLON: usize = 13;
 pub(super) const LEGACY: usize = 14;
 const MANY_WORDS: usize = 15;
 const LEGAL_FORM: usize = 16;
+const PRICED: usize = 17;
 
 /// How many lines from the top are candidates.
 const TOP_LINES: usize = 12;
@@ -68,6 +70,20 @@ fn name_part<'a>(line: &Line<'a>) -> &'a str {
     }
     let cut = s.find("   ").or_else(|| s.find(" | ")).unwrap_or(s.len());
     s[..cut].trim().trim_end_matches([',', ';', ':', '-', '|']).trim()
+}
+
+/// Whether a line holds a price (`12.00`, `RM7,50`): `CAFE CREME  12.00
+/// 2  24.00` is an item line, whatever business word it starts with. Dates and phone numbers
+/// (`05.22.95.66.66`) have more than one separator and are no price.
+fn holds_price(rest: &str) -> bool {
+    rest.split_whitespace().any(|token| {
+        let token = token.trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == '-').trim_end_matches(|c: char| !c.is_ascii_digit());
+        let mut parts = token.split(['.', ',']);
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(int), Some(cents), None) => !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && cents.len() == 2 && cents.bytes().all(|b| b.is_ascii_digit()),
+            _ => false,
+        }
+    })
 }
 
 /// Whether a word of `group` ends inside `span` of line `l`.
@@ -220,6 +236,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
             let (org, not_name) = (group_in(l, Group::Org, span.clone()), group_in(l, Group::NotName, span.clone()));
             let mut x = features_of(doc, name, &l.lower[span.clone()], seen_text, org, not_name);
             x[FIRST] = (seen_text == 0) as u8 as f32;
+            x[PRICED] = holds_price(l.text) as u8 as f32;
             x[SELLER] = (after_seller || (seller_here && name.len() < l.text.trim().len())) as u8 as f32;
             x[BUYER] = (after_buyer && !after_seller) as u8 as f32;
             // `NANDO'S CHICKENLAND MALAYSIA` / `SDN BHD`: a name wrapped
@@ -282,6 +299,16 @@ mod tests {
         assert_eq!(f.x[FIRST], 1.0);
         let g = c.iter().find(|c| c.value.starts_with("GST")).unwrap();
         assert_eq!(g.x[NOT_NAME], 1.0);
+    }
+
+    #[test]
+    fn an_item_line_is_priced() {
+        let doc = Doc::new("STATION ELMIRA\nROUTE 9\nBOISSON    P.U.    TOTAL\nCAFE NOIR    8.00    2    16.00\nTEL 05.11.22.33.44", None, None);
+        let c = candidates(&doc);
+        let priced = |v: &str| c.iter().find(|c| c.value == v).unwrap().x[PRICED];
+        assert_eq!(priced("CAFE NOIR"), 1.0);
+        assert_eq!((priced("STATION ELMIRA"), priced("TEL 05.11.22.33.44")), (0.0, 0.0));
+        assert!(holds_price("RM7,50") && !holds_price("12.03.2024") && !holds_price("1/A-42210"));
     }
 
     #[test]
