@@ -39,7 +39,8 @@ pub const TOTAL_STRONG_WORDS: &[&str] = &[
 pub static TOTAL_STRONG: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(TOTAL_STRONG_WORDS));
 
 /// Weak labels of a total (any kind of total or sum).
-pub const TOTAL_WEAK_WORDS: &[&str] = &["total", "totaal", "totale", "summe", "betrag", "montant", "importe", "importo", "bedrag", "amount", "sum"];
+/// (`DUE 7.50` on a till slip: what is owed; its change line is a payment's.)
+pub const TOTAL_WEAK_WORDS: &[&str] = &["total", "totaal", "totale", "summe", "betrag", "montant", "importe", "importo", "bedrag", "amount", "sum", "due"];
 pub static TOTAL_WEAK: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(TOTAL_WEAK_WORDS));
 
 /// Labels of partial sums, taxes and adjustments: not the amount payable.
@@ -55,7 +56,7 @@ pub static SUBTOTAL_LABELS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(SU
 
 /// Labels of payment lines on receipts (what was tendered and returned).
 pub const PAYMENT_LABELS_WORDS: &[&str] = &[
-    "cash", "tender", "tendered", "change", "paid", "payment", "card", "visa", "master", "credit",
+    "cash", "tender", "tendered", "change", "change due", "paid", "payment", "card", "visa", "master", "credit",
     "debit", "bezahlt", "gegeben", "rückgeld", "rueckgeld", "bar", "espèces", "especes", "rendu", "efectivo",
     "cambio", "contanti", "resto", "contant", "wisselgeld", "pinnen",
 ];

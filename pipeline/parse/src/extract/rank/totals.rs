@@ -501,6 +501,9 @@ mod tests {
         let get = |v: &str| c.iter().find(|c| c.value == v).unwrap();
         assert_eq!(get("0.23").x[RATE_SHARE], 1.0, "the tax included in 4.00");
         assert_eq!(get("4.00").x[RATE_SHARE], 0.0);
+        // What is due is a total; the change due is a payment.
+        let c = candidates(&Doc::new("DUE    4.00\nCASH    10.00\nCHANGE DUE    6.00", None, None));
+        assert_eq!((c[0].x[WEAK], c[2].x[PAY], c[2].x[WEAK]), (1.0, 1.0, 0.0));
         // A total whose line states the rate it includes is no share of anything.
         let c = candidates(&Doc::new("ITEM    9.00\nTOTAL INCL. GST @ 6%    9.00\nGST 6% INCLUDED    0.51\nCASH    20.00", None, None));
         let get = |v: &str| c.iter().filter(|c| c.value == v).map(|c| c.x[RATE_SHARE]).collect::<Vec<_>>();
