@@ -46,8 +46,8 @@ pub static TOTAL_WEAK: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(TOTAL_W
 /// Labels of partial sums, taxes and adjustments: not the amount payable.
 pub const SUBTOTAL_LABELS_WORDS: &[&str] = &[
     "subtotal", "sub total", "sub-total", "zwischensumme", "sous-total", "sous total", "subtotale", "subtotaal",
-    "net", "netto", "nettobetrag", "excl*", "exkl*", "ht", "hors taxe", "base imponible", "imponibile", "tax", "taxable", "taxable amount", "vat",
-    "mwst", "ust", "tva", "iva", "btw", "gst", "sst", "discount", "rabatt", "remise", "descuento", "sconto",
+    "net", "netto", "nettobetrag", "excl*", "exkl*", "ht", "hors taxe", "base imponible", "imponibile", "tax",
+    "taxable", "taxable amount", "vat", "mwst", "ust", "tva", "iva", "btw", "gst", "sst", "discount", "rabatt", "remise", "descuento", "sconto",
     "korting", "rounding", "round", "saving", "savings", "deposit", "anzahlung", "acompte", "shipping", "versand",
     "qty", "quantity", "menge", "items", "item", "unit", "price", "prix", "precio", "prezzo", "prijs", "points",
     "weight",

@@ -120,6 +120,15 @@ fn tax_table_rows(doc: &Doc, line_amounts: &[Vec<money::Amount>]) -> Vec<bool> {
 
 static NET_WORDS: LazyLock<Lexicon> = LazyLock::new(|| Lexicon::new(&["excl*", "exkl*", "netto", "before tax", "ht", "hors taxe", "sin iva", "imponibile"]));
 
+/// `TOTAL AFTER ROUNDING 100.60`: a rounding word after the line's last
+/// total label (`total_end`, with none of the line's `earlier` amounts
+/// between) names the rounded total, not the adjustment. A zero there is
+/// rather the adjustment's amount, shifted onto the total's line by the
+/// scan. `before` is the line, lower case, up to `amount`.
+fn rounded_total(amount: &money::Amount, before: &str, total_end: Option<usize>, earlier: &[money::Amount]) -> bool {
+    !amount.value.is_zero() && total_end.is_some_and(|t| ROUNDING_WORDS.any(&before[t..]) && earlier.iter().all(|p| p.end <= t))
+}
+
 /// The rates a line states (`GST @ 6%`, `19 %`, `7,7%`), as fractions
 /// (0.06): between 0 and 30 %, the span of sales taxes.
 fn stated_rates(line: &str) -> Vec<Decimal> {
@@ -301,12 +310,6 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
                 .max_by_key(|&(e, g)| (e, g != 1, std::cmp::Reverse(g)));
             let before = &lower[..a.start];
             let total_label = strong_end.is_some() || weak_end.is_some();
-            // `TOTAL AFTER ROUNDING 100.60`: a rounding word after the total
-            // label (and no amount between) names the rounded total, not
-            // the adjustment. (A zero there is rather the adjustment's
-            // amount, shifted onto the total's line by the scan.)
-            let rounded_total = !a.value.is_zero()
-                && strong_end.max(weak_end).is_some_and(|t| ROUNDING_WORDS.any(&before[t..]) && amounts[..k].iter().all(|p| p.end <= t));
             // (Gross and net words matter after a total label only.)
             let (gross, net) = if total_label { (GROSS_WORDS.any(before), NET_WORDS.any(before)) } else { (false, false) };
             match nearest.map(|(_, g)| g) {
@@ -321,7 +324,7 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
                     // `TOTAL (INCLUDING GST)`: a strong label right before the sub word still counts.
                     if strong_end.is_some_and(|s| sub_end.is_some_and(|e| e - s < 14)) {
                         x[STRONG] = 1.0;
-                    } else if rounded_total {
+                    } else if rounded_total(a, before, strong_end.max(weak_end), &amounts[..k]) {
                         x[STRONG] = 1.0;
                     } else {
                         x[SUB] = 1.0;
@@ -412,8 +415,9 @@ pub fn candidates(doc: &Doc) -> Vec<Candidate> {
         c.x[REPEATS] = ((same - 1) as f32 / 2.0).min(1.0);
         // Net + tax = gross: some two other amounts add up to this one.
         c.x[SUM_OF_TWO] = f.is_some_and(|f| pair_sums.binary_search(&f).is_ok()) as u8 as f32;
-        // Tendered 100.00, change 3.80: the 96.20 printed elsewhere is what was paid.
+        // `GST 6% INCLUDED 0.51` beside a total of 9.00: a tax, not a total.
         c.x[RATE_SHARE] = f.is_some_and(|f| is_rate_share(f, &line_rates[c.line], &fixed)) as u8 as f32;
+        // Tendered 100.00, change 3.80: the 96.20 printed elsewhere is what was paid.
         c.x[TENDER_BALANCE] = (f.is_some_and(|f| f > 0 && tendered.iter().any(|t| change.iter().any(|ch| t - ch == f))) && tender_lines.binary_search(&c.line).is_err())
             as u8 as f32;
     }

@@ -73,10 +73,11 @@ fn name_part<'a>(line: &Line<'a>) -> &'a str {
 }
 
 /// Whether a line holds a price (`12.00`, `RM7,50`): `CAFE CREME  12.00
-/// 2  24.00` is an item line, whatever business word it starts with. Dates and phone numbers
-/// (`05.22.95.66.66`) have more than one separator and are no price.
-fn holds_price(rest: &str) -> bool {
-    rest.split_whitespace().any(|token| {
+/// 2  24.00` is an item line, whatever business word it starts with.
+/// Dates and phone numbers (`05.22.95.66.66`) have more than one separator
+/// and are no price.
+fn holds_price(line: &str) -> bool {
+    line.split_whitespace().any(|token| {
         let token = token.trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == '-').trim_end_matches(|c: char| !c.is_ascii_digit());
         let mut parts = token.split(['.', ',']);
         match (parts.next(), parts.next(), parts.next()) {
